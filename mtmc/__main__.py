@@ -1,0 +1,3 @@
+from mtmc.cli import main
+
+raise SystemExit(main())
