@@ -1,7 +1,6 @@
 # Two commands a user needs: `make test` and `make demo`. Both bootstrap uv when missing.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
-SHARED ?= ../shared
 
 .PHONY: test demo sync uv lint
 
@@ -16,5 +15,4 @@ test: sync
 	@$$(command -v uv || echo "$(UV)") run --frozen pytest
 
 demo: sync
-	@$$(command -v uv || echo "$(UV)") run --frozen mtmc eval \
-		$(SHARED)/data/mot-fixtures $(SHARED)/data/mot-fixtures --mode mot --json runs/demo/eval.json
+	@$$(command -v uv || echo "$(UV)") run --frozen mtmc eval --config configs/demo.yaml

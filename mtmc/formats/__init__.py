@@ -36,11 +36,18 @@ def sniff_format(path: str | Path, default: str) -> str:
     return default
 
 
-def read_tracks(path: str | Path, fmt: str = "auto", default: str = "mot", what: str = "file") -> TrackRows:
-    """Read any supported file as ``TrackRows``; ``fmt`` is one of ``FORMAT_NAMES``."""
+def read_tracks(
+    path: str | Path, fmt: str = "auto", default: str = "mot", what: str = "file", ground_truth: bool = False
+) -> TrackRows:
+    """Read any supported file as ``TrackRows``; ``fmt`` is one of ``FORMAT_NAMES``.
+
+    For MOTChallenge ground truth, rows with confidence 0 (marked "ignore") are dropped.
+    """
     if fmt not in FORMAT_NAMES:
         raise MtmcError(f"unknown format '{fmt}': valid formats are {', '.join(FORMAT_NAMES)}")
     name = sniff_format(path, default) if fmt == "auto" else fmt
+    if name == "mot":
+        return read_mot(path, what=what, drop_zero_conf=ground_truth)
     return READERS[name](path, what=what)
 
 

@@ -1,0 +1,49 @@
+"""The ``mtmc`` command: one entry point, one sub-command per job.
+
+User errors (a missing file, a malformed line, a bad config) print one line and exit 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mtmc import __version__
+from mtmc.commands import eval as eval_command
+from mtmc.errors import MtmcError
+
+COMMANDS = (eval_command,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mtmc",
+        description="Streaming multi-camera vehicle tracking: detect, track, re-identify, match across "
+        "cameras, and score by IDF1.",
+    )
+    parser.add_argument("--version", action="version", version=f"mtmc {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except MtmcError as exc:
+        print(f"mtmc {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mtmc: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

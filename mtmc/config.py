@@ -1,0 +1,98 @@
+"""YAML configuration read into pydantic models.
+
+A bad file fails in one line that names the file, the field and what is wrong. Relative paths in
+a config are taken relative to the config file, so a config works from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mtmc.errors import MtmcError
+
+FormatName = Literal["auto", "mot", "aicity", "vatic", "detrac"]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo in a config must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvalConfig(StrictModel):
+    """What ``mtmc eval`` scores and how (also the ``eval:`` section of a run config)."""
+
+    gt: Path | None = Field(None, description="ground truth: a file or a folder of sequences")
+    pred: Path | None = Field(None, description="prediction: a file or a folder of sequences")
+    mode: Literal["mot", "aicity"] = Field("mot", description="mot: per sequence; aicity: AI City MTMC protocol")
+    iou: float = Field(0.5, gt=0.0, le=1.0, description="a box matches at IoU >= this")
+    roi_dir: Path | None = Field(None, description="AI City ROI masks (cXXX/roi.jpg)")
+    gt_format: FormatName = "auto"
+    pred_format: FormatName = "auto"
+    pred_name: str | None = Field(None, description="file name of a prediction inside each sequence folder")
+    ignore_extra_cameras: bool = False
+    keep_ignored_gt: bool = Field(False, description="score MOTChallenge GT rows with confidence 0")
+    json_out: Path | None = Field(None, alias="json", description="write the numbers here")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("pred_name")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or Path(value).is_absolute()):
+            raise ValueError("must be a file name relative to each sequence folder, e.g. test.txt")
+        return value
+
+
+class MtmcConfig(StrictModel):
+    """The root of a config file (``configs/*.yaml``)."""
+
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def load_config(path: str | Path, model: type[Model] = MtmcConfig) -> Model:  # type: ignore[assignment]
+    """Read ``path`` as YAML into ``model``; relative paths are resolved against its folder."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise MtmcError(f"config not found: {path} (check the path)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else f"{path}"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise MtmcError(f"{where}: not valid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise MtmcError(f"{path}: not a text file") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise MtmcError(f"{path}: expected a mapping of sections at the top, found {type(data).__name__}")
+    try:
+        config = model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "(top)"
+        value = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+        more = f" [+{exc.error_count() - 1} more]" if exc.error_count() > 1 else ""
+        raise MtmcError(f"{path}: {field}: {error['msg']}{value}{more}") from None
+    return _resolve_paths(config, path.parent)
+
+
+def _resolve_paths(model: Model, base: Path) -> Model:
+    updates = {}
+    for name, value in model:
+        if isinstance(value, Path) and not value.is_absolute():
+            updates[name] = Path(os.path.normpath(base / value))
+        elif isinstance(value, BaseModel):
+            updates[name] = _resolve_paths(value, base)
+    return model.model_copy(update=updates)
