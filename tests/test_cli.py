@@ -1,0 +1,97 @@
+"""The ``mtmc`` command line: help, JSON output, and one-line errors without tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mtmc.cli import main
+
+REQUIRED_KEYS = {
+    "idf1", "idp", "idr", "mota", "motp", "recall", "precision",
+    "num_false_positives", "num_misses", "num_switches", "hota",
+}  # fmt: skip
+
+
+def test_help_lists_commands_and_eval_options(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    assert "eval" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--mode", "--roi-dir", "--iou", "--json", "AI City"):
+        assert option in out
+
+
+def test_eval_mot_folders_writes_json(data_dir, tmp_path, capsys):
+    out = tmp_path / "scores.json"
+    fixtures = data_dir / "mot-fixtures"
+    code = main(["eval", str(fixtures), str(fixtures), "--pred-name", "test.txt", "--json", str(out)])
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert set(results) == {"overall", "TUD-Campus", "TUD-Stadtmitte"}
+    for name in results:
+        assert REQUIRED_KEYS <= set(results[name])
+    assert results["overall"]["idf1"] == pytest.approx(0.624296, abs=1e-6)
+    table = capsys.readouterr().out
+    assert "TUD-Campus" in table and "62.4" in table
+
+
+def test_eval_aicity_mode(tmp_path):
+    gt = tmp_path / "gt.txt"
+    gt.write_text("1 1 1 10 10 50 50 -1 -1\n2 1 1 10 10 50 50 -1 -1\n2 1 2 12 10 50 50 -1 -1\n")
+    pred = tmp_path / "pred.txt"
+    pred.write_text("1 5 1 10 10 50 50 -1 -1\n2 5 1 10 10 50 50 -1 -1\n2 5 2 12 10 50 50 -1 -1\n")
+    out = tmp_path / "s.json"
+    assert main(["eval", str(gt), str(pred), "--mode", "aicity", "--json", str(out), "-q"]) == 0
+    results = json.loads(out.read_text())
+    assert set(results) == {"overall", "c001", "c002"}
+    assert results["overall"]["idf1"] == 1.0
+
+
+def test_malformed_line_is_one_line_and_exit_2(tmp_path, capsys):
+    gt = tmp_path / "gt.txt"
+    gt.write_text("1,1,0,0,10,10\n1,2,0,0,ten,10\n")
+    assert main(["eval", str(gt), str(gt)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f"{gt}:2" in err and "'ten' is not a number" in err
+
+
+def test_missing_file_and_extra_camera(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "no.txt"), str(tmp_path / "no.txt")]) == 2
+    assert "ground truth not found" in capsys.readouterr().err
+    gt = tmp_path / "gt.txt"
+    gt.write_text("1 1 1 10 10 50 50\n2 1 1 10 10 50 50\n")
+    pred = tmp_path / "pred.txt"
+    pred.write_text("1 1 1 10 10 50 50\n3 1 1 10 10 50 50\n")
+    assert main(["eval", str(gt), str(pred), "--mode", "aicity"]) == 2
+    err = capsys.readouterr().err
+    assert "c003" in err and "--ignore-extra-cameras" in err
+
+
+def test_bad_option_value(tmp_path, capsys):
+    gt = tmp_path / "gt.txt"
+    gt.write_text("1,1,0,0,10,10\n")
+    assert main(["eval", str(gt), str(gt), "--iou", "1.5"]) == 2
+    assert "--iou" in capsys.readouterr().err
+
+
+def test_config_gives_defaults(data_dir, tmp_path):
+    config = tmp_path / "c.yaml"
+    fixtures = data_dir / "mot-fixtures"
+    config.write_text(f"eval:\n  gt: {fixtures}\n  pred: {fixtures}\n  pred_name: test.txt\n  json: out/s.json\n")
+    assert main(["eval", "--config", str(config), "-q"]) == 0
+    assert json.loads((tmp_path / "out" / "s.json").read_text())["overall"]["num_switches"] == 14
+
+
+def test_entry_point_user_error_has_no_traceback(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("garbage\n")
+    proc = subprocess.run([sys.executable, "-m", "mtmc", "eval", str(bad), str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("mtmc eval: error: ") and f"{bad}:1" in proc.stderr
