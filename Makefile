@@ -9,7 +9,7 @@ uv:
 	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || { echo "uv could not be installed: run 'python3 -m pip install uv'"; exit 1; }
 
 sync: uv
-	@$$(command -v uv || echo "$(UV)") sync --frozen --quiet
+	@$$(command -v uv || echo "$(UV)") sync --frozen --quiet --compile-bytecode
 
 test: sync
 	@$$(command -v uv || echo "$(UV)") run --frozen pytest

@@ -7,6 +7,7 @@ find the first bad line, so the error names the file, the line number and the re
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,29 +44,60 @@ def read_numeric_table(
     are read when every line has them, else filled with NaN. ``names`` describes the expected
     columns for error messages. With ``quoted_tail`` a ``"label"`` field is skipped.
     """
-    text = read_text(path, what)
-    if "," in text:
-        text = text.replace(",", " ")
-    if quoted_tail:
-        text = re.sub(r'"[^"\n]*"', "", text)
-    lines = text.splitlines()
     width = columns + optional
-    if not text.strip():
+    head = _head(path, what)
+    if not head.strip():
         return np.zeros((0, width))
-    for wanted in range(width, columns - 1, -1):
-        try:
-            table = np.loadtxt(lines, usecols=range(wanted), ndmin=2, comments="#")
-            break
-        except (ValueError, IndexError):
-            continue
-    else:
-        raise _first_bad_line(path, columns, names, quoted_tail) from None
+    table = None
+    if not quoted_tail:
+        # Fast: one separator, the file streamed through numpy's C reader.
+        table = _parse(Path(path), "," if "," in head else None, columns, width)
+    if table is None:
+        # Slow: commas and white space mixed, or a quoted label to skip.
+        text = read_text(path, what).replace(",", " ")
+        if quoted_tail:
+            text = re.sub(r'"[^"\n]*"', "", text)
+        table = _parse(text.splitlines(), None, columns, width)
+    if table is None:
+        raise _first_bad_line(path, columns, names, quoted_tail)
     if not np.isfinite(table).all():
         bad = int(np.flatnonzero(~np.isfinite(table).all(axis=1))[0])
         raise _first_bad_line(path, columns, names, quoted_tail, nonfinite_row=bad)
     if table.shape[1] < width:
         table = np.column_stack([table, np.full((len(table), width - table.shape[1]), np.nan)])
     return table
+
+
+def _head(path: str | Path, what: str, size: int = 65536) -> str:
+    """The start of the file as text: a cheap look at its separators and emptiness."""
+    path = Path(path)
+    if not path.exists():
+        raise MtmcError(f"{what} not found: {path} (check the path)")
+    if path.is_dir():
+        raise MtmcError(f"{what} is a folder, expected a file: {path}")
+    with path.open("rb") as handle:
+        data = handle.read(size)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if len(data) < size or exc.start < len(data) - 3:  # not merely a character cut at the end
+            raise InputFormatError(path, f"not a text file ({exc.reason} at byte {exc.start})") from None
+        return data[: exc.start].decode("utf-8")
+
+
+def _parse(source: Path | list[str], delimiter: str | None, columns: int, width: int) -> np.ndarray | None:
+    """The table with ``width`` columns if every line has them, else ``columns``; None if unreadable."""
+    for wanted in range(width, columns - 1, -1):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # a file of comments only: no rows
+                table = np.loadtxt(
+                    source, delimiter=delimiter, usecols=range(wanted), ndmin=2, comments="#", encoding="utf-8"
+                )
+            return table.reshape(-1, wanted)
+        except (ValueError, IndexError, UnicodeDecodeError):
+            continue
+    return None
 
 
 def _data_lines(path: str | Path, quoted_tail: bool):

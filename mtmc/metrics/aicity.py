@@ -18,6 +18,7 @@ import numpy as np
 
 from mtmc.errors import MtmcError
 from mtmc.metrics.evaluate import SequenceCounts, evaluate_sequence
+from mtmc.metrics.pairs import overlap_pairs, restrict_pairs
 from mtmc.types import TrackRows
 
 
@@ -89,19 +90,20 @@ def seen_by_one_camera(rows: TrackRows) -> np.ndarray:
     """Mask of rows whose id appears in exactly one camera."""
     if len(rows) == 0:
         return np.zeros(0, bool)
-    pairs = np.unique(np.column_stack([rows.id, rows.camera]), axis=0)
-    ids, cameras_per_id = np.unique(pairs[:, 0], return_counts=True)
-    single = ids[cameras_per_id == 1]
-    return np.isin(rows.id, single)
+    ids, id_index = np.unique(rows.id, return_inverse=True)
+    cameras, camera_index = np.unique(rows.camera, return_inverse=True)
+    id_camera = np.unique(id_index * len(cameras) + camera_index)
+    cameras_per_id = np.bincount(id_camera // len(cameras), minlength=len(ids))
+    return cameras_per_id[id_index] == 1
 
 
 def repeated(rows: TrackRows) -> np.ndarray:
     """Mask of rows repeating an earlier row's (camera, id, frame)."""
-    keys = np.column_stack([rows.camera, rows.id, rows.frame])
-    _, first = np.unique(keys, axis=0, return_index=True)
-    keep = np.zeros(len(rows), bool)
-    keep[first] = True
-    return ~keep
+    order = np.lexsort((rows.frame, rows.id, rows.camera))  # stable: earlier rows first
+    same = (np.diff(rows.camera[order]) == 0) & (np.diff(rows.id[order]) == 0) & (np.diff(rows.frame[order]) == 0)
+    repeat = np.zeros(len(rows), bool)
+    repeat[order[1:][same]] = True
+    return repeat
 
 
 def frame_offsets(gt: TrackRows, pred: TrackRows) -> dict[int, int]:
@@ -149,9 +151,13 @@ def evaluate_aicity(
     repeats = repeated(pred)
     pred = pred.take(~repeats & np.isin(pred.camera, np.unique(gt.camera)))
     offsets = frame_offsets(gt, pred)
-    overall = evaluate_sequence(one_sequence(gt, offsets), one_sequence(pred, offsets), min_iou)
-    per_camera = {
-        camera: evaluate_sequence(gt.take(gt.camera == camera), pred.take(pred.camera == camera), min_iou)
-        for camera in offsets
-    }
+    gt, pred = one_sequence(gt, offsets), one_sequence(pred, offsets)
+    pairs = overlap_pairs(gt.frame, gt.xywh, pred.frame, pred.xywh)
+    overall = evaluate_sequence(gt, pred, min_iou, pairs)
+    per_camera = {}
+    for camera in offsets:
+        # Cameras never share a frame of the joined sequence: their overlaps are a subset of these.
+        in_gt, in_pred = gt.camera == camera, pred.camera == camera
+        camera_pairs = restrict_pairs(pairs, in_gt, in_pred)
+        per_camera[camera] = evaluate_sequence(gt.take(in_gt), pred.take(in_pred), min_iou, camera_pairs)
     return AicityResult(overall, per_camera, int(by_roi.sum()), int(single.sum()), int(repeats.sum()))

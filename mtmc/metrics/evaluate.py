@@ -13,7 +13,7 @@ import numpy as np
 from mtmc.metrics.assignment import max_weight_total
 from mtmc.metrics.clear import ClearCounts, clear_counts, clear_matches
 from mtmc.metrics.hota import HotaCounts, hota_counts
-from mtmc.metrics.pairs import overlap_pairs
+from mtmc.metrics.pairs import OverlapPairs, overlap_pairs
 from mtmc.types import TrackRows
 
 #: Keys every result has, in the order the table shows them.
@@ -81,14 +81,20 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / den if den else float("nan")
 
 
-def evaluate_sequence(gt: TrackRows, pred: TrackRows, min_iou: float = 0.5) -> SequenceCounts:
-    """Counts of one sequence; boxes match when 1 - IoU <= 1 - ``min_iou`` (py-motmetrics' test)."""
+def evaluate_sequence(
+    gt: TrackRows, pred: TrackRows, min_iou: float = 0.5, pairs: OverlapPairs | None = None
+) -> SequenceCounts:
+    """Counts of one sequence; boxes match when 1 - IoU <= 1 - ``min_iou`` (py-motmetrics' test).
+
+    ``pairs`` may pass the overlaps of ``gt`` and ``pred`` when the caller already has them.
+    """
     if not 0.0 < min_iou <= 1.0:
         raise ValueError(f"min_iou must be in (0, 1], got {min_iou}")
     _, gt_id = np.unique(gt.id, return_inverse=True)
     _, pred_id = np.unique(pred.id, return_inverse=True)
     gt_id, pred_id = gt_id.reshape(-1), pred_id.reshape(-1)
-    pairs = overlap_pairs(gt.frame, gt.xywh, pred.frame, pred.xywh)
+    if pairs is None:
+        pairs = overlap_pairs(gt.frame, gt.xywh, pred.frame, pred.xywh)
     valid = pairs.take(np.flatnonzero(1.0 - pairs.iou <= 1.0 - min_iou))
     matches = clear_matches(valid, gt_id, pred_id)
     clear = clear_counts(matches, gt.frame, gt_id, pred_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtmc.metrics.assignment import assign_per_group
+from mtmc.metrics.assignment import optimal_assignment
 from mtmc.metrics.pairs import OverlapPairs
 
 ALPHAS = np.arange(0.05, 0.99, 0.05)
@@ -76,15 +76,16 @@ def hota_counts(pairs: OverlapPairs, gt_id: np.ndarray, pred_id: np.ndarray) -> 
     id_union = gt_count[g_of] + pred_count[p_of]
     potential = np.bincount(pair_of, weights=sim_iou, minlength=len(id_pairs))
     alignment = potential / (id_union - potential)
-    # Per frame, the assignment that maximises alignment x IoU.
-    matched = assign_per_group(pairs.frame, pairs.gt, pairs.pred, alignment[pair_of] * sim, maximize=True)
+    # Per frame, the assignment that maximises alignment x IoU (rows never span two frames).
+    matched = optimal_assignment(pairs.gt, pairs.pred, alignment[pair_of] * sim, maximize=True)
     m_sim, m_pair = sim[matched], pair_of[matched]
-    passes = m_sim[None, :] >= ALPHAS[:, None] - _EPS  # (alphas, matches)
-    tp = passes.sum(axis=1).astype(float)
-    loc = np.where(passes, m_sim[None, :], 0.0).sum(axis=1)
+    tp, loc = np.zeros(a), np.zeros(a)
     counts = np.zeros((a, len(id_pairs)))
-    for k in range(a):
-        counts[k] = np.bincount(m_pair[passes[k]], minlength=len(id_pairs))
+    for k, alpha in enumerate(ALPHAS):
+        passes = m_sim >= alpha - _EPS
+        tp[k] = np.count_nonzero(passes)
+        loc[k] = m_sim[passes].sum()
+        counts[k] = np.bincount(m_pair[passes], minlength=len(id_pairs))
     assa = (counts * counts / np.maximum(1, id_union - counts)).sum(axis=1)
     assre = (counts * counts / np.maximum(1, gt_count[g_of])).sum(axis=1)
     asspr = (counts * counts / np.maximum(1, pred_count[p_of])).sum(axis=1)

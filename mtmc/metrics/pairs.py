@@ -38,7 +38,7 @@ def overlap_pairs(
     gt_xywh: np.ndarray,
     pred_frame: np.ndarray,
     pred_xywh: np.ndarray,
-    chunk: int = 1 << 22,
+    chunk: int = 1 << 18,
 ) -> OverlapPairs:
     """All (gt row, pred row) pairs of one frame whose boxes overlap (IoU > 0)."""
     g_order = np.argsort(gt_frame, kind="stable")
@@ -70,6 +70,14 @@ def overlap_pairs(
         empty = np.zeros(0, np.int64)
         return OverlapPairs(empty, empty, empty, np.zeros(0))
     return OverlapPairs(*(np.concatenate(column) for column in zip(*parts)))
+
+
+def restrict_pairs(pairs: OverlapPairs, gt_keep: np.ndarray, pred_keep: np.ndarray) -> OverlapPairs:
+    """The pairs among kept rows (boolean masks), renumbered to index the kept rows only."""
+    gt_new = np.cumsum(gt_keep) - 1
+    pred_new = np.cumsum(pred_keep) - 1
+    sel = np.flatnonzero(gt_keep[pairs.gt] & pred_keep[pairs.pred])
+    return OverlapPairs(gt_new[pairs.gt[sel]], pred_new[pairs.pred[sel]], pairs.frame[sel], pairs.iou[sel])
 
 
 def unshared(a: np.ndarray, b: np.ndarray) -> np.ndarray:
