@@ -1,18 +1,18 @@
-# Two commands a user needs: `make test` and `make demo`. Both bootstrap uv when missing.
+# Two commands a user needs: `make test` and `make demo`. Both install uv when it is missing.
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# `python3 -m uv` works right after `pip install uv`, even before the uv binary is on PATH.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: test demo sync uv lint
+.PHONY: test demo sync uv
 
 uv:
-	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet uv
-	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || { echo "uv could not be installed: run 'python3 -m pip install uv'"; exit 1; }
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
 sync: uv
-	@$$(command -v uv || echo "$(UV)") sync --frozen --quiet --compile-bytecode
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
 test: sync
-	@$$(command -v uv || echo "$(UV)") run --frozen pytest
+	@$(UV) run --frozen pytest
 
 demo: sync
-	@$$(command -v uv || echo "$(UV)") run --frozen mtmc eval --config configs/demo.yaml
+	@$(UV) run --frozen mtmc eval --config configs/demo.yaml
