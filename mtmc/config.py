@@ -28,7 +28,9 @@ class EvalConfig(StrictModel):
 
     gt: Path | None = Field(None, description="ground truth: a file or a folder of sequences")
     pred: Path | None = Field(None, description="prediction: a file or a folder of sequences")
-    mode: Literal["mot", "aicity"] = Field("mot", description="mot: per sequence; aicity: AI City MTMC protocol")
+    mode: Literal["mot", "aicity"] = Field(
+        "mot", description="mot: per sequence; aicity: AI City MTMC protocol"
+    )
     iou: float = Field(0.5, gt=0.0, le=1.0, description="a box matches at IoU >= this")
     roi_dir: Path | None = Field(None, description="AI City ROI masks (cXXX/roi.jpg)")
     gt_format: FormatName = "auto"
@@ -82,7 +84,9 @@ def load_config(path: str | Path, model: type[Model] = MtmcConfig) -> Model:  # 
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "(top)"
-        value = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+        value = (
+            f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+        )
         more = f" [+{exc.error_count() - 1} more]" if exc.error_count() > 1 else ""
         raise MtmcError(f"{path}: {field}: {error['msg']}{value}{more}") from None
     return _resolve_paths(config, path.parent)

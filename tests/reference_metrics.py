@@ -65,7 +65,9 @@ def clear_and_identity(gt, pred, min_iou=0.5):
     for (o, h), n in co.items():
         weight[np.searchsorted(g_ids, o), np.searchsorted(p_ids, h)] = n
     r, c = linear_sum_assignment(weight, maximize=True)
-    return dict(num_matches=matches, num_switches=switches, motp=dist_sum / max(matches, 1), idtp=weight[r, c].sum())
+    return dict(
+        num_matches=matches, num_switches=switches, motp=dist_sum / max(matches, 1), idtp=weight[r, c].sum()
+    )
 
 
 def hota(gt, pred):
@@ -95,7 +97,13 @@ def hota(gt, pred):
             fp[a] += len(p) - ok.sum()
             loc[a] += sim[rows[ok], cols[ok]].sum()
             np.add.at(counts[a], (g_idx[g][rows[ok]], p_idx[p][cols[ok]]), 1)
-    assa = np.array([(c * c / np.maximum(1, g_count + p_count - c)).sum() for c in counts]) / np.maximum(1, tp)
+    assa = np.array([(c * c / np.maximum(1, g_count + p_count - c)).sum() for c in counts]) / np.maximum(
+        1, tp
+    )
     deta = tp / np.maximum(1, tp + fn + fp)
-    return dict(hota=np.sqrt(deta * assa).mean(), deta=deta.mean(), assa=assa.mean(),
-                loca=(np.maximum(1e-10, loc) / np.maximum(1e-10, tp)).mean())
+    return dict(
+        hota=np.sqrt(deta * assa).mean(),
+        deta=deta.mean(),
+        assa=assa.mean(),
+        loca=(np.maximum(1e-10, loc) / np.maximum(1e-10, tp)).mean(),
+    )

@@ -106,7 +106,11 @@ def test_extra_prediction_camera_is_an_error_unless_ignored():
 def test_protocol_counts_what_it_dropped():
     gt = TrackRows.concat([track(1, [1, 2], camera=1), track(1, [1, 2], camera=2)])
     pred = TrackRows.concat(
-        [gt.replace(id=np.full(4, 3)), track(4, [1, 2], x=300, camera=1), rows((1, 3, 0, 0, 10, 10), camera=1)]
+        [
+            gt.replace(id=np.full(4, 3)),
+            track(4, [1, 2], x=300, camera=1),
+            rows((1, 3, 0, 0, 10, 10), camera=1),
+        ]
     )
     result = evaluate_aicity(gt, pred, roi_masks={1: white_mask(), 2: white_mask()})
     assert (result.dropped_roi, result.dropped_single_camera, result.dropped_repeats) == (0, 2, 1)

@@ -83,7 +83,9 @@ def test_bad_option_value(tmp_path, capsys):
 def test_config_gives_defaults(data_dir, tmp_path):
     config = tmp_path / "c.yaml"
     fixtures = data_dir / "mot-fixtures"
-    config.write_text(f"eval:\n  gt: {fixtures}\n  pred: {fixtures}\n  pred_name: test.txt\n  json: out/s.json\n")
+    config.write_text(
+        f"eval:\n  gt: {fixtures}\n  pred: {fixtures}\n  pred_name: test.txt\n  json: out/s.json\n"
+    )
     assert main(["eval", "--config", str(config), "-q"]) == 0
     assert json.loads((tmp_path / "out" / "s.json").read_text())["overall"]["num_switches"] == 14
 
@@ -91,7 +93,9 @@ def test_config_gives_defaults(data_dir, tmp_path):
 def test_entry_point_user_error_has_no_traceback(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("garbage\n")
-    proc = subprocess.run([sys.executable, "-m", "mtmc", "eval", str(bad), str(bad)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mtmc", "eval", str(bad), str(bad)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("mtmc eval: error: ") and f"{bad}:1" in proc.stderr

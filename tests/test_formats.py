@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from mtmc.errors import InputFormatError, MtmcError
-from mtmc.formats import read_aicity, read_detrac, read_mot, read_tracks, read_vatic, sniff_format, write_aicity, write_mot
+from mtmc.formats import (
+    read_aicity,
+    read_detrac,
+    read_mot,
+    read_tracks,
+    read_vatic,
+    sniff_format,
+    write_aicity,
+    write_mot,
+)
 from mtmc.formats.layout import find_sequences, pair_sequences
 
 from helpers import rows
@@ -115,7 +124,9 @@ def test_sequence_layouts(tmp_path):
     (tmp_path / "res" / "B.txt").write_text("")
     gt = find_sequences(tmp_path / "gt", "ground truth")
     assert sorted(gt) == ["A", "B"]
-    assert find_sequences(tmp_path / "gt" / "A", "ground truth") == {"A": tmp_path / "gt" / "A" / "gt" / "gt.txt"}
+    assert find_sequences(tmp_path / "gt" / "A", "ground truth") == {
+        "A": tmp_path / "gt" / "A" / "gt" / "gt.txt"
+    }
     paired = pair_sequences(gt, find_sequences(tmp_path / "res", "prediction"))
     assert [p[0] for p in paired] == ["A", "B"]
     (tmp_path / "res" / "B.txt").unlink()

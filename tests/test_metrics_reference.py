@@ -27,9 +27,15 @@ def crowd(seed: int, frames: int = 30, objects: int = 8):
                 jitter = rng.normal(0, 3, 4)
                 pred_rows.append((f, pid, x + jitter[0], y + jitter[1], *(size[k] + jitter[2:])))
         for _ in range(rng.integers(0, 3)):
-            pred_rows.append((f, 500 + int(rng.integers(0, 4)), *rng.uniform(0, 80, 2), *rng.uniform(15, 30, 2)))
-    to_rows = lambda r: TrackRows(  # noqa: E731
-        frame=np.array([t[0] for t in r]), id=np.array([t[1] for t in r]), xywh=np.array([t[2:] for t in r])
+            pred_rows.append(
+                (f, 500 + int(rng.integers(0, 4)), *rng.uniform(0, 80, 2), *rng.uniform(15, 30, 2))
+            )
+    to_rows = (
+        lambda r: TrackRows(  # noqa: E731
+            frame=np.array([t[0] for t in r]),
+            id=np.array([t[1] for t in r]),
+            xywh=np.array([t[2:] for t in r]),
+        )
     )
     return to_rows(gt_rows), to_rows(pred_rows)
 

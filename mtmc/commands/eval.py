@@ -41,7 +41,11 @@ examples:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "eval", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        "eval",
+        help=HELP,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("gt", nargs="?", metavar="GT", help="ground truth: file or folder")
     p.add_argument("pred", nargs="?", metavar="PRED", help="prediction: file or folder")
@@ -50,15 +54,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--roi-dir", metavar="DIR", help="aicity: folder with cXXX/roi.jpg masks")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write all numbers to OUT as JSON")
     p.add_argument("--gt-format", choices=["auto", "mot", "aicity", "vatic", "detrac"], help="default: auto")
-    p.add_argument("--pred-format", choices=["auto", "mot", "aicity", "vatic", "detrac"], help="default: auto")
-    p.add_argument("--pred-name", metavar="NAME", help="mot: prediction file name inside each sequence folder")
     p.add_argument(
-        "--ignore-extra-cameras", action="store_true", default=None, help="aicity: skip prediction cameras not in GT"
+        "--pred-format", choices=["auto", "mot", "aicity", "vatic", "detrac"], help="default: auto"
     )
     p.add_argument(
-        "--keep-ignored-gt", action="store_true", default=None, help="mot: also score GT rows with confidence 0"
+        "--pred-name", metavar="NAME", help="mot: prediction file name inside each sequence folder"
     )
-    p.add_argument("--config", metavar="CFG", help="YAML whose eval: section gives defaults for these options")
+    p.add_argument(
+        "--ignore-extra-cameras",
+        action="store_true",
+        default=None,
+        help="aicity: skip prediction cameras not in GT",
+    )
+    p.add_argument(
+        "--keep-ignored-gt",
+        action="store_true",
+        default=None,
+        help="mot: also score GT rows with confidence 0",
+    )
+    p.add_argument(
+        "--config", metavar="CFG", help="YAML whose eval: section gives defaults for these options"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no table (use with --json)")
     p.set_defaults(run=run, command="eval")
 
@@ -79,7 +95,7 @@ def settings(args: argparse.Namespace) -> EvalConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtmc.metrics.report import print_table, results_dict, write_json
+    from mtmc.metrics.report import print_table, write_json
 
     config = settings(args)
     started = time.perf_counter()
@@ -94,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
         print_table(results, f"{config.mode} mode, IoU >= {config.iou:g}")
         for note in notes:
             print(note, file=sys.stderr)
-        print(f"evaluated in {elapsed:.2f} s" + (f"; numbers in {config.json_out}" if config.json_out else ""), file=sys.stderr)
+        print(
+            f"evaluated in {elapsed:.2f} s" + (f"; numbers in {config.json_out}" if config.json_out else ""),
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -109,7 +128,9 @@ def _mot(config: EvalConfig) -> tuple[dict, list[str]]:
     )
     per_sequence = {}
     for name, gt_file, pred_file in sequences:
-        gt = read_tracks(gt_file, config.gt_format, "mot", "ground truth", ground_truth=not config.keep_ignored_gt)
+        gt = read_tracks(
+            gt_file, config.gt_format, "mot", "ground truth", ground_truth=not config.keep_ignored_gt
+        )
         pred = read_tracks(pred_file, config.pred_format, "mot", "prediction")
         per_sequence[name] = evaluate_sequence(gt, pred, config.iou)
     overall = sum(list(per_sequence.values())[1:], start=next(iter(per_sequence.values())))
@@ -127,9 +148,13 @@ def _aicity(config: EvalConfig) -> tuple[dict, list[str]]:
     pred = read_tracks(config.pred, config.pred_format, "aicity", "prediction")
     masks = None
     if config.roi_dir is not None:
-        masks = find_roi_masks(config.roi_dir, np.unique(gt.camera).tolist(), optional=extra_cameras(gt, pred))
+        masks = find_roi_masks(
+            config.roi_dir, np.unique(gt.camera).tolist(), optional=extra_cameras(gt, pred)
+        )
     result = evaluate_aicity(gt, pred, masks, config.iou, config.ignore_extra_cameras)
-    results = results_dict({camera_name(c): counts for c, counts in result.per_camera.items()}, result.overall)
+    results = results_dict(
+        {camera_name(c): counts for c, counts in result.per_camera.items()}, result.overall
+    )
     results["overall"].update(
         dropped_roi=result.dropped_roi,
         dropped_single_camera=result.dropped_single_camera,

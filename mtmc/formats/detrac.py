@@ -51,5 +51,7 @@ def read_detrac(path: str | Path, what: str = "UA-DETRAC XML file") -> DetracSeq
         ]
     except (KeyError, ValueError) as exc:
         raise InputFormatError(path, f"bad annotation: {exc}") from None
-    rows = TrackRows(frame=np.array(frames, np.int64), id=np.array(ids, np.int64), xywh=np.array(boxes).reshape(-1, 4))
+    rows = TrackRows(
+        frame=np.array(frames, np.int64), id=np.array(ids, np.int64), xywh=np.array(boxes).reshape(-1, 4)
+    )
     return DetracSequence(rows, types, np.array(ignored).reshape(-1, 4))

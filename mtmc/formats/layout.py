@@ -45,7 +45,9 @@ def find_sequences(path: str | Path, what: str, file_name: str | None = None) ->
                 found[child.name] = file
     if not found:
         hint = f"{file_name}, " if file_name else ""
-        raise MtmcError(f"{what} folder {path} holds no sequences (looked for *.txt, */{hint}gt/gt.txt, */gt.txt)")
+        raise MtmcError(
+            f"{what} folder {path} holds no sequences (looked for *.txt, */{hint}gt/gt.txt, */gt.txt)"
+        )
     return found
 
 
@@ -63,7 +65,9 @@ def pair_sequences(gt: dict[str, Path], pred: dict[str, Path]) -> list[tuple[str
     missing = sorted(set(gt) - set(pred))
     extra = sorted(set(pred) - set(gt))
     if missing:
-        raise MtmcError(f"prediction has no file for sequence(s) {', '.join(missing)} (write an empty file for none)")
+        raise MtmcError(
+            f"prediction has no file for sequence(s) {', '.join(missing)} (write an empty file for none)"
+        )
     if extra:
         raise MtmcError(f"prediction has sequence(s) the ground truth does not: {', '.join(extra)}")
     return [(name, gt[name], pred[name]) for name in sorted(gt)]

@@ -92,7 +92,12 @@ def _parse(source: Path | list[str], delimiter: str | None, columns: int, width:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # a file of comments only: no rows
                 table = np.loadtxt(
-                    source, delimiter=delimiter, usecols=range(wanted), ndmin=2, comments="#", encoding="utf-8"
+                    source,
+                    delimiter=delimiter,
+                    usecols=range(wanted),
+                    ndmin=2,
+                    comments="#",
+                    encoding="utf-8",
                 )
             return table.reshape(-1, wanted)
         except (ValueError, IndexError, UnicodeDecodeError):
@@ -123,7 +128,9 @@ def _first_bad_line(
             try:
                 value = float(token)
             except ValueError:
-                return InputFormatError(path, f"value {position} '{token}' is not a number: '{shown}'", number)
+                return InputFormatError(
+                    path, f"value {position} '{token}' is not a number: '{shown}'", number
+                )
             if not np.isfinite(value):
                 return InputFormatError(path, f"value {position} '{token}' is not finite: '{shown}'", number)
         if row == nonfinite_row:

@@ -51,12 +51,21 @@ def find_roi_masks(
     masks = {}
     for camera in [*cameras, *optional]:
         name = camera_name(camera)
-        candidates = [root / name / "roi.jpg", root / name / "roi.png", root / f"{name}.jpg", root / f"{name}.png"]
-        found = next((c for c in candidates if c.is_file()), None) or next(iter(sorted(root.glob(f"**/{name}/roi.jpg"))), None)
+        candidates = [
+            root / name / "roi.jpg",
+            root / name / "roi.png",
+            root / f"{name}.jpg",
+            root / f"{name}.png",
+        ]
+        found = next((c for c in candidates if c.is_file()), None) or next(
+            iter(sorted(root.glob(f"**/{name}/roi.jpg"))), None
+        )
         if found is None and camera in optional:
             continue
         if found is None:
-            raise MtmcError(f"no ROI mask for camera {camera} under {root} (expected {root / name / 'roi.jpg'})")
+            raise MtmcError(
+                f"no ROI mask for camera {camera} under {root} (expected {root / name / 'roi.jpg'})"
+            )
         try:
             with Image.open(found) as image:
                 masks[camera] = np.asarray(image.convert("L"), dtype=np.uint8)
@@ -100,7 +109,11 @@ def seen_by_one_camera(rows: TrackRows) -> np.ndarray:
 def repeated(rows: TrackRows) -> np.ndarray:
     """Mask of rows repeating an earlier row's (camera, id, frame)."""
     order = np.lexsort((rows.frame, rows.id, rows.camera))  # stable: earlier rows first
-    same = (np.diff(rows.camera[order]) == 0) & (np.diff(rows.id[order]) == 0) & (np.diff(rows.frame[order]) == 0)
+    same = (
+        (np.diff(rows.camera[order]) == 0)
+        & (np.diff(rows.id[order]) == 0)
+        & (np.diff(rows.frame[order]) == 0)
+    )
     repeat = np.zeros(len(rows), bool)
     repeat[order[1:][same]] = True
     return repeat

@@ -12,7 +12,11 @@ def iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     iw = np.maximum(np.minimum(ax2, bx2) - np.maximum(a[:, 0], b[:, 0]), 0.0)
     ih = np.maximum(np.minimum(ay2, by2) - np.maximum(a[:, 1], b[:, 1]), 0.0)
     inter = iw * ih
-    union = np.maximum(a[:, 2], 0) * np.maximum(a[:, 3], 0) + np.maximum(b[:, 2], 0) * np.maximum(b[:, 3], 0) - inter
+    union = (
+        np.maximum(a[:, 2], 0) * np.maximum(a[:, 3], 0)
+        + np.maximum(b[:, 2], 0) * np.maximum(b[:, 3], 0)
+        - inter
+    )
     out = np.zeros(len(a))
     np.divide(inter, union, out=out, where=inter > 0)
     return out

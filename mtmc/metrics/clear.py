@@ -66,7 +66,12 @@ def _remember(last_pred: np.ndarray, objects: np.ndarray, hypotheses: np.ndarray
 
 
 def _match_frame(
-    valid: OverlapPairs, edges: np.ndarray, dist: np.ndarray, gt_id: np.ndarray, pred_id: np.ndarray, last_pred: np.ndarray
+    valid: OverlapPairs,
+    edges: np.ndarray,
+    dist: np.ndarray,
+    gt_id: np.ndarray,
+    pred_id: np.ndarray,
+    last_pred: np.ndarray,
 ) -> np.ndarray:
     """Match the entangled pairs of one frame: keep last frame's partners, then assign the rest."""
     g_rows, p_rows = valid.gt[edges], valid.pred[edges]
@@ -84,11 +89,14 @@ def _match_frame(
                 used_p.add(int(p_rows[e]))
                 break
     rest = np.array(
-        [e for e in range(len(edges)) if int(g_rows[e]) not in used_g and int(p_rows[e]) not in used_p], np.int64
+        [e for e in range(len(edges)) if int(g_rows[e]) not in used_g and int(p_rows[e]) not in used_p],
+        np.int64,
     )
     picked = list(kept)
     if len(rest):
-        picked.extend(rest[solve_dense(g_rows[rest], p_rows[rest], dist[edges[rest]], maximize=False)].tolist())
+        picked.extend(
+            rest[solve_dense(g_rows[rest], p_rows[rest], dist[edges[rest]], maximize=False)].tolist()
+        )
     return edges[np.array(picked, np.int64)]
 
 
@@ -103,7 +111,9 @@ class ClearCounts:
     mostly_lost: int
 
 
-def clear_counts(matches: Matches, gt_frame: np.ndarray, gt_id: np.ndarray, pred_id: np.ndarray) -> ClearCounts:
+def clear_counts(
+    matches: Matches, gt_frame: np.ndarray, gt_id: np.ndarray, pred_id: np.ndarray
+) -> ClearCounts:
     """Switches, fragmentations and MT/PT/ML from the matches (``gt_id`` mapped to 0..K-1)."""
     n_objects = int(gt_id.max(initial=-1)) + 1
     # Switch: an object matched to a different hypothesis than at its previous match.

@@ -35,7 +35,9 @@ class SequenceCounts:
     hota: HotaCounts
 
     def __add__(self, other: SequenceCounts) -> SequenceCounts:
-        clear = ClearCounts(*(getattr(self.clear, f.name) + getattr(other.clear, f.name) for f in fields(ClearCounts)))
+        clear = ClearCounts(
+            *(getattr(self.clear, f.name) + getattr(other.clear, f.name) for f in fields(ClearCounts))
+        )
         plain = {
             f.name: getattr(self, f.name) + getattr(other, f.name)
             for f in fields(self)
@@ -100,7 +102,9 @@ def evaluate_sequence(
     clear = clear_counts(matches, gt.frame, gt_id, pred_id)
     n_pred_ids = int(pred_id.max(initial=-1)) + 1
     id_pairs, together = np.unique(gt_id[valid.gt] * n_pred_ids + pred_id[valid.pred], return_counts=True)
-    idtp = max_weight_total(id_pairs // max(n_pred_ids, 1), id_pairs % max(n_pred_ids, 1), together.astype(float))
+    idtp = max_weight_total(
+        id_pairs // max(n_pred_ids, 1), id_pairs % max(n_pred_ids, 1), together.astype(float)
+    )
     return SequenceCounts(
         num_frames=len(np.union1d(gt.frame, pred.frame)),
         num_objects=len(gt),

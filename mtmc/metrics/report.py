@@ -23,7 +23,10 @@ def results_dict(per_sequence: dict[str, SequenceCounts], overall: SequenceCount
     """``{"overall": metrics, "<sequence>": metrics, ...}`` with NaN as None (valid JSON)."""
     out = {"overall": overall.metrics()}
     out.update({name: counts.metrics() for name, counts in per_sequence.items()})
-    return {name: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()} for name, m in out.items()}
+    return {
+        name: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()}
+        for name, m in out.items()
+    }
 
 
 def write_json(path: str | Path, results: dict[str, dict]) -> None:
