@@ -37,6 +37,7 @@ class EvalConfig(StrictModel):
     pred_format: FormatName = "auto"
     pred_name: str | None = Field(None, description="file name of a prediction inside each sequence folder")
     ignore_extra_cameras: bool = False
+    per_camera: bool = Field(False, description="aicity: also score each camera alone")
     keep_ignored_gt: bool = Field(False, description="score MOTChallenge GT rows with confidence 0")
     json_out: Path | None = Field(None, alias="json", description="write the numbers here")
 

@@ -98,7 +98,7 @@ def test_extra_prediction_camera_is_an_error_unless_ignored():
     pred = TrackRows.concat([gt.replace(id=np.full(4, 3)), track(3, [1], camera=9)])
     with pytest.raises(MtmcError, match="c009"):
         evaluate_aicity(gt, pred)
-    result = evaluate_aicity(gt, pred, ignore_extra_cameras=True)
+    result = evaluate_aicity(gt, pred, ignore_extra_cameras=True, per_camera=True)
     assert result.overall.metrics()["idf1"] == pytest.approx(1.0)
     assert set(result.per_camera) == {1, 2}
 

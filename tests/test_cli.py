@@ -46,7 +46,9 @@ def test_eval_aicity_mode(tmp_path):
     pred = tmp_path / "pred.txt"
     pred.write_text("1 5 1 10 10 50 50 -1 -1\n2 5 1 10 10 50 50 -1 -1\n2 5 2 12 10 50 50 -1 -1\n")
     out = tmp_path / "s.json"
-    assert main(["eval", str(gt), str(pred), "--mode", "aicity", "--json", str(out), "-q"]) == 0
+    assert (
+        main(["eval", str(gt), str(pred), "--mode", "aicity", "--json", str(out), "-q", "--per-camera"]) == 0
+    )
     results = json.loads(out.read_text())
     assert set(results) == {"overall", "c001", "c002"}
     assert results["overall"]["idf1"] == 1.0

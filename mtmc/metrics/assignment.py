@@ -1,16 +1,17 @@
-"""Optimal one-to-one assignment on sparse bipartite graphs, solved piece by piece.
+"""Optimal one-to-one assignment on sparse bipartite graphs.
 
 Only edges that compete need solving. An edge whose two ends touch no other edge is always
-chosen; a connected piece whose edges all share one end (a star) takes its best edge; only the
-remaining tangled pieces go to scipy's ``linear_sum_assignment`` as small dense matrices.
+chosen; a connected piece whose edges all share one end (a star) takes its best edge. The
+tangled rest is solved in one call to scipy's sparse LAPJV (``min_weight_full_bipartite_matching``)
+on a graph padded so that leaving a node unmatched is allowed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
 from mtmc.metrics.pairs import group_bounds, unshared
 
@@ -39,8 +40,8 @@ def solve_dense(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, maximize
     return np.array([e for e in chosen if e is not None], np.int64)
 
 
-def optimal_assignment(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, maximize: bool) -> np.ndarray:
-    """Mask of the edges in an optimal one-to-one assignment (see ``solve_dense`` for the goal)."""
+def max_weight_assignment(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Mask of the edges of a one-to-one assignment with the largest total (positive) weight."""
     chosen = unshared(rows, cols)
     todo = np.flatnonzero(~chosen)
     if len(todo) == 0:
@@ -57,18 +58,49 @@ def optimal_assignment(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, m
     star = ((rows_in == 1) | (cols_in == 1))[piece]
     # A star holds one edge at most: its best.
     stars, star_piece = todo[star], piece[star]
-    order = np.lexsort((-weight[stars] if maximize else weight[stars], star_piece))
+    order = np.lexsort((-weight[stars], star_piece))
     starts, _ = group_bounds(star_piece[order])
     chosen[stars[order][starts]] = True
-    tangled = todo[~star]
-    by_piece = np.argsort(piece[~star], kind="stable")
-    tangled, tangled_piece = tangled[by_piece], piece[~star][by_piece]
-    for start, stop in zip(*(b.tolist() for b in group_bounds(tangled_piece))):
-        edges = tangled[start:stop]
-        chosen[edges[solve_dense(rows[edges], cols[edges], weight[edges], maximize)]] = True
+    # Tangled pieces go to the sparse solver in batches of whole pieces: its cost grows faster
+    # than linearly with the graph, so many small calls beat one large one.
+    tangled = np.flatnonzero(~star)
+    tangled = tangled[np.argsort(piece[tangled], kind="stable")]
+    nodes = (rows_in + cols_in)[piece[tangled]]
+    first = np.r_[True, piece[tangled][1:] != piece[tangled][:-1]]
+    batch = np.cumsum(np.where(first, nodes, 0)) // BATCH_NODES
+    for start, stop in zip(*(b.tolist() for b in group_bounds(batch))):
+        part = tangled[start:stop]
+        local_r = np.unique(r[part], return_inverse=True)[1]
+        local_c = np.unique(c[part], return_inverse=True)[1]
+        chosen[todo[part[_sparse_lapjv(local_r, local_c, weight[todo[part]])]]] = True
     return chosen
+
+
+BATCH_NODES = 1024
+
+
+def _sparse_lapjv(r: np.ndarray, c: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Chosen edges of a maximum-weight matching where nodes may stay unmatched.
+
+    Padding makes a full matching always exist at no gain: row i may take its own spare column
+    and column j its own spare row, and the spare row of j may pair with the spare column of i
+    whenever (i, j) is an edge. Costs are shifted to stay positive (scipy drops zero weights);
+    every full matching has the same size, so the shift does not move the optimum.
+    """
+    n_rows, n_cols, n_edges = int(r.max()) + 1, int(c.max()) + 1, len(r)
+    spare_col = n_cols + np.arange(n_rows)
+    spare_row = n_rows + np.arange(n_cols)
+    i = np.concatenate([r, np.arange(n_rows), spare_row, spare_row[c]])
+    j = np.concatenate([c, spare_col, np.arange(n_cols), spare_col[r]])
+    top = float(weight.max()) + 1.0
+    cost = np.concatenate([top - weight, np.full(n_rows + n_cols + n_edges, top)])
+    size = n_rows + n_cols
+    graph = csr_matrix((cost, (i, j)), shape=(size, size))
+    _, col_of_row = min_weight_full_bipartite_matching(graph)
+    taken = col_of_row[r] == c
+    return np.flatnonzero(taken)
 
 
 def max_weight_total(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray) -> float:
     """Largest total weight of a one-to-one assignment over a sparse bipartite graph."""
-    return float(weight[optimal_assignment(rows, cols, weight, maximize=True)].sum())
+    return float(weight[max_weight_assignment(rows, cols, weight)].sum())

@@ -32,72 +32,77 @@ def clear_matches(valid: OverlapPairs, gt_id: np.ndarray, pred_id: np.ndarray) -
     """
     dist = 1.0 - valid.iou
     forced = unshared(valid.gt, valid.pred)
-    forced_idx = np.flatnonzero(forced)
-    open_idx = np.flatnonzero(~forced)
+    forced_idx, open_idx = np.flatnonzero(forced), np.flatnonzero(~forced)
+    # Each contested edge's object: its last forced match before that frame, found in bulk.
+    prev_frame, prev_pred = _last_before(
+        gt_id[valid.gt[forced_idx]],
+        valid.frame[forced_idx],
+        pred_id[valid.pred[forced_idx]],
+        gt_id[valid.gt[open_idx]],
+        valid.frame[open_idx],
+    )
+    # Matches made in contested frames, newer than any forced one when their frame is later.
+    walked: dict[int, tuple[int, int]] = {}
     chosen = [forced_idx]
-    # Last hypothesis each object was matched to; filled lazily from the forced matches.
-    last_pred = np.full(int(gt_id.max(initial=-1)) + 1, -1, np.int64)
-    forced_frames = valid.frame[forced_idx]
-    applied = 0
-    starts, stops = group_bounds(valid.frame[open_idx])
-    for start, stop in zip(starts.tolist(), stops.tolist()):
+    for start, stop in zip(*(b.tolist() for b in group_bounds(valid.frame[open_idx]))):
         edges = open_idx[start:stop]
-        frame = valid.frame[edges[0]]
-        upto = int(np.searchsorted(forced_frames, frame, "left"))
-        if upto > applied:
-            newly = forced_idx[applied:upto]
-            _remember(last_pred, gt_id[valid.gt[newly]], pred_id[valid.pred[newly]])
-            applied = upto
-        picked = _match_frame(valid, edges, dist, gt_id, pred_id, last_pred)
-        _remember(last_pred, gt_id[valid.gt[picked]], pred_id[valid.pred[picked]])
+        objects = gt_id[valid.gt[edges]].tolist()
+        previous = prev_pred[start:stop].tolist()
+        for k, (obj, since) in enumerate(zip(objects, prev_frame[start:stop].tolist())):
+            frame_hyp = walked.get(obj)
+            if frame_hyp is not None and frame_hyp[0] > since:
+                previous[k] = frame_hyp[1]
+        picked = _match_frame(valid, edges, dist, pred_id, previous)
+        frame = int(valid.frame[edges[0]])
+        for obj, hyp in zip(gt_id[valid.gt[picked]].tolist(), pred_id[valid.pred[picked]].tolist()):
+            walked[obj] = (frame, hyp)
         chosen.append(picked)
     index = np.sort(np.concatenate(chosen))
     return Matches(valid.gt[index], valid.pred[index], dist[index])
 
 
-def _remember(last_pred: np.ndarray, objects: np.ndarray, hypotheses: np.ndarray) -> None:
-    """Record ``hypotheses`` as the latest match of ``objects`` (given in time order)."""
-    if len(objects) == 0:
-        return
-    # The last occurrence of each object wins: take first occurrences of the reversed arrays.
-    objects_rev, hyps_rev = objects[::-1], hypotheses[::-1]
-    unique_objects, first = np.unique(objects_rev, return_index=True)
-    last_pred[unique_objects] = hyps_rev[first]
+def _last_before(
+    obj: np.ndarray, frame: np.ndarray, value: np.ndarray, query_obj: np.ndarray, query_frame: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each query, the frame and value of ``obj``'s latest row before ``query_frame`` (-1 if none)."""
+    if len(obj) == 0:
+        none = np.full(len(query_obj), -1, np.int64)
+        return none, none
+    span = int(max(frame.max(), query_frame.max(initial=0))) + 1
+    order = np.lexsort((frame, obj))
+    obj, frame, value = obj[order], frame[order], value[order]
+    at = np.maximum(np.searchsorted(obj * span + frame, query_obj * span + query_frame, "left") - 1, 0)
+    found = (obj[at] == query_obj) & (frame[at] < query_frame)
+    return np.where(found, frame[at], -1), np.where(found, value[at], -1)
 
 
 def _match_frame(
-    valid: OverlapPairs,
-    edges: np.ndarray,
-    dist: np.ndarray,
-    gt_id: np.ndarray,
-    pred_id: np.ndarray,
-    last_pred: np.ndarray,
+    valid: OverlapPairs, edges: np.ndarray, dist: np.ndarray, pred_id: np.ndarray, previous: list[int]
 ) -> np.ndarray:
-    """Match the entangled pairs of one frame: keep last frame's partners, then assign the rest."""
-    g_rows, p_rows = valid.gt[edges], valid.pred[edges]
-    kept: list[int] = []
+    """Match the contested pairs of one frame: keep last partners, then assign the rest.
+
+    ``previous[k]`` is the hypothesis that edge ``k``'s object was last matched to (-1: none).
+    """
+    g_rows, p_rows = valid.gt[edges].tolist(), valid.pred[edges].tolist()
+    hyps = pred_id[valid.pred[edges]].tolist()
     used_g: set[int] = set()
     used_p: set[int] = set()
-    for g in np.unique(g_rows).tolist():  # objects in file order, as py-motmetrics visits them
-        previous = last_pred[gt_id[g]]
-        if previous < 0:
-            continue
-        for e in np.flatnonzero((g_rows == g) & (pred_id[p_rows] == previous)).tolist():
-            if p_rows[e] not in used_p:
-                kept.append(e)
-                used_g.add(g)
-                used_p.add(int(p_rows[e]))
-                break
+    kept: list[int] = []
+    # Objects in file order, as py-motmetrics visits them; edges of one object are adjacent.
+    for k, (g, p) in enumerate(zip(g_rows, p_rows)):
+        if g not in used_g and p not in used_p and previous[k] >= 0 and hyps[k] == previous[k]:
+            kept.append(k)
+            used_g.add(g)
+            used_p.add(p)
     rest = np.array(
-        [e for e in range(len(edges)) if int(g_rows[e]) not in used_g and int(p_rows[e]) not in used_p],
-        np.int64,
+        [k for k, (g, p) in enumerate(zip(g_rows, p_rows)) if g not in used_g and p not in used_p], np.int64
     )
-    picked = list(kept)
     if len(rest):
-        picked.extend(
-            rest[solve_dense(g_rows[rest], p_rows[rest], dist[edges[rest]], maximize=False)].tolist()
+        chosen = solve_dense(
+            valid.gt[edges[rest]], valid.pred[edges[rest]], dist[edges[rest]], maximize=False
         )
-    return edges[np.array(picked, np.int64)]
+        kept.extend(rest[chosen].tolist())
+    return edges[np.array(kept, np.int64)]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtmc.metrics.assignment import optimal_assignment
+from mtmc.metrics.assignment import max_weight_assignment
 from mtmc.metrics.pairs import OverlapPairs
 
 ALPHAS = np.arange(0.05, 0.99, 0.05)
@@ -77,7 +77,7 @@ def hota_counts(pairs: OverlapPairs, gt_id: np.ndarray, pred_id: np.ndarray) -> 
     potential = np.bincount(pair_of, weights=sim_iou, minlength=len(id_pairs))
     alignment = potential / (id_union - potential)
     # Per frame, the assignment that maximises alignment x IoU (rows never span two frames).
-    matched = optimal_assignment(pairs.gt, pairs.pred, alignment[pair_of] * sim, maximize=True)
+    matched = max_weight_assignment(pairs.gt, pairs.pred, alignment[pair_of] * sim)
     m_sim, m_pair = sim[matched], pair_of[matched]
     tp, loc = np.zeros(a), np.zeros(a)
     counts = np.zeros((a, len(id_pairs)))
