@@ -30,14 +30,12 @@ def crowd(seed: int, frames: int = 30, objects: int = 8):
             pred_rows.append(
                 (f, 500 + int(rng.integers(0, 4)), *rng.uniform(0, 80, 2), *rng.uniform(15, 30, 2))
             )
-    to_rows = (
-        lambda r: TrackRows(  # noqa: E731
-            frame=np.array([t[0] for t in r]),
-            id=np.array([t[1] for t in r]),
-            xywh=np.array([t[2:] for t in r]),
-        )
-    )
-    return to_rows(gt_rows), to_rows(pred_rows)
+    return as_rows(gt_rows), as_rows(pred_rows)
+
+
+def as_rows(boxes: list[tuple]) -> TrackRows:
+    table = np.array(boxes, dtype=float)
+    return TrackRows(frame=table[:, 0], id=table[:, 1], xywh=table[:, 2:6])
 
 
 @pytest.mark.parametrize("seed", range(6))
