@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from mtmc.metrics.assignment import max_weight_assignment, max_weight_total, solve_dense
+from mtmc.metrics.assignment import max_weight_assignment, max_weight_total, min_cost_matching
 
 
 def random_graph(seed: int, n_rows: int = 40, n_cols: int = 40, edges: int = 70):
@@ -26,12 +26,12 @@ def test_maximum_weight_equals_dense(seed):
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_dense_minimum_cost_maximises_cardinality_first(seed):
+def test_minimum_cost_maximises_cardinality_first(seed):
     rows, cols, cost = random_graph(seed, n_rows=6, n_cols=5, edges=12)
     dense = np.full((rows.max() + 1, cols.max() + 1), 1e6)
     dense[rows, cols] = cost
     r, c = linear_sum_assignment(dense)
     real = dense[r, c] < 1e6
-    chosen = solve_dense(rows, cols, cost, maximize=False)
+    chosen = min_cost_matching(rows, cols, cost)
     assert len(chosen) == real.sum()
     assert cost[chosen].sum() == pytest.approx(dense[r, c][real].sum(), abs=1e-12)

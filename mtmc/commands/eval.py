@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from pydantic import ValidationError
+
 from mtmc.config import EvalConfig, load_config
 from mtmc.errors import MtmcError
 
@@ -89,8 +91,8 @@ def settings(args: argparse.Namespace) -> EvalConfig:
     merged = base.model_dump(by_alias=False) | given
     try:
         config = EvalConfig.model_validate({("json" if k == "json_out" else k): v for k, v in merged.items()})
-    except Exception as exc:  # pydantic.ValidationError: report the first problem in one line
-        error = exc.errors()[0]  # type: ignore[attr-defined]
+    except ValidationError as exc:  # report the first problem in one line
+        error = exc.errors()[0]
         raise MtmcError(f"--{'-'.join(map(str, error['loc']))}: {error['msg']}") from None
     if config.gt is None or config.pred is None:
         raise MtmcError("give GT and PRED (or a --config whose eval: section names gt and pred)")

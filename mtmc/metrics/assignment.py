@@ -1,6 +1,6 @@
 """Optimal one-to-one assignment on sparse bipartite graphs.
 
-Only edges that compete need solving. An edge whose two ends touch no other edge is always
+For the largest total weight (identity and HOTA matching) only edges that compete need solving. An edge whose two ends touch no other edge is always
 chosen; a connected piece whose edges all share one end (a star) takes its best edge. The
 tangled rest is solved in one call to scipy's sparse LAPJV (``min_weight_full_bipartite_matching``)
 on a graph padded so that leaving a node unmatched is allowed.
@@ -16,26 +16,21 @@ from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite
 from mtmc.metrics.pairs import group_bounds, unshared
 
 
-def solve_dense(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, maximize: bool) -> np.ndarray:
-    """Indices of the chosen edges among one small group of edges.
+def min_cost_matching(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Indices of the chosen edges of one small group: the most edges, then the least total cost.
 
-    Minimising picks the most edges first and the least total weight among those (edges absent
-    from the group cannot be chosen); maximising picks the largest total of positive weights.
-    Groups are small and many, so local numbering uses dicts rather than ``np.unique``.
+    Groups are small and many (one contested frame each), so local numbering uses dicts rather
+    than ``np.unique``; edges absent from the group cost more than any set of real ones.
     """
     row_of: dict[int, int] = {}
     col_of: dict[int, int] = {}
     r = [row_of.setdefault(x, len(row_of)) for x in rows.tolist()]
     c = [col_of.setdefault(x, len(col_of)) for x in cols.tolist()]
     shape = (len(row_of), len(col_of))
-    if maximize:
-        matrix = np.zeros(shape)
-    else:
-        # An absent edge costs more than any full set of real edges: cardinality comes first.
-        matrix = np.full(shape, 2 * min(shape) * (np.abs(weight).max() + 1) + 1)
-    matrix[r, c] = weight
+    matrix = np.full(shape, 2 * min(shape) * (np.abs(cost).max() + 1) + 1)
+    matrix[r, c] = cost
     edge_at = {(i, j): e for e, (i, j) in enumerate(zip(r, c))}
-    chosen_r, chosen_c = linear_sum_assignment(matrix, maximize=maximize)
+    chosen_r, chosen_c = linear_sum_assignment(matrix)
     chosen = [edge_at.get(key) for key in zip(chosen_r.tolist(), chosen_c.tolist())]
     return np.array([e for e in chosen if e is not None], np.int64)
 

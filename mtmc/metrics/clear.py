@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtmc.metrics.assignment import solve_dense
+from mtmc.metrics.assignment import min_cost_matching
 from mtmc.metrics.pairs import OverlapPairs, group_bounds, unshared
 
 
@@ -98,9 +98,7 @@ def _match_frame(
         [k for k, (g, p) in enumerate(zip(g_rows, p_rows)) if g not in used_g and p not in used_p], np.int64
     )
     if len(rest):
-        chosen = solve_dense(
-            valid.gt[edges[rest]], valid.pred[edges[rest]], dist[edges[rest]], maximize=False
-        )
+        chosen = min_cost_matching(valid.gt[edges[rest]], valid.pred[edges[rest]], dist[edges[rest]])
         kept.extend(rest[chosen].tolist())
     return edges[np.array(kept, np.int64)]
 
