@@ -59,19 +59,28 @@ def max_weight_assignment(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray
     # Tangled pieces go to the sparse solver in batches of whole pieces: its cost grows faster
     # than linearly with the graph, so many small calls beat one large one.
     tangled = np.flatnonzero(~star)
+    if len(tangled) == 0:
+        return chosen
     tangled = tangled[np.argsort(piece[tangled], kind="stable")]
     nodes = (rows_in + cols_in)[piece[tangled]]
     first = np.r_[True, piece[tangled][1:] != piece[tangled][:-1]]
     batch = np.cumsum(np.where(first, nodes, 0)) // BATCH_NODES
+    local_r, local_c = _rank_in_batch(batch, r[tangled]), _rank_in_batch(batch, c[tangled])
     for start, stop in zip(*(b.tolist() for b in group_bounds(batch))):
-        part = tangled[start:stop]
-        local_r = np.unique(r[part], return_inverse=True)[1]
-        local_c = np.unique(c[part], return_inverse=True)[1]
-        chosen[todo[part[_sparse_lapjv(local_r, local_c, weight[todo[part]])]]] = True
+        part = slice(start, stop)
+        edges = todo[tangled[part]]
+        chosen[edges[_sparse_lapjv(local_r[part], local_c[part], weight[edges])]] = True
     return chosen
 
 
 BATCH_NODES = 1024
+
+
+def _rank_in_batch(batch: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Rank of each value among the distinct values of its batch (``batch`` sorted)."""
+    span = int(values.max()) + 1
+    distinct, rank = np.unique(batch * span + values, return_inverse=True)
+    return rank - np.searchsorted(distinct // span, batch, "left")
 
 
 def _sparse_lapjv(r: np.ndarray, c: np.ndarray, weight: np.ndarray) -> np.ndarray:

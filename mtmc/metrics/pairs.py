@@ -44,6 +44,9 @@ def overlap_pairs(
     g_order = np.argsort(gt_frame, kind="stable")
     p_order = np.argsort(pred_frame, kind="stable")
     g_sorted, p_sorted = gt_frame[g_order], pred_frame[p_order]
+    # Horizontal extents in sorted order: a cheap first test that rejects most pairs.
+    g_x1, p_x1 = gt_xywh[g_order, 0], pred_xywh[p_order, 0]
+    g_x2, p_x2 = g_x1 + gt_xywh[g_order, 2], p_x1 + pred_xywh[p_order, 2]
     frames = np.intersect1d(g_sorted, p_sorted, assume_unique=False)
     g_lo = np.searchsorted(g_sorted, frames, "left")
     g_n = np.searchsorted(g_sorted, frames, "right") - g_lo
@@ -59,9 +62,10 @@ def overlap_pairs(
         counts = per_frame[start:stop]
         frame_of = np.repeat(np.arange(start, stop), counts)
         offset = np.arange(int(counts.sum())) - np.repeat(cumulative[start:stop] - counts - base, counts)
-        width = p_n[frame_of]
-        g_rows = g_order[g_lo[frame_of] + offset // width]
-        p_rows = p_order[p_lo[frame_of] + offset % width]
+        g_step, p_step = np.divmod(offset, p_n[frame_of])
+        gi, pj = g_lo[frame_of] + g_step, p_lo[frame_of] + p_step
+        across = np.flatnonzero(np.minimum(g_x2[gi], p_x2[pj]) > np.maximum(g_x1[gi], p_x1[pj]))
+        g_rows, p_rows, frame_of = g_order[gi[across]], p_order[pj[across]], frame_of[across]
         iou = iou_xywh(gt_xywh[g_rows], pred_xywh[p_rows])
         keep = iou > 0
         parts.append((g_rows[keep], p_rows[keep], frames[frame_of[keep]], iou[keep]))
