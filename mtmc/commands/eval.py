@@ -90,7 +90,7 @@ def settings(args: argparse.Namespace) -> EvalConfig:
     given = {k: v for k, v in vars(args).items() if k in EvalConfig.model_fields and v is not None}
     merged = base.model_dump(by_alias=False) | given
     try:
-        config = EvalConfig.model_validate({("json" if k == "json_out" else k): v for k, v in merged.items()})
+        config = EvalConfig.model_validate(merged)
     except ValidationError as exc:  # report the first problem in one line
         error = exc.errors()[0]
         raise MtmcError(f"--{'-'.join(map(str, error['loc']))}: {error['msg']}") from None

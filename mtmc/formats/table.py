@@ -46,8 +46,6 @@ def read_numeric_table(
     """
     width = columns + optional
     head = _head(path, what)
-    if not head.strip():
-        return np.zeros((0, width))
     table = None
     if not quoted_tail:
         # Fast: one separator, the file streamed through numpy's C reader.
