@@ -11,9 +11,10 @@ import sys
 
 from mtmc import __version__
 from mtmc.commands import eval as eval_command
+from mtmc.commands import weights as weights_command
 from mtmc.errors import MtmcError
 
-COMMANDS = (eval_command,)
+COMMANDS = (eval_command, weights_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

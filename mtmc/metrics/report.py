@@ -48,8 +48,9 @@ def _cell(value: float | int | None, percent: bool) -> str:
 def print_table(results: dict[str, dict], title: str) -> None:
     """Sequences first, the overall row last and bold; ratios in percent, MOTP as mean 1 - IoU."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
+
+    from mtmc.console import print_wide
 
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
     table.add_column("sequence", no_wrap=True)
@@ -59,9 +60,4 @@ def print_table(results: dict[str, dict], title: str) -> None:
     for name in names:
         row = [_cell(results[name].get(key), percent) for _, key, percent in COLUMNS]
         table.add_row(name, *row, style="bold" if name == "overall" else None)
-    console = Console()
-    # Never squeeze numbers into ellipses: a narrow or piped terminal gets a wide table instead.
-    needed = console.measure(table, options=console.options.update_width(1000)).maximum
-    if needed > console.width:
-        console = Console(width=needed)
-    console.print(table)
+    print_wide(table)

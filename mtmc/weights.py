@@ -1,0 +1,123 @@
+"""Model weights by name: the manifest, where to look, and fetching with a hash check.
+
+A name resolves to the first file found in: the path given, the repository's ``weights/``,
+``$MTMC_WEIGHTS_DIR``, then ``../shared/weights`` (the offline mirror beside a checkout). A file
+whose hash does not match the manifest is refused. Nothing is downloaded at run time: a missing
+file is one error that names where mtmc looked and the command that fetches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from mtmc.errors import MtmcError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS_DIR = REPO_ROOT / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.yaml"
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    name: str
+    file: str
+    url: str
+    licence: str
+    about: str
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+
+    def matches(self, path: Path) -> bool:
+        """Whether the file's sha256 agrees with what the manifest knows of it."""
+        if self.sha256 is None and self.sha256_prefix is None:
+            return True
+        digest = sha256_of(path)
+        return digest == self.sha256 if self.sha256 else digest.startswith(self.sha256_prefix or "")
+
+
+def load_manifest(path: Path = MANIFEST) -> dict[str, WeightsEntry]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return {
+            name: WeightsEntry(name=name, **fields) for name, fields in (data.get("weights") or {}).items()
+        }
+    except (OSError, yaml.YAMLError, TypeError) as exc:
+        raise MtmcError(f"weights manifest {path} cannot be read: {exc}") from None
+
+
+def search_dirs() -> list[Path]:
+    """Where names are looked up, in order."""
+    dirs = [WEIGHTS_DIR]
+    if os.environ.get("MTMC_WEIGHTS_DIR"):
+        dirs.append(Path(os.environ["MTMC_WEIGHTS_DIR"]))
+    dirs.append(REPO_ROOT.parent / "shared" / "weights")
+    return dirs
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find(entry: WeightsEntry) -> Path | None:
+    """The first file of ``entry`` found in the search folders whose hash matches, else None."""
+    for folder in search_dirs():
+        candidate = folder / entry.file
+        if candidate.is_file() and entry.matches(candidate):
+            return candidate
+    return None
+
+
+def resolve_weights(name_or_path: str | Path, manifest: dict[str, WeightsEntry] | None = None) -> Path:
+    """Path of the weights named (a manifest name or a file path), or one clear error."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    manifest = load_manifest() if manifest is None else manifest
+    entry = manifest.get(str(name_or_path))
+    if entry is None:
+        if path.suffix or os.sep in str(name_or_path):
+            raise MtmcError(
+                f"weights file not found: {path} (check the path, or use a name: {', '.join(manifest)})"
+            )
+        raise MtmcError(f"unknown weights '{name_or_path}': known names are {', '.join(manifest)}")
+    found = find(entry)
+    if found is None:
+        looked = ", ".join(str(d / entry.file) for d in search_dirs())
+        raise MtmcError(
+            f"weights '{entry.name}' not found (looked in {looked}); fetch with: mtmc weights fetch {entry.name}"
+        )
+    return found
+
+
+def fetch(entry: WeightsEntry, into: Path | None = None, timeout: float = 60.0) -> Path:
+    """Download ``entry`` into ``into`` (default ``weights/``), check its hash, return the path."""
+    into = WEIGHTS_DIR if into is None else into
+    into.mkdir(parents=True, exist_ok=True)
+    target = into / entry.file
+    with tempfile.NamedTemporaryFile(dir=into, suffix=".part", delete=False) as part:
+        try:
+            with urllib.request.urlopen(entry.url, timeout=timeout) as response:
+                shutil.copyfileobj(response, part)
+        except OSError as exc:
+            Path(part.name).unlink(missing_ok=True)
+            raise MtmcError(
+                f"cannot download {entry.url}: {exc} (offline? copy {entry.file} into {into})"
+            ) from None
+    downloaded = Path(part.name)
+    if not entry.matches(downloaded):
+        downloaded.unlink()
+        raise MtmcError(f"downloaded {entry.file} does not match the manifest's sha256; not saved")
+    downloaded.replace(target)
+    return target
