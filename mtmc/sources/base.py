@@ -1,0 +1,49 @@
+"""What every source yields, and frame-rate subsampling shared by all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int  # 1-based frame number in the source
+    timestamp: float  # seconds since the source started
+    image: np.ndarray  # BGR, uint8, (H, W, 3)
+
+
+class Source:
+    """A camera's frames. Subclasses implement ``_frames``; ``fps`` here is the native rate."""
+
+    name: str
+    fps: float
+
+    def __init__(self, name: str, fps: float, target_fps: float | None) -> None:
+        if target_fps is not None and target_fps <= 0:
+            raise ValueError(f"target fps must be > 0, got {target_fps}")
+        self.name = name
+        self.fps = fps
+        self.target_fps = target_fps
+
+    def _frames(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Frames, keeping one per 1/target_fps seconds when subsampling (by timestamp)."""
+        if self.target_fps is None or self.target_fps >= self.fps:
+            yield from self._frames()
+            return
+        period = 1.0 / self.target_fps
+        slack = 0.5 / self.fps  # take the frame nearest to when one is due
+        due = None
+        for frame in self._frames():
+            if due is None or frame.timestamp >= due - slack:
+                due = (frame.timestamp if due is None else due) + period
+                yield frame
+
+    @property
+    def output_fps(self) -> float:
+        return min(self.fps, self.target_fps) if self.target_fps else self.fps
