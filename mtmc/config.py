@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -51,10 +51,53 @@ class EvalConfig(StrictModel):
         return value
 
 
-class MtmcConfig(StrictModel):
-    """The root of a config file (``configs/*.yaml``)."""
+class PartConfig(BaseModel):
+    """A part picked by name from its registry; every other key is an option of that part."""
 
+    name: str
+    model_config = ConfigDict(extra="allow")
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class CameraConfig(StrictModel):
+    """One camera: an id like ``c001`` (AI City style) and where its frames come from."""
+
+    id: str = Field(pattern=r"^c?\d{1,6}$", description="camera id, e.g. c001 (AI City numbers it 1)")
+    source: str = Field(description="video file, image folder, or rtsp:// / http:// URL")
+    fps: float | None = Field(None, gt=0, description="subsample to this frame rate")
+
+    @property
+    def number(self) -> int:
+        return int(self.id.lstrip("c"))
+
+
+class OutputConfig(StrictModel):
+    dir: Path = Field(Path("runs/run"), description="everything a run writes goes here")
+    mot: bool = True
+    aicity: bool = True
+    jsonl: bool = True
+    video: bool = True
+
+
+class MtmcConfig(StrictModel):
+    """The root of a config file (``configs/*.yaml``); every section has defaults."""
+
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    detector: PartConfig = Field(default_factory=lambda: PartConfig(name="onnx-yolox"))
+    tracker: PartConfig = Field(default_factory=lambda: PartConfig(name="deepsort"))
+    embedder: PartConfig | None = Field(None, description="re-id embedder for appearance; none: motion only")
+    output: OutputConfig = Field(default_factory=OutputConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        numbers = [c.number for c in cameras]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError(f"camera ids must be unique, got {[c.id for c in cameras]}")
+        return cameras
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -94,10 +137,14 @@ def load_config(path: str | Path, model: type[Model] = MtmcConfig) -> Model:  # 
 
 
 def _resolve_paths(model: Model, base: Path) -> Model:
-    updates = {}
+    updates: dict[str, Any] = {}
     for name, value in model:
         if isinstance(value, Path) and not value.is_absolute():
             updates[name] = Path(os.path.normpath(base / value))
         elif isinstance(value, BaseModel):
             updates[name] = _resolve_paths(value, base)
+        elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            updates[name] = [_resolve_paths(item, base) for item in value]
+    if isinstance(model, CameraConfig) and "://" not in model.source and not Path(model.source).is_absolute():
+        updates["source"] = os.path.normpath(base / model.source)
     return model.model_copy(update=updates)

@@ -37,7 +37,7 @@ examples:
   mtmc eval data/MOT17/train results/ --json scores.json
   mtmc eval gt.txt tracks.txt --iou 0.5
   mtmc eval test_gt.txt submission.txt --mode aicity --roi-dir AIC/test/S06
-  mtmc eval --config configs/demo.yaml
+  mtmc eval --config configs/eval-fixtures.yaml
 """
 
 

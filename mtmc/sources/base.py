@@ -47,3 +47,12 @@ class Source:
     @property
     def output_fps(self) -> float:
         return min(self.fps, self.target_fps) if self.target_fps else self.fps
+
+    def native_frames(self) -> int | None:
+        """How many frames the source holds, when known (files, folders); None for streams."""
+        return None
+
+    def expected_frames(self) -> int | None:
+        """How many frames iteration will yield (after subsampling), when known: for progress bars."""
+        native = self.native_frames()
+        return None if native is None else int(np.ceil(native * self.output_fps / self.fps))

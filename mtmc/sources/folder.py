@@ -23,6 +23,9 @@ class ImageFolderSource(Source):
         native = float(info.get("framerate", default_fps))
         super().__init__(info.get("name", root.name), native, fps)
 
+    def native_frames(self) -> int | None:
+        return len(self.files)
+
     def _frames(self) -> Iterator[Frame]:
         import cv2
 

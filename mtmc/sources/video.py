@@ -28,6 +28,9 @@ class VideoFileSource(Source):
             raise MtmcError(f"cannot open video {self.path}: not a video, or a codec OpenCV lacks")
         super().__init__(self.path.stem, native if native > 0 else 25.0, fps)
 
+    def native_frames(self) -> int | None:
+        return self.frame_count or None
+
     def _frames(self) -> Iterator[Frame]:
         import cv2
 
