@@ -15,4 +15,4 @@ test: sync
 	@$(UV) run --frozen pytest
 
 demo: sync
-	@$(UV) run --frozen mtmc eval --config configs/eval-fixtures.yaml
+	@$(UV) run --frozen mtmc run configs/demo.yaml

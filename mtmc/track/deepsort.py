@@ -1,0 +1,278 @@
+"""Deep SORT (Wojke, Bewley & Paulus 2017) with optional, separately switched improvements.
+
+Faithful part: Kalman prediction, Mahalanobis gating at the chi-square 0.95 quantile, a matching
+cascade by time since update on the cosine distance to each track's feature gallery, an IoU stage
+for tentative and just-lost tracks, and the tentative -> confirmed -> deleted life cycle.
+
+Improvements (off in ``deepsort.yaml``, on in ``deepsort-byte.yaml``):
+
+* ``motion_cascade``: without embeddings Deep SORT's cascade has no cost and a track lost for two
+  frames can never come back. This runs the same cascade with the gated IoU of the predicted box,
+  so lost tracks are recovered by motion, recently seen tracks still choosing first.
+* ``second_stage_low_score`` (ByteTrack, Zhang et al. 2022): detections between ``min_score``
+  and ``high_score`` are usually occluded people; they may continue a track that was seen on the
+  last frame (IoU stage) but never start one.
+* ``new_track_score``: only a detection at least this confident starts a track.
+* ``occlusion_noise_scale``: a detection that overlaps another confirmed track's prediction by
+  more than ``occlusion_iou`` is often one box around two people (or a part of one); it still
+  continues its track, but with measurement noise this many times larger, so that it does not
+  bend the track's velocity and swap identities when the two people separate again.
+* ``max_age_seconds`` with ``fps``: how long a lost track waits, in time rather than frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from mtmc.errors import MtmcError
+from mtmc.track.kalman import ConstantVelocityKalman, xyah_to_xyxy, xyxy_to_xyah
+from mtmc.track.matching import INFEASIBLE, CostFunction, iou_matrix, matching_cascade, min_cost_matching
+from mtmc.track.options import OptionRule, load_options
+
+UNIT = OptionRule(float, 0.0, 1.0)
+DEEPSORT_OPTIONS: dict[str, OptionRule] = {
+    "max_age": OptionRule(int, 1),
+    "max_age_seconds": OptionRule(float, 0.0, low_open=True, optional=True),
+    "fps": OptionRule(float, 0.0, low_open=True, optional=True),
+    "n_init": OptionRule(int, 1),
+    "max_iou_distance": UNIT,
+    "max_cosine_distance": OptionRule(float, 0.0, 2.0),
+    "nn_budget": OptionRule(int, 1, optional=True),
+    "gating_threshold": OptionRule(float, 0.0, low_open=True),
+    "min_score": UNIT,
+    "motion_cascade": OptionRule(bool),
+    "second_stage_low_score": OptionRule(bool),
+    "high_score": UNIT,
+    "max_low_score_iou_distance": UNIT,
+    "new_track_score": UNIT,
+    "occlusion_iou": UNIT,
+    "occlusion_noise_scale": OptionRule(float, 1.0),
+}
+
+TENTATIVE, CONFIRMED, DELETED = 0, 1, 2
+
+
+class Track:
+    """One target: Kalman state, life-cycle counters and a bounded appearance gallery."""
+
+    def __init__(
+        self,
+        track_id: int,
+        mean: np.ndarray,
+        covariance: np.ndarray,
+        feature: np.ndarray | None,
+        budget: int | None,
+    ) -> None:
+        self.track_id = track_id
+        self.mean = mean
+        self.covariance = covariance
+        self.hits = 1
+        self.time_since_update = 0
+        self.state = TENTATIVE
+        self.features: deque[np.ndarray] = deque(maxlen=budget)
+        if feature is not None:
+            self.features.append(feature)
+        self.score = 0.0
+        self.cls = 0.0
+        self.det_index = -1
+
+
+class DeepSort:
+    """Deep SORT for one camera: ``update(dets, embeddings, frame) -> (M, 8)`` (BoxMOT's contract).
+
+    Output rows are ``[x1, y1, x2, y2, id, score, cls, det_index]`` for confirmed tracks matched on
+    this frame; the box is the Kalman-filtered state, ``det_index`` the row of ``dets`` it matched.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._init_options(options)
+        self.kalman = ConstantVelocityKalman()
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def _init_options(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.max_age = options["max_age"]
+        if options["max_age_seconds"] is not None:
+            if options["fps"] is None:
+                raise MtmcError("deepsort: max_age_seconds needs fps (the stream's frame rate)")
+            self.max_age = max(1, math.ceil(options["max_age_seconds"] * options["fps"]))
+        self.n_init = options["n_init"]
+        self.max_iou_distance = options["max_iou_distance"]
+        self.max_cosine_distance = options["max_cosine_distance"]
+        self.nn_budget = options["nn_budget"]
+        self.gating_threshold = options["gating_threshold"]
+        self.min_score = options["min_score"]
+        self.motion_cascade = options["motion_cascade"]
+        self.second_stage = options["second_stage_low_score"]
+        self.high_score = options["high_score"] if self.second_stage else options["min_score"]
+        self.max_low_score_iou_distance = options["max_low_score_iou_distance"]
+        self.new_track_score = options["new_track_score"]
+        self.occlusion_iou = options["occlusion_iou"]
+        self.occlusion_noise_scale = options["occlusion_noise_scale"]
+
+    def update(self, dets: np.ndarray, embeddings: np.ndarray | None, frame: int) -> np.ndarray:
+        """Advance one frame; ``frame`` is the source's frame number (not used for timing)."""
+        dets = np.asarray(dets, dtype=np.float32).reshape(-1, 6)
+        if embeddings is not None:
+            embeddings = np.asarray(embeddings, dtype=np.float32).reshape(len(dets), -1)
+            norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+            embeddings = embeddings / np.maximum(norms, 1e-12)
+        self._predict()
+        scores = dets[:, 4]
+        measurements = xyxy_to_xyah(dets[:, :4])
+        high = np.flatnonzero(scores >= self.high_score).tolist()
+        low = np.flatnonzero((scores >= self.min_score) & (scores < self.high_score)).tolist()
+        matches, unmatched_tracks, unmatched_high = self._associate(dets, measurements, embeddings, high)
+        if self.second_stage and low:
+            recent = [k for k in unmatched_tracks if self.tracks[k].time_since_update == 1]
+            low_matches, _, _ = min_cost_matching(
+                self._iou_cost(dets), self.max_low_score_iou_distance, recent, low
+            )
+            matches += low_matches
+            matched = {k for k, _ in low_matches}
+            unmatched_tracks = [k for k in unmatched_tracks if k not in matched]
+        noise_scales = self._occlusion_noise_scales(dets, matches)
+        for (k, d), noise_scale in zip(matches, noise_scales):
+            self._update_track(self.tracks[k], dets[d], measurements[d], embeddings, d, noise_scale)
+        for k in unmatched_tracks:
+            self._mark_missed(self.tracks[k])
+        for d in unmatched_high:
+            if scores[d] >= self.new_track_score:
+                self._start_track(dets[d], measurements[d], embeddings, d)
+        self.tracks = [t for t in self.tracks if t.state != DELETED]
+        return self._output()
+
+    def _predict(self) -> None:
+        if not self.tracks:
+            return
+        means = np.stack([t.mean for t in self.tracks])
+        covariances = np.stack([t.covariance for t in self.tracks])
+        means, covariances = self.kalman.predict(means, covariances)
+        for track, mean, covariance in zip(self.tracks, means, covariances):
+            track.mean, track.covariance = mean, covariance
+            track.time_since_update += 1
+
+    def _associate(
+        self, dets: np.ndarray, measurements: np.ndarray, embeddings: np.ndarray | None, candidates: list[int]
+    ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+        """Deep SORT's cascade then IoU stage, over the detections in ``candidates``."""
+        confirmed = [k for k, t in enumerate(self.tracks) if t.state == CONFIRMED]
+        unconfirmed = [k for k, t in enumerate(self.tracks) if t.state != CONFIRMED]
+        ages = [t.time_since_update for t in self.tracks]
+        if embeddings is not None:
+            cost, max_cost = (
+                self._gated(self._appearance_cost(embeddings), measurements),
+                self.max_cosine_distance,
+            )
+        elif self.motion_cascade:
+            cost, max_cost = self._gated(self._iou_cost(dets), measurements), self.max_iou_distance
+        else:
+            cost = None
+        if cost is None:
+            matches_a, unmatched_a, unmatched_dets = [], confirmed, candidates
+        else:
+            matches_a, unmatched_a, unmatched_dets = matching_cascade(
+                cost, max_cost, confirmed, candidates, ages, self.max_age
+            )
+        iou_candidates = unconfirmed + [k for k in unmatched_a if ages[k] == 1]
+        lost = [k for k in unmatched_a if ages[k] != 1]
+        matches_b, unmatched_b, unmatched_dets = min_cost_matching(
+            self._iou_cost(dets), self.max_iou_distance, iou_candidates, unmatched_dets
+        )
+        return matches_a + matches_b, lost + unmatched_b, unmatched_dets
+
+    def _appearance_cost(self, embeddings: np.ndarray) -> CostFunction:
+        def cost(tracks: list[int], detections: list[int]) -> np.ndarray:
+            result = np.full((len(tracks), len(detections)), INFEASIBLE)
+            for row, k in enumerate(tracks):
+                gallery = self.tracks[k].features
+                if gallery:
+                    similarity = np.stack(gallery) @ embeddings[detections].T
+                    result[row] = 1.0 - similarity.max(axis=0)
+            return result
+
+        return cost
+
+    def _iou_cost(self, dets: np.ndarray) -> CostFunction:
+        def cost(tracks: list[int], detections: list[int]) -> np.ndarray:
+            boxes = xyah_to_xyxy(np.stack([self.tracks[k].mean[:4] for k in tracks]))
+            return 1.0 - iou_matrix(boxes, dets[detections, :4].astype(np.float64))
+
+        return cost
+
+    def _gated(self, cost_of: CostFunction, measurements: np.ndarray) -> CostFunction:
+        """``cost_of`` with pairs beyond the Mahalanobis gate made infeasible."""
+
+        def cost(tracks: list[int], detections: list[int]) -> np.ndarray:
+            result = cost_of(tracks, detections)
+            means = np.stack([self.tracks[k].mean for k in tracks])
+            covariances = np.stack([self.tracks[k].covariance for k in tracks])
+            distance = self.kalman.gating_distance(means, covariances, measurements[detections])
+            result[distance > self.gating_threshold] = INFEASIBLE
+            return result
+
+        return cost
+
+    def _occlusion_noise_scales(self, dets: np.ndarray, matches: list[tuple[int, int]]) -> list[float]:
+        """Measurement noise scale of each match: larger where the box overlaps another track."""
+        confirmed = [k for k, t in enumerate(self.tracks) if t.state == CONFIRMED]
+        if self.occlusion_noise_scale == 1.0 or not matches or len(confirmed) < 2:
+            return [1.0] * len(matches)
+        predicted = xyah_to_xyxy(np.stack([self.tracks[k].mean[:4] for k in confirmed]))
+        overlap = iou_matrix(dets[[d for _, d in matches], :4].astype(np.float64), predicted)
+        overlap[np.array([k for k, _ in matches])[:, None] == np.array(confirmed)[None, :]] = 0.0
+        occluded = overlap.max(axis=1) > self.occlusion_iou
+        return np.where(occluded, self.occlusion_noise_scale, 1.0).tolist()
+
+    def _update_track(
+        self,
+        track: Track,
+        det: np.ndarray,
+        measurement: np.ndarray,
+        embeddings: np.ndarray | None,
+        index: int,
+        noise_scale: float = 1.0,
+    ) -> None:
+        track.mean, track.covariance = self.kalman.update(
+            track.mean, track.covariance, measurement, noise_scale
+        )
+        if embeddings is not None:
+            track.features.append(embeddings[index])
+        track.hits += 1
+        track.time_since_update = 0
+        track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
+        if track.state == TENTATIVE and track.hits >= self.n_init:
+            track.state = CONFIRMED
+
+    def _mark_missed(self, track: Track) -> None:
+        if track.state == TENTATIVE or track.time_since_update > self.max_age:
+            track.state = DELETED
+
+    def _start_track(
+        self, det: np.ndarray, measurement: np.ndarray, embeddings: np.ndarray | None, index: int
+    ) -> None:
+        mean, covariance = self.kalman.initiate(measurement)
+        feature = embeddings[index] if embeddings is not None else None
+        track = Track(self._next_id, mean, covariance, feature, self.nn_budget)
+        track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
+        if self.n_init <= 1:
+            track.state = CONFIRMED
+        self._next_id += 1
+        self.tracks.append(track)
+
+    def _output(self) -> np.ndarray:
+        shown = [t for t in self.tracks if t.state == CONFIRMED and t.time_since_update == 0]
+        if not shown:
+            return np.zeros((0, 8), np.float32)
+        boxes = xyah_to_xyxy(np.stack([t.mean[:4] for t in shown]))
+        extra = np.array([[t.track_id, t.score, t.cls, t.det_index] for t in shown], dtype=np.float64)
+        return np.column_stack([boxes, extra]).astype(np.float32)
+
+
+def build_deepsort(config: str, overrides: dict[str, Any]) -> DeepSort:
+    return DeepSort(**load_options(config, DEEPSORT_OPTIONS, overrides))

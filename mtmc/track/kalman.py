@@ -1,0 +1,126 @@
+"""Deep SORT's constant-velocity Kalman filter on ``(x, y, a, h)``: box centre, aspect w/h, height.
+
+The state is 8-dimensional (the 4 measured values and their velocities, one frame per step).
+Noise is scaled by the box height, as in Wojke et al. 2017, so that near and far objects are
+equally certain relative to their size. The model matrices and the measurement update are
+filterpy's ``KalmanFilter``; prediction, projection and gating run on all tracks at once with
+numpy, because a tracker predicts every track every frame and updates only the matched few.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from filterpy.kalman import KalmanFilter
+
+STD_WEIGHT_POSITION = 1.0 / 20
+STD_WEIGHT_VELOCITY = 1.0 / 160
+# Chi-square 0.95 quantile for 4 degrees of freedom: a measurement farther than this (squared
+# Mahalanobis) from a track's prediction is not that track's with 95 % confidence.
+CHI2_95_4DOF = 9.4877
+
+
+def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    width = boxes[:, 2] - boxes[:, 0]
+    height = boxes[:, 3] - boxes[:, 1]
+    return np.column_stack(
+        [boxes[:, 0] + width / 2, boxes[:, 1] + height / 2, width / np.maximum(height, 1e-9), height]
+    )
+
+
+def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
+    xyah = np.asarray(xyah, dtype=np.float64).reshape(-1, 4)
+    width = xyah[:, 2] * xyah[:, 3]
+    half = np.column_stack([width / 2, xyah[:, 3] / 2])
+    return np.column_stack([xyah[:, :2] - half, xyah[:, :2] + half])
+
+
+class ConstantVelocityKalman:
+    """Shared motion model; each track keeps only its ``mean (8,)`` and ``covariance (8, 8)``."""
+
+    def __init__(
+        self,
+        std_weight_position: float = STD_WEIGHT_POSITION,
+        std_weight_velocity: float = STD_WEIGHT_VELOCITY,
+    ) -> None:
+        self.std_weight_position = std_weight_position
+        self.std_weight_velocity = std_weight_velocity
+        self._filter = KalmanFilter(dim_x=8, dim_z=4)
+        self._filter.F = np.eye(8)
+        self._filter.F[:4, 4:] = np.eye(4)  # position += velocity (dt = 1 frame)
+        self._filter.H = np.eye(4, 8)
+
+    @property
+    def motion_matrix(self) -> np.ndarray:
+        return self._filter.F
+
+    @property
+    def measurement_matrix(self) -> np.ndarray:
+        return self._filter.H
+
+    def initiate(self, measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A new track at ``measurement (x, y, a, h)`` with zero velocity, unsure of the velocity."""
+        height = measurement[3]
+        pos, vel = self.std_weight_position * height, self.std_weight_velocity * height
+        std = np.array([2 * pos, 2 * pos, 1e-2, 2 * pos, 10 * vel, 10 * vel, 1e-5, 10 * vel])
+        return np.r_[measurement, np.zeros(4)].astype(np.float64), np.diag(std**2)
+
+    def predict(self, means: np.ndarray, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One step ahead for ``T`` tracks: ``(T, 8)``, ``(T, 8, 8)`` in, the same out."""
+        height = means[:, 3]
+        pos, vel = self.std_weight_position * height, self.std_weight_velocity * height
+        small = np.ones_like(height)
+        std = np.column_stack([pos, pos, 1e-2 * small, pos, vel, vel, 1e-5 * small, vel])
+        motion = self._filter.F
+        means = means @ motion.T
+        covariances = motion @ covariances @ motion.T
+        covariances[:, np.arange(8), np.arange(8)] += std**2
+        return means, covariances
+
+    def project(self, means: np.ndarray, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted measurements and their covariances (measurement noise included): ``(T, 4)``, ``(T, 4, 4)``."""
+        noise = self._measurement_noise(means[:, 3])
+        covariances = covariances[:, :4, :4].copy()
+        covariances[:, np.arange(4), np.arange(4)] += noise
+        return means[:, :4].copy(), covariances
+
+    def update(
+        self, mean: np.ndarray, covariance: np.ndarray, measurement: np.ndarray, noise_scale: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One track corrected by its measurement (filterpy's update).
+
+        ``noise_scale`` multiplies the measurement's standard deviations: > 1 for a measurement
+        known to be unreliable, which then moves the state (and its velocity) less.
+        """
+        kf = self._filter
+        kf.x, kf.P = mean.copy(), covariance.copy()
+        kf.R = np.diag(self._measurement_noise(mean[3:4])[0]) * noise_scale**2
+        kf.update(measurement)
+        return kf.x.copy(), kf.P.copy()
+
+    def gating_distance(
+        self,
+        means: np.ndarray,
+        covariances: np.ndarray,
+        measurements: np.ndarray,
+        only_position: bool = False,
+    ) -> np.ndarray:
+        """Squared Mahalanobis distances ``(T, N)`` of ``measurements (N, 4)`` to each track's projection.
+
+        With ``only_position`` only the box centre counts (2 degrees of freedom).
+        """
+        projected, projected_cov = self.project(means, covariances)
+        if only_position:
+            projected, projected_cov, measurements = (
+                projected[:, :2],
+                projected_cov[:, :2, :2],
+                measurements[:, :2],
+            )
+        lower = np.linalg.cholesky(projected_cov)  # (T, d, d)
+        difference = measurements[None, :, :] - projected[:, None, :]  # (T, N, d)
+        whitened = np.linalg.solve(lower, difference.transpose(0, 2, 1))  # (T, d, N)
+        return np.sum(whitened**2, axis=1)
+
+    def _measurement_noise(self, heights: np.ndarray) -> np.ndarray:
+        pos = self.std_weight_position * heights
+        return np.column_stack([pos, pos, np.full_like(pos, 1e-1), pos]) ** 2

