@@ -75,7 +75,7 @@ class CameraPipeline:
             "video": out_dir / f"{camera.id}.mp4" if out.video else None,
         }
         where = {**default, **paths}
-        source = open_source(camera.source, fps=camera.fps)
+        source = open_source(camera.source, fps=camera.fps, give_up_s=camera.give_up_s)
         embedder = None
         if config.embedder is not None:
             from mtmc.reid import build_embedder

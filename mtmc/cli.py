@@ -7,6 +7,8 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 
 from mtmc import __version__
@@ -32,7 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_native_logs() -> None:
+    """OpenCV and FFmpeg print their own warnings for every failed stream open; mtmc says it once."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_native_logs()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):

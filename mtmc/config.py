@@ -67,6 +67,7 @@ class CameraConfig(StrictModel):
     id: str = Field(pattern=r"^c?\d{1,6}$", description="camera id, e.g. c001 (AI City numbers it 1)")
     source: str = Field(description="video file, image folder, or rtsp:// / http:// URL")
     fps: float | None = Field(None, gt=0, description="subsample to this frame rate")
+    give_up_s: float = Field(60.0, gt=0, description="streams: end the camera after this long without frames")
 
     @property
     def number(self) -> int:

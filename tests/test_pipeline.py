@@ -63,3 +63,12 @@ def test_unknown_tracker_is_one_line(short_clip, tmp_path, capsys):
     config.write_text("tracker:\n  name: sort-of\n")
     assert main(["track", str(short_clip), "-o", str(tmp_path / "t.txt"), "--config", str(config), "-q"]) == 2
     assert "valid names are" in capsys.readouterr().err
+
+
+def test_unreachable_stream_ends_with_one_clear_error(tmp_path, capsys, caplog):
+    # Port 9 on loopback refuses connections: the camera retries, then gives up.
+    code = main(["track", "rtsp://127.0.0.1:9/none", "-o", str(tmp_path / "t.txt"), "--give-up", "1", "-q"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "mtmc track: error: stream rtsp://127.0.0.1:9/none unreachable" in err
+    assert "reconnect attempt 1" in caplog.text

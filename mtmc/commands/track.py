@@ -42,6 +42,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--video", metavar="OUT.mp4", help="also write an annotated video")
     p.add_argument("--jsonl", metavar="OUT.jsonl", help="also write one JSON line per frame")
     p.add_argument("--fps", type=float, metavar="F", help="subsample the stream to F frames per second")
+    p.add_argument(
+        "--give-up",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="streams: stop after S seconds without frames",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run, command="track")
 
@@ -58,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             update={"classes": [c.strip() for c in args.classes.split(",") if c.strip()]}
         )
         config = config.model_copy(update={"detector": detector})
-    camera = CameraConfig(id="c001", source=str(args.source), fps=args.fps)
+    camera = CameraConfig(id="c001", source=str(args.source), fps=args.fps, give_up_s=args.give_up)
     pipeline = CameraPipeline.from_config(
         camera,
         config,

@@ -15,11 +15,12 @@ from mtmc.sources.stream import StreamSource, is_stream_url
 from mtmc.sources.video import VideoFileSource
 
 
-def open_source(uri: str | Path, fps: float | None = None, **stream_options: float) -> Source:
-    """The right source for ``uri`` (URL, folder or video file); ``fps`` subsamples to that rate."""
+def open_source(uri: str | Path, fps: float | None = None, give_up_s: float = 60.0) -> Source:
+    """The right source for ``uri`` (URL, folder or video file); ``fps`` subsamples to that rate;
+    a stream ends with an error after ``give_up_s`` seconds without frames."""
     text = str(uri)
     if is_stream_url(text):
-        return StreamSource(text, fps=fps, **stream_options)
+        return StreamSource(text, fps=fps, give_up_s=give_up_s)
     path = Path(uri)
     if path.is_dir():
         return ImageFolderSource(path, fps=fps)

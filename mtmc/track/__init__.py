@@ -34,6 +34,12 @@ def _deepsort_byte(**options: Any) -> DeepSort:
     return build_deepsort("deepsort-byte", options)
 
 
+@TRACKERS.register("deepsort-strong")
+def _deepsort_strong(**options: Any) -> DeepSort:
+    """deepsort-byte with a fused motion + appearance cost and EMA features (StrongSORT, BoT-SORT)."""
+    return build_deepsort("deepsort-strong", options)
+
+
 def build_tracker(name: str = "deepsort", **options: Any) -> Tracker:
     return TRACKERS.build(name, **options)
 

@@ -18,6 +18,19 @@ Improvements (off in ``deepsort.yaml``, on in ``deepsort-byte.yaml``):
   continues its track, but with measurement noise this many times larger, so that it does not
   bend the track's velocity and swap identities when the two people separate again.
 * ``max_age_seconds`` with ``fps``: how long a lost track waits, in time rather than frames.
+
+Appearance options (off in both presets above, on in ``deepsort-strong.yaml``):
+
+* ``appearance_weight`` (BoT-SORT / StrongSORT-style fused cost, Aharon et al. 2022, Du et al.
+  2023): with embeddings, the cascade's cost is ``w * cosine + (1 - w) * (1 - IoU)`` of the
+  predicted box instead of the cosine alone; a pair is feasible only inside the Mahalanobis gate,
+  with cosine distance <= ``max_cosine_distance`` and ``1 - IoU`` <= ``max_iou_distance``. Motion
+  then decides among nearby boxes and appearance vetoes the implausible ones, which matters with
+  a generic (not re-id trained) embedder whose cosine distances barely separate people.
+* ``feature_ema`` (StrongSORT): each track keeps one feature, ``a * old + (1 - a) * new``
+  (renormalised), instead of a gallery of the last ``nn_budget`` raw features.
+* ``nsa_kalman`` (StrongSORT's NSA Kalman): measurement noise covariance scaled by
+  ``1 - score``, so a confident detection moves its track more than a doubtful one.
 """
 
 from __future__ import annotations
@@ -51,7 +64,12 @@ DEEPSORT_OPTIONS: dict[str, OptionRule] = {
     "new_track_score": UNIT,
     "occlusion_iou": UNIT,
     "occlusion_noise_scale": OptionRule(float, 1.0),
+    "appearance_weight": OptionRule(float, 0.0, 1.0, optional=True),
+    "feature_ema": OptionRule(float, 0.0, 1.0, optional=True),
+    "nsa_kalman": OptionRule(bool),
 }
+# NSA Kalman: the noise covariance is scaled by 1 - score, floored so a score of 1 keeps some noise.
+NSA_MIN_SCALE = 0.05
 
 TENTATIVE, CONFIRMED, DELETED = 0, 1, 2
 
@@ -66,6 +84,7 @@ class Track:
         covariance: np.ndarray,
         feature: np.ndarray | None,
         budget: int | None,
+        ema: float | None = None,
     ) -> None:
         self.track_id = track_id
         self.mean = mean
@@ -73,12 +92,21 @@ class Track:
         self.hits = 1
         self.time_since_update = 0
         self.state = TENTATIVE
-        self.features: deque[np.ndarray] = deque(maxlen=budget)
+        self.ema = ema
+        self.features: deque[np.ndarray] = deque(maxlen=1 if ema is not None else budget)
         if feature is not None:
             self.features.append(feature)
         self.score = 0.0
         self.cls = 0.0
         self.det_index = -1
+
+    def add_feature(self, feature: np.ndarray) -> None:
+        """Into the gallery, or (``ema``) blended into the track's one feature and renormalised."""
+        if self.ema is None or not self.features:
+            self.features.append(feature)
+            return
+        blended = self.ema * self.features[-1] + (1.0 - self.ema) * feature
+        self.features[-1] = blended / max(float(np.linalg.norm(blended)), 1e-12)
 
 
 class DeepSort:
@@ -114,6 +142,9 @@ class DeepSort:
         self.new_track_score = options["new_track_score"]
         self.occlusion_iou = options["occlusion_iou"]
         self.occlusion_noise_scale = options["occlusion_noise_scale"]
+        self.appearance_weight = options["appearance_weight"]
+        self.feature_ema = options["feature_ema"]
+        self.nsa_kalman = options["nsa_kalman"]
 
     def update(self, dets: np.ndarray, embeddings: np.ndarray | None, frame: int) -> np.ndarray:
         """Advance one frame; ``frame`` is the source's frame number (not used for timing)."""
@@ -164,7 +195,12 @@ class DeepSort:
         confirmed = [k for k, t in enumerate(self.tracks) if t.state == CONFIRMED]
         unconfirmed = [k for k, t in enumerate(self.tracks) if t.state != CONFIRMED]
         ages = [t.time_since_update for t in self.tracks]
-        if embeddings is not None:
+        if embeddings is not None and self.appearance_weight is not None:
+            cost, max_cost = (
+                self._gated(self._fused_cost(dets, embeddings), measurements),
+                self.max_iou_distance,
+            )
+        elif embeddings is not None:
             cost, max_cost = (
                 self._gated(self._appearance_cost(embeddings), measurements),
                 self.max_cosine_distance,
@@ -194,6 +230,22 @@ class DeepSort:
                 if gallery:
                     similarity = np.stack(gallery) @ embeddings[detections].T
                     result[row] = 1.0 - similarity.max(axis=0)
+            return result
+
+        return cost
+
+    def _fused_cost(self, dets: np.ndarray, embeddings: np.ndarray) -> CostFunction:
+        """``w * cosine + (1 - w) * (1 - IoU)``; infeasible where either is beyond its threshold."""
+        appearance, overlap, weight = (
+            self._appearance_cost(embeddings),
+            self._iou_cost(dets),
+            self.appearance_weight,
+        )
+
+        def cost(tracks: list[int], detections: list[int]) -> np.ndarray:
+            cosine, iou_distance = appearance(tracks, detections), overlap(tracks, detections)
+            result = weight * cosine + (1.0 - weight) * iou_distance
+            result[(cosine > self.max_cosine_distance) | (iou_distance > self.max_iou_distance)] = INFEASIBLE
             return result
 
         return cost
@@ -238,11 +290,13 @@ class DeepSort:
         index: int,
         noise_scale: float = 1.0,
     ) -> None:
+        if self.nsa_kalman:
+            noise_scale *= math.sqrt(max(1.0 - float(det[4]), NSA_MIN_SCALE))
         track.mean, track.covariance = self.kalman.update(
             track.mean, track.covariance, measurement, noise_scale
         )
         if embeddings is not None:
-            track.features.append(embeddings[index])
+            track.add_feature(embeddings[index])
         track.hits += 1
         track.time_since_update = 0
         track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
@@ -258,7 +312,7 @@ class DeepSort:
     ) -> None:
         mean, covariance = self.kalman.initiate(measurement)
         feature = embeddings[index] if embeddings is not None else None
-        track = Track(self._next_id, mean, covariance, feature, self.nn_budget)
+        track = Track(self._next_id, mean, covariance, feature, self.nn_budget, self.feature_ema)
         track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
         if self.n_init <= 1:
             track.state = CONFIRMED
