@@ -38,6 +38,22 @@ class CachedDetections:
         return [dets[dets[:, 4] >= min_score] for dets in self.per_frame]
 
 
+def save_per_frame(
+    path: Path, name: str, per_frame: list[np.ndarray], seconds: float, **extra: object
+) -> None:
+    """Frames' arrays concatenated under ``name`` with their start offsets, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(
+        tmp,
+        **{name: np.concatenate(per_frame).astype(np.float32)},
+        starts=np.concatenate([[0], np.cumsum([len(a) for a in per_frame])]),
+        seconds_per_frame=seconds / len(per_frame),
+        **extra,
+    )
+    tmp.replace(path)
+
+
 def pets09_detections() -> CachedDetections:
     if not CACHE_FILE.exists():
         _compute()
@@ -62,18 +78,7 @@ def _compute() -> None:
         per_frame.append(detector.detect(frame.image))
         seconds += time.perf_counter() - start
         size = (frame.image.shape[1], frame.image.shape[0])
-    starts = np.concatenate([[0], np.cumsum([len(d) for d in per_frame])])
-    CACHE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    tmp = CACHE_FILE.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        boxes=np.concatenate(per_frame).astype(np.float32),
-        starts=starts,
-        seconds_per_frame=seconds / len(per_frame),
-        fps=source.fps,
-        image_size=np.array(size),
-    )
-    tmp.replace(CACHE_FILE)
+    save_per_frame(CACHE_FILE, "boxes", per_frame, seconds, fps=source.fps, image_size=np.array(size))
 
 
 if __name__ == "__main__":

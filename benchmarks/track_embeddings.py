@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from track_detections import CACHE_FILE, PETS09_DIR, pets09_detections
+from track_detections import CACHE_FILE, PETS09_DIR, pets09_detections, save_per_frame
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,7 @@ def _compute(input_size: tuple[int, int]) -> None:
         start = time.perf_counter()
         per_frame.append(embedder.embed(frame.image, dets[:, :4]))
         seconds += time.perf_counter() - start
-    starts = np.concatenate([[0], np.cumsum([len(f) for f in per_frame])])
-    path = cache_file(input_size)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        features=np.concatenate(per_frame).astype(np.float32),
-        starts=starts,
-        seconds_per_frame=seconds / len(per_frame),
-    )
-    tmp.replace(path)
+    save_per_frame(cache_file(input_size), "features", per_frame, seconds)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,19 @@ from mtmc.errors import InputFormatError, MtmcError
 _SPLIT = re.compile(r"[,\s]+")
 
 
-def read_text(path: str | Path, what: str) -> str:
-    """The file's text, or one clear error when it is missing or not text."""
+def existing_file(path: str | Path, what: str) -> Path:
+    """``path`` if it is a file, or one clear error naming ``what`` it should have been."""
     path = Path(path)
     if not path.exists():
         raise MtmcError(f"{what} not found: {path} (check the path)")
     if path.is_dir():
         raise MtmcError(f"{what} is a folder, expected a file: {path}")
+    return path
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The file's text, or one clear error when it is missing or not text."""
+    path = existing_file(path, what)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -68,11 +74,7 @@ def read_numeric_table(
 
 def _head(path: str | Path, what: str, size: int = 65536) -> str:
     """The start of the file as text: a cheap look at its separators and emptiness."""
-    path = Path(path)
-    if not path.exists():
-        raise MtmcError(f"{what} not found: {path} (check the path)")
-    if path.is_dir():
-        raise MtmcError(f"{what} is a folder, expected a file: {path}")
+    path = existing_file(path, what)
     with path.open("rb") as handle:
         data = handle.read(size)
     try:
