@@ -11,7 +11,7 @@ and kept (py-motmetrics' library default, used by the reference numbers in the i
 
     uv run python benchmarks/track_pets09.py            # all trackers
     uv run python benchmarks/track_pets09.py --ours     # mtmc's trackers only (seconds)
-    uv run python benchmarks/track_pets09.py --ablation # plus one row per appearance option
+    uv run python benchmarks/track_pets09.py --ablation # plus one row per appearance or motion option
 """
 
 from __future__ import annotations
@@ -69,11 +69,13 @@ OURS: dict[str, tuple[str, dict, tuple[int, int] | None]] = {
     "mtmc deepsort +emb 128x64": ("deepsort", {}, PERSON),
     "mtmc deepsort-byte +emb": ("deepsort-byte", {}, EMB),
     "mtmc deepsort-byte +emb 128x64": ("deepsort-byte", {}, PERSON),
+    "mtmc deepsort-bot": ("deepsort-bot", {}, None),
     "mtmc deepsort-strong": ("deepsort-strong", {}, None),
     "mtmc deepsort-strong +emb": ("deepsort-strong", {}, EMB),
     "mtmc deepsort-strong +emb 128x64": ("deepsort-strong", {}, PERSON),
 }
-# --ablation: one option switched at a time (deepsort-byte, then deepsort-strong), embeddings 128x128.
+# --ablation: one option switched at a time (deepsort-byte, deepsort-strong, deepsort-bot), embeddings
+# 128x128.
 NO_CONFIRM = {"confirm_high_only": False}  # deepsort-byte's default before deepsort-strong
 ABLATION: dict[str, tuple[str, dict, tuple[int, int] | None]] = {
     "byte -confirm_high": ("deepsort-byte", NO_CONFIRM, None),
@@ -95,6 +97,16 @@ ABLATION: dict[str, tuple[str, dict, tuple[int, int] | None]] = {
     "strong+emb occlusion noise off": ("deepsort-strong", {"occlusion_noise_scale": 1.0}, EMB),
     "strong+emb max_cosine 0.3": ("deepsort-strong", {"max_cosine_distance": 0.3}, EMB),
     "strong+emb ema 0.95": ("deepsort-strong", {"feature_ema": 0.95}, EMB),
+    # deepsort-bot's motion options, one switched back to deepsort-byte's value at a time
+    "bot -kalman_xywh": ("deepsort-bot", {"kalman_xywh": False}, None),
+    "bot +gate 9.49": ("deepsort-bot", {"gating_threshold": 9.4877}, None),
+    "bot -kalman_xywh +gate 9.49": (
+        "deepsort-bot",
+        {"kalman_xywh": False, "gating_threshold": 9.4877},
+        None,
+    ),
+    "bot -confirm_first_frame": ("deepsort-bot", {"confirm_first_frame": False}, None),
+    "bot -freeze_lost_size": ("deepsort-bot", {"freeze_lost_size": False}, None),
 }
 
 
@@ -157,7 +169,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--ours", action="store_true", help="only mtmc's trackers")
-    parser.add_argument("--ablation", action="store_true", help="also one row per appearance option")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also one row per appearance or motion option"
+    )
     args = parser.parse_args()
     detections = pets09_detections()
     gt_path = PETS09_DIR / "gt" / "gt.txt"

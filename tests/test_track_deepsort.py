@@ -68,7 +68,7 @@ def test_crossing_boxes_keep_ids_by_appearance():
     assert len(owner) == 2 and all(len(names) == 1 for names in owner.values())
 
 
-@pytest.mark.parametrize("name", ["deepsort", "deepsort-byte"])
+@pytest.mark.parametrize("name", ["deepsort", "deepsort-byte", "deepsort-bot"])
 def test_iou_only_tracks_two_walkers(name):
     tracker = build_tracker(name, fps=7.0)
     ids: dict[str, set[int]] = {"a": set(), "b": set()}
@@ -117,9 +117,9 @@ def test_bad_options_fail_with_the_valid_range(options, message):
 
 
 def test_unknown_tracker_lists_valid_names():
-    with pytest.raises(MtmcError, match="valid names are deepsort, deepsort-byte"):
+    with pytest.raises(MtmcError, match="valid names are deepsort, deepsort-bot, deepsort-byte"):
         build_tracker("sort")
-    assert {"deepsort", "deepsort-byte"} <= set(TRACKERS.names())
+    assert {"deepsort", "deepsort-bot", "deepsort-byte"} <= set(TRACKERS.names())
 
 
 def test_max_age_seconds_scales_with_fps():
@@ -127,7 +127,7 @@ def test_max_age_seconds_scales_with_fps():
     assert build_tracker("deepsort-byte", fps=30.0, max_age_seconds=2.0).max_age == 60
 
 
-@pytest.mark.parametrize("name", ["deepsort", "deepsort-byte"])
+@pytest.mark.parametrize("name", ["deepsort", "deepsort-byte", "deepsort-bot"])
 def test_tracking_pets09_ground_truth_boxes(data_dir, name):
     """Perfect detections of real pedestrians (first 150 frames) must give near-perfect identities."""
     gt = read_mot(data_dir / "pets09-s2l1" / "gt" / "gt.txt", drop_zero_conf=True)
@@ -144,3 +144,55 @@ def test_tracking_pets09_ground_truth_boxes(data_dir, name):
     boxes = np.array(boxes)
     pred = TrackRows(frame=frames, id=ids, xywh=np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]))
     assert evaluate_sequence(gt, pred, 0.5).metrics()["idf1"] > 0.95
+
+
+def test_deepsort_bot_preset_switches_the_motion_options():
+    bot = build_tracker("deepsort-bot", fps=7.0)
+    assert bot.kalman.state == "xywh" and bot.gating_threshold is None
+    assert bot.confirm_first_frame and bot.freeze_lost_size
+    faithful = build_tracker("deepsort")
+    assert faithful.kalman.state == "xyah" and faithful.gating_threshold == pytest.approx(9.4877)
+    assert not faithful.confirm_first_frame and not faithful.freeze_lost_size
+    with pytest.raises(MtmcError, match="kalman_xywh must be true or false"):
+        build_tracker("deepsort-bot", kalman_xywh=1)
+    with pytest.raises(MtmcError, match="gating_threshold must be a number > 0 or null"):
+        build_tracker("deepsort-bot", gating_threshold=0)
+
+
+@pytest.mark.parametrize("confirm_first_frame", [False, True])
+def test_confirm_first_frame_shows_only_first_frame_tracks_at_once(confirm_first_frame):
+    tracker = build_tracker("deepsort-byte", fps=7.0, confirm_first_frame=confirm_first_frame)
+    first = tracker.update(dets(box(100)), None, 1)
+    second = tracker.update(dets(box(102), box(400)), None, 2)
+    assert len(first) == (1 if confirm_first_frame else 0)
+    assert second[:, 4].tolist() == ([1.0] if confirm_first_frame else [])  # the newcomer waits n_init
+
+
+@pytest.mark.parametrize("freeze_lost_size", [False, True])
+def test_freeze_lost_size_keeps_a_missed_box_size(freeze_lost_size):
+    """A box growing 10 px a frame is missed twice: frozen, it stops growing once missed (BoT-SORT)
+    but its centre still moves."""
+    tracker = build_tracker("deepsort-bot", fps=7.0, n_init=1, freeze_lost_size=freeze_lost_size)
+    for f in range(1, 9):
+        tracker.update(dets(box(100 + 5 * f, h=100 + 10 * f)), None, f)
+    (track,) = tracker.tracks
+    tracker.update(dets(), None, 9)  # predicted from a matched state: grows either way
+    height, x = float(track.mean[3]), float(track.mean[0])
+    tracker.update(dets(), None, 10)  # predicted from a missed state
+    assert float(track.mean[0]) > x + 3
+    if freeze_lost_size:
+        assert float(track.mean[3]) == pytest.approx(height)
+    else:
+        assert float(track.mean[3]) > height + 5
+
+
+@pytest.mark.parametrize(("gating_threshold", "same_id"), [(9.4877, False), (None, True)])
+def test_null_gating_threshold_associates_on_iou_alone(gating_threshold, same_id):
+    """A track missed for a frame comes back on a wider box (IoU 0.67 with it): the chi-square
+    gate of the xywh state rejects the width change, IoU alone (ByteTrack, BoT-SORT) accepts it."""
+    tracker = build_tracker("deepsort-bot", fps=7.0, n_init=1, gating_threshold=gating_threshold)
+    for f in range(1, 6):
+        tracker.update(dets(box(100)), None, f)
+    tracker.update(dets(), None, 6)
+    out = tracker.update(dets(box(100, w=60)), None, 7)
+    assert (out[:, 4].tolist() == [1.0]) is same_id

@@ -107,3 +107,33 @@ def test_cascade_lets_recently_seen_tracks_choose_first():
     matches, _, _ = matching_cascade(lambda t, d: cost[np.ix_(t, d)], 0.5, [0], [0], [5], depth=3)
     assert matches == []
     assert INFEASIBLE > 1
+
+
+# BoT-SORT's (x, y, w, h) state: the same box, 40 wide and 80 high: x/w stds 40/20 = 2, y/h 80/20 = 4.
+XYWH = np.array([100.0, 200.0, 40.0, 80.0])
+
+
+def test_xywh_state_scales_noise_by_width_and_height():
+    kalman = ConstantVelocityKalman(state="xywh")
+    mean, cov = kalman.initiate(XYWH)
+    assert mean.tolist() == [100, 200, 40, 80, 0, 0, 0, 0]
+    # (2 * w/20)^2, (2 * h/20)^2, (10 * w/160)^2, (10 * h/160)^2
+    assert np.diag(cov) == pytest.approx([16, 64, 16, 64, 6.25, 25, 6.25, 25])
+    means, covs = kalman.predict(mean[None], cov[None])
+    assert covs[0, 0, 0] == pytest.approx(16 + 6.25 + 2**2)  # x: position + velocity + process (w/20)^2
+    assert covs[0, 1, 1] == pytest.approx(64 + 25 + 4**2)
+    measured = XYWH + [0, 0, 10, 0]  # the box widens: the width itself is corrected
+    updated, _ = kalman.update(means[0], covs[0], measured)
+    innovation = covs[0, 2, 2] + 2**2
+    assert updated[2] == pytest.approx(40 + 10 * covs[0, 2, 2] / innovation)
+    assert updated[3] == pytest.approx(80)
+
+
+def test_xywh_state_box_conversions_and_bad_state():
+    kalman = ConstantVelocityKalman(state="xywh")
+    boxes = np.array([[10.0, 20.0, 50.0, 100.0]])
+    assert kalman.from_xyxy(boxes).tolist() == [[30.0, 60.0, 40.0, 80.0]]
+    np.testing.assert_allclose(kalman.to_xyxy(kalman.from_xyxy(boxes)), boxes)
+    assert ConstantVelocityKalman().from_xyxy(boxes).tolist() == xyxy_to_xyah(boxes).tolist()
+    with pytest.raises(ValueError, match="xyah' or 'xywh"):
+        ConstantVelocityKalman(state="xysr")

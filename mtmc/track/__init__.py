@@ -34,6 +34,13 @@ def _deepsort_byte(**options: Any) -> DeepSort:
     return build_deepsort("deepsort-byte", options)
 
 
+@TRACKERS.register("deepsort-bot")
+def _deepsort_bot(**options: Any) -> DeepSort:
+    """deepsort-byte with BoT-SORT's (x, y, w, h) Kalman state, IoU-only association, sizes frozen
+    while lost, and ByteTrack's first-frame activation (motion only)."""
+    return build_deepsort("deepsort-bot", options)
+
+
 @TRACKERS.register("deepsort-strong")
 def _deepsort_strong(**options: Any) -> DeepSort:
     """deepsort-byte with a fused motion + appearance cost and EMA features (StrongSORT, BoT-SORT)."""

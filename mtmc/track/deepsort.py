@@ -34,6 +34,17 @@ Appearance options (off in both presets above, on in ``deepsort-strong.yaml``):
 * ``confirm_high_only`` (ByteTrack's rule): only confirmed tracks take part in the low-score
   stage, so a track is confirmed by ``n_init`` confident detections, never by doubtful ones (a
   static false positive near ``high_score`` no longer becomes a long track).
+
+Motion options (off in the presets above, on in ``deepsort-bot.yaml``):
+
+* ``kalman_xywh`` (BoT-SORT): the Kalman state is ``(x, y, w, h)`` with the noise of horizontal
+  values scaled by the box width and of vertical ones by the height, instead of Deep SORT's
+  ``(x, y, aspect, h)`` scaled by the height alone.
+* ``gating_threshold: null``: no Mahalanobis gate; association on IoU alone (ByteTrack, BoT-SORT).
+* ``confirm_first_frame`` (ByteTrack): tracks started on the stream's first frame are confirmed
+  at once; later ones still need ``n_init`` matches.
+* ``freeze_lost_size`` (BoT-SORT): a track missed on the last frame is predicted with the
+  velocities of its size terms (``a, h`` or ``w, h``) zeroed.
 """
 
 from __future__ import annotations
@@ -45,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from mtmc.errors import MtmcError
-from mtmc.track.kalman import ConstantVelocityKalman, xyah_to_xyxy, xyxy_to_xyah
+from mtmc.track.kalman import ConstantVelocityKalman
 from mtmc.track.matching import INFEASIBLE, CostFunction, iou_matrix, matching_cascade, min_cost_matching
 from mtmc.track.options import OptionRule, load_options
 
@@ -58,7 +69,7 @@ DEEPSORT_OPTIONS: dict[str, OptionRule] = {
     "max_iou_distance": UNIT,
     "max_cosine_distance": OptionRule(float, 0.0, 2.0),
     "nn_budget": OptionRule(int, 1, optional=True),
-    "gating_threshold": OptionRule(float, 0.0, low_open=True),
+    "gating_threshold": OptionRule(float, 0.0, low_open=True, optional=True),
     "min_score": UNIT,
     "motion_cascade": OptionRule(bool),
     "second_stage_low_score": OptionRule(bool),
@@ -71,6 +82,9 @@ DEEPSORT_OPTIONS: dict[str, OptionRule] = {
     "feature_ema": OptionRule(float, 0.0, 1.0, optional=True),
     "nsa_kalman": OptionRule(bool),
     "confirm_high_only": OptionRule(bool),
+    "kalman_xywh": OptionRule(bool),
+    "confirm_first_frame": OptionRule(bool),
+    "freeze_lost_size": OptionRule(bool),
 }
 # NSA Kalman: the noise covariance is scaled by 1 - score, floored so a score of 1 keeps some noise.
 NSA_MIN_SCALE = 0.05
@@ -122,9 +136,10 @@ class DeepSort:
 
     def __init__(self, **options: Any) -> None:
         self._init_options(options)
-        self.kalman = ConstantVelocityKalman()
+        self.kalman = ConstantVelocityKalman(state="xywh" if options["kalman_xywh"] else "xyah")
         self.tracks: list[Track] = []
         self._next_id = 1
+        self._frames_seen = 0
 
     def _init_options(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -150,6 +165,8 @@ class DeepSort:
         self.feature_ema = options["feature_ema"]
         self.nsa_kalman = options["nsa_kalman"]
         self.confirm_high_only = options["confirm_high_only"]
+        self.confirm_first_frame = options["confirm_first_frame"]
+        self.freeze_lost_size = options["freeze_lost_size"]
 
     def update(self, dets: np.ndarray, embeddings: np.ndarray | None, frame: int) -> np.ndarray:
         """Advance one frame; ``frame`` is the source's frame number (not used for timing)."""
@@ -160,7 +177,7 @@ class DeepSort:
             embeddings = embeddings / np.maximum(norms, 1e-12)
         self._predict()
         scores = dets[:, 4]
-        measurements = xyxy_to_xyah(dets[:, :4])
+        measurements = self.kalman.from_xyxy(dets[:, :4])
         high = np.flatnonzero(scores >= self.high_score).tolist()
         low = np.flatnonzero((scores >= self.min_score) & (scores < self.high_score)).tolist()
         matches, unmatched_tracks, unmatched_high = self._associate(dets, measurements, embeddings, high)
@@ -186,12 +203,17 @@ class DeepSort:
             if scores[d] >= self.new_track_score:
                 self._start_track(dets[d], measurements[d], embeddings, d)
         self.tracks = [t for t in self.tracks if t.state != DELETED]
+        self._frames_seen += 1
         return self._output()
 
     def _predict(self) -> None:
         if not self.tracks:
             return
         means = np.stack([t.mean for t in self.tracks])
+        if self.freeze_lost_size:
+            # BoT-SORT: a track missed on the last frame keeps its size (the velocities of the
+            # state's last two values, a, h or w, h, are zeroed) while its centre keeps moving
+            means[[t.time_since_update > 0 for t in self.tracks], 6:8] = 0.0
         covariances = np.stack([t.covariance for t in self.tracks])
         means, covariances = self.kalman.predict(means, covariances)
         for track, mean, covariance in zip(self.tracks, means, covariances):
@@ -262,13 +284,15 @@ class DeepSort:
 
     def _iou_cost(self, dets: np.ndarray) -> CostFunction:
         def cost(tracks: list[int], detections: list[int]) -> np.ndarray:
-            boxes = xyah_to_xyxy(np.stack([self.tracks[k].mean[:4] for k in tracks]))
+            boxes = self.kalman.to_xyxy(np.stack([self.tracks[k].mean for k in tracks]))
             return 1.0 - iou_matrix(boxes, dets[detections, :4].astype(np.float64))
 
         return cost
 
     def _gated(self, cost_of: CostFunction, measurements: np.ndarray) -> CostFunction:
-        """``cost_of`` with pairs beyond the Mahalanobis gate made infeasible."""
+        """``cost_of`` with pairs beyond the Mahalanobis gate made infeasible (no gate: null threshold)."""
+        if self.gating_threshold is None:
+            return cost_of
 
         def cost(tracks: list[int], detections: list[int]) -> np.ndarray:
             result = cost_of(tracks, detections)
@@ -285,7 +309,7 @@ class DeepSort:
         confirmed = [k for k, t in enumerate(self.tracks) if t.state == CONFIRMED]
         if self.occlusion_noise_scale == 1.0 or not matches or len(confirmed) < 2:
             return [1.0] * len(matches)
-        predicted = xyah_to_xyxy(np.stack([self.tracks[k].mean[:4] for k in confirmed]))
+        predicted = self.kalman.to_xyxy(np.stack([self.tracks[k].mean for k in confirmed]))
         overlap = iou_matrix(dets[[d for _, d in matches], :4].astype(np.float64), predicted)
         overlap[np.array([k for k, _ in matches])[:, None] == np.array(confirmed)[None, :]] = 0.0
         occluded = overlap.max(axis=1) > self.occlusion_iou
@@ -324,7 +348,7 @@ class DeepSort:
         feature = embeddings[index] if embeddings is not None else None
         track = Track(self._next_id, mean, covariance, feature, self.nn_budget, self.feature_ema)
         track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
-        if self.n_init <= 1:
+        if self.n_init <= 1 or (self.confirm_first_frame and self._frames_seen == 0):
             track.state = CONFIRMED
         self._next_id += 1
         self.tracks.append(track)
@@ -333,7 +357,7 @@ class DeepSort:
         shown = [t for t in self.tracks if t.state == CONFIRMED and t.time_since_update == 0]
         if not shown:
             return np.zeros((0, 8), np.float32)
-        boxes = xyah_to_xyxy(np.stack([t.mean[:4] for t in shown]))
+        boxes = self.kalman.to_xyxy(np.stack([t.mean for t in shown]))
         extra = np.array([[t.track_id, t.score, t.cls, t.det_index] for t in shown], dtype=np.float64)
         return np.column_stack([boxes, extra]).astype(np.float32)
 

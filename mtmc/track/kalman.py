@@ -2,9 +2,13 @@
 
 The state is 8-dimensional (the 4 measured values and their velocities, one frame per step).
 Noise is scaled by the box height, as in Wojke et al. 2017, so that near and far objects are
-equally certain relative to their size. The model matrices and the measurement update are
-filterpy's ``KalmanFilter``; prediction, projection and gating run on all tracks at once with
-numpy, because a tracker predicts every track every frame and updates only the matched few.
+equally certain relative to their size. With ``state="xywh"`` (BoT-SORT, Aharon et al. 2022) the
+state is ``(x, y, w, h)`` instead and the noise of each horizontal value (x, w and their
+velocities) is scaled by the box width, of each vertical one by the height: the width is then
+estimated directly, not through a near-constant aspect ratio. The model matrices and the
+measurement update are filterpy's ``KalmanFilter``; prediction, projection and gating run on all
+tracks at once with numpy, because a tracker predicts every track every frame and updates only
+the matched few.
 """
 
 from __future__ import annotations
@@ -28,6 +32,19 @@ def xyxy_to_xyah(boxes: np.ndarray) -> np.ndarray:
     )
 
 
+def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
+    """``x1, y1, x2, y2`` -> box centre, width, height."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    size = boxes[:, 2:] - boxes[:, :2]
+    return np.column_stack([boxes[:, :2] + size / 2, size])
+
+
+def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
+    xywh = np.asarray(xywh, dtype=np.float64).reshape(-1, 4)
+    half = xywh[:, 2:] / 2
+    return np.column_stack([xywh[:, :2] - half, xywh[:, :2] + half])
+
+
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
     xyah = np.asarray(xyah, dtype=np.float64).reshape(-1, 4)
     width = xyah[:, 2] * xyah[:, 3]
@@ -42,7 +59,11 @@ class ConstantVelocityKalman:
         self,
         std_weight_position: float = STD_WEIGHT_POSITION,
         std_weight_velocity: float = STD_WEIGHT_VELOCITY,
+        state: str = "xyah",
     ) -> None:
+        if state not in ("xyah", "xywh"):
+            raise ValueError(f"Kalman state must be 'xyah' or 'xywh', got {state!r}")
+        self.state = state
         self.std_weight_position = std_weight_position
         self.std_weight_velocity = std_weight_velocity
         self._filter = KalmanFilter(dim_x=8, dim_z=4)
@@ -58,19 +79,46 @@ class ConstantVelocityKalman:
     def measurement_matrix(self) -> np.ndarray:
         return self._filter.H
 
+    def from_xyxy(self, boxes: np.ndarray) -> np.ndarray:
+        """Measurements ``(N, 4)`` in this filter's state convention."""
+        return xyxy_to_xywh(boxes) if self.state == "xywh" else xyxy_to_xyah(boxes)
+
+    def to_xyxy(self, states: np.ndarray) -> np.ndarray:
+        """Boxes ``x1, y1, x2, y2`` of the first 4 values of ``states (N, >= 4)``."""
+        states = np.asarray(states)[:, :4]
+        return xywh_to_xyxy(states) if self.state == "xywh" else xyah_to_xyxy(states)
+
+    def _scales(self, values: np.ndarray) -> np.ndarray:
+        """``(N, 4)`` scales of the position noise of each measured value (``values (N, >= 4)``)."""
+        height = values[:, 3]
+        if self.state == "xywh":
+            width = values[:, 2]
+            return np.column_stack([width, height, width, height])
+        # xyah: height everywhere; the aspect ratio has fixed noise (set in _process_std and
+        # _measurement_noise)
+        return np.column_stack([height, height, np.zeros_like(height), height])
+
+    def _process_std(self, values: np.ndarray, position_factor: float, velocity_factor: float) -> np.ndarray:
+        """Stds ``(N, 8)``: position and velocity noise, times the given factors."""
+        scales = self._scales(values)
+        std = np.column_stack(
+            [
+                position_factor * self.std_weight_position * scales,
+                velocity_factor * self.std_weight_velocity * scales,
+            ]
+        )
+        if self.state == "xyah":  # Deep SORT: the aspect ratio's noise is fixed, also at initiation
+            std[:, 2], std[:, 6] = 1e-2, 1e-5
+        return std
+
     def initiate(self, measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A new track at ``measurement (x, y, a, h)`` with zero velocity, unsure of the velocity."""
-        height = measurement[3]
-        pos, vel = self.std_weight_position * height, self.std_weight_velocity * height
-        std = np.array([2 * pos, 2 * pos, 1e-2, 2 * pos, 10 * vel, 10 * vel, 1e-5, 10 * vel])
+        """A new track at ``measurement`` (x, y, a, h or x, y, w, h) with zero velocity, unsure of it."""
+        std = self._process_std(np.asarray(measurement, dtype=np.float64)[None], 2.0, 10.0)[0]
         return np.r_[measurement, np.zeros(4)].astype(np.float64), np.diag(std**2)
 
     def predict(self, means: np.ndarray, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step ahead for ``T`` tracks: ``(T, 8)``, ``(T, 8, 8)`` in, the same out."""
-        height = means[:, 3]
-        pos, vel = self.std_weight_position * height, self.std_weight_velocity * height
-        small = np.ones_like(height)
-        std = np.column_stack([pos, pos, 1e-2 * small, pos, vel, vel, 1e-5 * small, vel])
+        std = self._process_std(means, 1.0, 1.0)
         motion = self._filter.F
         means = means @ motion.T
         covariances = motion @ covariances @ motion.T
@@ -79,7 +127,7 @@ class ConstantVelocityKalman:
 
     def project(self, means: np.ndarray, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted measurements and their covariances (measurement noise included): ``(T, 4)``, ``(T, 4, 4)``."""
-        noise = self._measurement_noise(means[:, 3])
+        noise = self._measurement_noise(means)
         covariances = covariances[:, :4, :4].copy()
         covariances[:, np.arange(4), np.arange(4)] += noise
         return means[:, :4].copy(), covariances
@@ -94,7 +142,7 @@ class ConstantVelocityKalman:
         """
         kf = self._filter
         kf.x, kf.P = mean.copy(), covariance.copy()
-        kf.R = np.diag(self._measurement_noise(mean[3:4])[0]) * noise_scale**2
+        kf.R = np.diag(self._measurement_noise(mean[None])[0]) * noise_scale**2
         kf.update(measurement)
         return kf.x.copy(), kf.P.copy()
 
@@ -121,6 +169,9 @@ class ConstantVelocityKalman:
         whitened = np.linalg.solve(lower, difference.transpose(0, 2, 1))  # (T, d, N)
         return np.sum(whitened**2, axis=1)
 
-    def _measurement_noise(self, heights: np.ndarray) -> np.ndarray:
-        pos = self.std_weight_position * heights
-        return np.column_stack([pos, pos, np.full_like(pos, 1e-1), pos]) ** 2
+    def _measurement_noise(self, means: np.ndarray) -> np.ndarray:
+        """Variances ``(T, 4)`` of the measurement of each of ``means (T, >= 4)``."""
+        std = self.std_weight_position * self._scales(means)
+        if self.state == "xyah":
+            std[:, 2] = 1e-1
+        return std**2
