@@ -146,6 +146,8 @@ def _resolve_paths(model: Model, base: Path) -> Model:
             updates[name] = _resolve_paths(value, base)
         elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
             updates[name] = [_resolve_paths(item, base) for item in value]
+        elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), BaseModel):
+            updates[name] = {key: _resolve_paths(item, base) for key, item in value.items()}
     if isinstance(model, CameraConfig) and "://" not in model.source and not Path(model.source).is_absolute():
         updates["source"] = os.path.normpath(base / model.source)
     return model.model_copy(update=updates)
