@@ -166,14 +166,15 @@ def test_looks_reuse_real_vehicles_before_copying():
 
 
 def test_recolour_paints_the_body_not_the_tyres():
-    bgr = np.zeros((10, 20, 3), np.uint8)
-    bgr[:, :10] = (200, 200, 200)  # silver body
-    bgr[:, 10:] = (20, 20, 20)  # tyres
-    alpha = np.full((10, 20), 255, np.uint8)
+    bgr = np.zeros((20, 20, 3), np.uint8)
+    bgr[:16] = (200, 200, 200)  # silver body
+    bgr[16:] = (20, 20, 20)  # tyres
+    bgr[2:5, 5:15] = (90, 60, 40)  # tinted windscreen
+    alpha = np.full((20, 20), 255, np.uint8)
     painted = apply_look(bgr, alpha, Look(0, "recolour", hue=0.0))  # red
-    body = painted[5, 5].astype(int)
+    body = painted[10, 10].astype(int)
     assert body[2] > body[1] + 40 and body[2] > body[0] + 40
-    assert np.array_equal(painted[:, 10:], bgr[:, 10:])
+    assert np.array_equal(painted[16:], bgr[16:]) and np.array_equal(painted[2:5, 5:15], bgr[2:5, 5:15])
     twin = apply_look(bgr, alpha, Look(0, "twin", brightness=1.03))
     assert 0 < np.abs(twin.astype(int) - bgr).max() <= 7
 

@@ -49,18 +49,39 @@ def assign_looks(n_vehicles: int, n_sprites: int, traffic: TrafficConfig, rng: n
     return [looks[i] for i in order]
 
 
+BODY_DELTA_E = 30.0  # Lab distance within which a pixel counts as body paint (a clearly different colour is not)
+
+
+def body_weight(bgr: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """How much each pixel is body paint (0..1): close in colour to the paint of the car's middle.
+
+    The paint colour is the median of the sprite's central band (doors, bonnet); windows, tyres,
+    lights, plates and shadows differ from it and keep their colours.
+    """
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB).astype(np.float32)
+    h, w = alpha.shape
+    band = np.zeros_like(alpha, bool)
+    band[int(0.35 * h) : int(0.75 * h), int(0.2 * w) : int(0.8 * w)] = True
+    inside = alpha > 127
+    sample = lab[band & inside] if (band & inside).sum() >= 10 else lab[inside]
+    if len(sample) == 0:
+        return np.zeros(alpha.shape, np.float32)
+    paint = np.median(sample, axis=0)
+    distance = np.linalg.norm(lab - paint, axis=2)
+    return np.clip(1.0 - distance / BODY_DELTA_E, 0, 1) * (alpha / 255.0)
+
+
 def apply_look(bgr: np.ndarray, alpha: np.ndarray, look: Look) -> np.ndarray:
-    """The sprite as ``look`` paints it. Recolouring keeps shading (value) and leaves dark parts
-    (tyres, windows) and bright highlights alone, so the body changes colour and the rest stays."""
+    """The sprite as ``look`` paints it: a recolour changes the hue of the body paint and keeps its
+    shading; a twin only changes brightness."""
     if look.kind == "original":
         return bgr
     if look.kind == "twin":
         return np.clip(bgr.astype(np.float32) * look.brightness, 0, 255).astype(np.uint8)
-    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV).astype(np.float32)
-    value = hsv[..., 2]
-    body = (alpha > 0) & (value > 60) & (value < 245)
-    weight = np.clip((value - 60) / 40, 0, 1) * body  # fade in above the dark parts
-    hsv[..., 0] = np.where(body, look.hue % 180, hsv[..., 0])
-    hsv[..., 1] = hsv[..., 1] * (1 - weight) + np.maximum(hsv[..., 1], 150) * weight
-    hsv[..., 2] = value * (1 - 0.15 * weight)  # paint is darker than a white or silver body
-    return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
+    weight = body_weight(bgr, alpha)[..., None]
+    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = int(round(look.hue)) % 180
+    hsv[..., 1] = 170  # a saturated paint, whatever the original (white, silver and black cars too)
+    hsv[..., 2] = np.clip(hsv[..., 2].astype(np.float32) * 0.85 + 20, 0, 255).astype(np.uint8)  # shading kept, black lifted
+    painted = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR).astype(np.float32)
+    return np.clip(bgr * (1 - weight) + painted * weight + 0.5, 0, 255).astype(np.uint8)

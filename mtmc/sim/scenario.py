@@ -1,0 +1,225 @@
+"""Write a SynthCity scenario in the AI City layout.
+
+    DIR/cXXX/vdo.mp4, gt/gt.txt, roi.jpg, calibration.txt   one folder per camera
+    DIR/ground_truth.txt    AI City submission format, vehicles seen by two or more cameras
+    DIR/cam_timestamp.txt   each camera's start on the global clock (seconds)
+    DIR/topology.yaml       cameras, and which camera follows which with travel-time ranges
+    DIR/vehicles.json       per vehicle: which real vehicle it looks like, its route, its cameras
+
+Cameras render in parallel processes; every random draw comes from the seed, so the same config
+and seed give the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import queue as queue_module
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mtmc.errors import MtmcError
+from mtmc.sim.appearance import Look, assign_looks
+from mtmc.sim.background import clear_parked_vehicles
+from mtmc.sim.config import SimConfig
+from mtmc.sim.geometry import RoadView
+from mtmc.sim.render import MOT_CAR_CLASS, CameraLook, CameraRenderer
+from mtmc.sim.sprites import SpriteVehicle, load_or_harvest, median_background
+from mtmc.sim.topology import topology
+from mtmc.sim.world import World, build_world, rng_for
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("MTMC_CACHE_DIR", Path.home() / ".cache" / "mtmc"))
+
+
+@dataclass
+class Scene:
+    """Everything a camera needs to render, rebuilt identically in each worker from the config."""
+
+    config: SimConfig
+    world: World
+    backgrounds: dict[str, np.ndarray]
+    bank: list[SpriteVehicle]
+    looks: dict[int, Look]
+
+    @classmethod
+    def build(cls, config: SimConfig) -> Scene:
+        cache = config.cache_dir or default_cache_dir()
+        sprite_footage = config.sprites.footage or list(config.footage)
+        backgrounds: dict[str, np.ndarray] = {}
+        bank: list[SpriteVehicle] = []
+        for name in sprite_footage:
+            backgrounds[name], vehicles = load_or_harvest(name, config.footage[name], config.sprites, cache)
+            bank += vehicles
+        if not bank:
+            raise MtmcError(
+                f"no vehicle could be cut from footage {', '.join(sprite_footage)}: check that the videos show "
+                "moving vehicles, or lower sprites.min_height_px / sprites.min_views"
+            )
+        world = build_world(config)
+        for camera in world.cameras:
+            if camera.footage not in backgrounds:
+                footage = config.footage[camera.footage]
+                backgrounds[camera.footage] = median_background(footage.video, footage.frames, footage.background_frames)
+        if config.render.clear_parked:
+            backgrounds = {name: clear_parked_vehicles(image, config.sprites) for name, image in backgrounds.items()}
+        looks = assign_looks(len(world.vehicles), len(bank), config.traffic, rng_for(config.seed, "looks"))
+        return cls(config, world, backgrounds, bank, {v.id: look for v, look in zip(world.vehicles, looks)})
+
+    def renderer(self, camera_id: str) -> CameraRenderer:
+        placement = next(c for c in self.world.cameras if c.id == camera_id)
+        footage = self.config.footage[placement.footage]
+        background = self.backgrounds[placement.footage]
+        spec = next((c for c in self.config.cameras if c.id == camera_id), None)
+        from mtmc.sim.config import ViewConfig
+
+        look = CameraLook.draw(
+            spec.view if spec is not None else ViewConfig(),
+            (background.shape[1], background.shape[0]),
+            placement.size,
+            rng_for(self.config.seed, "look", placement.number),
+        )
+        road = RoadView(np.array(footage.road.corners), footage.road.width_m, footage.road.length_m)
+        return CameraRenderer(self.world, placement, road, background, self.bank, self.looks, look, self.config.seed)
+
+
+def render_camera(
+    config: dict, camera_id: str, out_dir: str, events: multiprocessing.Queue | None = None
+) -> dict:
+    """Process entry point: render one camera's video and ground truth; returns its GT rows."""
+    import cv2
+
+    scene = Scene.build(SimConfig.model_validate(config))
+    renderer = scene.renderer(camera_id)
+    folder = Path(out_dir) / camera_id
+    (folder / "gt").mkdir(parents=True, exist_ok=True)
+    count = renderer.frame_count()
+    if events is not None:
+        events.put((camera_id, "total", count))
+    placement = renderer.placement
+    writer = cv2.VideoWriter(
+        str(folder / "vdo.mp4"), cv2.VideoWriter_fourcc(*scene.config.render.codec), placement.fps, placement.size
+    )
+    if not writer.isOpened():
+        raise MtmcError(f"cannot write {folder / 'vdo.mp4'} with codec {scene.config.render.codec!r} (try mp4v)")
+    rows = []
+    keep = scene.config.render
+    try:
+        for index in range(count):
+            image, truth = renderer.render(index)
+            writer.write(image)
+            for box in truth:
+                if box.visibility >= keep.min_visibility and box.box[3] >= keep.min_box_px and box.box[2] >= 2:
+                    rows.append((index + 1, box.vehicle, *box.box, box.visibility, *box.world))
+            if events is not None and index % 10 == 9:
+                events.put((camera_id, "frame", 10))
+    finally:
+        writer.release()
+    table = np.array(rows, np.float64).reshape(-1, 9)
+    lines = [
+        f"{int(f)},{int(i)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,{MOT_CAR_CLASS},{v:.4f}\n"
+        for f, i, x, y, w, h, v, _wx, _wy in table.tolist()
+    ]
+    (folder / "gt" / "gt.txt").write_text("".join(lines))
+    cv2.imwrite(str(folder / "roi.jpg"), renderer.roi(), [cv2.IMWRITE_JPEG_QUALITY, 100])
+    ground_to_image = renderer.look.warp @ renderer.road.ground_to_image @ placement.world_to_local(scene.world.graph)
+    ground_to_image /= ground_to_image[2, 2]
+    matrix = ";".join(" ".join(f"{v:.9g}" for v in row) for row in ground_to_image)
+    (folder / "calibration.txt").write_text(
+        f"Homography matrix: {matrix}\n"
+        "# maps ground-plane world metres (x, y, 1) to image pixels of this camera\n"
+    )
+    return {"camera": camera_id, "frames": count, "rows": table}
+
+
+def simulate(
+    config: SimConfig, out_dir: Path, show_progress: bool = True, on_camera: Callable[[str], None] | None = None
+) -> dict:
+    """Render every camera and write the scenario files; returns a summary."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scene = Scene.build(config)  # harvest (or load) sprites once, before the workers read the cache
+    context = multiprocessing.get_context("spawn")
+    manager = context.Manager()
+    events = manager.Queue()
+    results: dict[str, dict] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    payload = config.model_dump(mode="json")
+    cameras = [c.id for c in scene.world.cameras]
+    with (
+        Progress(*columns, disable=not show_progress) as progress,
+        ProcessPoolExecutor(max_workers=min(config.render.workers, len(cameras)), mp_context=context) as pool,
+    ):
+        tasks = {c: progress.add_task(f"render {c}", total=None) for c in cameras}
+        futures: dict[str, Future] = {c: pool.submit(render_camera, payload, c, str(out_dir), events) for c in cameras}
+        while len(results) < len(futures):
+            try:
+                camera, kind, value = events.get(timeout=0.2)
+                if kind == "total":
+                    progress.update(tasks[camera], total=value)
+                else:
+                    progress.advance(tasks[camera], value)
+            except queue_module.Empty:
+                pass
+            for camera, future in futures.items():
+                if camera not in results and future.done():
+                    results[camera] = future.result()
+                    progress.update(tasks[camera], completed=results[camera]["frames"], description=f"render {camera} done")
+                    if on_camera is not None:
+                        on_camera(camera)
+    manager.shutdown()
+    return write_scenario_files(scene, out_dir, results)
+
+
+def write_scenario_files(scene: Scene, out_dir: Path, results: dict[str, dict]) -> dict:
+    import yaml
+
+    world = scene.world
+    numbers = {c.id: c.number for c in world.cameras}
+    seen_by: dict[int, set[str]] = {}
+    for camera, result in results.items():
+        for vehicle in np.unique(result["rows"][:, 1]).astype(int).tolist():
+            seen_by.setdefault(vehicle, set()).add(camera)
+    multi = {v for v, cams in seen_by.items() if len(cams) >= 2}
+    lines = []
+    for camera in sorted(results):
+        for f, i, x, y, w, h, _v, wx, wy in results[camera]["rows"].tolist():
+            if int(i) in multi:
+                lines.append(f"{numbers[camera]} {int(i)} {int(f)} {round(x)} {round(y)} {round(w)} {round(h)} {wx:.2f} {wy:.2f}\n")
+    (out_dir / "ground_truth.txt").write_text("".join(lines))
+    (out_dir / "cam_timestamp.txt").write_text("".join(f"{c.id} {c.offset_s:.3f}\n" for c in world.cameras))
+    (out_dir / "topology.yaml").write_text(yaml.safe_dump(topology(world, results, scene.config), sort_keys=False))
+    vehicles = [
+        {
+            "id": v.id,
+            "looks_like": scene.bank[scene.looks[v.id].sprite].key,
+            "look": scene.looks[v.id].kind,
+            "route": [world.graph.names[leg.a] for leg in v.legs] + [world.graph.names[v.legs[-1].b]],
+            "cameras_on_route": v.cameras,
+            "seen_by": sorted(seen_by.get(v.id, ())),
+            "distractor": v.distractor,
+        }
+        for v in world.vehicles
+    ]
+    (out_dir / "vehicles.json").write_text(json.dumps(vehicles, indent=1) + "\n")
+    summary = {
+        "cameras": len(results),
+        "frames": sum(r["frames"] for r in results.values()),
+        "boxes": sum(len(r["rows"]) for r in results.values()),
+        "vehicles": len(world.vehicles),
+        "multi_camera_vehicles": len(multi),
+        "real_vehicles": len(scene.bank),
+    }
+    log.info("scenario written to %s: %s", out_dir, summary)
+    return summary
