@@ -63,3 +63,50 @@ class TrackRows:
     @property
     def cameras(self) -> np.ndarray:
         return np.unique(self.camera)
+
+
+@dataclass
+class Tracklet:
+    """One camera's track as the cross-camera matcher sees it.
+
+    ``camera`` is the AI City camera number (c006 -> 6) and ``track`` the camera's local track id.
+    ``frames`` (1-based), ``boxes`` (x, y, w, h pixels) and ``times`` (seconds on the global clock,
+    i.e. with the camera's start offset added) are parallel. ``feature`` is the running mean of the
+    track's appearance embeddings (not normalised; ``feature_count`` of them), None without
+    appearance. ``attributes`` holds per-class scores (e.g. colour, type) when a model gives them.
+    ``ended`` is set when the tracker has dropped the track.
+    """
+
+    camera: int
+    track: int
+    frames: np.ndarray
+    boxes: np.ndarray
+    times: np.ndarray
+    feature: np.ndarray | None = None
+    feature_count: int = 0
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    ended: bool = False
+
+    def __post_init__(self) -> None:
+        self.frames = np.asarray(self.frames, np.int64).reshape(-1)
+        self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
+        self.times = np.asarray(self.times, np.float64).reshape(-1)
+        if not len(self.frames) == len(self.boxes) == len(self.times):
+            raise ValueError(
+                f"tracklet c{self.camera:03d}/{self.track}: frames, boxes and times differ in length "
+                f"({len(self.frames)}, {len(self.boxes)}, {len(self.times)})"
+            )
+        if self.feature is not None:
+            self.feature = np.asarray(self.feature, np.float32).reshape(-1)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.camera, self.track)
+
+    @property
+    def start(self) -> float:
+        return float(self.times[0]) if len(self.times) else float("nan")
+
+    @property
+    def end(self) -> float:
+        return float(self.times[-1]) if len(self.times) else float("nan")
