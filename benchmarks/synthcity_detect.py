@@ -27,24 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".cache"
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of x1y1x2y2 boxes (N, 4) x (M, 4)."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
-
-
 def matched(gt: np.ndarray, det: np.ndarray, iou: float) -> np.ndarray:
     """Which GT boxes a detection covers at IoU >= ``iou`` (one-to-one, Hungarian)."""
     from scipy.optimize import linear_sum_assignment
 
+    from mtmc.track.matching import iou_matrix
+
     hit = np.zeros(len(gt), bool)
     if len(gt) == 0 or len(det) == 0:
         return hit
-    overlap = box_iou(gt, det)
+    overlap = iou_matrix(gt, det)
     rows, cols = linear_sum_assignment(-overlap)
     good = overlap[rows, cols] >= iou
     hit[rows[good]] = True
@@ -71,6 +63,7 @@ def main() -> int:
         print(f"rendered in {time.perf_counter() - start:.1f} s")
 
     from mtmc.detect import DETECTORS
+    from mtmc.sources import open_source
 
     detector = DETECTORS.build("onnx-yolox", score_threshold=args.score)
     totals = {"counted": 0, "found": 0, "detections": 0, "true_detections": 0}
@@ -78,15 +71,10 @@ def main() -> int:
     detect_ms = []
     for folder in sorted(p for p in out.iterdir() if p.is_dir() and (p / "vdo.mp4").is_file()):
         gt = np.loadtxt(folder / "gt" / "gt.txt", delimiter=",", ndmin=2)
-        capture = cv2.VideoCapture(str(folder / "vdo.mp4"))
         counted = found = detections = true_detections = 0
         preview = None
-        index = 0
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
-            index += 1
+        for frame in open_source(folder / "vdo.mp4"):
+            index, image = frame.index, frame.image
             if (index - 1) % args.stride:
                 continue
             rows = gt[gt[:, 0] == index]
@@ -107,7 +95,6 @@ def main() -> int:
                     cv2.rectangle(preview, tuple(map(int, box[:2])), tuple(map(int, box[2:])), colour, 2)
                 for d in det:
                     cv2.rectangle(preview, tuple(map(int, d[:2])), tuple(map(int, d[2:])), (0, 0, 255), 1)
-        capture.release()
         if preview is not None:
             cv2.imwrite(str(out / f"{folder.name}-gt.png"), preview)
         per_camera[folder.name] = {

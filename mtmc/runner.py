@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue as queue_module
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from mtmc.camera import CameraPipeline, CameraReport
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.errors import MtmcError
+from mtmc.progress import follow
 
 
 def _run_camera(
@@ -46,7 +46,6 @@ def run_cameras(
     context = multiprocessing.get_context("spawn")  # no forked onnxruntime/torch thread pools
     manager = context.Manager()
     events = manager.Queue()
-    results: dict[str, CameraReport | str] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with (
         Progress(*columns, disable=not show_progress) as progress,
@@ -59,22 +58,14 @@ def run_cameras(
             )
             for c in config.cameras
         }
-        while len(results) < len(futures):
-            try:
-                camera, kind, value = events.get(timeout=0.2)
-                if kind == "total":
-                    progress.update(tasks[camera], total=value)
-                else:
-                    progress.advance(tasks[camera], value)
-            except queue_module.Empty:
-                pass
-            for camera, future in futures.items():
-                if camera not in results and future.done():
-                    results[camera] = _outcome(future)
-                    progress.update(
-                        tasks[camera],
-                        description=f"{camera} {'done' if isinstance(results[camera], CameraReport) else 'FAILED'}",
-                    )
+        results = follow(
+            progress,
+            tasks,
+            events,
+            futures,
+            _outcome,
+            lambda camera, result: f"{camera} {'done' if isinstance(result, CameraReport) else 'FAILED'}",
+        )
     manager.shutdown()
     return results
 

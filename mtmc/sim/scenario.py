@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-import queue as queue_module
-from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from mtmc.errors import MtmcError
+from mtmc.progress import follow
 from mtmc.sim.appearance import Look, assign_looks
 from mtmc.sim.background import clear_parked_vehicles
 from mtmc.sim.config import SimConfig
@@ -125,6 +124,8 @@ def render_camera(
                 events.put((camera_id, "frame", 10))
     finally:
         writer.release()
+    if events is not None and count % 10:
+        events.put((camera_id, "frame", count % 10))
     table = np.array(rows, np.float64).reshape(-1, 9)
     lines = [
         f"{int(f)},{int(i)},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,{MOT_CAR_CLASS},{v:.4f}\n"
@@ -142,9 +143,7 @@ def render_camera(
     return {"camera": camera_id, "frames": count, "rows": table}
 
 
-def simulate(
-    config: SimConfig, out_dir: Path, show_progress: bool = True, on_camera: Callable[[str], None] | None = None
-) -> dict:
+def simulate(config: SimConfig, out_dir: Path, show_progress: bool = True) -> dict:
     """Render every camera and write the scenario files; returns a summary."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -153,7 +152,6 @@ def simulate(
     context = multiprocessing.get_context("spawn")
     manager = context.Manager()
     events = manager.Queue()
-    results: dict[str, dict] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     payload = config.model_dump(mode="json")
     cameras = [c.id for c in scene.world.cameras]
@@ -163,21 +161,7 @@ def simulate(
     ):
         tasks = {c: progress.add_task(f"render {c}", total=None) for c in cameras}
         futures: dict[str, Future] = {c: pool.submit(render_camera, payload, c, str(out_dir), events) for c in cameras}
-        while len(results) < len(futures):
-            try:
-                camera, kind, value = events.get(timeout=0.2)
-                if kind == "total":
-                    progress.update(tasks[camera], total=value)
-                else:
-                    progress.advance(tasks[camera], value)
-            except queue_module.Empty:
-                pass
-            for camera, future in futures.items():
-                if camera not in results and future.done():
-                    results[camera] = future.result()
-                    progress.update(tasks[camera], completed=results[camera]["frames"], description=f"render {camera} done")
-                    if on_camera is not None:
-                        on_camera(camera)
+        results = follow(progress, tasks, events, futures, Future.result, lambda camera, _: f"render {camera} done")
     manager.shutdown()
     return write_scenario_files(scene, out_dir, results)
 
