@@ -47,7 +47,9 @@ def test_empty_config_is_all_defaults(tmp_path):
 
 
 def test_shipped_configs_load():
+    from mtmc.match.config import MatchConfig
     from mtmc.sim.config import SimConfig
 
+    models = {"synthcity": SimConfig, "epfl": MatchConfig}
     for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
-        load_config(path, SimConfig if path.name.startswith("synthcity") else MtmcConfig)
+        load_config(path, models.get(path.name.split("-")[0], MtmcConfig))

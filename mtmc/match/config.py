@@ -1,0 +1,132 @@
+"""The ``mtmc match`` config: cameras (clock, ground-plane homography), topology, matcher options.
+
+Defaults are generic, not fitted to a data set; each says why it is what it is. A camera's
+homography is given as ``homography`` (3x3, with ``homography_maps`` saying which way) or as
+``calibration``: an AI City ``calibration.txt`` whose ``Homography matrix: a b c;d e f;g h i``
+maps world to image (as AI City and SynthCity write it).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mtmc.config import StrictModel
+
+
+class MatchCamera(StrictModel):
+    id: str = Field(pattern=r"^c\d{1,6}$", description="camera id, e.g. c001 (AI City number 1)")
+    fps: float = Field(gt=0, description="frame rate of the track files' frame numbers")
+    offset_s: float = Field(0.0, description="global time of the camera's frame 1, seconds")
+    homography: list[list[float]] | None = Field(None, description="3x3 ground-plane homography")
+    homography_maps: Literal["image_to_ground", "ground_to_image"] = Field(
+        "image_to_ground", description="which way `homography` maps (EPFL: image_to_ground)"
+    )
+    calibration: Path | None = Field(None, description="AI City calibration.txt (world -> image)")
+
+    @property
+    def number(self) -> int:
+        return int(self.id[1:])
+
+    @field_validator("homography")
+    @classmethod
+    def _three_by_three(cls, value: list[list[float]] | None) -> list[list[float]] | None:
+        if value is not None and (len(value) != 3 or any(len(row) != 3 for row in value)):
+            raise ValueError("must be a 3x3 matrix (three rows of three numbers)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_homography(self) -> MatchCamera:
+        if self.homography is not None and self.calibration is not None:
+            raise ValueError(f"{self.id}: give homography or calibration, not both")
+        return self
+
+
+class Link(StrictModel):
+    """A vehicle seen by ``from`` can next be seen by ``to`` after ``min_s``..``max_s`` seconds
+    (between the middle times of the two tracklets, i.e. view centre to view centre)."""
+
+    from_: str = Field(alias="from", pattern=r"^c\d{1,6}$")
+    to: str = Field(pattern=r"^c\d{1,6}$")
+    min_s: float = Field(ge=0)
+    max_s: float = Field(gt=0)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)  # SynthCity adds distance_m, observed_s
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Link:
+        if self.max_s < self.min_s:
+            raise ValueError(f"link {self.from_} -> {self.to}: max_s < min_s")
+        return self
+
+
+class TopologyConfig(StrictModel):
+    links: list[Link] = Field(default_factory=list)
+    exclusive_views: bool = Field(
+        False,
+        description="true: no two cameras see the same place, so tracklets of different cameras "
+        "that overlap in time are never one identity",
+    )
+
+
+class DistanceConfig(BaseModel):
+    """A distance from the registry by name; other keys are its options (unknown ones are errors)."""
+
+    name: str
+    weight: float = Field(1.0, gt=0, description="weight in the weighted mean of the distances")
+    model_config = ConfigDict(extra="allow")
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class RerankConfig(StrictModel):
+    """k-reciprocal re-ranking (Zhong et al., CVPR 2017) of the appearance distances."""
+
+    enabled: bool = False  # off by default: it helps with dense galleries, can hurt with few tracklets
+    k1: int = Field(20, ge=1, description="the paper's value; clipped to the number of tracklets")
+    k2: int = Field(6, ge=1, description="the paper's value (query expansion)")
+    lambda_: float = Field(0.3, alias="lambda", ge=0, le=1, description="weight of the original distance")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class MatcherConfig(StrictModel):
+    distances: list[DistanceConfig] = Field(
+        default_factory=lambda: [
+            DistanceConfig(name="cosine"),
+            DistanceConfig(name="geometric"),
+            DistanceConfig(name="continuity"),
+        ],
+        description="combined as a weighted mean over those defined for a pair",
+    )
+    # Every registered distance is scaled so that about 1 means "clearly different objects", so the
+    # midpoint 0.5 is the neutral stopping point; tune per deployment, not per data set.
+    threshold: float = Field(0.5, gt=0, description="clusters stop merging above this distance")
+    linkage: Literal["average", "complete"] = "average"  # average: robust to one noisy pair
+    rerank: RerankConfig = Field(default_factory=RerankConfig)
+    max_gap_s: float = Field(
+        math.inf,
+        gt=0,
+        description="without topology: tracklets of different cameras further apart in time than "
+        "this give no direct evidence (inf: no limit)",
+    )
+
+
+class MatchConfig(StrictModel):
+    cameras: list[MatchCamera] = Field(min_length=1)
+    topology: TopologyConfig | None = None
+    matcher: MatcherConfig = Field(default_factory=MatcherConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MatchConfig:
+        numbers = [c.number for c in self.cameras]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError(f"camera ids must be unique, got {[c.id for c in self.cameras]}")
+        known = {c.id for c in self.cameras}
+        for link in self.topology.links if self.topology else []:
+            for end in (link.from_, link.to):
+                if end not in known:
+                    raise ValueError(f"topology link {link.from_} -> {link.to}: unknown camera {end}")
+        return self
