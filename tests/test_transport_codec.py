@@ -1,0 +1,308 @@
+"""The worker <-> matcher wire codec: exact round trips, one error type for bad bytes, idempotent merge."""
+
+from __future__ import annotations
+
+import time
+
+import msgpack
+import numpy as np
+import pytest
+
+from mtmc.transport import (
+    MAX_MESSAGE_BYTES,
+    WIRE_VERSION,
+    Ack,
+    Heartbeat,
+    TrackletUpdate,
+    UpdateGap,
+    WireError,
+    decode,
+    encode,
+    make_update,
+    merge_update,
+)
+from mtmc.types import Tracklet
+
+
+def _tracklet(rows: int = 30, dim: int = 512, seed: int = 0, ended: bool = True) -> Tracklet:
+    rng = np.random.default_rng(seed)
+    feature = rng.normal(size=dim)
+    return Tracklet(
+        camera=6,
+        track=42,
+        frames=np.arange(1, 3 * rows + 1, 3),
+        boxes=rng.uniform(0, 1900, size=(rows, 4)),
+        times=100.0 + np.arange(rows) / 10.0,
+        feature=feature / np.linalg.norm(feature),
+        feature_count=rows,
+        attributes={"colour": rng.uniform(size=12), "type": rng.uniform(size=6)},
+        ended=ended,
+    )
+
+
+def _update(dim: int | None = 512, rows: int = 10) -> TrackletUpdate:
+    tracklet = _tracklet(rows, dim or 8, ended=False)
+    update = make_update(tracklet, seq=3, first_row=0)
+    if dim is None:
+        return TrackletUpdate(6, 42, 3, 0, update.frames, update.boxes, update.times)
+    return update
+
+
+def _body(message: TrackletUpdate | Heartbeat | Ack) -> dict:
+    return msgpack.unpackb(encode(message))
+
+
+def _reason(data: bytes, **kwargs: int) -> str:
+    with pytest.raises(WireError) as caught:
+        decode(data, **kwargs)
+    return caught.value.reason
+
+
+@pytest.mark.parametrize("dim", [512, 1280, None])
+def test_update_round_trip(dim: int | None) -> None:
+    sent = _update(dim)
+    got = decode(encode(sent))
+    assert isinstance(got, TrackletUpdate)
+    assert got.key == sent.key == (6, 42, 3)
+    assert (got.first_row, got.feature_count, got.ended) == (sent.first_row, sent.feature_count, sent.ended)
+    np.testing.assert_array_equal(got.frames, sent.frames)
+    np.testing.assert_array_equal(got.boxes, sent.boxes)
+    np.testing.assert_array_equal(got.times, sent.times)
+    assert (got.frames.dtype, got.boxes.dtype, got.times.dtype) == (np.int32, np.float32, np.float64)
+    if dim is None:
+        assert got.feature is None and got.attributes == {}
+    else:
+        np.testing.assert_array_equal(got.feature, sent.feature)
+        assert got.attributes.keys() == sent.attributes.keys()
+        for name in sent.attributes:
+            np.testing.assert_array_equal(got.attributes[name], sent.attributes[name])
+
+
+def test_float16_feature_is_close_to_the_tracklets() -> None:
+    tracklet = _tracklet(dim=1280)
+    merged = merge_update(None, decode(encode(make_update(tracklet, 0, 0))))
+    assert merged.feature is not None and merged.feature.dtype == np.float32
+    np.testing.assert_allclose(merged.feature, tracklet.feature, atol=1e-3, rtol=1e-3)
+    assert float(merged.feature @ tracklet.feature) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_heartbeat_and_ack_round_trip() -> None:
+    heartbeat = Heartbeat(camera=3, sent=1712345678.123456, frames_done=901, outbox_size=17)
+    assert decode(encode(heartbeat)) == heartbeat
+    ack = Ack(((6, 42, 0), (6, 42, 1), (7, 1, 2**40)))
+    assert decode(encode(ack)) == ack
+    assert decode(encode(Ack(()))) == Ack(())
+
+
+def test_constructor_refuses_what_the_decoder_would() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        TrackletUpdate(1, 1, 0, 0, [1, 2], np.zeros((1, 4)), [0.0, 1.0])
+    with pytest.raises(ValueError, match="2\\*\\*31"):
+        TrackletUpdate(1, 1, 0, 0, [2**31], np.zeros((1, 4)), [0.0])
+    with pytest.raises(ValueError, match="NaN"):
+        TrackletUpdate(1, 1, 0, 0, [1], np.zeros((1, 4)), [0.0], feature=[70000.0], feature_count=1)
+    with pytest.raises(ValueError, match="camera"):
+        Heartbeat(camera=-1, sent=0.0, frames_done=0, outbox_size=0)
+    with pytest.raises(ValueError, match="seq must be an int"):
+        TrackletUpdate(1, 1, True, 0, [], np.zeros((0, 4)), [])
+
+
+def test_numpy_scalars_become_python_values() -> None:
+    tracklet = Tracklet(np.int64(3), np.int64(9), [1, 2], np.zeros((2, 4)), [0.0, 0.1], ended=np.bool_(True))
+    update = make_update(tracklet, np.int64(0), 0)
+    assert (type(update.camera), type(update.seq), type(update.ended)) == (int, int, bool)
+    assert decode(encode(update)).key == (3, 9, 0)
+    assert Heartbeat(np.int32(3), np.float32(2.5), 1, 0).sent == 2.5
+    assert Ack([np.array([1, 2, 3])]).keys == ((1, 2, 3),)
+
+
+def test_garbage() -> None:
+    assert _reason(b"") == "garbage"
+    assert _reason(b"\xc1") == "garbage"  # a byte msgpack never uses
+    assert _reason(msgpack.packb([1, 2, 3])) == "garbage"
+    assert _reason(msgpack.packb({"k": "hb"})) == "garbage"  # no version
+    assert _reason(encode(Ack(())) + b"\x00") == "garbage"  # trailing bytes
+    assert _reason(b"\x91" * 5000) == "garbage"  # nested too deep
+
+
+def test_wrong_version() -> None:
+    for version in (0, WIRE_VERSION + 1, "1", True, None):
+        body = {**_body(Heartbeat(1, 0.0, 0, 0)), "v": version}
+        assert _reason(msgpack.packb(body)) == "wrong_version"
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("k", "bogus"),
+        ("k", [1]),
+        ("c", -1),
+        ("c", 2**64 - 1),
+        ("c", True),
+        ("c", 1.0),
+        ("s", None),
+        ("r", "0"),
+        ("n", -5),  # a negative count
+        ("n", 0),  # feature without a count
+        ("f", b"\x01\x00\x00"),  # not a whole int32
+        ("f", np.array([1, 2] * 5, "<i4").tobytes()),  # frames not increasing
+        ("f", np.arange(1, 12, dtype="<i4").tobytes()),  # 11 frames, 10 boxes
+        ("b", np.zeros(41, "<f4").tobytes()),  # not whole boxes
+        ("ts", np.full(10, np.nan).tobytes()),
+        ("b", np.full(40, np.inf, "<f4").tobytes()),
+        ("x", np.full(512, np.nan, "<f2").tobytes()),
+        ("x", b""),
+        ("x", [0.5] * 512),  # a list instead of raw bytes
+        ("a", {"colour": [0.5]}),
+        ("a", {b"colour": b"\x00\x3c"}),
+        ("a", [b"\x00\x3c"]),
+        ("e", 1),
+    ],
+)
+def test_malformed_update(field: str, value: object) -> None:
+    body = {**_body(_update()), field: value}
+    assert _reason(msgpack.packb(body)) == "malformed"
+
+
+def test_malformed_missing_fields_and_other_kinds() -> None:
+    for name in ("c", "t", "s", "r", "f", "b", "ts", "n", "a", "e"):
+        body = _body(_update())
+        del body[name]
+        assert _reason(msgpack.packb(body)) == "malformed", name
+    assert _reason(msgpack.packb({**_body(Heartbeat(1, 0.0, 0, 0)), "at": float("nan")})) == "malformed"
+    assert _reason(msgpack.packb({**_body(Heartbeat(1, 0.0, 0, 0)), "at": 5})) == "malformed"
+    negative = np.array([[1, 2, -3]], "<i8").tobytes()
+    assert _reason(msgpack.packb({**_body(Ack(())), "keys": negative})) == "malformed"
+    assert _reason(msgpack.packb({**_body(Ack(())), "keys": b"\x00" * 23})) == "malformed"
+    ext = msgpack.packb({**_body(Heartbeat(1, 0.0, 0, 0)), "c": msgpack.ExtType(5, b"x")})
+    assert _reason(ext) == "malformed"
+
+
+def test_unknown_fields_are_ignored() -> None:
+    body = {**_body(Heartbeat(1, 0.0, 0, 0)), "future": [1, 2, 3]}
+    assert decode(msgpack.packb(body)) == Heartbeat(1, 0.0, 0, 0)
+
+
+def test_size_limit() -> None:
+    data = encode(_update(1280))
+    assert len(data) < MAX_MESSAGE_BYTES
+    assert _reason(data, max_bytes=len(data) - 1) == "oversized"
+    assert isinstance(decode(data, max_bytes=len(data)), TrackletUpdate)
+    assert _reason(b"\x00" * (MAX_MESSAGE_BYTES + 1)) == "oversized"
+    with pytest.raises(ValueError, match="over the 1000 limit"):
+        encode(_update(1280), max_bytes=1000)
+
+
+def test_huge_claimed_sizes_fail_fast() -> None:
+    headers = [
+        b"\xc6\xff\xff\xff\xff",  # bin32 of 4 GiB
+        b"\xdb\xff\xff\xff\xff",  # str32
+        b"\xdd\xff\xff\xff\xff",  # array32
+        b"\xdf\xff\xff\xff\xff",  # map32
+        b"\xc9\xff\xff\xff\xff\x01",  # ext32
+    ]
+    start = time.perf_counter()
+    for header in headers:
+        assert _reason(header + b"\x00" * 64) == "garbage"
+        # inside a valid envelope too: a feature field claiming 4 GiB
+        prefix = encode(_update())[:-1]
+        assert _reason(prefix + header) == "garbage"
+    assert time.perf_counter() - start < 0.5
+
+
+def test_fuzz_never_raises_anything_but_wire_error() -> None:
+    rng = np.random.default_rng(7)
+    valid = [
+        encode(_update(512)),
+        encode(_update(None)),
+        encode(Heartbeat(2, 5.0, 9, 1)),
+        encode(Ack(((1, 2, 3),))),
+    ]
+    inputs: list[bytes] = [rng.bytes(int(n)) for n in rng.integers(0, 300, 1500)]
+    for data in valid:
+        inputs += [data[:cut] for cut in range(0, len(data), 7)]  # truncations
+        for _ in range(500):  # random byte overwrites
+            mutated = bytearray(data)
+            for at in rng.integers(0, len(data), rng.integers(1, 6)):
+                mutated[at] = int(rng.integers(0, 256))
+            inputs.append(bytes(mutated))
+    oddities = [None, True, -1, 2**64 - 1, -(2**63), 1.5, float("nan"), "x", b"\x00" * 7, [], {}, {"a": 1}]
+    for message in (_update(), Heartbeat(2, 5.0, 9, 1), Ack(((1, 2, 3),))):
+        body = _body(message)
+        inputs += [msgpack.packb({**body, name: odd}) for name in body for odd in oddities]
+    start = time.perf_counter()
+    decoded = 0
+    for data in inputs:
+        try:
+            decode(data)
+            decoded += 1
+        except WireError as error:
+            assert error.reason in ("garbage", "oversized", "wrong_version", "malformed")
+    assert time.perf_counter() - start < 2.0
+    assert len(inputs) > 4000 and decoded < len(inputs)
+
+
+def test_updates_rebuild_the_tracklet() -> None:
+    tracklet = _tracklet(rows=25)
+    merged = None
+    for seq, first_row in enumerate(range(0, 25, 10)):
+        rows = slice(0, first_row + 10)
+        partial = Tracklet(
+            tracklet.camera,
+            tracklet.track,
+            tracklet.frames[rows],
+            tracklet.boxes[rows],
+            tracklet.times[rows],
+            tracklet.feature,
+            tracklet.feature_count,
+            tracklet.attributes,
+            ended=first_row + 10 >= 25,
+        )
+        merged = merge_update(merged, decode(encode(make_update(partial, seq, first_row))))
+    assert merged is not None and merged.key == tracklet.key and merged.ended
+    np.testing.assert_array_equal(merged.frames, tracklet.frames)
+    np.testing.assert_array_equal(merged.boxes, tracklet.boxes)
+    np.testing.assert_array_equal(merged.times, tracklet.times)
+    assert merged.feature_count == tracklet.feature_count
+    np.testing.assert_allclose(merged.attributes["colour"], tracklet.attributes["colour"], atol=1e-3)
+
+
+def _three_updates() -> list[TrackletUpdate]:
+    tracklet = _tracklet(rows=30)
+    updates = []
+    for seq, (first_row, count) in enumerate([(0, 10), (10, 20), (20, 30)]):
+        rows = slice(0, first_row + 10)
+        partial = Tracklet(6, 42, tracklet.frames[rows], tracklet.boxes[rows], tracklet.times[rows],
+                           tracklet.feature * count, count, ended=seq == 2)  # fmt: skip
+        updates.append(make_update(partial, seq, first_row))
+    return updates
+
+
+def _same(a: Tracklet, b: Tracklet) -> bool:
+    return (
+        np.array_equal(a.frames, b.frames)
+        and np.array_equal(a.boxes, b.boxes)
+        and np.array_equal(a.times, b.times)
+        and np.array_equal(a.feature, b.feature)
+        and (a.feature_count, a.ended, a.attributes.keys()) == (b.feature_count, b.ended, b.attributes.keys())
+    )
+
+
+def test_merge_is_idempotent_for_resends_and_stale_updates() -> None:
+    first, second, third = _three_updates()
+    once = merge_update(merge_update(None, first), second)
+    assert _same(merge_update(once, second), once)  # the same seq again
+    assert _same(merge_update(once, first), once)  # an older seq, resent late
+    done = merge_update(once, third)
+    for update in (first, second, third):  # a worker replaying its whole outbox
+        assert _same(merge_update(done, update), done)
+    assert len(done.frames) == 30 and done.feature_count == 30 and done.ended
+
+
+def test_merge_refuses_a_gap_and_a_foreign_track() -> None:
+    first, _, third = _three_updates()
+    with pytest.raises(UpdateGap, match="starts at row 20, only 10 rows"):
+        merge_update(merge_update(None, first), third)
+    foreign = TrackletUpdate(7, 42, 0, 0, [], np.zeros((0, 4)), [])
+    with pytest.raises(ValueError, match="applied to"):
+        merge_update(merge_update(None, first), foreign)
