@@ -9,7 +9,7 @@ from the same pass: the box of each vehicle's silhouette and how much of it is v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -136,16 +136,7 @@ class CameraRenderer:
         key = (vehicle_id, best)
         if key not in self._painted:
             view = views[best]
-            self._painted[key] = SpriteView(
-                bgr=apply_look(view.bgr, view.alpha, look),
-                alpha=view.alpha,
-                foot=view.foot,
-                s=view.s,
-                u=view.u,
-                ppm=view.ppm,
-                approaching=view.approaching,
-                frame=view.frame,
-            )
+            self._painted[key] = replace(view, bgr=apply_look(view.bgr, view.alpha, look))
         return self._painted[key]
 
     def render(self, index: int) -> tuple[np.ndarray, list[GroundTruthBox]]:

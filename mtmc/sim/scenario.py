@@ -29,7 +29,7 @@ from mtmc.sim.config import SimConfig
 from mtmc.sim.geometry import RoadView
 from mtmc.sim.render import MOT_CAR_CLASS, CameraLook, CameraRenderer
 from mtmc.sim.sprites import SpriteVehicle, load_or_harvest, median_background
-from mtmc.sim.topology import topology
+from mtmc.sim.truth import write_scenario_truth
 from mtmc.sim.world import World, build_world, rng_for
 
 log = logging.getLogger(__name__)
@@ -167,23 +167,8 @@ def simulate(config: SimConfig, out_dir: Path, show_progress: bool = True) -> di
 
 
 def write_scenario_files(scene: Scene, out_dir: Path, results: dict[str, dict]) -> dict:
-    import yaml
-
     world = scene.world
-    numbers = {c.id: c.number for c in world.cameras}
-    seen_by: dict[int, set[str]] = {}
-    for camera, result in results.items():
-        for vehicle in np.unique(result["rows"][:, 1]).astype(int).tolist():
-            seen_by.setdefault(vehicle, set()).add(camera)
-    multi = {v for v, cams in seen_by.items() if len(cams) >= 2}
-    lines = []
-    for camera in sorted(results):
-        for f, i, x, y, w, h, _v, wx, wy in results[camera]["rows"].tolist():
-            if int(i) in multi:
-                lines.append(f"{numbers[camera]} {int(i)} {int(f)} {round(x)} {round(y)} {round(w)} {round(h)} {wx:.2f} {wy:.2f}\n")
-    (out_dir / "ground_truth.txt").write_text("".join(lines))
-    (out_dir / "cam_timestamp.txt").write_text("".join(f"{c.id} {c.offset_s:.3f}\n" for c in world.cameras))
-    (out_dir / "topology.yaml").write_text(yaml.safe_dump(topology(world, results, scene.config), sort_keys=False))
+    seen_by = write_scenario_truth(out_dir, world, scene.config, results, sorted(results))
     vehicles = [
         {
             "id": v.id,
@@ -202,7 +187,7 @@ def write_scenario_files(scene: Scene, out_dir: Path, results: dict[str, dict]) 
         "frames": sum(r["frames"] for r in results.values()),
         "boxes": sum(len(r["rows"]) for r in results.values()),
         "vehicles": len(world.vehicles),
-        "multi_camera_vehicles": len(multi),
+        "multi_camera_vehicles": sum(len(cams) >= 2 for cams in seen_by.values()),
         "real_vehicles": len(scene.bank),
     }
     log.info("scenario written to %s: %s", out_dir, summary)

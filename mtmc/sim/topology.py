@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mtmc.sim.config import SimConfig
-from mtmc.sim.world import World
+from mtmc.sim.world import World, cameras_by_road
 
 JUNCTION_WAIT_S = 10.0  # slack for queueing at junctions (headway waits)
 SLOWEST_LEG = 0.9  # legs are driven at 0.9-1.1 x a vehicle's cruise speed
@@ -24,7 +24,7 @@ def camera_links(world: World, config: SimConfig) -> list[dict]:
     graph, cameras = world.graph, world.cameras
     if len(cameras) < 2:
         return []
-    camera_roads = {(min(c.a, c.b), max(c.a, c.b)) for c in cameras}
+    camera_roads = set(cameras_by_road(cameras))
     free = [(a, b) for a, b in graph.roads if (min(a, b), max(a, b)) not in camera_roads]
     n = len(graph.names)
     if free:

@@ -24,7 +24,7 @@ import numpy as np
 from mtmc.sim.appearance import Look, assign_looks
 from mtmc.sim.config import SimConfig
 from mtmc.sim.geometry import RoadView
-from mtmc.sim.topology import topology
+from mtmc.sim.truth import write_scenario_truth
 from mtmc.sim.world import World, build_world, rng_for
 
 CAR_LENGTH_M, CAR_WIDTH_M, CAR_HEIGHT_M = 4.5, 1.8, 1.5
@@ -56,7 +56,6 @@ def box_of(road: RoadView, u: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 def write_tracklets(config: SimConfig, out_dir: Path, show_progress: bool = True) -> dict:
-    import yaml
     from rich.progress import track
 
     world = build_world(config)
@@ -72,8 +71,6 @@ def write_tracklets(config: SimConfig, out_dir: Path, show_progress: bool = True
     tracks_dir = out_dir / "tracks"
     tracks_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
-    gt_lines: list[str] = []
-    seen_by: dict[int, set[str]] = {}
     for camera in track(world.cameras, description="tracklets", disable=not show_progress):
         road = roads[camera.footage]
         rng = rng_for(config.seed, "tracklets", camera.number)
@@ -106,8 +103,7 @@ def write_tracklets(config: SimConfig, out_dir: Path, show_progress: bool = True
             meta.append((track_id, vehicle.id, times[frames[0]], times[frames[-1]]))
             for f, (x, y, w, h) in zip(frames.tolist(), boxes.tolist()):
                 lines.append(f"{f + 1},{track_id},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,-1,-1,-1\n")
-                rows.append((f + 1, vehicle.id, x, y, w, h, 1.0, 0.0, 0.0))
-            seen_by.setdefault(vehicle.id, set()).add(camera.id)
+                rows.append((f + 1, vehicle.id, x, y, w, h, 1.0, np.nan, np.nan))
         (tracks_dir / f"{camera.id}.txt").write_text("".join(lines))
         meta_array = np.array(meta, np.float64).reshape(-1, 4)
         np.savez(
@@ -119,18 +115,11 @@ def write_tracklets(config: SimConfig, out_dir: Path, show_progress: bool = True
             feature=np.array(features, np.float16).reshape(-1, dim),
         )
         results[camera.id] = {"frames": count, "rows": np.array(rows, np.float64).reshape(-1, 9)}
-    multi = {v for v, cams in seen_by.items() if len(cams) >= 2}
-    for camera in world.cameras:
-        for f, i, x, y, w, h, *_ in results[camera.id]["rows"].tolist():
-            if int(i) in multi:
-                gt_lines.append(f"{camera.number} {int(i)} {int(f)} {round(x)} {round(y)} {round(w)} {round(h)} -1 -1\n")
-    (out_dir / "ground_truth.txt").write_text("".join(gt_lines))
-    (out_dir / "cam_timestamp.txt").write_text("".join(f"{c.id} {c.offset_s:.3f}\n" for c in world.cameras))
-    (out_dir / "topology.yaml").write_text(yaml.safe_dump(topology(world, results, config), sort_keys=False))
+    seen_by = write_scenario_truth(out_dir, world, config, results, [c.id for c in world.cameras])
     return {
         "cameras": len(world.cameras),
         "vehicles": len(world.vehicles),
         "tracklets": sum(len(np.unique(r["rows"][:, 1])) for r in results.values() if len(r["rows"])),
-        "multi_camera_vehicles": len(multi),
+        "multi_camera_vehicles": sum(len(cams) >= 2 for cams in seen_by.values()),
         "boxes": sum(len(r["rows"]) for r in results.values()),
     }

@@ -152,12 +152,6 @@ class World:
     duration_s: float
     lane_m: float  # distance of a lane's centre from the road's centre line
 
-    def camera_roads(self) -> dict[tuple[int, int], list[CameraPlacement]]:
-        roads: dict[tuple[int, int], list[CameraPlacement]] = {}
-        for camera in self.cameras:
-            roads.setdefault((min(camera.a, camera.b), max(camera.a, camera.b)), []).append(camera)
-        return roads
-
     def passages(self) -> dict[tuple[int, int], list[tuple[Vehicle, Leg]]]:
         """Every (vehicle, leg) per undirected road (node indices, smaller first), in time order."""
         found: dict[tuple[int, int], list[tuple[Vehicle, Leg]]] = {}
@@ -233,6 +227,14 @@ def place_cameras(config: SimConfig, graph: RoadGraph) -> list[CameraPlacement]:
     return cameras
 
 
+def cameras_by_road(cameras: list[CameraPlacement]) -> dict[tuple[int, int], list[CameraPlacement]]:
+    """Cameras per undirected road (node indices, smaller first)."""
+    roads: dict[tuple[int, int], list[CameraPlacement]] = {}
+    for camera in cameras:
+        roads.setdefault((min(camera.a, camera.b), max(camera.a, camera.b)), []).append(camera)
+    return roads
+
+
 def _route_cameras(route: list[int], camera_roads: dict[tuple[int, int], list[CameraPlacement]]) -> list[str]:
     found = []
     for a, b in zip(route, route[1:]):
@@ -248,9 +250,7 @@ def plan_routes(config: SimConfig, graph: RoadGraph, cameras: list[CameraPlaceme
     """
     traffic = config.traffic
     rng = rng_for(config.seed, "routes")
-    camera_roads = {}
-    for camera in cameras:
-        camera_roads.setdefault((min(camera.a, camera.b), max(camera.a, camera.b)), []).append(camera)
+    camera_roads = cameras_by_road(cameras)
     lengths = np.array([graph.length(a, b) for a, b in graph.roads])
     variants = [lengths * rng_for(config.seed, "road-weights", k).uniform(1.0, 1.25, len(lengths)) for k in range(8)]
     n_distractors = int(round(traffic.vehicles * traffic.single_camera_fraction))
@@ -280,9 +280,7 @@ def schedule(config: SimConfig, graph: RoadGraph, routes: list[tuple[list[int], 
     """Entry and exit times of every leg, lanes kept in order with ``headway_s`` between vehicles."""
     traffic = config.traffic
     rng = rng_for(config.seed, "schedule")
-    camera_roads = {}
-    for camera in cameras:
-        camera_roads.setdefault((min(camera.a, camera.b), max(camera.a, camera.b)), []).append(camera)
+    camera_roads = cameras_by_road(cameras)
     n = len(routes)
     # spawn so that vehicles are on camera roads during the recording: start a bit before 0
     spawn = np.sort(rng.uniform(-0.15 * config.duration_s, 0.9 * config.duration_s, size=n))
