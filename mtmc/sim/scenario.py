@@ -43,7 +43,8 @@ def default_cache_dir() -> Path:
 
 @dataclass
 class Scene:
-    """Everything a camera needs to render, rebuilt identically in each worker from the config."""
+    """Everything a camera needs to render, rebuilt identically in each worker from the config
+    (backgrounds are handed over: clearing parked cars runs the detector once, in the parent)."""
 
     config: SimConfig
     world: World
@@ -52,10 +53,12 @@ class Scene:
     looks: dict[int, Look]
 
     @classmethod
-    def build(cls, config: SimConfig) -> Scene:
+    def build(cls, config: SimConfig, backgrounds: dict[str, np.ndarray] | None = None) -> Scene:
+        """``backgrounds``: the finished backgrounds of an earlier build, reused as they are."""
         cache = config.cache_dir or default_cache_dir()
         sprite_footage = config.sprites.footage or list(config.footage)
-        backgrounds: dict[str, np.ndarray] = {}
+        given = backgrounds
+        backgrounds = {}
         bank: list[SpriteVehicle] = []
         for name in sprite_footage:
             backgrounds[name], vehicles = load_or_harvest(name, config.footage[name], config.sprites, cache)
@@ -66,12 +69,17 @@ class Scene:
                 "moving vehicles, or lower sprites.min_height_px / sprites.min_views"
             )
         world = build_world(config)
-        for camera in world.cameras:
-            if camera.footage not in backgrounds:
-                footage = config.footage[camera.footage]
-                backgrounds[camera.footage] = median_background(footage.video, footage.frames, footage.background_frames)
-        if config.render.clear_parked:
-            backgrounds = {name: clear_parked_vehicles(image, config.sprites) for name, image in backgrounds.items()}
+        if given is not None:
+            backgrounds = given
+        else:
+            for camera in world.cameras:
+                if camera.footage not in backgrounds:
+                    footage = config.footage[camera.footage]
+                    backgrounds[camera.footage] = median_background(
+                        footage.video, footage.frames, footage.background_frames
+                    )
+            if config.render.clear_parked:
+                backgrounds = {name: clear_parked_vehicles(image, config.sprites) for name, image in backgrounds.items()}
         looks = assign_looks(len(world.vehicles), len(bank), config.traffic, rng_for(config.seed, "looks"))
         return cls(config, world, backgrounds, bank, {v.id: look for v, look in zip(world.vehicles, looks)})
 
@@ -93,12 +101,16 @@ class Scene:
 
 
 def render_camera(
-    config: dict, camera_id: str, out_dir: str, events: multiprocessing.Queue | None = None
+    config: dict,
+    camera_id: str,
+    out_dir: str,
+    backgrounds: dict[str, np.ndarray],
+    events: multiprocessing.Queue | None = None,
 ) -> dict:
     """Process entry point: render one camera's video and ground truth; returns its GT rows."""
     import cv2
 
-    scene = Scene.build(SimConfig.model_validate(config))
+    scene = Scene.build(SimConfig.model_validate(config), backgrounds)
     renderer = scene.renderer(camera_id)
     folder = Path(out_dir) / camera_id
     (folder / "gt").mkdir(parents=True, exist_ok=True)
@@ -160,7 +172,7 @@ def simulate(config: SimConfig, out_dir: Path, show_progress: bool = True) -> di
         ProcessPoolExecutor(max_workers=min(config.render.workers, len(cameras)), mp_context=context) as pool,
     ):
         tasks = {c: progress.add_task(f"render {c}", total=None) for c in cameras}
-        futures: dict[str, Future] = {c: pool.submit(render_camera, payload, c, str(out_dir), events) for c in cameras}
+        futures: dict[str, Future] = {c: pool.submit(render_camera, payload, c, str(out_dir), scene.backgrounds, events) for c in cameras}
         results = follow(progress, tasks, events, futures, Future.result, lambda camera, _: f"render {camera} done")
     manager.shutdown()
     return write_scenario_files(scene, out_dir, results)
