@@ -14,5 +14,7 @@ sync: uv
 test: sync
 	@$(UV) run --frozen pytest
 
+# SynthCity small is rendered once (about a minute) and reused; then the whole system runs on it.
 demo: sync
+	@test -f runs/synthcity-small/ground_truth.txt || $(UV) run --frozen mtmc simulate configs/synthcity-small.yaml -o runs/synthcity-small
 	@$(UV) run --frozen mtmc run configs/demo.yaml

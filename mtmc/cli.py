@@ -13,14 +13,27 @@ import sys
 
 from mtmc import __version__
 from mtmc.commands import eval as eval_command
+from mtmc.commands import keys as keys_command
 from mtmc.commands import match as match_command
+from mtmc.commands import matcher as matcher_command
 from mtmc.commands import run as run_command
 from mtmc.commands import simulate as simulate_command
 from mtmc.commands import track as track_command
 from mtmc.commands import weights as weights_command
+from mtmc.commands import worker as worker_command
 from mtmc.errors import MtmcError
 
-COMMANDS = (run_command, track_command, eval_command, match_command, simulate_command, weights_command)
+COMMANDS = (
+    run_command,
+    worker_command,
+    matcher_command,
+    track_command,
+    eval_command,
+    match_command,
+    simulate_command,
+    weights_command,
+    keys_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,14 +13,11 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mtmc.errors import MtmcError
+from mtmc.match.config import CameraGeometry, TopologyConfig
+from mtmc.runtime.config import MatcherServiceConfig, SecurityConfig, WorkerConfig
+from mtmc.schema import PartConfig, StrictModel
 
 FormatName = Literal["auto", "mot", "aicity", "vatic", "detrac"]
-
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors: a typo in a config must not be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class EvalConfig(StrictModel):
@@ -51,18 +48,9 @@ class EvalConfig(StrictModel):
         return value
 
 
-class PartConfig(BaseModel):
-    """A part picked by name from its registry; every other key is an option of that part."""
-
-    name: str
-    model_config = ConfigDict(extra="allow")
-
-    def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-
-class CameraConfig(StrictModel):
-    """One camera: an id like ``c001`` (AI City style) and where its frames come from."""
+class CameraConfig(CameraGeometry):
+    """One camera: an id like ``c001`` (AI City style), where its frames come from, and (for the
+    matcher) its clock offset and ground-plane homography."""
 
     id: str = Field(pattern=r"^c?\d{1,6}$", description="camera id, e.g. c001 (AI City numbers it 1)")
     source: str = Field(description="video file, image folder, or rtsp:// / http:// URL")
@@ -91,6 +79,13 @@ class MtmcConfig(StrictModel):
     embedder: PartConfig | None = Field(None, description="re-id embedder for appearance; none: motion only")
     output: OutputConfig = Field(default_factory=OutputConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    scenario: Path | None = Field(
+        None, description="an AI City / SynthCity scenario folder: cameras, clocks, calibration, topology, GT from it"
+    )
+    topology: TopologyConfig | Path | None = Field(None, description="camera links and travel times (or a YAML file)")
+    matcher: MatcherServiceConfig = Field(default_factory=MatcherServiceConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    security: SecurityConfig | None = Field(None, description="CURVE keys; none: plaintext (loopback only)")
 
     @field_validator("cameras")
     @classmethod

@@ -196,3 +196,13 @@ def test_null_gating_threshold_associates_on_iou_alone(gating_threshold, same_id
     tracker.update(dets(), None, 6)
     out = tracker.update(dets(box(100, w=60)), None, 7)
     assert (out[:, 4].tolist() == [1.0]) is same_id
+
+
+@pytest.mark.parametrize("name", ["deepsort", "deepsort-strong", "deepsort-bot"])
+def test_a_frame_without_boxes_may_come_with_empty_embeddings(name):
+    tracker = build_tracker(name, fps=10)
+    box = np.array([[10, 10, 50, 40, 0.9, 2]], np.float32)
+    feature = np.ones((1, 8), np.float32)
+    tracker.update(box, feature, 1)
+    out = tracker.update(np.zeros((0, 6), np.float32), np.zeros((0, 8), np.float32), 2)
+    assert out.shape == (0, 8)

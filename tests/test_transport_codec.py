@@ -21,6 +21,7 @@ from mtmc.transport import (
     make_update,
     merge_update,
 )
+from mtmc.transport.codec import Message, Preview, Progress
 from mtmc.types import Tracklet
 
 
@@ -48,7 +49,7 @@ def _update(dim: int | None = 512, rows: int = 10) -> TrackletUpdate:
     return update
 
 
-def _body(message: TrackletUpdate | Heartbeat | Ack) -> dict:
+def _body(message: Message) -> dict:
     return msgpack.unpackb(encode(message))
 
 
@@ -86,12 +87,25 @@ def test_float16_feature_is_close_to_the_tracklets() -> None:
     assert float(merged.feature @ tracklet.feature) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_heartbeat_and_ack_round_trip() -> None:
+def test_heartbeat_progress_ack_round_trip() -> None:
     heartbeat = Heartbeat(camera=3, sent=1712345678.123456, frames_done=901, outbox_size=17)
     assert decode(encode(heartbeat)) == heartbeat
-    ack = Ack(((6, 42, 0), (6, 42, 1), (7, 1, 2**40)))
-    assert decode(encode(ack)) == ack
-    assert decode(encode(Ack(()))) == Ack(())
+    assert decode(encode(Ack(6, 2**40))) == Ack(6, 2**40)
+    progress = Progress(camera=2, number=77, closed_s=-1.5, frames_done=300, done=True)
+    assert decode(encode(progress)) == progress
+    update = decode(encode(make_update(_tracklet(), 0, 0, number=12)))
+    assert isinstance(update, TrackletUpdate) and update.number == 12
+
+
+def test_preview_round_trip() -> None:
+    sent = Preview(4, 120, 12.5, b"\xff\xd8jpeg", np.arange(8).reshape(2, 4), [7, 9])
+    got = decode(encode(sent))
+    assert isinstance(got, Preview)
+    assert (got.camera, got.frame, got.time_s, got.jpeg) == (4, 120, 12.5, b"\xff\xd8jpeg")
+    np.testing.assert_array_equal(got.boxes, sent.boxes)
+    assert got.tracks.tolist() == [7, 9]
+    with pytest.raises(ValueError, match="2 boxes but 1"):
+        Preview(4, 120, 12.5, b"", np.zeros((2, 4)), [1])
 
 
 def test_constructor_refuses_what_the_decoder_would() -> None:
@@ -113,7 +127,7 @@ def test_numpy_scalars_become_python_values() -> None:
     assert (type(update.camera), type(update.seq), type(update.ended)) == (int, int, bool)
     assert decode(encode(update)).key == (3, 9, 0)
     assert Heartbeat(np.int32(3), np.float32(2.5), 1, 0).sent == 2.5
-    assert Ack([np.array([1, 2, 3])]).keys == ((1, 2, 3),)
+    assert Ack(np.int64(1), np.uint8(3)) == Ack(1, 3)
 
 
 def test_garbage() -> None:
@@ -121,7 +135,7 @@ def test_garbage() -> None:
     assert _reason(b"\xc1") == "garbage"  # a byte msgpack never uses
     assert _reason(msgpack.packb([1, 2, 3])) == "garbage"
     assert _reason(msgpack.packb({"k": "hb"})) == "garbage"  # no version
-    assert _reason(encode(Ack(())) + b"\x00") == "garbage"  # trailing bytes
+    assert _reason(encode(Ack(1, 1)) + b"\x00") == "garbage"  # trailing bytes
     assert _reason(b"\x91" * 5000) == "garbage"  # nested too deep
 
 
@@ -165,15 +179,17 @@ def test_malformed_update(field: str, value: object) -> None:
 
 
 def test_malformed_missing_fields_and_other_kinds() -> None:
-    for name in ("c", "t", "s", "r", "f", "b", "ts", "n", "a", "e"):
+    for name in ("c", "m", "t", "s", "r", "f", "b", "ts", "n", "a", "e"):
         body = _body(_update())
         del body[name]
         assert _reason(msgpack.packb(body)) == "malformed", name
     assert _reason(msgpack.packb({**_body(Heartbeat(1, 0.0, 0, 0)), "at": float("nan")})) == "malformed"
     assert _reason(msgpack.packb({**_body(Heartbeat(1, 0.0, 0, 0)), "at": 5})) == "malformed"
-    negative = np.array([[1, 2, -3]], "<i8").tobytes()
-    assert _reason(msgpack.packb({**_body(Ack(())), "keys": negative})) == "malformed"
-    assert _reason(msgpack.packb({**_body(Ack(())), "keys": b"\x00" * 23})) == "malformed"
+    assert _reason(msgpack.packb({**_body(Ack(1, 1)), "m": -3})) == "malformed"
+    assert _reason(msgpack.packb({**_body(Progress(1, 1, 0.0, 0)), "cs": float("inf")})) == "malformed"
+    preview = _body(Preview(1, 1, 0.0, b"", np.zeros((1, 4)), [1]))
+    assert _reason(msgpack.packb({**preview, "t": b"\x00" * 7})) == "malformed"
+    assert _reason(msgpack.packb({**preview, "b": b"\x00" * 20})) == "malformed"
     ext = msgpack.packb({**_body(Heartbeat(1, 0.0, 0, 0)), "c": msgpack.ExtType(5, b"x")})
     assert _reason(ext) == "malformed"
 
@@ -216,7 +232,9 @@ def test_fuzz_never_raises_anything_but_wire_error() -> None:
         encode(_update(512)),
         encode(_update(None)),
         encode(Heartbeat(2, 5.0, 9, 1)),
-        encode(Ack(((1, 2, 3),))),
+        encode(Ack(1, 3)),
+        encode(Progress(1, 4, 2.5, 10)),
+        encode(Preview(1, 1, 0.0, b"jpeg", np.zeros((2, 4)), [1, 2])),
     ]
     inputs: list[bytes] = [rng.bytes(int(n)) for n in rng.integers(0, 300, 1500)]
     for data in valid:
@@ -227,7 +245,7 @@ def test_fuzz_never_raises_anything_but_wire_error() -> None:
                 mutated[at] = int(rng.integers(0, 256))
             inputs.append(bytes(mutated))
     oddities = [None, True, -1, 2**64 - 1, -(2**63), 1.5, float("nan"), "x", b"\x00" * 7, [], {}, {"a": 1}]
-    for message in (_update(), Heartbeat(2, 5.0, 9, 1), Ack(((1, 2, 3),))):
+    for message in (_update(), Heartbeat(2, 5.0, 9, 1), Ack(1, 3), Progress(1, 4, 2.5, 10)):
         body = _body(message)
         inputs += [msgpack.packb({**body, name: odd}) for name in body for odd in oddities]
     start = time.perf_counter()

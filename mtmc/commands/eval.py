@@ -104,10 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = settings(args)
     started = time.perf_counter()
-    if config.mode == "aicity":
-        results, notes = _aicity(config)
-    else:
-        results, notes = _mot(config)
+    results, notes = score(config)
     elapsed = time.perf_counter() - started
     if config.json_out is not None:
         write_json(config.json_out, results)
@@ -120,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def score(config: EvalConfig) -> tuple[dict, list[str]]:
+    """The numbers (by sequence or camera, plus ``overall``) and notes for the reader."""
+    return _aicity(config) if config.mode == "aicity" else _mot(config)
 
 
 def _mot(config: EvalConfig) -> tuple[dict, list[str]]:

@@ -1,4 +1,4 @@
-"""``mtmc run``: every camera of a config, one process each, outputs under the config's folder."""
+"""``mtmc run``: the whole system on this machine: the matcher and one worker per camera."""
 
 from __future__ import annotations
 
@@ -6,40 +6,86 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "run the per-camera pipeline of every camera in a config (one process each)"
+HELP = "run the matcher and one worker per camera, supervised; write and score the results"
 DESCRIPTION = """\
-Run every camera listed in CONFIG in its own process: source -> detector -> tracker ->
-outputs (MOTChallenge, AI City lines, JSON lines, annotated video) under output.dir.
-A camera that fails reports one line and the others keep going; the exit code is 1 if any failed.
-Cross-camera identities come with the matcher.
+Start the central matcher and one worker process per camera of CONFIG (its cameras: list, or
+every camera of its scenario: folder), watch them (a crashed worker or matcher is restarted and
+resumes; a camera that fails on its input is reported and the others go on), and write under
+output.dir: submission.txt (AI City, global ids), mot/<camera>.txt (MOTChallenge, global ids),
+videos/<camera>.mp4 (annotated with global ids), logs/. When the config names ground truth
+(eval.gt, or a scenario's ground_truth.txt) the result is scored as `mtmc eval` would.
+"""
+EPILOG = """\
+examples:
+  mtmc run configs/demo.yaml
+  mtmc run configs/demo.yaml --out runs/demo-offline --mode offline
 """
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "run", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  mtmc run configs/demo.yaml",
-    )  # fmt: skip
-    p.add_argument("config", metavar="CONFIG", help="YAML with cameras, detector, tracker, output")
+        "run", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("config", metavar="CONFIG", help="run config YAML (cameras or scenario, parts, matcher)")
     p.add_argument("--out", metavar="DIR", help="write here instead of the config's output.dir")
+    p.add_argument("--mode", choices=["online", "offline"], help="override matcher.mode")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run (keep outboxes and journal)")
+    p.add_argument("--no-video", action="store_true", help="skip the annotated videos")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run, command="run")
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtmc.camera import CameraReport
     from mtmc.config import load_config
-    from mtmc.runner import run_cameras
+    from mtmc.runtime.scenario import with_scenario
+    from mtmc.runtime.supervisor import Supervisor, render_global_videos
 
-    config = load_config(args.config)
-    out_dir = Path(args.out) if args.out else config.output.dir
-    results = run_cameras(config, out_dir, show_progress=not args.quiet)
-    failed = 0
-    for camera, result in results.items():
-        if isinstance(result, CameraReport):
-            print(result.summary(), file=sys.stderr)
-        else:
-            failed += 1
-            print(f"mtmc run: error: camera {camera}: {result}", file=sys.stderr)
+    config_path = Path(args.config)
+    config = with_scenario(load_config(config_path))
+    out_dir = Path(args.out).resolve() if args.out else config.output.dir
+    supervisor = Supervisor(config_path, config, out_dir, resume=args.resume, mode=args.mode)
+    outcomes = _supervise(supervisor, quiet=args.quiet)
+    failed = {name: why for name, why in outcomes.items() if why != "done"}
+    for name, why in failed.items():
+        print(f"mtmc run: error: camera {name}: {why}", file=sys.stderr)
+    restarts = {w.name: w.restarts for w in supervisor.workers.values() if w.restarts}
+    if restarts or supervisor.matcher_restarts:
+        print(f"restarted: {restarts or ''} matcher {supervisor.matcher_restarts}x", file=sys.stderr)
+    if config.output.video and not args.no_video:
+        render_global_videos(config, out_dir)
+    if config.eval.gt is not None:
+        _score(config, out_dir)
     print(f"outputs in {out_dir}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _supervise(supervisor, quiet: bool) -> dict[str, str]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=quiet) as progress:
+        tasks = {name: progress.add_task(name, total=None) for name in supervisor.workers}
+
+        def update(sup) -> None:
+            for name, worker in sup.workers.items():
+                label = name if worker.outcome is None else f"{name} {'done' if worker.outcome == 'done' else 'FAILED'}"
+                if worker.restarts:
+                    label += f" (restarted {worker.restarts}x)"
+                progress.update(tasks[name], completed=worker.frame, total=worker.total, description=label)
+
+        result = supervisor.run(on_change=update)
+        if supervisor.dashboard and not quiet:
+            progress.console.print(f"dashboard was at {supervisor.dashboard}")
+    return result
+
+
+def _score(config, out_dir: Path) -> None:
+    from mtmc.commands.eval import score
+    from mtmc.metrics.report import print_table, write_json
+
+    settings = config.eval.model_copy(update={"pred": out_dir / "submission.txt"})
+    results, notes = score(settings)
+    write_json(out_dir / "scores.json", results)
+    print_table(results, f"{settings.mode} mode, IoU >= {settings.iou:g}")
+    for note in notes:
+        print(note, file=sys.stderr)

@@ -14,22 +14,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mtmc.config import StrictModel
+from mtmc.schema import StrictModel
 
 
-class MatchCamera(StrictModel):
-    id: str = Field(pattern=r"^c\d{1,6}$", description="camera id, e.g. c001 (AI City number 1)")
-    fps: float = Field(gt=0, description="frame rate of the track files' frame numbers")
+class CameraGeometry(StrictModel):
+    """Where a camera sits in time and on the ground: what the matcher needs besides tracks."""
+
     offset_s: float = Field(0.0, description="global time of the camera's frame 1, seconds")
     homography: list[list[float]] | None = Field(None, description="3x3 ground-plane homography")
     homography_maps: Literal["image_to_ground", "ground_to_image"] = Field(
         "image_to_ground", description="which way `homography` maps (EPFL: image_to_ground)"
     )
     calibration: Path | None = Field(None, description="AI City calibration.txt (world -> image)")
-
-    @property
-    def number(self) -> int:
-        return int(self.id[1:])
 
     @field_validator("homography")
     @classmethod
@@ -39,10 +35,19 @@ class MatchCamera(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _one_homography(self) -> MatchCamera:
+    def _one_homography(self) -> CameraGeometry:
         if self.homography is not None and self.calibration is not None:
-            raise ValueError(f"{self.id}: give homography or calibration, not both")
+            raise ValueError("give homography or calibration, not both")
         return self
+
+
+class MatchCamera(CameraGeometry):
+    id: str = Field(pattern=r"^c\d{1,6}$", description="camera id, e.g. c001 (AI City number 1)")
+    fps: float = Field(gt=0, description="frame rate of the track files' frame numbers")
+
+    @property
+    def number(self) -> int:
+        return int(self.id[1:])
 
 
 class Link(StrictModel):
@@ -92,6 +97,42 @@ class RerankConfig(StrictModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class OnlineConfig(StrictModel):
+    """The online mode: decisions on a fixed data-time grid, so that they depend only on the
+    tracklets, never on their arrival order or on how the watermark advanced."""
+
+    step_s: float = Field(
+        1.0,
+        gt=0,
+        description="epoch length: tracklets ending in [e*step, (e+1)*step) are decided together once "
+        "the watermark passes (e+1)*step; the decision delay is at most this (plus patience_s)",
+    )
+    window_s: float | None = Field(
+        None,
+        gt=0,
+        description="revision window (data seconds, between tracklet ends): an identity can be joined "
+        "or revised while a member ended within it; older tracklets are final and leave memory. "
+        "None: 60 s without topology (a vehicle at urban speed, ~10 m/s, reaches cameras ~600 m away "
+        "in a minute), else the topology's longest travel time max_s + 30 s (travel is measured "
+        "between view centres, the window between tracklet ends), so that every link stays usable",
+    )
+    patience_s: float = Field(
+        0.0, ge=0, description="extra watermark lag before an epoch is decided (room for stragglers)"
+    )
+    max_block: int = Field(
+        256,
+        ge=2,
+        description="most tracklets per distance_matrix call: the epoch's tracklets are cut into "
+        "chunks whose gated candidates fit, bounding the (block x block) cost per call",
+    )
+
+    def window(self, topology: TopologyConfig | None) -> float:
+        if self.window_s is not None:
+            return self.window_s
+        links = topology.links if topology is not None else []
+        return max(60.0, max((link.max_s for link in links), default=0.0) + 30.0)
+
+
 class MatcherConfig(StrictModel):
     distances: list[DistanceConfig] = Field(
         default_factory=lambda: [
@@ -112,6 +153,7 @@ class MatcherConfig(StrictModel):
         description="without topology: tracklets of different cameras further apart in time than "
         "this give no direct evidence (inf: no limit)",
     )
+    online: OnlineConfig = Field(default_factory=OnlineConfig)
 
 
 class MatchConfig(StrictModel):
@@ -130,3 +172,4 @@ class MatchConfig(StrictModel):
                 if end not in known:
                     raise ValueError(f"topology link {link.from_} -> {link.to}: unknown camera {end}")
         return self
+

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mtmc.errors import InputFormatError, MtmcError
-from mtmc.match.config import MatchCamera
+from mtmc.match.config import CameraGeometry
 
 _HOMOGRAPHY = re.compile(r"homography\s+matrix\s*:\s*(.+)", re.IGNORECASE)
 
@@ -32,7 +32,7 @@ def read_calibration(path: str | Path) -> np.ndarray:
     raise InputFormatError(path, "no 'Homography matrix:' line")
 
 
-def image_to_ground(camera: MatchCamera) -> np.ndarray | None:
+def image_to_ground(camera: CameraGeometry) -> np.ndarray | None:
     """The camera's 3x3 image -> ground homography, or None when the config gives none."""
     if camera.calibration is not None:
         return np.linalg.inv(read_calibration(camera.calibration))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from mtmc.config import PartConfig, StrictModel
+from mtmc.schema import PartConfig, StrictModel
 
 VEHICLE_CLASSES = ["car", "bus", "truck", "motorcycle"]
 

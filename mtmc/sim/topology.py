@@ -108,4 +108,21 @@ def topology(world: World, results: dict[str, dict], config: SimConfig) -> dict:
             for c in world.cameras
         ],
         "links": links,
+        "exclusive_views": _exclusive_views(world),
     }
+
+
+def _exclusive_views(world: World) -> bool:
+    """No two cameras see the same stretch of road (so time-overlapping views are different vehicles)."""
+    spans: dict[frozenset, list[tuple[float, float]]] = {}
+    for c in world.cameras:
+        near, far = c.start_m, c.start_m + c.view_m
+        if c.a > c.b:  # measure every camera of a road from the same end
+            length = world.graph.length(c.a, c.b)
+            near, far = length - far, length - near
+        spans.setdefault(frozenset((c.a, c.b)), []).append((near, far))
+    for intervals in spans.values():
+        intervals.sort()
+        if any(later[0] < earlier[1] for earlier, later in zip(intervals, intervals[1:])):
+            return False
+    return True

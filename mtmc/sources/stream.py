@@ -3,10 +3,17 @@
 A stream that stops delivering frames is reopened after 0.5 s, 1 s, 2 s ... (capped), with a log
 line per attempt. When no frame has arrived for ``give_up_s`` seconds the camera ends with a
 clear error; the frames delivered before that have already been handed on.
+
+OpenCV's FFmpeg capture waits 30 s by default when a server accepts but sends nothing (a hung
+camera, a dead link): both opening and each read are bounded here by ``io_timeout_s`` (capped at
+``give_up_s``), so a stalled stream is noticed and reopened in seconds. The RTSP transport is
+FFmpeg's default (UDP, falling back to TCP); to force TCP set
+``OPENCV_FFMPEG_CAPTURE_OPTIONS=rtsp_transport;tcp`` in the environment.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -24,10 +31,12 @@ def is_stream_url(text: str) -> bool:
     return text.lower().startswith(STREAM_SCHEMES)
 
 
-def _open_with_opencv(url: str) -> Any:
+def _open_with_opencv(url: str, timeout_s: float = 10.0) -> Any:
     import cv2
 
-    return cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+    ms = max(1, int(timeout_s * 1000))
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+    return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
 
 
 class StreamSource(Source):
@@ -38,12 +47,16 @@ class StreamSource(Source):
         give_up_s: float = 60.0,
         first_backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
-        opener: Callable[[str], Any] = _open_with_opencv,
+        opener: Callable[[str], Any] | None = None,
+        io_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if give_up_s <= 0 or first_backoff_s <= 0 or max_backoff_s < first_backoff_s:
-            raise ValueError("need give_up_s > 0 and 0 < first_backoff_s <= max_backoff_s")
+        if give_up_s <= 0 or first_backoff_s <= 0 or max_backoff_s < first_backoff_s or io_timeout_s <= 0:
+            raise ValueError("need give_up_s > 0, io_timeout_s > 0 and 0 < first_backoff_s <= max_backoff_s")
+        if opener is None:  # a stalled open or read must not outlast the give-up time
+            timeout_s = min(io_timeout_s, give_up_s)
+            opener = functools.partial(_open_with_opencv, timeout_s=timeout_s)
         self.url = url
         self.give_up_s = give_up_s
         self.first_backoff_s = first_backoff_s

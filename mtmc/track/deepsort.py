@@ -172,7 +172,9 @@ class DeepSort:
         """Advance one frame; ``frame`` is the source's frame number (not used for timing)."""
         dets = np.asarray(dets, dtype=np.float32).reshape(-1, 6)
         if embeddings is not None:
-            embeddings = np.asarray(embeddings, dtype=np.float32).reshape(len(dets), -1)
+            embeddings = np.asarray(embeddings, dtype=np.float32)
+            if embeddings.ndim != 2 or len(embeddings) != len(dets):  # (0, D) for a frame without boxes is fine
+                embeddings = embeddings.reshape(len(dets), -1)
             norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
             embeddings = embeddings / np.maximum(norms, 1e-12)
         self._predict()
@@ -205,6 +207,11 @@ class DeepSort:
         self.tracks = [t for t in self.tracks if t.state != DELETED]
         self._frames_seen += 1
         return self._output()
+
+    def alive_ids(self) -> set[int]:
+        """Ids of the tracks that may still output rows (confirmed, tentative or lost, not deleted):
+        a track missing from this set has ended for good."""
+        return {t.track_id for t in self.tracks}
 
     def _predict(self) -> None:
         if not self.tracks:

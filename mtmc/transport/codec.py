@@ -7,20 +7,27 @@ decodes with one ``np.frombuffer`` instead of 1280 Python floats.
 =================  ====  ===========================================================================
 message            kind  fields
 =================  ====  ===========================================================================
-``TrackletUpdate`` upd   c camera, t track, s seq, r first_row, f frames <i4, b boxes <f4 x4,
-                         ts times <f8, x feature <f2 | nil, n feature_count, a {name: <f2}, e ended
+``TrackletUpdate`` upd   c camera, m number, t track, s seq, r first_row, f frames <i4,
+                         b boxes <f4 x4, ts times <f8, x feature <f2 | nil, n feature_count,
+                         a {name: <f2}, e ended
+``Progress``       prg   c camera, m number, cs closed_s, fd frames done, d done
 ``Heartbeat``      hb    c camera, at sent time, fd frames done, ob outbox size
-``Ack``            ack   keys <i8 x3 (camera, track, seq)
+``Ack``            ack   c camera, m through (cumulative)
+``Preview``        pv    c camera, fr frame, ts time, j JPEG, b boxes <f4 x4, t tracks <i8
 =================  ====  ===========================================================================
 
 Fields a decoder does not know are ignored, so adding a field needs no version bump; changing
 the meaning of one does. :func:`decode` turns every kind of bad input into one :class:`WireError`
 whose ``reason`` the matcher counts before dropping the message (DESIGN.md, "Reliability model").
 
-The outbox protocol needs nothing more: a worker resends what stays unacknowledged, the matcher
-acknowledges only what it has journaled and applied, and ``(camera, track, seq)`` makes a
-resend harmless. A ``TrackletUpdate`` is a delta of rows (``first_row`` says where they start in
-the track, so a gap is detected rather than silently merged) plus a snapshot of the appearance.
+The outbox protocol is go-back-N: ``TrackletUpdate`` and ``Progress`` are numbered per camera
+(``number`` 1, 2, 3 ... as the worker's outbox commits them); the matcher applies a camera's
+messages strictly in that order, journals them, and acknowledges cumulatively ("all of camera c
+through m"); a worker resends from the oldest unacknowledged message when acks stop coming. So a
+resend is harmless and every replay of a journal sees the same sequence. A ``TrackletUpdate`` is a
+delta of rows (``first_row`` says where they start in the track, so a gap is detected rather than
+silently merged) plus a snapshot of the appearance, keyed ``(camera, track, seq)``. ``Heartbeat``
+(liveness) and ``Preview`` (the dashboard's latest frame) are neither numbered nor journaled.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ MAX_MESSAGE_BYTES = 1 << 20
 
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
-_I4, _F2, _F4, _F8 = (np.dtype(code) for code in ("<i4", "<f2", "<f4", "<f8"))
+_I4, _I8, _F2, _F4, _F8 = (np.dtype(code) for code in ("<i4", "<i8", "<f2", "<f4", "<f8"))
 
 Reason = Literal["garbage", "oversized", "wrong_version", "malformed"]
 
@@ -104,11 +111,20 @@ def _as_frames(value: Any) -> np.ndarray:
     return frames
 
 
+def _seconds(name: str, value: Any) -> float:
+    """``value`` as a finite float (bools refused: they are ints to Python)."""
+    real = int | float | np.integer | np.floating
+    if isinstance(value, bool | np.bool_) or not isinstance(value, real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True, eq=False)
 class TrackletUpdate:
     """The rows a worker's track gained since its last update, plus its current appearance.
 
-    ``seq`` counts the track's updates from 0 and ``(camera, track, seq)`` is the idempotency key.
+    ``seq`` counts the track's updates from 0 and ``(camera, track, seq)`` is the idempotency key;
+    ``number`` is the message's place in its camera's outbox (0: not sent through one).
     ``first_row`` is the index, within the whole track, of ``frames[0]``. ``feature`` (float16) is
     the running mean over ``feature_count`` embeddings and ``attributes`` the current per-class
     scores: both are snapshots, so the latest update carries everything the matcher needs.
@@ -125,9 +141,10 @@ class TrackletUpdate:
     feature_count: int = 0
     attributes: Mapping[str, np.ndarray] = field(default_factory=dict)
     ended: bool = False
+    number: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("camera", "track", "seq", "first_row", "feature_count"):
+        for name in ("camera", "track", "seq", "first_row", "feature_count", "number"):
             object.__setattr__(self, name, _id(name, getattr(self, name)))
         frames = _as_frames(self.frames)
         boxes = _as_array("boxes", self.boxes, _F4, width=4)
@@ -176,28 +193,71 @@ class Heartbeat:
     def __post_init__(self) -> None:
         for name in ("camera", "frames_done", "outbox_size"):
             object.__setattr__(self, name, _id(name, getattr(self, name)))
-        real = int | float | np.integer | np.floating
-        if (
-            isinstance(self.sent, bool | np.bool_)
-            or not isinstance(self.sent, real)
-            or not math.isfinite(self.sent)
-        ):
-            raise ValueError(f"sent must be a finite number of seconds, got {self.sent!r}")
-        object.__setattr__(self, "sent", float(self.sent))
+        object.__setattr__(self, "sent", _seconds("sent", self.sent))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A camera's promise: every tracklet of it that ended at or before ``closed_s`` (global
+    seconds) has been sent, in messages numbered below ``number``. ``done``: the camera has ended.
+
+    The matcher's online mode decides only behind the slowest camera's promise, so its decisions
+    do not depend on when messages happened to arrive.
+    """
+
+    camera: int
+    number: int
+    closed_s: float
+    frames_done: int
+    done: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("camera", "number", "frames_done"):
+            object.__setattr__(self, name, _id(name, getattr(self, name)))
+        object.__setattr__(self, "closed_s", _seconds("closed_s", self.closed_s))
+        if not isinstance(self.done, bool | np.bool_):
+            raise ValueError(f"done must be a bool, got {self.done!r}")
+        object.__setattr__(self, "done", bool(self.done))
 
 
 @dataclass(frozen=True)
 class Ack:
-    """The matcher's word that these ``(camera, track, seq)`` keys are journaled: delete them."""
+    """The matcher's word that camera ``camera``'s messages numbered ``<= through`` are journaled."""
 
-    keys: tuple[tuple[int, int, int], ...]
+    camera: int
+    through: int
 
     def __post_init__(self) -> None:
-        keys = tuple((_id("camera", c), _id("track", t), _id("seq", s)) for c, t, s in self.keys)
-        object.__setattr__(self, "keys", keys)
+        for name in ("camera", "through"):
+            object.__setattr__(self, name, _id(name, getattr(self, name)))
 
 
-Message = TrackletUpdate | Heartbeat | Ack
+@dataclass(frozen=True, eq=False)
+class Preview:
+    """A camera's latest frame for the live dashboard: JPEG bytes and the boxes of its tracks."""
+
+    camera: int
+    frame: int
+    time_s: float
+    jpeg: bytes
+    boxes: np.ndarray
+    tracks: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("camera", "frame"):
+            object.__setattr__(self, name, _id(name, getattr(self, name)))
+        object.__setattr__(self, "time_s", _seconds("time_s", self.time_s))
+        if type(self.jpeg) is not bytes:
+            raise ValueError("jpeg must be bytes")
+        boxes = _as_array("boxes", self.boxes, _F4, width=4)
+        tracks = np.ascontiguousarray(np.asarray(self.tracks).reshape(-1), dtype=_I8)
+        if len(tracks) != len(boxes):
+            raise ValueError(f"{len(boxes)} boxes but {len(tracks)} track ids")
+        object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "tracks", tracks)
+
+
+Message = TrackletUpdate | Progress | Heartbeat | Ack | Preview
 
 
 def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
@@ -210,6 +270,7 @@ def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
         body = {
             "k": "upd",
             "c": message.camera,
+            "m": message.number,
             "t": message.track,
             "s": message.seq,
             "r": message.first_row,
@@ -229,8 +290,27 @@ def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
             "fd": message.frames_done,
             "ob": message.outbox_size,
         }
+    elif isinstance(message, Progress):
+        body = {
+            "k": "prg",
+            "c": message.camera,
+            "m": message.number,
+            "cs": message.closed_s,
+            "fd": message.frames_done,
+            "d": message.done,
+        }
     elif isinstance(message, Ack):
-        body = {"k": "ack", "keys": np.asarray(message.keys, "<i8").reshape(-1, 3).tobytes()}
+        body = {"k": "ack", "c": message.camera, "m": message.through}
+    elif isinstance(message, Preview):
+        body = {
+            "k": "pv",
+            "c": message.camera,
+            "fr": message.frame,
+            "ts": message.time_s,
+            "j": message.jpeg,
+            "b": message.boxes.tobytes(),
+            "t": message.tracks.tobytes(),
+        }
     else:
         raise TypeError(f"not a wire message: {type(message).__name__}")
     data = msgpack.packb({"v": WIRE_VERSION, **body})
@@ -269,6 +349,7 @@ def _decode_update(body: dict) -> TrackletUpdate:
         feature_count=_get(body, "n", int),
         attributes={name: np.frombuffer(scores, _F2) for name, scores in attributes.items()},
         ended=_get(body, "e", bool),
+        number=_get(body, "m", int),
     )
 
 
@@ -281,15 +362,37 @@ def _decode_heartbeat(body: dict) -> Heartbeat:
     )
 
 
+def _decode_progress(body: dict) -> Progress:
+    return Progress(
+        camera=_get(body, "c", int),
+        number=_get(body, "m", int),
+        closed_s=_get(body, "cs", float),
+        frames_done=_get(body, "fd", int),
+        done=_get(body, "d", bool),
+    )
+
+
 def _decode_ack(body: dict) -> Ack:
-    keys = np.frombuffer(_get(body, "keys", bytes), "<i8").reshape(-1, 3)
-    return Ack(tuple(map(tuple, keys.tolist())))
+    return Ack(camera=_get(body, "c", int), through=_get(body, "m", int))
+
+
+def _decode_preview(body: dict) -> Preview:
+    return Preview(
+        camera=_get(body, "c", int),
+        frame=_get(body, "fr", int),
+        time_s=_get(body, "ts", float),
+        jpeg=_get(body, "j", bytes),
+        boxes=np.frombuffer(_get(body, "b", bytes), _F4),
+        tracks=np.frombuffer(_get(body, "t", bytes), _I8),
+    )
 
 
 _DECODERS: dict[str, Callable[[dict], Message]] = {
     "upd": _decode_update,
+    "prg": _decode_progress,
     "hb": _decode_heartbeat,
     "ack": _decode_ack,
+    "pv": _decode_preview,
 }
 
 
@@ -320,7 +423,7 @@ def decode(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
         raise WireError("malformed", str(exc)) from exc
 
 
-def make_update(tracklet: Tracklet, seq: int, first_row: int) -> TrackletUpdate:
+def make_update(tracklet: Tracklet, seq: int, first_row: int, number: int = 0) -> TrackletUpdate:
     """The update carrying ``tracklet``'s rows from ``first_row`` on and its current appearance.
 
     A worker keeps, per track, the next ``seq`` and the number of rows already sent.
@@ -338,6 +441,7 @@ def make_update(tracklet: Tracklet, seq: int, first_row: int) -> TrackletUpdate:
         feature_count=tracklet.feature_count if tracklet.feature is not None else 0,
         attributes=tracklet.attributes,
         ended=tracklet.ended,
+        number=number,
     )
 
 

@@ -1,0 +1,446 @@
+"""Online association: ended tracklets in, a global id each within a bounded delay, revised later.
+
+The same core as the offline mode (``distance_matrix``: distances by name, re-ranking, time gates;
+``constrained_agglomerative`` with ``cannot_link``), run on a bounded window of recent tracklets.
+
+Determinism: decisions are made on a fixed data-time grid, so the final ids depend only on the set
+of tracklets, never on their arrival order or on how the watermark advanced. Epoch ``e`` holds the
+tracklets whose ``end`` lies in ``[e * step_s, (e + 1) * step_s)``; it is decided once the
+watermark (every camera's tracklets ending at or before it have been given) reaches
+``(e + 1) * step_s + patience_s``. Deciding an epoch (its tracklets sorted by key):
+
+1. distances: each tracklet against the window's tracklets (and the epoch's) that pass the time
+   gates (same camera, overlap, travel-time link; computed row by row as ``time_gates`` would):
+   ``distance_matrix`` on blocks of at most ``max_block`` tracklets, rows kept in a sparse cache
+   (a pair is computed once). With re-ranking, the block is the whole window when it fits in
+   ``max_block`` (re-ranking needs a gallery), else the gated candidates;
+2. the epoch's tracklets are clustered among themselves (constrained agglomerative, so two
+   same-epoch views of one vehicle start as one identity);
+3. Hungarian (``linear_sum_assignment``) between those clusters and the identities in the window:
+   cost = linkage (``config.linkage``) of the defined distances to the identity's window members,
+   forbidden if a cannot-link pair (same camera overlapping in time, or any overlap with
+   ``exclusive_views``) would join; pairs at most ``threshold`` take the identity, the other
+   clusters become new identities (ids issued in decision order, from 1);
+4. revision: the offline core re-run on the window members of the identities the epoch touched
+   (its own and those within ``threshold`` of one of its tracklets); identities whose window
+   members all fall in one cluster are merged into the oldest (smallest) id, unless that puts a
+   cannot-link pair in one identity.
+
+Memory: a tracklet whose end is older than ``window_s`` before the last decided epoch boundary is
+final: it leaves the window and ``advance`` hands it back with its id; an identity lives while it
+has window members. Nothing but counters grows with the run's length.
+
+Clustering runs per connected component of the pairs at most ``threshold`` apart (clusters of
+different components can never merge), which gives exactly ``constrained_agglomerative``'s labels
+on the whole matrix at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from mtmc.match.cluster import constrained_agglomerative
+from mtmc.match.config import MatcherConfig, TopologyConfig
+from mtmc.match.distances import Scene
+from mtmc.match.gates import cannot_link
+from mtmc.match.offline import distance_matrix
+from mtmc.types import Tracklet
+
+Key = tuple[int, int]
+_FORBIDDEN = 1e9  # cost of a pair the assignment must not take (linear_sum_assignment wants finite costs)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``key`` got ``global_id``: first ("assign") or by a merge of identities ("revise"), when the
+    watermark reached ``decided_at_s`` (data time: its epoch's end plus ``patience_s``)."""
+
+    key: Key
+    global_id: int
+    kind: Literal["assign", "revise"]
+    decided_at_s: float
+
+
+def cluster_sparse(
+    tracklets: Sequence[Tracklet],
+    pairs: dict[tuple[int, int], float] | tuple[np.ndarray, np.ndarray, np.ndarray],
+    threshold: float,
+    linkage: Literal["average", "complete"] = "average",
+    topology: TopologyConfig | None = None,
+) -> np.ndarray:
+    """Labels 0..K-1 (numbered by first member) of ``constrained_agglomerative`` on the distance
+    given sparsely (``pairs[(i, j)] = d`` or arrays ``(i, j, d)``, i < j, others unknown), with
+    ``cannot_link``; computed per connected component of the pairs at most ``threshold`` apart."""
+    n = len(tracklets)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    if isinstance(pairs, dict):
+        first = np.array([i for i, _ in pairs], np.int64)
+        second = np.array([j for _, j in pairs], np.int64)
+        dist = np.array(list(pairs.values()), np.float64)
+    else:
+        first, second, dist = (np.asarray(a) for a in pairs)
+    close = dist <= threshold
+    graph = coo_matrix((np.ones(int(close.sum())), (first[close], second[close])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    inside = component[first] == component[second]  # pairs across components never matter
+    first, second, dist = first[inside], second[inside], dist[inside]
+    by_pair = np.argsort(component[first], kind="stable")
+    first, second, dist = first[by_pair], second[by_pair], dist[by_pair]
+    pair_cuts = np.searchsorted(component[first], np.arange(component.max() + 2))
+    representative = np.arange(n)
+    order = np.argsort(component, kind="stable")
+    member_cuts = np.searchsorted(component[order], np.arange(component.max() + 2))
+    position = np.empty(n, np.int64)
+    for c in range(component.max() + 1):
+        index = order[member_cuts[c] : member_cuts[c + 1]]
+        if len(index) < 2:
+            continue
+        position[index] = np.arange(len(index))
+        lo, hi = pair_cuts[c], pair_cuts[c + 1]
+        sub = np.full((len(index), len(index)), np.nan)
+        a, b = position[first[lo:hi]], position[second[lo:hi]]
+        sub[a, b] = sub[b, a] = dist[lo:hi]
+        labels = constrained_agglomerative(
+            sub, cannot_link([tracklets[g] for g in index.tolist()], topology), threshold, linkage
+        )
+        for label in range(int(labels.max()) + 1):
+            group = index[labels == label]
+            representative[group] = group.min()
+    return np.unique(representative, return_inverse=True)[1].astype(np.int64)
+
+
+def _overlap(a: Tracklet, b: Tracklet) -> bool:
+    return a.start <= b.end and b.start <= a.end
+
+
+class OnlineAssociator:
+    """Incremental association with bounded delay and memory (module docstring)."""
+
+    def __init__(self, config: MatcherConfig | None = None, scene: Scene | None = None, topology: TopologyConfig | None = None):
+        self.config = config or MatcherConfig()
+        self.scene = scene or Scene()
+        self.topology = topology
+        online = self.config.online
+        self.step_s = online.step_s
+        self.patience_s = online.patience_s
+        self.window_s = online.window(topology)
+        self.max_block = online.max_block
+        # The time gates are applied by ``_candidates`` (rows only, as gates.time_gates does for the
+        # whole matrix); distance_matrix is called ungated on blocks of candidates.
+        self._ungated = self.config.model_copy(update={"max_gap_s": math.inf})
+        self.exclusive = bool(topology is not None and topology.exclusive_views)
+        # camera -> (other camera, lo, hi): a link says middle(other) - middle(this) in [lo, hi]
+        self._travel: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
+        self._links: dict[int, list] = defaultdict(list)
+        for link in topology.links if topology is not None else []:
+            a, b = int(link.from_[1:]), int(link.to[1:])
+            self._travel[a].append((b, link.min_s, link.max_s))
+            self._travel[b].append((a, -link.max_s, -link.min_s))
+            self._links[a].append(link)
+            self._links[b].append(link)
+        self._pending: dict[int, list[Tracklet]] = {}
+        self._pending_keys: set[Key] = set()
+        self._next: int | None = None  # every epoch before it is decided
+        self._window: dict[Key, Tracklet] = {}
+        self._ids: dict[Key, int] = {}
+        self._members: dict[int, set[Key]] = {}
+        self._final_end: dict[int, dict[int, float]] = {}  # id -> camera -> latest end of its final members
+        self._dist: dict[Key, dict[Key, float]] = {}  # sparse, symmetric; window tracklets only
+        self._heap: list[tuple[float, Key]] = []
+        self._issued = 0
+        self.late = 0
+        self.duplicates = 0
+        self.revisions = 0
+        self.epochs = 0  # epochs decided that held tracklets
+
+    # ---- public --------------------------------------------------------------------------------
+
+    @property
+    def window_size(self) -> int:
+        return len(self._window)
+
+    @property
+    def pending_size(self) -> int:
+        return len(self._pending_keys)
+
+    def global_id(self, key: Key) -> int | None:
+        return self._ids.get(tuple(key))
+
+    def epoch_of(self, end_s: float) -> int:
+        return math.floor(end_s / self.step_s)
+
+    def add(self, tracklet: Tracklet) -> None:
+        if len(tracklet.times) == 0:
+            raise ValueError(f"tracklet c{tracklet.camera:03d}/{tracklet.track} has no boxes")
+        key = tracklet.key
+        if key in self._pending_keys or key in self._window:
+            self.duplicates += 1
+            return
+        epoch = self.epoch_of(tracklet.end)
+        if self._next is not None and epoch < self._next:
+            self.late += 1
+            epoch = self._next
+        self._pending.setdefault(epoch, []).append(tracklet)
+        self._pending_keys.add(key)
+
+    def advance(self, watermark_s: float) -> tuple[list[Decision], list[tuple[Tracklet, int]]]:
+        """Decide every epoch the watermark closes; return the decisions and the finalised tracklets."""
+        if math.isnan(watermark_s):
+            return [], []
+        if watermark_s == math.inf:
+            return self.finish()
+        decisions: list[Decision] = []
+        finals: list[tuple[Tracklet, int]] = []
+        last = math.floor((watermark_s - self.patience_s) / self.step_s) - 1
+        for epoch in sorted(e for e in self._pending if e <= last):
+            self._decide(epoch, decisions, finals)
+        if self._next is None or last + 1 > self._next:
+            self._next = last + 1
+        self._finalise(self._next * self.step_s - self.window_s, finals)
+        return decisions, finals
+
+    def finish(self) -> tuple[list[Decision], list[tuple[Tracklet, int]]]:
+        """The run is over: decide every pending tracklet, finalise everything."""
+        decisions: list[Decision] = []
+        finals: list[tuple[Tracklet, int]] = []
+        for epoch in sorted(self._pending):
+            self._decide(epoch, decisions, finals)
+            self._next = max(self._next if self._next is not None else epoch + 1, epoch + 1)
+        self._finalise(math.inf, finals)
+        return decisions, finals
+
+    # ---- one epoch -----------------------------------------------------------------------------
+
+    def _decide(self, epoch: int, decisions: list[Decision], finals: list[tuple[Tracklet, int]]) -> None:
+        boundary = (epoch + 1) * self.step_s
+        at = boundary + self.patience_s
+        self._finalise(boundary - self.window_s, finals)
+        batch = sorted(self._pending.pop(epoch), key=lambda t: t.key)
+        self._pending_keys.difference_update(t.key for t in batch)
+        window_keys = sorted(self._window)
+        pool = [self._window[k] for k in window_keys] + batch
+        first = len(window_keys)  # pool[first + i] is batch[i]
+        candidates = self._candidates(pool, first)
+        rows, inner = self._distances(pool, first, candidates)
+        threshold, linkage = self.config.threshold, self.config.linkage
+
+        labels = cluster_sparse(batch, inner, threshold, linkage, self.topology)
+        groups = [np.flatnonzero(labels == k).tolist() for k in range(int(labels.max()) + 1)]
+        matched = self._assign(batch, groups, rows)
+        for g, group in enumerate(groups):
+            gid = matched.get(g)
+            if gid is None:
+                self._issued += 1
+                gid = self._issued
+                self._members[gid] = set()
+                self._final_end[gid] = {}
+            for i in group:
+                t = batch[i]
+                self._window[t.key] = t
+                self._ids[t.key] = gid
+                self._members[gid].add(t.key)
+                heapq.heappush(self._heap, (t.end, t.key))
+                self._dist.setdefault(t.key, {})
+                decisions.append(Decision(t.key, gid, "assign", at))
+        for i, row in enumerate(rows):
+            a = batch[i].key
+            for b, d in row.items():
+                self._dist[a][b] = self._dist[b][a] = d
+        for (i, j), d in inner.items():
+            a, b = batch[i].key, batch[j].key
+            self._dist[a][b] = self._dist[b][a] = d
+        touched = {self._ids[t.key] for t in batch}
+        for row in rows:
+            touched.update(self._ids[b] for b, d in row.items() if d <= threshold)
+        self._revise(touched, at, decisions)
+        self.epochs += 1
+
+    def _candidates(self, pool: list[Tracklet], first: int) -> list[np.ndarray]:
+        """Per batch tracklet, the pool indices that pass the time gates with it (as ``time_gates``)."""
+        starts = np.array([t.start for t in pool])
+        ends = np.array([t.end for t in pool])
+        middles = (starts + ends) / 2
+        cameras = np.array([t.camera for t in pool], np.int64)
+        by_camera: dict[int, np.ndarray] = {}
+        order = np.argsort(cameras, kind="stable")
+        if len(order):
+            cuts = np.flatnonzero(np.diff(cameras[order])) + 1
+            for index in np.split(order, cuts):
+                by_camera[int(cameras[index[0]])] = index
+        out = []
+        for p in range(first, len(pool)):
+            camera = int(cameras[p])
+            overlap = (starts <= ends[p]) & (ends >= starts[p])
+            mask = cameras == camera
+            if self.topology is None:
+                gap = np.maximum(starts - ends[p], starts[p] - ends)
+                mask |= overlap | (gap <= self.config.max_gap_s)
+            else:
+                if not self.exclusive:
+                    mask |= overlap
+                for other, lo, hi in self._travel.get(camera, ()):
+                    index = by_camera.get(other)
+                    if index is None:
+                        continue
+                    travel = middles[index] - middles[p]
+                    mask[index[(travel >= lo) & (travel <= hi) & ~overlap[index]]] = True
+            mask[p] = False
+            out.append(np.flatnonzero(mask))
+        return out
+
+    def _distances(
+        self, pool: list[Tracklet], first: int, candidates: list[np.ndarray]
+    ) -> tuple[list[dict[Key, float]], dict[tuple[int, int], float]]:
+        """Defined distances of each batch tracklet to its window candidates (by key), and between
+        batch tracklets (by batch index pair i < j), from ``distance_matrix`` on bounded blocks."""
+        n = len(candidates)
+        rows: list[dict[Key, float]] = [{} for _ in range(n)]
+        inner: dict[tuple[int, int], float] = {}
+        limit = self.max_block
+        calls: list[tuple[list[int], list[int]]] = []  # (batch indices, extra pool indices)
+        whole = self.config.rerank.enabled and len(pool) <= limit  # re-rank against the whole window
+        if whole:
+            calls.append((list(range(n)), list(range(first))))
+        chunk: list[int] = []
+        union: set[int] = set()
+        for i in range(0 if whole else n):
+            mine = set(candidates[i].tolist())
+            if len(mine) + 1 > limit:  # alone too big: its candidates in parts
+                spread = sorted(mine)
+                calls.extend(([i], spread[k : k + limit - 1]) for k in range(0, len(spread), limit - 1))
+                continue
+            grown = union | mine | {first + i} | {first + c for c in chunk}
+            if chunk and len(grown) > limit:
+                calls.append((chunk, sorted(union)))
+                chunk, union = [], set()
+            chunk.append(i)
+            union |= mine
+        if chunk:
+            calls.append((chunk, sorted(union)))
+        for chunk, extra in calls:
+            index = sorted(set(extra) | {first + i for i in chunk})
+            if len(index) < 2:
+                continue
+            position = {p: k for k, p in enumerate(index)}
+            block = [pool[p] for p in index]
+            dist = distance_matrix(block, self._ungated, self.scene, None)
+            for i in chunk:
+                here = position[first + i]
+                for p in candidates[i].tolist():
+                    if p not in position:
+                        continue
+                    d = float(dist[here, position[p]])
+                    if not math.isfinite(d):
+                        continue
+                    if p >= first:
+                        pair = (min(i, p - first), max(i, p - first))
+                        inner.setdefault(pair, d)
+                    else:
+                        rows[i].setdefault(pool[p].key, d)
+        return rows, inner
+
+    def _forbidden(self, tracklets: Sequence[Tracklet], gid: int) -> bool:
+        """True when the tracklets may not join identity ``gid`` (cannot-link with a member)."""
+        final = self._final_end.get(gid, {})
+        for t in tracklets:
+            if final:
+                latest = max(final.values()) if self.exclusive else final.get(t.camera, -math.inf)
+                if t.start <= latest:
+                    return True
+            for key in self._members.get(gid, ()):
+                m = self._window[key]
+                if (m.camera == t.camera or self.exclusive) and _overlap(m, t):
+                    return True
+        return False
+
+    def _assign(self, batch: list[Tracklet], groups: list[list[int]], rows: list[dict[Key, float]]) -> dict[int, int]:
+        """Hungarian between the batch's clusters and the window's identities: cluster -> id."""
+        stats: list[dict[int, list[float]]] = []
+        for group in groups:
+            acc: dict[int, list[float]] = {}
+            for i in group:
+                for key, d in rows[i].items():
+                    s = acc.setdefault(self._ids[key], [0.0, 0.0, -math.inf])
+                    s[0] += d
+                    s[1] += 1
+                    s[2] = max(s[2], d)
+            stats.append(acc)
+        ids = sorted({gid for acc in stats for gid in acc})
+        if not ids:
+            return {}
+        column = {gid: k for k, gid in enumerate(ids)}
+        cost = np.full((len(groups), len(ids)), _FORBIDDEN)
+        threshold = self.config.threshold
+        for g, acc in enumerate(stats):
+            for gid, (total, count, worst) in acc.items():
+                value = total / count if self.config.linkage == "average" else worst
+                if value <= threshold and not self._forbidden([batch[i] for i in groups[g]], gid):
+                    cost[g, column[gid]] = value
+        rows_, cols = linear_sum_assignment(cost)
+        return {int(g): ids[c] for g, c in zip(rows_.tolist(), cols.tolist()) if cost[g, c] <= threshold}
+
+    def _revise(self, touched: set[int], at: float, decisions: list[Decision]) -> None:
+        """Merge identities the offline core puts together on their window members."""
+        touched = {gid for gid in touched if self._members.get(gid)}
+        if len(touched) < 2:
+            return
+        keys = sorted(k for gid in touched for k in self._members[gid])
+        position = {k: p for p, k in enumerate(keys)}
+        first, second, dist = [], [], []
+        for a in keys:
+            pa = position[a]
+            for b, d in self._dist[a].items():
+                pb = position.get(b)
+                if pb is not None and pa < pb:
+                    first.append(pa)
+                    second.append(pb)
+                    dist.append(d)
+        pairs = (np.array(first, np.int64), np.array(second, np.int64), np.array(dist, np.float64))
+        labels = cluster_sparse([self._window[k] for k in keys], pairs, self.config.threshold, self.config.linkage, self.topology)
+        owners: dict[int, list[int]] = defaultdict(list)
+        for gid in sorted(touched):
+            found = {int(labels[position[k]]) for k in self._members[gid]}
+            if len(found) == 1:
+                owners[found.pop()].append(gid)
+        for label in sorted(owners):
+            target, *others = owners[label]
+            for other in others:
+                moving = sorted(self._members[other])
+                if self._forbidden([self._window[k] for k in moving], target):
+                    continue
+                for key in moving:
+                    self._ids[key] = target
+                    decisions.append(Decision(key, target, "revise", at))
+                self._members[target].update(moving)
+                del self._members[other]
+                del self._final_end[other]  # its final members keep their id; nothing more can join it
+                self.revisions += 1
+
+    def _finalise(self, cutoff: float, finals: list[tuple[Tracklet, int]]) -> None:
+        """Tracklets that ended before ``cutoff`` leave the window with their final ids."""
+        while self._heap and self._heap[0][0] < cutoff:
+            _, key = heapq.heappop(self._heap)
+            tracklet = self._window.pop(key)
+            gid = self._ids.pop(key)
+            members = self._members[gid]
+            members.discard(key)
+            if members:
+                final = self._final_end[gid]
+                final[tracklet.camera] = max(final.get(tracklet.camera, -math.inf), tracklet.end)
+            else:
+                del self._members[gid]
+                del self._final_end[gid]
+            for other in self._dist.pop(key, {}):
+                self._dist[other].pop(key, None)
+            finals.append((tracklet, gid))

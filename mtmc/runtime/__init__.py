@@ -1,0 +1,1 @@
+"""The running system: per-camera worker processes, the central matcher, and the supervisor of ``mtmc run``."""

@@ -1,0 +1,112 @@
+"""A camera's tracker output turned into numbered wire messages: track updates and progress marks.
+
+The emitter keeps, per live track, the rows not yet sent and the running sum of its embeddings,
+so its memory is bounded by the number of live tracks, not by the run's length. It is pickled
+into the worker's checkpoint, so a restarted worker continues with the same track numbering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mtmc.transport.codec import Progress, TrackletUpdate
+
+
+@dataclass
+class _Track:
+    frames: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    sent_rows: int = 0
+    seq: int = 0
+    feature_sum: np.ndarray | None = None
+    feature_count: int = 0
+    last_time: float = 0.0
+    ended: bool = False
+
+
+class TrackletEmitter:
+    """``add`` every frame's tracker output; ``flush`` at each commit for the messages to send."""
+
+    def __init__(self, camera: int) -> None:
+        self.camera = camera
+        self.frames_done = 0
+        self.now = -np.inf
+        self._tracks: dict[int, _Track] = {}
+
+    def add(
+        self,
+        frame: int,
+        time_s: float,
+        tracks: np.ndarray,
+        embeddings: np.ndarray | None,
+        alive: set[int] | None = None,
+    ) -> None:
+        """``tracks``: (M, 8) [x1, y1, x2, y2, id, score, cls, det_index]; ``embeddings``: (N, D) rows of
+        this frame's detections; ``alive``: the tracker's live ids (a track not in it has ended; None:
+        a track ends when it is missing from the output)."""
+        for row in np.asarray(tracks, np.float64).reshape(-1, 8):
+            track = self._tracks.setdefault(int(row[4]), _Track())
+            track.frames.append(int(frame))
+            track.boxes.append(np.array([row[0], row[1], row[2] - row[0], row[3] - row[1]], np.float32))
+            track.times.append(float(time_s))
+            track.last_time = float(time_s)
+            det = int(row[7])
+            if embeddings is not None and 0 <= det < len(embeddings) and np.any(embeddings[det]):
+                vector = np.asarray(embeddings[det], np.float64)
+                track.feature_sum = vector if track.feature_sum is None else track.feature_sum + vector
+                track.feature_count += 1
+        seen = {int(i) for i in np.asarray(tracks).reshape(-1, 8)[:, 4]}
+        still = alive if alive is not None else seen
+        for track_id, track in self._tracks.items():
+            if track_id not in still and track_id not in seen:
+                track.ended = True
+        self.now = float(time_s)
+        self.frames_done += 1
+
+    def end_all(self) -> None:
+        """The source has ended: every track is over."""
+        for track in self._tracks.values():
+            track.ended = True
+
+    def closed_s(self) -> float:
+        """Every tracklet that will end at or before this time has ended already: live tracks may
+        still grow from their last row on, and new tracks start after ``now``."""
+        live = [t.last_time for t in self._tracks.values() if not t.ended]
+        return min([self.now, *live]) if np.isfinite(self.now) else 0.0
+
+    def flush(self, first_number: int, done: bool = False) -> list[TrackletUpdate | Progress]:
+        """Updates of the tracks that gained rows or ended, then a progress mark, numbered from
+        ``first_number``; ended tracks are forgotten."""
+        messages: list[TrackletUpdate | Progress] = []
+        number = first_number
+        for track_id in sorted(self._tracks):
+            track = self._tracks[track_id]
+            if not track.frames and not track.ended:
+                continue
+            feature = None if track.feature_sum is None else track.feature_sum / track.feature_count
+            messages.append(
+                TrackletUpdate(
+                    camera=self.camera,
+                    track=track_id,
+                    seq=track.seq,
+                    first_row=track.sent_rows,
+                    frames=np.asarray(track.frames, np.int32),
+                    boxes=np.asarray(track.boxes, np.float32).reshape(-1, 4),
+                    times=np.asarray(track.times, np.float64),
+                    feature=feature,
+                    feature_count=track.feature_count if feature is not None else 0,
+                    ended=track.ended,
+                    number=number,
+                )
+            )
+            number += 1
+            track.sent_rows += len(track.frames)
+            track.seq += 1
+            track.frames, track.boxes, track.times = [], [], []
+        self._tracks = {i: t for i, t in self._tracks.items() if not t.ended}
+        closed = self.closed_s() if not done else (self.now if np.isfinite(self.now) else 0.0)
+        messages.append(Progress(self.camera, number, closed, self.frames_done, done))
+        return messages

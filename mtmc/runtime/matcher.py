@@ -1,0 +1,374 @@
+"""The central matcher: receives every camera's numbered messages, journals them, acknowledges
+them, and turns ended tracklets into global identities (online or offline, one association core).
+
+``MatchState`` is everything the matcher knows and is rebuilt exactly by replaying the journal, so
+a matcher killed at any moment and restarted ends with the same ids as one that never stopped:
+messages are applied per camera strictly in their numbered order, and online decisions are taken
+on the data's clock (behind every camera's progress mark), never on the wall clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtmc.config import MtmcConfig
+from mtmc.errors import MtmcError
+from mtmc.match.distances import Scene
+from mtmc.match.geometry import image_to_ground
+from mtmc.runtime.results import ResultWriter
+from mtmc.transport.codec import (
+    Ack,
+    Heartbeat,
+    Preview,
+    Progress,
+    TrackletUpdate,
+    UpdateGap,
+    WireError,
+    decode,
+    encode,
+    merge_update,
+)
+from mtmc.types import Tracklet
+
+log = logging.getLogger(__name__)
+
+Numbered = TrackletUpdate | Progress
+
+
+def scene_of(config: MtmcConfig) -> Scene:
+    return Scene({c.number: h for c in config.cameras if (h := image_to_ground(c)) is not None})
+
+
+@dataclass
+class Assignment:
+    """A global id given (``assign``) or changed (``revise``) for one tracklet."""
+
+    key: tuple[int, int]
+    global_id: int
+    kind: str
+
+
+@dataclass
+class MatchState:
+    """Tracklets being built, per-camera progress, and the association; no sockets, no clocks."""
+
+    config: MtmcConfig
+    writer: ResultWriter
+    through: dict[int, int] = field(default_factory=dict)
+    closed: dict[int, float] = field(default_factory=dict)
+    active: dict[tuple[int, int], Tracklet] = field(default_factory=dict)
+    ended: list[Tracklet] = field(default_factory=list)  # offline mode only
+    applied: int = 0
+    rejected: int = 0
+
+    def __post_init__(self) -> None:
+        self.through = {c.number: 0 for c in self.config.cameras}
+        self.closed = {c.number: -math.inf for c in self.config.cameras}
+        self.scene = scene_of(self.config)
+        self.online = None
+        if self.config.matcher.mode == "online":
+            from mtmc.match.online import OnlineAssociator
+
+            self.online = OnlineAssociator(self.config.matcher, self.scene, topology_of(self.config))
+        self.watermark = -math.inf
+
+    def verdict(self, message: Numbered, expected: int) -> str:
+        """``next`` (apply it), ``duplicate`` (already applied: ack again) or ``gap`` (wait for a resend)."""
+        if message.number == expected:
+            return "next"
+        return "duplicate" if message.number < expected else "gap"
+
+    @property
+    def finished(self) -> bool:
+        return all(v == math.inf for v in self.closed.values())
+
+    def apply(self, message: Numbered) -> list[Assignment]:
+        """Apply the camera's next message; what the association decided because of it."""
+        camera = message.camera
+        if message.number != self.through[camera] + 1:
+            raise ValueError(f"camera {camera}: message {message.number} applied after {self.through[camera]}")
+        self.through[camera] = message.number
+        self.applied += 1
+        if isinstance(message, TrackletUpdate):
+            key = (camera, message.track)
+            try:
+                tracklet = merge_update(self.active.get(key), message)
+            except UpdateGap as exc:  # only a worker bug gets here: say so, keep serving the others
+                log.error("%s", exc)
+                self.rejected += 1
+                return []
+            if not tracklet.ended:
+                self.active[key] = tracklet
+                return []
+            self.active.pop(key, None)
+            if self.online is None:
+                self.ended.append(tracklet)
+            else:
+                self.online.add(tracklet)
+            return []
+        self.closed[camera] = math.inf if message.done else max(self.closed[camera], message.closed_s)
+        watermark = min(self.closed.values())
+        if self.online is None or watermark <= self.watermark:
+            return []
+        self.watermark = watermark
+        return self._decided(*(self.online.finish() if self.finished else self.online.advance(watermark)))
+
+    def _decided(self, decisions: list, finalised: list[tuple[Tracklet, int]]) -> list[Assignment]:
+        for tracklet, global_id in finalised:
+            self.writer.write(tracklet, global_id)
+        return [Assignment(tuple(d.key), d.global_id, d.kind) for d in decisions]
+
+    def close_all(self) -> list[Assignment]:
+        """The run is stopped early: every tracklet being built ends here, every camera is done."""
+        for key in sorted(self.active):
+            tracklet = dataclasses.replace(self.active[key], ended=True)
+            if self.online is None:
+                self.ended.append(tracklet)
+            else:
+                self.online.add(tracklet)
+        self.active.clear()
+        self.closed = dict.fromkeys(self.closed, math.inf)
+        return [] if self.online is None else self._decided(*self.online.finish())
+
+    def finish_offline(self) -> None:
+        """Offline mode, once every camera is done: cluster all tracklets and write them."""
+        from mtmc.match.files import global_ids
+        from mtmc.match.offline import associate
+
+        tracklets = sorted(self.ended, key=lambda t: t.key)
+        labels = associate(tracklets, self.config.matcher, self.scene, topology_of(self.config))
+        for tracklet, global_id in zip(tracklets, global_ids(tracklets, labels).tolist()):
+            self.writer.write(tracklet, global_id)
+
+
+def topology_of(config: MtmcConfig) -> Any:
+    from mtmc.match.config import TopologyConfig
+
+    topology = config.topology
+    if topology is None or isinstance(topology, TopologyConfig):
+        return topology
+    return read_topology(topology)
+
+
+def read_topology(path: Path) -> Any:
+    """A topology YAML (``links``, ``exclusive_views``; other keys, as SynthCity's ``cameras``, ignored)."""
+    import yaml
+
+    from mtmc.match.config import TopologyConfig
+
+    if not Path(path).is_file():
+        raise MtmcError(f"topology file not found: {path} (check topology: in the config)")
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise MtmcError(f"{path}: expected a mapping with links:")
+    try:
+        return TopologyConfig.model_validate({k: data[k] for k in ("links", "exclusive_views") if k in data})
+    except ValueError as exc:
+        raise MtmcError(f"{path}: not a valid topology ({str(exc).splitlines()[0]})") from None
+
+
+@dataclass
+class Stats:
+    """What the matcher counts for its log, its dashboard and its live feed."""
+
+    received: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    latencies: deque = field(default_factory=lambda: deque(maxlen=20000))
+    ended_at: dict[tuple[int, int], float] = field(default_factory=dict)
+    identities: set[int] = field(default_factory=set)
+    beats: dict[int, tuple[int, float]] = field(default_factory=dict)
+
+    def latency(self, q: float) -> float | None:
+        return float(np.quantile(np.fromiter(self.latencies, float), q)) if self.latencies else None
+
+
+class MatcherService:
+    """Sockets, journal, dashboard and live feed around a ``MatchState``."""
+
+    def __init__(self, config: MtmcConfig, out_dir: Path, fresh: bool = False) -> None:
+        from mtmc.transport.journal import Journal
+
+        if not config.cameras:
+            raise MtmcError("the config names no cameras (add a cameras: list, or scenario: DIR)")
+        self.config, self.out_dir = config, out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        journal_path = out_dir / "matcher.journal"
+        if fresh and journal_path.exists():
+            journal_path.unlink()
+        self.journal = Journal(journal_path)
+        names = {c.number: c.id for c in config.cameras}
+        self.state = MatchState(config, ResultWriter(out_dir, names, scene_of(config).homographies))
+        self.stats = Stats()
+        self.replayed = 0
+        self.live: Any = None
+        self.publisher: Any = None
+        self.stopping = False
+        self.started = time.monotonic()
+
+    def stop(self) -> None:
+        """Finish with what has arrived (SIGTERM, Ctrl-C, or a supervisor giving up on a camera)."""
+        self.stopping = True
+
+    def summary(self) -> dict:
+        return {
+            "tracklets": self.state.writer.tracklets,
+            "rows": self.state.writer.rows,
+            "received": self.stats.received,
+            "dropped": dict(self.stats.dropped),
+            "replayed": self.replayed,
+            "revisions": getattr(self.state.online, "revisions", 0),
+            "latency_p50_s": self.stats.latency(0.5),
+            "latency_p99_s": self.stats.latency(0.99),
+            "seconds": time.monotonic() - self.started,
+        }
+
+    def replay(self) -> int:
+        """Rebuild the state from the journal (silently: nothing is published for old decisions)."""
+        for payload in self.journal.replay():
+            self.state.apply(decode(payload))
+            self.replayed += 1
+        return self.replayed
+
+    def serve(self, on_ready: Callable[[dict], None] | None = None) -> dict:
+        """Serve until every camera is done; returns a summary."""
+        import zmq
+
+        from mtmc.runtime.config import transport_security
+        from mtmc.transport.sockets import matcher_socket, publisher_socket, stop_authenticator
+
+        settings = self.config.matcher
+        self.replay()
+        context = zmq.Context()
+        router = matcher_socket(context, settings.bind, transport_security(self.config.security))
+        if settings.publish:
+            self.publisher = publisher_socket(context, settings.publish, transport_security(self.config.security))
+        dashboard_url = self._start_dashboard()
+        if on_ready is not None:
+            on_ready({"bind": settings.bind, "dashboard": dashboard_url, "replayed": self.replayed})
+        expected = {c: n + 1 for c, n in self.state.through.items()}
+        try:
+            while not self.state.finished and not self.stopping:
+                if not router.poll(200):
+                    self._tick()
+                    continue
+                batch: list[tuple[Numbered, bytes]] = []
+                reply: dict[int, bytes] = {}
+                while len(batch) < settings.batch and router.poll(0):
+                    frames = router.recv_multipart()
+                    self.stats.received += 1
+                    if len(frames) != 2:
+                        self.stats.dropped["malformed"] += 1
+                        continue
+                    peer, payload = frames
+                    try:
+                        message = decode(payload)
+                    except WireError as exc:
+                        self.stats.dropped[exc.reason] += 1
+                        log.debug("%s", exc)
+                        continue
+                    if isinstance(message, Heartbeat | Preview):
+                        self._observe(message)
+                        continue
+                    if isinstance(message, Ack) or message.camera not in expected:
+                        self.stats.dropped["unexpected"] += 1
+                        continue
+                    verdict = self.state.verdict(message, expected[message.camera])
+                    if verdict == "next":
+                        batch.append((message, payload))
+                        expected[message.camera] += 1
+                    elif verdict == "gap":
+                        self.stats.dropped["out_of_order"] += 1
+                        continue
+                    reply[message.camera] = peer
+                if batch:
+                    self.journal.append([payload for _, payload in batch])
+                    now = time.monotonic()
+                    for message, _ in batch:
+                        if isinstance(message, TrackletUpdate) and message.ended and self.state.online is not None:
+                            self.stats.ended_at[(message.camera, message.track)] = now
+                        self._publish(self.state.apply(message), now)
+                for camera, peer in reply.items():
+                    router.send_multipart([peer, encode(Ack(camera, self.state.through[camera]))])
+                self._tick()
+            if self.stopping:
+                self._publish(self.state.close_all(), time.monotonic())
+            if self.state.online is None:
+                self.state.finish_offline()
+        finally:
+            self.state.writer.close()
+            self.journal.close()
+            router.close(linger=0)
+            if self.publisher is not None:
+                self.publisher.close(linger=0)
+            stop_authenticator(context)
+            context.term()
+        return self.summary()
+
+    def _publish(self, assignments: list[Assignment], now: float) -> None:
+        import msgpack
+        import zmq
+
+        for a in assignments:
+            self.stats.identities.add(a.global_id)
+            ended = self.stats.ended_at.pop(a.key, None)
+            if a.kind == "assign" and ended is not None:
+                self.stats.latencies.append(now - ended)
+            if self.live is not None:
+                self.live.identity(a.global_id, f"c{a.key[0]:03d}", now)
+            if self.publisher is not None:
+                record = {"camera": a.key[0], "track": a.key[1], "global_id": a.global_id, "kind": a.kind}
+                try:
+                    self.publisher.send_multipart([b"id", msgpack.packb(record)], zmq.NOBLOCK)
+                except zmq.Again:
+                    pass
+
+    def _observe(self, message: Heartbeat | Preview) -> None:
+        if self.live is None:
+            return
+        name = f"c{message.camera:03d}"
+        if isinstance(message, Heartbeat):
+            now = time.monotonic()
+            before = self.stats.beats.get(message.camera)
+            self.stats.beats[message.camera] = (message.frames_done, now)
+            fps = (message.frames_done - before[0]) / (now - before[1]) if before and now > before[1] else 0.0
+            self.live.heartbeat(name, message.frames_done, max(fps, 0.0), message.outbox_size, max(0.0, time.time() - message.sent))
+            return
+        ids = [
+            self.state.online.global_id((message.camera, int(t))) if self.state.online is not None else None
+            for t in message.tracks.tolist()
+        ]
+        self.live.frame(name, message.frame, message.time_s, message.jpeg, message.boxes, ids, message.tracks.tolist())
+
+    def _start_dashboard(self) -> str | None:
+        port = self.config.matcher.dashboard
+        if port is None:
+            return None
+        from mtmc.dashboard import LiveState, serve
+
+        self.live = LiveState([c.id for c in self.config.cameras])
+        _, bound = serve(self.live, "127.0.0.1", port)
+        return f"http://127.0.0.1:{bound}/"
+
+    def _tick(self) -> None:
+        self.state.writer.flush()
+        if self.live is not None:
+            online = self.state.online
+            self.live.counters(
+                self.stats.received,
+                dict(self.stats.dropped),
+                getattr(online, "window_size", 0),
+                len(self.stats.identities),
+                getattr(online, "revisions", 0),
+                self.stats.latency(0.5),
+                self.stats.latency(0.99),
+            )

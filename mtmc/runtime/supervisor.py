@@ -1,0 +1,194 @@
+"""``mtmc run``: the matcher and one worker per camera, each its own process, supervised.
+
+A worker that crashes (killed, out of memory, a bug) is started again and resumes from its
+checkpoint; one that fails on the user's input (exit code 2: a missing video, a bad config) is not,
+and the matcher is told to finish with the other cameras. A matcher that crashes is started again
+and replays its journal; the workers' outboxes resend what it had not acknowledged.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from mtmc.config import MtmcConfig
+from mtmc.errors import MtmcError
+
+USER_ERROR = 2  # the CLI's exit code for MtmcError
+
+
+@dataclass
+class Child:
+    """One supervised process and what is known of it."""
+
+    name: str
+    args: list[str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    outcome: str | None = None  # None while running; "done" or the reason it failed
+    frame: int = 0
+    total: int | None = None
+    lines: queue.Queue = field(default_factory=queue.Queue)
+    log: IO[str] | None = None
+
+    def start(self, extra: list[str] | None = None) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = self.log_path.open("a", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mtmc", *self.args, *(extra or [])],
+            stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line.rstrip("\n"))
+
+    def last_error(self) -> str:
+        """The last line the process wrote to its log: the CLI's one-line error, or a traceback's end."""
+        if self.log is not None:
+            self.log.flush()
+        lines = [x for x in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()]
+        return lines[-1] if lines else f"exit code {self.process.returncode if self.process else '?'}"
+
+
+class Supervisor:
+    """Starts, watches and restarts the processes of one run; ``run`` returns when the matcher ends."""
+
+    def __init__(
+        self, config_path: Path, config: MtmcConfig, out_dir: Path, resume: bool = False,
+        max_restarts: int = 3, threads: int | None = None, mode: str | None = None,
+    ) -> None:  # fmt: skip
+        self.config, self.out_dir, self.max_restarts = config, out_dir, max_restarts
+        state = out_dir / "state"
+        if not resume:
+            shutil.rmtree(state, ignore_errors=True)
+            (out_dir / "matcher.journal").unlink(missing_ok=True)
+        threads = threads or max(1, (os.cpu_count() or 1) // max(1, len(config.cameras)))
+        base = [str(config_path)]
+        matcher_args = ["matcher", *base, "--out", str(out_dir), "--ready", *(["--mode", mode] if mode else [])]
+        self.matcher = Child("matcher", matcher_args, out_dir / "logs" / "matcher.log")
+        self.workers = {
+            c.id: Child(
+                c.id,
+                ["worker", *base, "--camera", c.id, "--state-dir", str(state), "--progress", "--threads", str(threads),
+                 "--matcher", config.matcher.bind],
+                out_dir / "logs" / f"{c.id}.log",
+            )  # fmt: skip
+            for c in config.cameras
+        }
+        self.dashboard: str | None = None
+        self.matcher_restarts = 0
+
+    def _start_matcher(self, fresh: bool) -> None:
+        import json
+
+        self.matcher.start(["--fresh"] if fresh else [])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                line = self.matcher.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.matcher.process.poll() is not None:
+                    raise MtmcError(f"the matcher did not start: {self.matcher.last_error()}") from None
+                continue
+            if line.startswith("{"):
+                self.dashboard = json.loads(line).get("dashboard")
+                return
+        raise MtmcError(f"the matcher did not start within 120 s (see {self.matcher.log_path})")
+
+    def run(self, on_change: Any = None, fresh: bool = True) -> dict[str, str]:
+        """Each camera's outcome ("done" or why it failed); ``on_change(self)`` after every poll."""
+        self._start_matcher(fresh)
+        for worker in self.workers.values():
+            worker.start()
+        told_to_finish = False
+        try:
+            while True:
+                for worker in self.workers.values():
+                    self._watch_worker(worker)
+                code = self.matcher.process.poll()
+                if code is not None:
+                    if code == 0:
+                        break
+                    if code == USER_ERROR or self.matcher_restarts >= self.max_restarts:
+                        raise MtmcError(f"the matcher failed: {self.matcher.last_error()}")
+                    self.matcher_restarts += 1
+                    self._start_matcher(fresh=False)  # replays its journal; outboxes resend the rest
+                if not told_to_finish and all(w.outcome for w in self.workers.values()):
+                    if any(w.outcome != "done" for w in self.workers.values()):
+                        self.matcher.process.send_signal(signal.SIGTERM)  # finish with the cameras that ran
+                    told_to_finish = True
+                if on_change is not None:
+                    on_change(self)
+                time.sleep(0.2)
+        finally:
+            for child in (*self.workers.values(), self.matcher):
+                if child.process is not None and child.process.poll() is None:
+                    child.process.kill()
+                    child.process.wait()
+        for worker in self.workers.values():  # a worker still draining when the matcher ended
+            worker.outcome = worker.outcome or "done"
+        return {name: w.outcome or "done" for name, w in self.workers.items()}
+
+    def _watch_worker(self, worker: Child) -> None:
+        while True:
+            try:
+                line = worker.lines.get_nowait()
+            except queue.Empty:
+                break
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "frame":
+                worker.frame, worker.total = int(parts[1]), int(parts[2]) or None
+        if worker.outcome is not None or worker.process.poll() is None:
+            return
+        code = worker.process.returncode
+        if code == 0:
+            worker.outcome = "done"
+        elif code == USER_ERROR or worker.restarts >= self.max_restarts:
+            worker.outcome = worker.last_error()
+        else:
+            worker.restarts += 1
+            worker.start()  # resumes from its checkpoint
+
+
+def render_global_videos(config: MtmcConfig, out_dir: Path) -> list[Path]:
+    """``out_dir/videos/<camera>.mp4``: each camera's video with the global ids of its boxes, one
+    colour per global id, so a vehicle keeps its number and colour from camera to camera."""
+    import numpy as np
+
+    from mtmc.formats import read_mot
+    from mtmc.outputs.annotate import VideoAnnotator
+    from mtmc.sources import open_source
+    from mtmc.sources.stream import is_stream_url
+
+    written = []
+    for camera in config.cameras:
+        mot = out_dir / "mot" / f"{camera.id}.txt"
+        if is_stream_url(camera.source) or not mot.is_file() or not mot.stat().st_size:
+            continue
+        rows = read_mot(mot, what="tracks file")
+        order = np.argsort(rows.frame, kind="stable")
+        frames, ids, boxes = rows.frame[order], rows.id[order], rows.xywh[order]
+        source = open_source(camera.source, fps=camera.fps)
+        path = out_dir / "videos" / f"{camera.id}.mp4"
+        annotator = VideoAnnotator(path, source.output_fps, label=f"{camera.id} (global ids)")
+        for frame in source:
+            lo, hi = np.searchsorted(frames, [frame.index, frame.index + 1])
+            b = boxes[lo:hi]
+            tracks = np.column_stack([b[:, :2], b[:, :2] + b[:, 2:], ids[lo:hi], np.ones((hi - lo, 3))])
+            annotator.add(frame.image, tracks, frame.index)
+        annotator.close()
+        written.append(path)
+    return written

@@ -1,0 +1,233 @@
+"""One camera's worker process: source -> detector -> (embedder) -> tracker -> outbox -> matcher.
+
+Every ``update_every_s`` of video the worker commits, in one outbox transaction, the messages of
+that stretch and a checkpoint (tracker, emitter, frame number). So a worker killed at any moment
+restarts from its last commit, recomputes the same frames to the same messages, and has never sent
+anything it cannot stand behind. Messages leave the outbox only when the matcher acknowledges them
+(go-back-N over a DEALER socket); the worker never waits for the matcher while frames come in.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtmc.config import CameraConfig, MtmcConfig
+from mtmc.errors import MtmcError
+from mtmc.runtime.emitter import TrackletEmitter
+from mtmc.transport.codec import Ack, Heartbeat, Preview, WireError, decode, encode
+from mtmc.transport.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class WorkerReport:
+    camera: str
+    frames: int
+    resumed_from: int
+    messages: int
+    unacked: int
+    wall: float
+
+    def summary(self) -> str:
+        resumed = f", resumed after frame {self.resumed_from}" if self.resumed_from else ""
+        left = f", {self.unacked} messages still in the outbox" if self.unacked else ""
+        return f"{self.camera}: {self.frames} frames in {self.wall:.1f} s{resumed}, {self.messages} messages{left}"
+
+
+class OutboxSender:
+    """Go-back-N over one DEALER socket: up to ``window`` messages in flight, cumulative acks,
+    and a resend from the oldest unacknowledged message when acks stop for ``resend_s``."""
+
+    def __init__(
+        self, socket: Any, outbox: Outbox, camera: int, window: int, resend_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
+        self.socket, self.outbox, self.camera = socket, outbox, camera
+        self.window, self.resend_s, self.clock = window, resend_s, clock
+        self.sent_through = outbox.acked_through
+        self.waiting_since = clock()
+        self.resends = 0
+
+    def pump(self) -> None:
+        import zmq
+
+        while self.socket.poll(0):
+            try:
+                message = decode(self.socket.recv())
+            except WireError as exc:
+                log.warning("camera %d: %s", self.camera, exc)
+                continue
+            if isinstance(message, Ack) and message.camera == self.camera:
+                through = min(message.through, self.outbox.next_number - 1)
+                if through > self.outbox.acked_through:
+                    self.outbox.ack_through(through)
+                    self.waiting_since = self.clock()
+        acked = self.outbox.acked_through
+        self.sent_through = max(self.sent_through, acked)
+        if self.sent_through > acked and self.clock() - self.waiting_since > self.resend_s:
+            self.sent_through = acked  # go back: the matcher lost or refused what followed
+            self.resends += 1
+        room = self.window - (self.sent_through - acked)
+        if room <= 0:
+            return
+        for number, payload in self.outbox.pending(self.sent_through, room):
+            if self.sent_through == self.outbox.acked_through:
+                self.waiting_since = self.clock()
+            try:
+                self.socket.send(payload, zmq.NOBLOCK)
+            except zmq.Again:  # no connection or the high-water mark: the outbox keeps it
+                break
+            self.sent_through = number
+
+    def send_now(self, payload: bytes) -> None:
+        """Best effort, for messages that are not journaled (heartbeats, previews)."""
+        import zmq
+
+        try:
+            self.socket.send(payload, zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+
+def _preview(camera: int, frame: Any, tracks: np.ndarray, width: int) -> Preview:
+    import cv2
+
+    image = frame.image
+    scale = min(1.0, width / image.shape[1])
+    if scale < 1.0:
+        image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    boxes = tracks[:, :4] * scale
+    return Preview(
+        camera, frame.index, frame.timestamp, jpeg.tobytes(),
+        np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]), tracks[:, 4].astype(np.int64),
+    )  # fmt: skip
+
+
+class Worker:
+    """One camera, end to end. ``run`` processes frames until the source ends (or resumes first)."""
+
+    def __init__(self, camera: CameraConfig, config: MtmcConfig, state_dir: Path, endpoint: str) -> None:
+        self.camera, self.config, self.endpoint = camera, config, endpoint
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(state_dir / f"{camera.id}.outbox", max_bytes=int(config.worker.outbox_max_mb * 2**20))
+
+    def _parts(self, threads: int) -> tuple[Any, Any, Any, Any]:
+        from mtmc.detect import build_detector
+        from mtmc.sources import open_source
+        from mtmc.track import build_tracker
+
+        source = open_source(self.camera.source, fps=self.camera.fps, give_up_s=self.camera.give_up_s)
+        detector = build_detector(self.config.detector.name, **{"threads": threads, **self.config.detector.options()})
+        tracker = build_tracker(self.config.tracker.name, **{"fps": source.output_fps, **self.config.tracker.options()})
+        embedder = None
+        if self.config.embedder is not None:
+            from mtmc.reid import build_embedder
+
+            embedder = build_embedder(self.config.embedder.name, **{"threads": threads, **self.config.embedder.options()})
+        return source, detector, tracker, embedder
+
+    def run(self, threads: int = 1, on_frame: Callable[[int, int | None], None] | None = None) -> WorkerReport:
+        import zmq
+
+        from mtmc.runtime.config import transport_security
+        from mtmc.sources.stream import is_stream_url
+        from mtmc.transport.sockets import stop_authenticator, worker_socket
+
+        started = time.monotonic()
+        settings = self.config.worker
+        source, detector, tracker, embedder = self._parts(threads)
+        emitter = TrackletEmitter(self.camera.number)
+        resumed_from, done = 0, False
+        blob = self.outbox.checkpoint()
+        if blob is not None:
+            state = pickle.loads(blob)
+            if state.get("version") != CHECKPOINT_VERSION:
+                raise MtmcError(f"{self.outbox.path}: checkpoint of another mtmc version (delete it to start the camera over)")
+            tracker, emitter, resumed_from, done = state["tracker"], state["emitter"], state["frame"], state["done"]
+            log.warning("%s: resuming after frame %d (%d messages unacknowledged)", self.camera.id, resumed_from, len(self.outbox))
+        context = zmq.Context()
+        socket = worker_socket(context, self.endpoint, self.camera.id.encode(), transport_security(self.config.security))
+        sender = OutboxSender(socket, self.outbox, self.camera.number, settings.window, settings.resend_s)
+        wall_base = time.time() if is_stream_url(self.camera.source) else 0.0  # live: the global clock is the wall
+        last_frame = resumed_from
+        messages = 0
+        next_commit: float | None = None
+        next_beat = next_preview = 0.0
+
+        def commit(final: bool = False) -> None:
+            nonlocal messages
+            batch = emitter.flush(self.outbox.next_number, done=final)
+            state = {"version": CHECKPOINT_VERSION, "tracker": tracker, "emitter": emitter, "frame": last_frame, "done": final}
+            self.outbox.commit([encode(m) for m in batch], checkpoint=pickle.dumps(state))
+            messages += len(batch)
+
+        error: MtmcError | None = None
+        try:
+            if not done:
+                total = source.expected_frames()
+                try:
+                    for frame in source:
+                        if frame.index <= resumed_from:
+                            continue
+                        time_s = self.camera.offset_s + wall_base + frame.timestamp
+                        detections = detector.detect(frame.image)
+                        embeddings = None
+                        if embedder is not None:
+                            used = detections[:, 4] >= getattr(tracker, "high_score", 0.0)
+                            embeddings = np.zeros((len(detections), embedder.dim), np.float32)
+                            if used.any():
+                                embeddings[used] = embedder.embed(frame.image, detections[used, :4])
+                        tracks = tracker.update(detections, embeddings, frame.index)
+                        alive = tracker.alive_ids() if hasattr(tracker, "alive_ids") else None
+                        emitter.add(frame.index, time_s, tracks, embeddings, alive)
+                        last_frame = frame.index
+                        if next_commit is None:
+                            next_commit = time_s + settings.update_every_s
+                        if time_s >= next_commit:
+                            commit()
+                            next_commit = time_s + settings.update_every_s
+                        now = time.monotonic()
+                        if settings.preview_every_s and now >= next_preview:
+                            sender.send_now(encode(_preview(self.camera.number, frame, tracks, settings.preview_width)))
+                            next_preview = now + settings.preview_every_s
+                        if now >= next_beat:
+                            sender.send_now(encode(Heartbeat(self.camera.number, time.time(), emitter.frames_done, len(self.outbox))))
+                            next_beat = now + settings.heartbeat_s
+                        sender.pump()
+                        if on_frame is not None:
+                            on_frame(frame.index, total)
+                except MtmcError as exc:  # the stream gave up: keep what was computed, then say so
+                    error = exc
+                emitter.end_all()
+                commit(final=True)
+            deadline = time.monotonic() + settings.drain_timeout_s
+            while len(self.outbox) and time.monotonic() < deadline:
+                sender.pump()
+                socket.poll(50)
+        finally:
+            socket.close(linger=0)
+            stop_authenticator(context)
+            context.term()
+            unacked = len(self.outbox)
+            self.outbox.close()
+        report = WorkerReport(self.camera.id, emitter.frames_done, resumed_from, messages, unacked, time.monotonic() - started)
+        if error is not None:
+            raise error
+        if unacked:
+            raise MtmcError(
+                f"camera {self.camera.id}: the matcher at {self.endpoint} did not acknowledge {unacked} messages within "
+                f"{settings.drain_timeout_s:g} s; they stay in the outbox and are sent when this worker runs again"
+            )
+        return report
