@@ -225,3 +225,40 @@ def test_sender_goes_back_after_silence_and_memory_stays_bounded(tmp_path, free_
     outbox.close()
     dealer.close(0)
     router.close(0)
+
+
+def test_matcher_with_curve_refuses_a_worker_whose_key_is_not_allowed(tmp_path, free_port) -> None:
+    from mtmc.cli import main
+    from mtmc.runtime.config import SecurityConfig, transport_security
+    from mtmc.transport.sockets import worker_socket
+
+    keys, allowed = tmp_path / "keys", tmp_path / "allowed"
+    for name in ("matcher", "good", "bad"):
+        assert main(["keys", "generate", str(keys), "--name", name]) == 0
+    allowed.mkdir()
+    (allowed / "good.key").write_bytes((keys / "good.key").read_bytes())
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    config = _config(tmp_path, "online", bind=endpoint).model_copy(
+        update={"security": SecurityConfig(server_secret=keys / "matcher.key_secret", allowed_clients=allowed)}
+    )
+    service = MatcherService(config, tmp_path / "out", fresh=True)
+    thread, _ = _serve(service)
+    context = zmq.Context()
+    replies = {}
+    for name in ("bad", "good"):
+        security = transport_security(
+            SecurityConfig(server_public=keys / "matcher.key", client_secret=keys / f"{name}.key_secret")
+        )
+        socket = worker_socket(context, endpoint, b"c001", security)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not socket.poll(100):
+            try:
+                socket.send(encode(Progress(1, 1, 0.0, 0)), zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+        replies[name] = decode(socket.recv()) if socket.poll(0) else None
+        socket.close(0)
+    service.stop()
+    thread.join(5)
+    context.term()
+    assert replies == {"bad": None, "good": Ack(1, 1)}
