@@ -177,3 +177,21 @@ def test_config_is_strict(tmp_path):
     path.write_text("cameras: [{id: c001, fps: 10}]\ntopology: {links: [{from: c001, to: c009, min_s: 1, max_s: 2}]}\n")
     with pytest.raises(MtmcError, match="unknown camera c009"):
         load_config(path, MatchConfig)
+
+
+def test_cosine_adds_weighted_metadata_distances_eq5():
+    from mtmc.match.distances import DISTANCES, Scene
+
+    def t(feature, colour=None, kind=None):
+        attributes = {k: np.array(v, np.float32) for k, v in (("colour", colour), ("type", kind)) if v is not None}
+        return Tracklet(1, 1, np.array([1]), np.zeros((1, 4)), np.array([0.0]), np.array(feature, np.float32), 1, attributes)
+
+    tracklets = [t([1, 0], [1, 0, 0], [0.5, 0.5]), t([0.6, 0.8], [0, 1, 0], [0.5, 0.5]), t([1, 0], None, [1, 0])]
+    plain = DISTANCES.build("cosine")(tracklets, Scene())
+    with_meta = DISTANCES.build("cosine", metadata={"colour": 0.5, "type": 2.0})(tracklets, Scene())
+    # by hand: d01 = (1 - 0.6) + 0.5 * sqrt(2) + 2 * 0; d02 = 0 + (no colour for 2) + 2 * sqrt(0.5)
+    assert plain[0, 1] == pytest.approx(0.4)
+    assert with_meta[0, 1] == pytest.approx(0.4 + 0.5 * np.sqrt(2))
+    assert with_meta[0, 2] == pytest.approx(2 * np.sqrt(0.5))
+    assert with_meta[1, 2] == pytest.approx(0.4 + 2 * np.sqrt(0.5))
+    np.testing.assert_allclose(with_meta, with_meta.T)

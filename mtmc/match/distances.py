@@ -50,15 +50,39 @@ def _masked(dist: np.ndarray, have: np.ndarray) -> np.ndarray:
     return dist
 
 
+def metadata_distance(tracklets: Sequence[Tracklet], weights: dict[str, float]) -> np.ndarray:
+    """sum_j gamma_j * D_j: the Euclidean distance between two tracklets' scores for attribute j
+    (colour, type ...) weighted by gamma_j (seed 001, Eq. 5); a pair lacking attribute j gets no term."""
+    n = len(tracklets)
+    total = np.zeros((n, n))
+    for name, gamma in weights.items():
+        have = np.array([name in t.attributes for t in tracklets], bool)
+        if not have.any():
+            continue
+        dim = next(t.attributes[name].size for t, h in zip(tracklets, have) if h)
+        scores = np.zeros((n, dim))
+        for k in np.flatnonzero(have):
+            scores[k] = tracklets[k].attributes[name]
+        square = (scores**2).sum(1)
+        d = np.sqrt(np.clip(square[:, None] + square[None, :] - 2 * scores @ scores.T, 0.0, None))
+        total += gamma * np.where(have[:, None] & have[None, :], d, 0.0)
+    return total
+
+
 @DISTANCES.register("cosine")
-def cosine(scale: float = 1.0) -> DistanceFn:
-    """1 - cos between track-mean features (0 same direction, 1 orthogonal), divided by ``scale``."""
+def cosine(scale: float = 1.0, metadata: dict[str, float] | None = None) -> DistanceFn:
+    """1 - cos between track-mean features (0 same direction, 1 orthogonal), divided by ``scale``;
+    with ``metadata`` ({attribute: gamma}) the attribute distances are added, as the original
+    distance that re-ranking starts from (seed 001, Eq. 5)."""
 
     def fn(tracklets: Sequence[Tracklet], scene: Scene) -> np.ndarray:
         f, have = features(tracklets)
         if not have.any():
             return np.full((len(tracklets),) * 2, np.nan)
-        return _masked(np.clip(1.0 - f @ f.T, 0.0, 2.0) / scale, have)
+        dist = np.clip(1.0 - f @ f.T, 0.0, 2.0) / scale
+        if metadata:
+            dist = dist + metadata_distance(tracklets, metadata)
+        return _masked(dist, have)
 
     fn.appearance = True  # type: ignore[attr-defined]
     return fn
