@@ -211,13 +211,19 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
     rng = np.random.default_rng(index)
     phase = rng.random(n)
     stage_ends = [s["end"] for s in stages]
-    stage_hz = [s["tick_hz"] for s in stages]
+    stage_rate = [s["rate"] for s in stages]
+
+    bins = args["density_bins"]  # mean live tracks per 10 s of data, from data time 0
 
     def hz_at(wall: float) -> float:
-        for end, hz in zip(stage_ends, stage_hz):
+        """Ticks per second per camera so that the update rate is the stage's, whatever the traffic."""
+        rate = stage_rate[-1]
+        for end, r_ in zip(stage_ends, stage_rate):
             if wall < end:
-                return hz
-        return stage_hz[-1]
+                rate = r_
+                break
+        b = min(max(int((t0 + wall - start) // 10), 0), len(bins) - 1)
+        return rate / max(bins[b], 1.0)
 
     next_due = start + phase / hz_at(start)
     cams = np.array(cameras)
@@ -447,7 +453,8 @@ def run(args, stages_spec: list[tuple[float, float]], label: str) -> dict:
     total_s = sum(s for _, s in stages_spec)
     t0 = args.start_s
     keep = np.isin(np.asarray(r["t_cam"]), cameras)
-    density = live_density({k: np.asarray(r[k])[keep] for k in ("t_start", "t_end")}, t0, t0 + total_s)
+    sub_r = {k: np.asarray(r[k])[keep] for k in ("t_start", "t_end")}
+    density = live_density(sub_r, t0, t0 + total_s)
     out = CACHE / f"run-{label}"
     port = free_port()
     config = write_run_config(scen, out, port, cameras, args)
@@ -474,14 +481,15 @@ def run(args, stages_spec: list[tuple[float, float]], label: str) -> dict:
         at += seconds
         stages.append({"rate": rate, "seconds": seconds, "end": at, "tick_hz": rate / max(density, 1e-9)})
     gen_args = {"endpoint": f"tcp://127.0.0.1:{port}", "start_s": t0, "window": args.window,
-                "resend_s": args.resend_s, "drain_s": args.drain_s}  # fmt: skip
+                "resend_s": args.resend_s, "drain_s": args.drain_s,
+                "density_bins": [live_density(sub_r, b, b + 10) for b in range(0, 730, 10)]}  # fmt: skip
     shares = [cameras[i :: args.generators] for i in range(args.generators)]
     procs = [spawn.Process(target=generator, args=(i, shares[i], gen_args, start, stages, queue, stop), daemon=True)
              for i in range(args.generators)]  # fmt: skip
     for p in procs:
         p.start()
     print(f"[{label}] {len(cameras)} cameras, {args.generators} generator processes, mean live tracks {density:.0f} "
-          f"(data {t0:.0f}..{t0 + total_s:.0f} s); stages: "
+          f"(data {t0:.0f}..{t0 + total_s:.0f} s; ticks/camera/s follow the traffic so the update rate holds); stages: "
           + ", ".join(f"{s['rate']:,.0f} upd/s ({s['tick_hz']:.1f} ticks/s/camera) x {s['seconds']:.0f} s" for s in stages),
           flush=True)  # fmt: skip
 
@@ -667,9 +675,9 @@ def main() -> None:
     parser.add_argument("--stage-s", type=float, default=40)
     parser.add_argument("--cameras", type=int, default=1000)
     parser.add_argument("--generators", type=int, default=4)
-    parser.add_argument("--start-s", type=float, default=60, help="data time the replay starts at")
+    parser.add_argument("--start-s", type=float, default=100, help="data time the replay starts at")
     parser.add_argument("--step-s", type=float, default=0.5, help="matcher.online.step_s")
-    parser.add_argument("--window", type=int, default=2000, help="go-back-N window per camera (messages)")
+    parser.add_argument("--window", type=int, default=256, help="go-back-N window per camera (messages)")
     parser.add_argument("--resend-s", type=float, default=2.0)
     parser.add_argument("--drain-s", type=float, default=30.0, help="after the last stage, wait this long for acks")
     parser.add_argument("--print-every", type=float, default=10.0)

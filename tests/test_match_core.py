@@ -105,6 +105,7 @@ def test_travel_time_gates():
     slow = tracklet(2, 2, 26, 34)  # middle 30 s: travel 25 s, outside
     back = tracklet(3, 1, 15, 25)  # no link to camera 3
     g = time_gates([a, fast, slow, back], topology)
+    assert g.dtype == bool  # a mask, so that dist[~g] = nan gates exactly these pairs
     assert g[0, 1] and g[1, 0]
     assert not g[0, 2] and not g[0, 3]
     assert time_gates([a, slow], None).all()

@@ -58,7 +58,7 @@ def time_gates(
         gap = np.maximum(starts[None, :] - ends[:, None], starts[:, None] - ends[None, :])
         return same_camera | overlap | (gap <= max_gap_s)
     middle = (starts + ends) / 2
-    allowed = same_camera | (overlap & ~topology.exclusive_views)
+    allowed = same_camera | (overlap & (not topology.exclusive_views))
     numbers = {int(c) for c in cameras.tolist()}
     for link in topology.links:
         a, b = int(link.from_[1:]), int(link.to[1:])

@@ -74,6 +74,7 @@ class MatchState:
     def __post_init__(self) -> None:
         self.through = {c.number: 0 for c in self.config.cameras}
         self.closed = {c.number: -math.inf for c in self.config.cameras}
+        self._lowest = -math.inf  # min(self.closed.values()), recomputed only when a camera at it moves
         self.scene = scene_of(self.config)
         self.online = None
         if self.config.matcher.mode == "online":
@@ -116,8 +117,11 @@ class MatchState:
             else:
                 self.online.add(tracklet)
             return []
-        self.closed[camera] = math.inf if message.done else max(self.closed[camera], message.closed_s)
-        watermark = min(self.closed.values())
+        before = self.closed[camera]
+        self.closed[camera] = math.inf if message.done else max(before, message.closed_s)
+        if before <= self._lowest:  # this camera held the minimum (maybe with others): recompute
+            self._lowest = min(self.closed.values())
+        watermark = self._lowest
         if self.online is None or watermark <= self.watermark:
             return []
         self.watermark = watermark
@@ -138,6 +142,7 @@ class MatchState:
                 self.online.add(tracklet)
         self.active.clear()
         self.closed = dict.fromkeys(self.closed, math.inf)
+        self._lowest = math.inf
         return [] if self.online is None else self._decided(*self.online.finish())
 
     def finish_offline(self) -> None:
