@@ -171,6 +171,11 @@ class OnlineAssociator:
         return len(self._window)
 
     @property
+    def identities_active(self) -> int:
+        """Identities with a member still in the window: they may still grow or be merged."""
+        return len(self._members)
+
+    @property
     def pending_size(self) -> int:
         return len(self._pending_keys)
 

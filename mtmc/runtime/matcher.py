@@ -371,7 +371,7 @@ class MatcherService:
             self.live.counters(
                 self.stats.received,
                 dict(self.stats.dropped),
-                getattr(online, "window_size", 0),
+                getattr(online, "identities_active", 0),
                 len(self.stats.identities),
                 getattr(online, "revisions", 0),
                 self.stats.latency(0.5),
