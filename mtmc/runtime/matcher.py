@@ -82,6 +82,9 @@ class MatchState:
 
             self.online = OnlineAssociator(self.config.matcher, self.scene, topology_of(self.config))
         self.watermark = -math.inf
+        from mtmc.match.learn import TravelTimeLearner
+
+        self.learner = TravelTimeLearner(confident=self.config.matcher.threshold / 2)
 
     def verdict(self, message: Numbered, expected: int) -> str:
         """``next`` (apply it), ``duplicate`` (already applied: ack again) or ``gap`` (wait for a resend)."""
@@ -128,8 +131,9 @@ class MatchState:
         return self._decided(*(self.online.finish() if self.finished else self.online.advance(watermark)))
 
     def _decided(self, decisions: list, finalised: list[tuple[Tracklet, int]]) -> list[Assignment]:
-        for tracklet, global_id in finalised:
+        for tracklet, global_id in sorted(finalised, key=lambda item: item[0].start):
             self.writer.write(tracklet, global_id)
+            self.learner.observe(tracklet, global_id)
         return [Assignment(tuple(d.key), d.global_id, d.kind) for d in decisions]
 
     def close_all(self) -> list[Assignment]:
@@ -152,8 +156,11 @@ class MatchState:
 
         tracklets = sorted(self.ended, key=lambda t: t.key)
         labels = associate(tracklets, self.config.matcher, self.scene, topology_of(self.config))
-        for tracklet, global_id in zip(tracklets, global_ids(tracklets, labels).tolist()):
-            self.writer.write(tracklet, global_id)
+        ids = global_ids(tracklets, labels).tolist()
+        for k in np.argsort([t.start for t in tracklets], kind="stable").tolist():
+            global_id = int(ids[k])
+            self.writer.write(tracklets[k], global_id)
+            self.learner.observe(tracklets[k], global_id)
 
 
 def topology_of(config: MtmcConfig) -> Any:
@@ -309,6 +316,8 @@ class MatcherService:
                 self._publish(self.state.close_all(), time.monotonic())
             if self.state.online is None:
                 self.state.finish_offline()
+            learnt = self.state.learner.write(self.out_dir / "topology-learnt.yaml")
+            log.info("%d camera links learnt from confident matches", learnt)
         finally:
             self.state.writer.close()
             self.journal.close()

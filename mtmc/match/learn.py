@@ -1,0 +1,65 @@
+"""Camera topology learnt from confident matches: travel times between cameras, measured on the
+identities the matcher was sure of, written as a topology file the next run can gate with.
+
+For each identity only its latest tracklet is remembered (bounded by ``max_identities``); when the
+identity shows up on another camera later, and the two tracklets' appearance distance is under
+``confident`` (well inside the matching threshold), the time from one view's centre to the
+other's is one observation of that camera link. A link needs ``min_pairs`` observations; its
+range is the observed one widened by ``slack`` on each side.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from mtmc.types import Tracklet
+
+
+class TravelTimeLearner:
+    def __init__(self, confident: float = 0.25, min_pairs: int = 3, slack: float = 0.2, max_identities: int = 100_000) -> None:
+        self.confident, self.min_pairs, self.slack, self.max_identities = confident, min_pairs, slack, max_identities
+        self._last: OrderedDict[int, tuple[int, float, float, np.ndarray | None]] = OrderedDict()
+        self.observed: dict[tuple[int, int], list[float]] = defaultdict(list)
+
+    def observe(self, tracklet: Tracklet, global_id: int) -> None:
+        """A tracklet with its final id, in any order of identities (each identity's in time order)."""
+        feature = None
+        if tracklet.feature is not None and np.linalg.norm(tracklet.feature) > 0:
+            feature = np.asarray(tracklet.feature, np.float64) / np.linalg.norm(tracklet.feature)
+        previous = self._last.get(global_id)
+        if previous is not None and feature is not None and previous[3] is not None:
+            camera, start, end, before = previous
+            if camera != tracklet.camera and end <= tracklet.start and 1.0 - float(before @ feature) <= self.confident:
+                travel = (tracklet.start + tracklet.end) / 2 - (start + end) / 2
+                self.observed[(camera, tracklet.camera)].append(travel)
+        if previous is None or tracklet.start >= previous[1]:
+            self._last[global_id] = (tracklet.camera, tracklet.start, tracklet.end, feature)
+            self._last.move_to_end(global_id)
+        while len(self._last) > self.max_identities:
+            self._last.popitem(last=False)
+
+    def links(self) -> list[dict]:
+        """Links with enough observations, as ``topology.links`` entries (``from``, ``to``, ``min_s``, ``max_s``)."""
+        out = []
+        for (a, b), times in sorted(self.observed.items()):
+            if len(times) < self.min_pairs:
+                continue
+            lo, hi = min(times), max(times)
+            out.append(
+                {"from": f"c{a:03d}", "to": f"c{b:03d}", "min_s": round(max(0.0, lo * (1 - self.slack)), 2),
+                 "max_s": round(hi * (1 + self.slack), 2), "observations": len(times)}
+            )  # fmt: skip
+        return out
+
+    def write(self, path: Path) -> int:
+        import yaml
+
+        links = self.links()
+        path.write_text(
+            "# Travel times learnt from confident matches (mtmc matcher); use as `topology:` in a run config.\n"
+            + yaml.safe_dump({"links": links}, sort_keys=False)
+        )
+        return len(links)
