@@ -222,6 +222,13 @@ def test_sender_goes_back_after_silence_and_memory_stays_bounded(tmp_path, free_
     clock[0] += 2.0
     sender.pump()
     assert sender.resends == before + 1 and sender.sent_through <= outbox.acked_through + 64
+    sender.pump()
+    clock[0] += 1.5  # the next resend waits twice as long when the first brought no ack
+    sender.pump()
+    assert sender.resends == before + 1
+    clock[0] += 1.0
+    sender.pump()
+    assert sender.resends == before + 2
     outbox.close()
     dealer.close(0)
     router.close(0)

@@ -275,8 +275,11 @@ class MatcherService:
                     continue
                 batch: list[tuple[Numbered, bytes]] = []
                 reply: dict[int, bytes] = {}
-                while len(batch) < settings.batch and router.poll(0):
-                    frames = router.recv_multipart()
+                while len(batch) < settings.batch:
+                    try:
+                        frames = router.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
                     self.stats.received += 1
                     if len(frames) != 2:
                         self.stats.dropped["malformed"] += 1

@@ -28,6 +28,7 @@ from mtmc.transport.outbox import Outbox
 log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
+MAX_RESEND_S = 30.0
 
 
 @dataclass
@@ -47,7 +48,9 @@ class WorkerReport:
 
 class OutboxSender:
     """Go-back-N over one DEALER socket: up to ``window`` messages in flight, cumulative acks,
-    and a resend from the oldest unacknowledged message when acks stop for ``resend_s``."""
+    and a resend from the oldest unacknowledged message when acks stop for ``resend_s``. Each
+    resend without progress doubles the wait (up to ``MAX_RESEND_S``), so an overloaded matcher is
+    not buried under duplicates of what it has not yet read."""
 
     def __init__(
         self, socket: Any, outbox: Outbox, camera: int, window: int, resend_s: float,
@@ -57,6 +60,7 @@ class OutboxSender:
         self.window, self.resend_s, self.clock = window, resend_s, clock
         self.sent_through = outbox.acked_through
         self.waiting_since = clock()
+        self.wait_s = resend_s
         self.resends = 0
 
     def pump(self) -> None:
@@ -73,11 +77,13 @@ class OutboxSender:
                 if through > self.outbox.acked_through:
                     self.outbox.ack_through(through)
                     self.waiting_since = self.clock()
+                    self.wait_s = self.resend_s
         acked = self.outbox.acked_through
         self.sent_through = max(self.sent_through, acked)
-        if self.sent_through > acked and self.clock() - self.waiting_since > self.resend_s:
+        if self.sent_through > acked and self.clock() - self.waiting_since > self.wait_s:
             self.sent_through = acked  # go back: the matcher lost or refused what followed
             self.resends += 1
+            self.wait_s = min(2 * self.wait_s, MAX_RESEND_S)
         room = self.window - (self.sent_through - acked)
         if room <= 0:
             return
