@@ -42,6 +42,32 @@ class CameraReport:
         return f"{self.camera}: {self.frames} frames at {self.fps:.1f} FPS ({stages} ms/frame), {self.tracks} tracks"
 
 
+def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> tuple[Source, Detector, Any, Any]:
+    """The camera's source and the config's detector, tracker and (optional) embedder, by name."""
+    from mtmc.detect import build_detector
+    from mtmc.track import build_tracker
+
+    source = open_source(camera.source, fps=camera.fps, give_up_s=camera.give_up_s)
+    embedder = None
+    if config.embedder is not None:
+        from mtmc.reid import build_embedder
+
+        embedder = build_embedder(config.embedder.name, **{"threads": threads, **config.embedder.options()})
+    detector = build_detector(config.detector.name, **{"threads": threads, **config.detector.options()})
+    tracker = build_tracker(config.tracker.name, **{"fps": source.output_fps, **config.tracker.options()})
+    return source, detector, tracker, embedder
+
+
+def embed_for_tracker(embedder: Any, tracker: Any, image: np.ndarray, detections: np.ndarray) -> np.ndarray:
+    """(N, D) embeddings of the boxes the tracker's appearance stage can use (one batch per frame);
+    the others get zero rows, which never pass a cosine gate."""
+    used = detections[:, 4] >= getattr(tracker, "high_score", 0.0)
+    embeddings = np.zeros((len(detections), embedder.dim), np.float32)
+    if used.any():
+        embeddings[used] = embedder.embed(image, detections[used, :4])
+    return embeddings
+
+
 class CameraPipeline:
     """The parts of one camera, composed; ``from_config`` builds them by name."""
 
@@ -64,9 +90,6 @@ class CameraPipeline:
     ) -> CameraPipeline:
         """Parts named in ``config``; outputs under ``out_dir`` as ``<camera>.txt|.aicity.txt|.jsonl|.mp4``
         unless ``paths`` gives ``mot``, ``aicity``, ``jsonl`` or ``video`` explicitly (None: off)."""
-        from mtmc.detect import build_detector
-        from mtmc.track import build_tracker
-
         out = config.output
         default = {
             "mot": out_dir / f"{camera.id}.txt" if out.mot else None,
@@ -75,23 +98,12 @@ class CameraPipeline:
             "video": out_dir / f"{camera.id}.mp4" if out.video else None,
         }
         where = {**default, **paths}
-        source = open_source(camera.source, fps=camera.fps, give_up_s=camera.give_up_s)
-        embedder = None
-        if config.embedder is not None:
-            from mtmc.reid import build_embedder
-
-            embedder = build_embedder(
-                config.embedder.name, **{"threads": threads, **config.embedder.options()}
-            )
+        source, detector, tracker, embedder = build_parts(camera, config, threads)
         return cls(
             name=camera.id,
             source=source,
-            detector=build_detector(
-                config.detector.name, **{"threads": threads, **config.detector.options()}
-            ),
-            tracker=build_tracker(
-                config.tracker.name, **{"fps": source.output_fps, **config.tracker.options()}
-            ),
+            detector=detector,
+            tracker=tracker,
             writer=TrackWriter(camera.number, where["mot"], where["aicity"], where["jsonl"]),
             embedder=embedder,
             annotator=VideoAnnotator(where["video"], source.output_fps, label=camera.id)
@@ -110,12 +122,7 @@ class CameraPipeline:
                 t1 = time.perf_counter()
                 embeddings = None
                 if self.embedder is not None:
-                    # Embed only the boxes the appearance stage can use (one batch per frame);
-                    # the others get zero rows, which never pass a cosine gate.
-                    used = detections[:, 4] >= getattr(self.tracker, "high_score", 0.0)
-                    embeddings = np.zeros((len(detections), self.embedder.dim), np.float32)
-                    if used.any():
-                        embeddings[used] = self.embedder.embed(frame.image, detections[used, :4])
+                    embeddings = embed_for_tracker(self.embedder, self.tracker, frame.image, detections)
                 t2 = time.perf_counter()
                 tracks = self.tracker.update(detections, embeddings, frame.index)
                 t3 = time.perf_counter()

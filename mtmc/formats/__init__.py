@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mtmc.errors import MtmcError
-from mtmc.formats.aicity import read_aicity, write_aicity
+from mtmc.formats.aicity import aicity_lines, read_aicity, write_aicity
 from mtmc.formats.detrac import read_detrac
-from mtmc.formats.motchallenge import read_mot, write_mot
+from mtmc.formats.motchallenge import mot_lines, read_mot, write_mot
 from mtmc.formats.vatic import read_vatic
 from mtmc.types import TrackRows
 
@@ -54,6 +54,8 @@ def read_tracks(
 __all__ = [
     "FORMAT_NAMES",
     "READERS",
+    "aicity_lines",
+    "mot_lines",
     "read_aicity",
     "read_detrac",
     "read_mot",

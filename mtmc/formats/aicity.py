@@ -28,13 +28,18 @@ def read_aicity(path: str | Path, what: str = "AI City file") -> TrackRows:
     )
 
 
-def write_aicity(path: str | Path, rows: TrackRows) -> None:
-    """Write one line per box, sorted by camera, frame and id; world coordinates as -1."""
-    r = rows.take(np.lexsort((rows.id, rows.frame, rows.camera)))
-    xywh = np.rint(r.xywh).astype(np.int64).tolist()
-    lines = [
-        f"{c} {i} {f} {x} {y} {w} {h} -1 -1\n"
-        for c, i, f, (x, y, w, h) in zip(r.camera.tolist(), r.id.tolist(), r.frame.tolist(), xywh)
-    ]
+def aicity_lines(rows: TrackRows, world: np.ndarray | None = None) -> str:
+    """One line per row, in the rows' order; ``world`` (N, 2) ground x, y, else ``-1 -1``."""
+    xywh = np.rint(rows.xywh).astype(np.int64).tolist()
+    where = ["-1 -1"] * len(rows) if world is None else [f"{wx:.3f} {wy:.3f}" for wx, wy in world.tolist()]
+    return "".join(
+        f"{c} {i} {f} {x} {y} {w} {h} {p}\n"
+        for c, i, f, (x, y, w, h), p in zip(rows.camera.tolist(), rows.id.tolist(), rows.frame.tolist(), xywh, where)
+    )
+
+
+def write_aicity(path: str | Path, rows: TrackRows, world: np.ndarray | None = None) -> None:
+    """Write one line per box, sorted by camera, frame and id; world coordinates as given, else -1."""
+    order = np.lexsort((rows.id, rows.frame, rows.camera))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(lines))
+    Path(path).write_text(aicity_lines(rows.take(order), None if world is None else world[order]))

@@ -28,13 +28,15 @@ def read_mot(path: str | Path, what: str = "MOTChallenge file", drop_zero_conf: 
     return rows
 
 
+def mot_lines(rows: TrackRows) -> str:
+    """MOTChallenge lines ``frame,id,x,y,w,h,conf,-1,-1,-1``, in the rows' order."""
+    return "".join(
+        f"{f},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{s:.4g},-1,-1,-1\n"
+        for f, i, (x, y, w, h), s in zip(rows.frame.tolist(), rows.id.tolist(), rows.xywh.tolist(), rows.score.tolist())
+    )
+
+
 def write_mot(path: str | Path, rows: TrackRows) -> None:
     """Write MOTChallenge rows ``frame,id,x,y,w,h,conf,-1,-1,-1`` sorted by frame then id."""
-    order = np.lexsort((rows.id, rows.frame))
-    r = rows.take(order)
-    lines = [
-        f"{f},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{s:.4g},-1,-1,-1\n"
-        for f, i, (x, y, w, h), s in zip(r.frame.tolist(), r.id.tolist(), r.xywh.tolist(), r.score.tolist())
-    ]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(lines))
+    Path(path).write_text(mot_lines(rows.take(np.lexsort((rows.id, rows.frame)))))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mtmc.errors import InputFormatError, MtmcError
-from mtmc.formats import read_mot, write_mot
+from mtmc.formats import read_mot, write_aicity, write_mot
 from mtmc.match.config import MatchCamera
 from mtmc.match.geometry import foot_points, project
 from mtmc.types import Tracklet, TrackRows
@@ -79,22 +79,18 @@ def identity_rows(tracklets: Sequence[Tracklet], ids: np.ndarray) -> TrackRows:
     return TrackRows.concat(parts)
 
 
-def write_submission(path: Path, rows: TrackRows, homographies: dict[int, np.ndarray]) -> None:
+def ground_points(rows: TrackRows, homographies: dict[int, np.ndarray]) -> np.ndarray:
+    """(N, 2) where each box stands on the ground plane (its camera's homography), -1 where unknown."""
     world = np.full((len(rows), 2), -1.0)
     for camera, h in homographies.items():
         mine = rows.camera == camera
         if mine.any():
             world[mine] = np.nan_to_num(project(h, foot_points(rows.xywh[mine])), nan=-1.0)
-    order = np.lexsort((rows.id, rows.frame, rows.camera))
-    xywh = np.rint(rows.xywh[order]).astype(np.int64).tolist()
-    lines = [
-        f"{c} {i} {f} {x} {y} {w} {h} {wx:.3f} {wy:.3f}\n"
-        for c, i, f, (x, y, w, h), (wx, wy) in zip(
-            rows.camera[order].tolist(), rows.id[order].tolist(), rows.frame[order].tolist(), xywh, world[order].tolist()
-        )
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines))
+    return world
+
+
+def write_submission(path: Path, rows: TrackRows, homographies: dict[int, np.ndarray]) -> None:
+    write_aicity(path, rows, ground_points(rows, homographies))
 
 
 def write_mot_dir(directory: Path, rows: TrackRows, cameras: Sequence[MatchCamera]) -> None:

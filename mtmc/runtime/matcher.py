@@ -76,11 +76,12 @@ class MatchState:
         self.closed = {c.number: -math.inf for c in self.config.cameras}
         self._lowest = -math.inf  # min(self.closed.values()), recomputed only when a camera at it moves
         self.scene = scene_of(self.config)
+        self.topology = topology_of(self.config)
         self.online = None
         if self.config.matcher.mode == "online":
             from mtmc.match.online import OnlineAssociator
 
-            self.online = OnlineAssociator(self.config.matcher, self.scene, topology_of(self.config))
+            self.online = OnlineAssociator(self.config.matcher, self.scene, self.topology)
         self.watermark = -math.inf
         from mtmc.match.learn import TravelTimeLearner
 
@@ -94,7 +95,7 @@ class MatchState:
 
     @property
     def finished(self) -> bool:
-        return all(v == math.inf for v in self.closed.values())
+        return self._lowest == math.inf
 
     def apply(self, message: Numbered) -> list[Assignment]:
         """Apply the camera's next message; what the association decided because of it."""
@@ -115,10 +116,7 @@ class MatchState:
                 self.active[key] = tracklet
                 return []
             self.active.pop(key, None)
-            if self.online is None:
-                self.ended.append(tracklet)
-            else:
-                self.online.add(tracklet)
+            self._ended(tracklet)
             return []
         before = self.closed[camera]
         self.closed[camera] = math.inf if message.done else max(before, message.closed_s)
@@ -130,20 +128,26 @@ class MatchState:
         self.watermark = watermark
         return self._decided(*(self.online.finish() if self.finished else self.online.advance(watermark)))
 
+    def _ended(self, tracklet: Tracklet) -> None:
+        if self.online is None:
+            self.ended.append(tracklet)
+        else:
+            self.online.add(tracklet)
+
+    def _final(self, tracklet: Tracklet, global_id: int) -> None:
+        """A tracklet whose id will not change again: out to the files and the topology learner."""
+        self.writer.write(tracklet, global_id)
+        self.learner.observe(tracklet, global_id)
+
     def _decided(self, decisions: list, finalised: list[tuple[Tracklet, int]]) -> list[Assignment]:
         for tracklet, global_id in sorted(finalised, key=lambda item: item[0].start):
-            self.writer.write(tracklet, global_id)
-            self.learner.observe(tracklet, global_id)
+            self._final(tracklet, global_id)
         return [Assignment(tuple(d.key), d.global_id, d.kind) for d in decisions]
 
     def close_all(self) -> list[Assignment]:
         """The run is stopped early: every tracklet being built ends here, every camera is done."""
         for key in sorted(self.active):
-            tracklet = dataclasses.replace(self.active[key], ended=True)
-            if self.online is None:
-                self.ended.append(tracklet)
-            else:
-                self.online.add(tracklet)
+            self._ended(dataclasses.replace(self.active[key], ended=True))
         self.active.clear()
         self.closed = dict.fromkeys(self.closed, math.inf)
         self._lowest = math.inf
@@ -155,12 +159,10 @@ class MatchState:
         from mtmc.match.offline import associate
 
         tracklets = sorted(self.ended, key=lambda t: t.key)
-        labels = associate(tracklets, self.config.matcher, self.scene, topology_of(self.config))
+        labels = associate(tracklets, self.config.matcher, self.scene, self.topology)
         ids = global_ids(tracklets, labels).tolist()
         for k in np.argsort([t.start for t in tracklets], kind="stable").tolist():
-            global_id = int(ids[k])
-            self.writer.write(tracklets[k], global_id)
-            self.learner.observe(tracklets[k], global_id)
+            self._final(tracklets[k], int(ids[k]))
 
 
 def topology_of(config: MtmcConfig) -> Any:

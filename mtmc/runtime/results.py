@@ -13,8 +13,9 @@ from typing import IO
 
 import numpy as np
 
-from mtmc.match.geometry import foot_points, project
-from mtmc.types import Tracklet
+from mtmc.formats import aicity_lines, mot_lines
+from mtmc.match.files import ground_points
+from mtmc.types import Tracklet, TrackRows
 
 
 class ResultWriter:
@@ -31,28 +32,14 @@ class ResultWriter:
         self.rows = 0
 
     def write(self, tracklet: Tracklet, global_id: int) -> None:
-        boxes = np.asarray(tracklet.boxes, np.float64).reshape(-1, 4)
-        world = np.full((len(boxes), 2), -1.0)
-        if tracklet.camera in self.homographies and len(boxes):
-            world = np.nan_to_num(project(self.homographies[tracklet.camera], foot_points(boxes)), nan=-1.0)
-        rounded = np.rint(boxes).astype(np.int64).tolist()
-        frames = np.asarray(tracklet.frames, np.int64).tolist()
-        self._submission.write(
-            "".join(
-                f"{tracklet.camera} {global_id} {f} {x} {y} {w} {h} {wx:.3f} {wy:.3f}\n"
-                for f, (x, y, w, h), (wx, wy) in zip(frames, rounded, world.tolist())
-            )
-        )
+        n = len(tracklet.frames)
+        rows = TrackRows(tracklet.frames, np.full(n, global_id), tracklet.boxes, camera=np.full(n, tracklet.camera))
+        self._submission.write(aicity_lines(rows, ground_points(rows, self.homographies)))
         mot = self._mot.get(tracklet.camera)
         if mot is not None:
-            mot.write(
-                "".join(
-                    f"{f},{global_id},{x:.2f},{y:.2f},{w:.2f},{h:.2f},1,-1,-1,-1\n"
-                    for f, (x, y, w, h) in zip(frames, boxes.tolist())
-                )
-            )
+            mot.write(mot_lines(rows))
         self.tracklets += 1
-        self.rows += len(frames)
+        self.rows += n
 
     def flush(self) -> None:
         for handle in (self._submission, *self._mot.values()):

@@ -43,6 +43,8 @@ class Child:
 
     def start(self, extra: list[str] | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.log is not None:  # a restart: the previous process's handle
+            self.log.close()
         self.log = self.log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mtmc", *self.args, *(extra or [])],

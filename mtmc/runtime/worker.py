@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from mtmc.camera import build_parts, embed_for_tracker
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.runtime.emitter import TrackletEmitter
@@ -129,21 +130,6 @@ class Worker:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(state_dir / f"{camera.id}.outbox", max_bytes=int(config.worker.outbox_max_mb * 2**20))
 
-    def _parts(self, threads: int) -> tuple[Any, Any, Any, Any]:
-        from mtmc.detect import build_detector
-        from mtmc.sources import open_source
-        from mtmc.track import build_tracker
-
-        source = open_source(self.camera.source, fps=self.camera.fps, give_up_s=self.camera.give_up_s)
-        detector = build_detector(self.config.detector.name, **{"threads": threads, **self.config.detector.options()})
-        tracker = build_tracker(self.config.tracker.name, **{"fps": source.output_fps, **self.config.tracker.options()})
-        embedder = None
-        if self.config.embedder is not None:
-            from mtmc.reid import build_embedder
-
-            embedder = build_embedder(self.config.embedder.name, **{"threads": threads, **self.config.embedder.options()})
-        return source, detector, tracker, embedder
-
     def run(self, threads: int = 1, on_frame: Callable[[int, int | None], None] | None = None) -> WorkerReport:
         import zmq
 
@@ -153,7 +139,7 @@ class Worker:
 
         started = time.monotonic()
         settings = self.config.worker
-        source, detector, tracker, embedder = self._parts(threads)
+        source, detector, tracker, embedder = build_parts(self.camera, self.config, threads)
         emitter = TrackletEmitter(self.camera.number)
         resumed_from, done = 0, False
         blob = self.outbox.checkpoint()
@@ -191,10 +177,7 @@ class Worker:
                         detections = detector.detect(frame.image)
                         embeddings = None
                         if embedder is not None:
-                            used = detections[:, 4] >= getattr(tracker, "high_score", 0.0)
-                            embeddings = np.zeros((len(detections), embedder.dim), np.float32)
-                            if used.any():
-                                embeddings[used] = embedder.embed(frame.image, detections[used, :4])
+                            embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
                         tracks = tracker.update(detections, embeddings, frame.index)
                         alive = tracker.alive_ids() if hasattr(tracker, "alive_ids") else None
                         emitter.add(frame.index, time_s, tracks, embeddings, alive)
