@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing as mp
 import os
 import subprocess
@@ -226,7 +225,6 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
         return rate / max(bins[b], 1.0)
 
     next_due = start + phase / hz_at(start)
-    cams = np.array(cameras)
     counters = {"upd": 0, "prg": 0, "resends": 0, "acked_msgs": 0, "behind_max": 0.0, "hwm_blocked": 0}
     ended_sent: list[tuple[int, int, float]] = []
     last_report = time.monotonic()
@@ -258,6 +256,24 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
         else:
             backlog.add(c)
 
+    def take_acks(s: zmq.Socket, now: float) -> None:
+        """Every cumulative ack waiting on camera socket ``s``: drop what it covers."""
+        c = by_socket[s]
+        while True:
+            try:
+                body = msgpack_unpack(s.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                break
+            through = min(int(body.get("m", 0)), number[c])
+            if body.get("k") == "ack" and through > acked[c]:
+                q = unacked[c]
+                while q and q[0][0] <= through:
+                    q.popleft()
+                counters["acked_msgs"] += through - acked[c]
+                acked[c] = through
+                sent_through[c] = max(sent_through[c], through)
+                waiting_since[c] = now
+
     def tick(c: int, t: float, wall: float) -> None:
         ks = tracks_of[c]
         p = ptr[c]
@@ -270,14 +286,12 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
         keep = []
         for entry in live[c]:
             k, sent, seq = entry
-            track, first, rows, tstart, tend, feat = info[k]
+            track, first, rows, _, tend, feat = info[k]
             avail = int(np.searchsorted(r_times[first : first + rows], t, side="right"))
             ended = t >= tend
             if avail > sent or ended:
                 number[c] += 1
                 lo, hi = first + sent, first + avail
-                if seq == 0 and tstart < t0:  # a track already under way at the start: its rows so far
-                    pass
                 payload = upd_payload(c, number[c], track, seq, sent, r_frames[lo:hi], r_boxes[lo:hi], r_times[lo:hi],
                                       feat, avail, ended)  # fmt: skip
                 q.append((number[c], payload, wall))
@@ -314,22 +328,7 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
             events = poller.poll(min(wait, 0.05) * 1000)
             now = time.monotonic()
             for s, _ in events:
-                c = by_socket[s]
-                while True:
-                    try:
-                        data = s.recv(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    body = msgpack_unpack(data)
-                    through = min(int(body.get("m", 0)), number[c])
-                    if body.get("k") == "ack" and through > acked[c]:
-                        q = unacked[c]
-                        while q and q[0][0] <= through:
-                            q.popleft()
-                        counters["acked_msgs"] += through - acked[c]
-                        acked[c] = through
-                        sent_through[c] = max(sent_through[c], through)
-                        waiting_since[c] = now
+                take_acks(s, now)
             for c in cameras if now - last_report >= 1.0 else ():
                 if sent_through[c] > acked[c] and now - waiting_since[c] > resend_s:
                     sent_through[c] = acked[c]
@@ -350,20 +349,7 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
             for c in list(backlog):
                 send(c)
             for s, _ in poller.poll(100):
-                c = by_socket[s]
-                while True:
-                    try:
-                        body = msgpack_unpack(s.recv(zmq.NOBLOCK))
-                    except zmq.Again:
-                        break
-                    through = min(int(body.get("m", 0)), number[c])
-                    if through > acked[c]:
-                        q = unacked[c]
-                        while q and q[0][0] <= through:
-                            q.popleft()
-                        counters["acked_msgs"] += through - acked[c]
-                        acked[c] = through
-                        sent_through[c] = max(sent_through[c], through)
+                take_acks(s, time.monotonic())
         now = time.monotonic()
         queue.put({"gen": index, "at": now, **counters, "in_flight": sum(number[c] - acked[c] for c in cameras),
                    "oldest_s": max((now - q[0][2] for q in unacked.values() if q), default=0.0),
