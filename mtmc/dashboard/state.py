@@ -176,8 +176,10 @@ class LiveState:
         latency_p99_s: float | None,
     ) -> None:
         """The matcher's running totals; throughput is derived from how ``received`` grows."""
-        second = math.floor(self._clock())
         with self._lock:
+            # Read the clock under the lock: samples must be in time order, one per second, or two
+            # writers could interleave a second twice and the rate would divide by zero.
+            second = math.floor(self._clock())
             self._counters = {
                 "received": int(received),
                 "dropped": {str(k): int(v) for k, v in dropped.items()},
