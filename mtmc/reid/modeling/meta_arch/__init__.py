@@ -1,0 +1,1 @@
+"""The papers' models; importing this package registers each one in ``MODELS``."""
