@@ -122,8 +122,8 @@ class OnlineConfig(StrictModel):
     max_block: int = Field(
         256,
         ge=2,
-        description="most tracklets per distance_matrix call: the epoch's tracklets are cut into "
-        "chunks whose gated candidates fit, bounding the (block x block) cost per call",
+        description="with re-ranking, most tracklets per distance_matrix call: the whole window "
+        "when it fits, else the epoch's tracklets cut into chunks whose gated candidates fit",
     )
 
     def window(self, topology: TopologyConfig | None) -> float:

@@ -1,7 +1,9 @@
 """Distances between tracklets, picked by name (as Norfair's ``get_distance_by_name``).
 
-A distance is built from its options and called as ``fn(tracklets, scene) -> (N, N)`` with nan
-where it says nothing about a pair (no features, no time overlap, no homography). Every distance
+A distance is built from its options and called as ``fn(tracklets, scene) -> (N, N)``, or
+``fn(tracklets, scene, others) -> (N, M)`` for the rectangle of the tracklets against ``others``
+(the online matcher's new tracklets against their candidates), with nan where it says nothing
+about a pair (no features, no time overlap, no homography). Every distance
 is scaled so that about 1 means "clearly different objects"; ``combine`` takes the weighted mean
 of the defined ones. ``appearance`` distances are the ones re-ranking applies to.
 """
@@ -25,7 +27,7 @@ class Scene:
     homographies: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-DistanceFn = Callable[[Sequence[Tracklet], Scene], np.ndarray]
+DistanceFn = Callable[..., np.ndarray]  # (tracklets, scene, others=None) -> (N, N) or (N, M)
 DISTANCES: Registry[DistanceFn] = Registry("distance")
 
 
@@ -36,36 +38,59 @@ def features(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((len(tracklets), 0)), have
     dim = next(t.feature.size for t, h in zip(tracklets, have) if h)
     out = np.zeros((len(tracklets), dim))
-    for k, t in enumerate(tracklets):
-        if have[k]:
-            norm = np.linalg.norm(t.feature)
-            out[k] = t.feature / norm if norm > 0 else 0.0
-            have[k] = norm > 0
+    index = np.flatnonzero(have)
+    out[index] = np.stack([tracklets[k].feature for k in index.tolist()])
+    norm = np.linalg.norm(out, axis=1)
+    have &= norm > 0
+    out[have] /= norm[have, None]
     return out, have
 
 
-def _masked(dist: np.ndarray, have: np.ndarray) -> np.ndarray:
+def _masked(dist: np.ndarray, have: np.ndarray, have_others: np.ndarray) -> np.ndarray:
     dist[~have, :] = np.nan
-    dist[:, ~have] = np.nan
+    dist[:, ~have_others] = np.nan
     return dist
 
 
-def metadata_distance(tracklets: Sequence[Tracklet], weights: dict[str, float]) -> np.ndarray:
+def _pairwise(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> DistanceFn:
+    """An appearance distance from ``fn(features, other features) -> (N, M)`` on L2-normalised features."""
+
+    def distance(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
+        f, have = features(tracklets)
+        g, have_others = (f, have) if others is None else features(others)
+        if not have.any() or not have_others.any():
+            return np.full((len(f), len(g)), np.nan)
+        return _masked(fn(f, g), have, have_others)
+
+    distance.appearance = True  # type: ignore[attr-defined]
+    return distance
+
+
+def _scores(tracklets: Sequence[Tracklet], name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    have = np.array([name in t.attributes for t in tracklets], bool)
+    if not have.any():
+        return None
+    dim = next(t.attributes[name].size for t, h in zip(tracklets, have) if h)
+    scores = np.zeros((len(tracklets), dim))
+    for k in np.flatnonzero(have):
+        scores[k] = tracklets[k].attributes[name]
+    return scores, have
+
+
+def metadata_distance(
+    tracklets: Sequence[Tracklet], weights: dict[str, float], others: Sequence[Tracklet] | None = None
+) -> np.ndarray:
     """sum_j gamma_j * D_j: the Euclidean distance between two tracklets' scores for attribute j
     (colour, type ...) weighted by gamma_j (seed 001, Eq. 5); a pair lacking attribute j gets no term."""
-    n = len(tracklets)
-    total = np.zeros((n, n))
+    others = tracklets if others is None else others
+    total = np.zeros((len(tracklets), len(others)))
     for name, gamma in weights.items():
-        have = np.array([name in t.attributes for t in tracklets], bool)
-        if not have.any():
+        mine, theirs = _scores(tracklets, name), _scores(others, name)
+        if mine is None or theirs is None:
             continue
-        dim = next(t.attributes[name].size for t, h in zip(tracklets, have) if h)
-        scores = np.zeros((n, dim))
-        for k in np.flatnonzero(have):
-            scores[k] = tracklets[k].attributes[name]
-        square = (scores**2).sum(1)
-        d = np.sqrt(np.clip(square[:, None] + square[None, :] - 2 * scores @ scores.T, 0.0, None))
-        total += gamma * np.where(have[:, None] & have[None, :], d, 0.0)
+        (a, have_a), (b, have_b) = mine, theirs
+        square = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
+        total += gamma * np.where(have_a[:, None] & have_b[None, :], np.sqrt(np.clip(square, 0.0, None)), 0.0)
     return total
 
 
@@ -75,14 +100,12 @@ def cosine(scale: float = 1.0, metadata: dict[str, float] | None = None) -> Dist
     with ``metadata`` ({attribute: gamma}) the attribute distances are added, as the original
     distance that re-ranking starts from (seed 001, Eq. 5)."""
 
-    def fn(tracklets: Sequence[Tracklet], scene: Scene) -> np.ndarray:
-        f, have = features(tracklets)
-        if not have.any():
-            return np.full((len(tracklets),) * 2, np.nan)
-        dist = np.clip(1.0 - f @ f.T, 0.0, 2.0) / scale
-        if metadata:
-            dist = dist + metadata_distance(tracklets, metadata)
-        return _masked(dist, have)
+    appearance = _pairwise(lambda f, g: np.clip(1.0 - f @ g.T, 0.0, 2.0) / scale)
+    if not metadata:
+        return appearance
+
+    def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
+        return appearance(tracklets, scene, others) + metadata_distance(tracklets, metadata, others)
 
     fn.appearance = True  # type: ignore[attr-defined]
     return fn
@@ -92,15 +115,7 @@ def cosine(scale: float = 1.0, metadata: dict[str, float] | None = None) -> Dist
 def euclidean(scale: float = 1.0) -> DistanceFn:
     """Euclidean distance between L2-normalised track-mean features (sqrt 2 for orthogonal), / ``scale``."""
 
-    def fn(tracklets: Sequence[Tracklet], scene: Scene) -> np.ndarray:
-        f, have = features(tracklets)
-        if not have.any():
-            return np.full((len(tracklets),) * 2, np.nan)
-        square = np.clip(2.0 - 2.0 * (f @ f.T), 0.0, None)
-        return _masked(np.sqrt(square) / scale, have)
-
-    fn.appearance = True  # type: ignore[attr-defined]
-    return fn
+    return _pairwise(lambda f, g: np.sqrt(np.clip(2.0 - 2.0 * (f @ g.T), 0.0, None)) / scale)
 
 
 def ground_track(tracklet: Tracklet, scene: Scene) -> np.ndarray | None:
@@ -130,34 +145,49 @@ def mean_ground_distance(
     return float(d.mean()) if len(d) else float("nan")
 
 
+def _ground_tracks(tracklets: Sequence[Tracklet], scene: Scene) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per tracklet, its (times, ground points) in time order, or None (no homography, no rows)."""
+    tracks = []
+    for t in tracklets:
+        ground = ground_track(t, scene)
+        order = np.argsort(t.times, kind="stable")
+        tracks.append(None if ground is None or len(t.times) == 0 else (t.times[order], ground[order]))
+    return tracks
+
+
+def _spans(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.array([t.start if len(t.times) else np.inf for t in tracklets])
+    ends = np.array([t.end if len(t.times) else -np.inf for t in tracklets])
+    return starts, ends
+
+
 @DISTANCES.register("geometric")
 def geometric(scale: float = 1.0, min_overlap_s: float = 0.0) -> DistanceFn:
     """Mean ground-plane distance of the foot points over time-overlapping frames (cameras with
     overlapping views), divided by ``scale``: the length, in the homographies' ground units, at
     which two objects are clearly different (1 for metres; e.g. 100 for centimetres)."""
 
-    def fn(tracklets: Sequence[Tracklet], scene: Scene) -> np.ndarray:
-        n = len(tracklets)
-        out = np.full((n, n), np.nan)
-        tracks = []
-        for t in tracklets:
-            ground = ground_track(t, scene)
-            order = np.argsort(t.times, kind="stable")
-            tracks.append(None if ground is None or len(t.times) == 0 else (t.times[order], ground[order]))
-        starts = np.array([t.start if len(t.times) else np.inf for t in tracklets])
-        ends = np.array([t.end if len(t.times) else -np.inf for t in tracklets])
-        for i in range(n):
-            if tracks[i] is None:
+    def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
+        square = others is None  # then each pair is computed once and mirrored
+        columns = tracklets if square else others
+        starts, ends = _spans(tracklets)
+        col_starts, col_ends = (starts, ends) if square else _spans(columns)
+        out = np.full((len(tracklets), len(columns)), np.nan)
+        rows = _ground_tracks(tracklets, scene)
+        cols = rows if square else _ground_tracks(columns, scene)
+        for i in range(len(tracklets)):
+            if rows[i] is None:
                 continue
-            candidates = np.nonzero((starts <= ends[i]) & (ends >= starts[i]))[0]
-            for j in candidates[candidates > i]:
-                if tracks[j] is None or tracklets[j].camera == tracklets[i].camera:
+            overlapping = np.flatnonzero((col_starts <= ends[i]) & (col_ends >= starts[i]))
+            for j in (overlapping[overlapping > i] if square else overlapping).tolist():
+                if cols[j] is None or columns[j].camera == tracklets[i].camera:
                     continue
-                ta, ga = tracks[i]
-                tb, gb = tracks[j]
+                (ta, ga), (tb, gb) = rows[i], cols[j]
                 if len(tb) > len(ta):  # interpolate the sparser track at the denser one's times
                     ta, ga, tb, gb = tb, gb, ta, ga
-                out[i, j] = out[j, i] = mean_ground_distance(ta, ga, tb, gb, min_overlap_s) / scale
+                out[i, j] = mean_ground_distance(ta, ga, tb, gb, min_overlap_s) / scale
+                if square:
+                    out[j, i] = out[i, j]
         return out
 
     return fn
@@ -169,26 +199,32 @@ def continuity(scale: float = 1.0, max_gap_s: float = 1.0) -> DistanceFn:
     starts at most ``max_gap_s`` after. Ground distance / ``scale`` between the last and the first
     foot point when the camera has a homography, else their image distance in box heights."""
 
-    def fn(tracklets: Sequence[Tracklet], scene: Scene) -> np.ndarray:
-        n = len(tracklets)
-        out = np.full((n, n), np.nan)
-        for i, a in enumerate(tracklets):
-            for j, b in enumerate(tracklets):
-                if i == j or a.camera != b.camera or not len(a.times) or not len(b.times):
-                    continue
-                gap = b.start - a.end
-                if gap <= 0 or gap > max_gap_s:
-                    continue
-                ends = np.vstack([foot_points(a.boxes[-1:]), foot_points(b.boxes[:1])])
-                homography = scene.homographies.get(a.camera)
-                if homography is not None:
-                    g = project(homography, ends)
-                    d = float(np.hypot(*(g[0] - g[1]))) / scale
-                else:
-                    height = max(float(a.boxes[-1, 3] + b.boxes[0, 3]) / 2, 1e-6)
-                    d = float(np.hypot(*(ends[0] - ends[1]))) / height
-                if np.isfinite(d):
-                    out[i, j] = out[j, i] = d
+    def link(a: Tracklet, b: Tracklet, scene: Scene) -> float:
+        """a's last foot point to b's first, for b starting within ``max_gap_s`` after a ends."""
+        ends = np.vstack([foot_points(a.boxes[-1:]), foot_points(b.boxes[:1])])
+        homography = scene.homographies.get(a.camera)
+        if homography is not None:
+            g = project(homography, ends)
+            return float(np.hypot(*(g[0] - g[1]))) / scale
+        height = max(float(a.boxes[-1, 3] + b.boxes[0, 3]) / 2, 1e-6)
+        return float(np.hypot(*(ends[0] - ends[1]))) / height
+
+    def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
+        columns = tracklets if others is None else others
+        starts, ends = _spans(tracklets)
+        col_starts, col_ends = _spans(columns)
+        cameras = np.array([t.camera for t in tracklets], np.int64)
+        col_cameras = np.array([t.camera for t in columns], np.int64)
+        out = np.full((len(tracklets), len(columns)), np.nan)
+        for i in range(len(tracklets)):
+            same = col_cameras == cameras[i]
+            after = np.flatnonzero(same & (col_starts - ends[i] > 0) & (col_starts - ends[i] <= max_gap_s))
+            before = np.flatnonzero(same & (starts[i] - col_ends > 0) & (starts[i] - col_ends <= max_gap_s))
+            for j in after.tolist():
+                out[i, j] = link(tracklets[i], columns[j], scene)
+            for j in before.tolist():
+                out[i, j] = link(columns[j], tracklets[i], scene)
+        out[~np.isfinite(out)] = np.nan
         return out
 
     return fn

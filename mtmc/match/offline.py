@@ -66,6 +66,24 @@ def distance_matrix(
     return dist
 
 
+def distance_rows(
+    tracklets: Sequence[Tracklet],
+    others: Sequence[Tracklet] | None,
+    config: MatcherConfig,
+    scene: Scene | None = None,
+) -> np.ndarray:
+    """(N, M) combined distance of ``tracklets`` to ``others`` (None: to themselves), without
+    re-ranking (it needs the whole square) or time gates (the caller picks the pairs): the online
+    matcher's rows."""
+    if config.rerank.enabled:
+        raise ValueError("distance_rows does not re-rank: use distance_matrix on a block")
+    scene = scene or Scene()
+    matrices = [np.asarray(fn(tracklets, scene, others), np.float64) for fn in build_distances(config)]
+    if not matrices:
+        return np.full((len(tracklets), len(tracklets if others is None else others)), np.nan)
+    return combine(matrices, [item.weight for item in config.distances])
+
+
 def associate(
     tracklets: Sequence[Tracklet],
     config: MatcherConfig | None = None,

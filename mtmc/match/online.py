@@ -10,10 +10,11 @@ watermark (every camera's tracklets ending at or before it have been given) reac
 ``(e + 1) * step_s + patience_s``. Deciding an epoch (its tracklets sorted by key):
 
 1. distances: each tracklet against the window's tracklets (and the epoch's) that pass the time
-   gates (same camera, overlap, travel-time link; computed row by row as ``time_gates`` would):
-   ``distance_matrix`` on blocks of at most ``max_block`` tracklets, rows kept in a sparse cache
-   (a pair is computed once). With re-ranking, the block is the whole window when it fits in
-   ``max_block`` (re-ranking needs a gallery), else the gated candidates;
+   gates (same camera, overlap, travel-time link; computed row by row as ``time_gates`` would,
+   on the window kept as arrays): one ``distance_rows`` row per tracklet over its candidates only,
+   kept in a sparse cache (a pair is computed once). With re-ranking, ``distance_matrix`` on
+   blocks of at most ``max_block`` tracklets: the whole window when it fits (re-ranking needs a
+   gallery), else the gated candidates;
 2. the epoch's tracklets are clustered among themselves (constrained agglomerative, so two
    same-epoch views of one vehicle start as one identity);
 3. Hungarian (``linear_sum_assignment``) between those clusters and the identities in the window:
@@ -53,7 +54,7 @@ from mtmc.match.cluster import constrained_agglomerative
 from mtmc.match.config import MatcherConfig, TopologyConfig
 from mtmc.match.distances import Scene
 from mtmc.match.gates import cannot_link
-from mtmc.match.offline import distance_matrix
+from mtmc.match.offline import distance_matrix, distance_rows
 from mtmc.types import Tracklet
 
 Key = tuple[int, int]
@@ -124,6 +125,42 @@ def _overlap(a: Tracklet, b: Tracklet) -> bool:
     return a.start <= b.end and b.start <= a.end
 
 
+class _Columns:
+    """The window's start, end and camera as arrays by slot (a freed slot is reused), so a time gate
+    against the whole window is a few vector operations rather than a loop over tracklets."""
+
+    def __init__(self) -> None:
+        self.start = np.zeros(0)
+        self.end = np.zeros(0)
+        self.camera = np.zeros(0, np.int64)
+        self.alive = np.zeros(0, bool)
+        self.keys: list[Key | None] = []
+        self.slot: dict[Key, int] = {}
+        self._free: list[int] = []
+
+    def add(self, tracklet: Tracklet) -> None:
+        if not self._free:
+            size = len(self.keys)
+            grown = max(64, 2 * size)
+            self.start = np.resize(self.start, grown)
+            self.end = np.resize(self.end, grown)
+            self.camera = np.resize(self.camera, grown)
+            self.alive = np.concatenate([self.alive, np.zeros(grown - size, bool)])
+            self.keys.extend([None] * (grown - size))
+            self._free = list(range(grown - 1, size - 1, -1))
+        slot = self._free.pop()
+        self.start[slot], self.end[slot], self.camera[slot] = tracklet.start, tracklet.end, tracklet.camera
+        self.alive[slot] = True
+        self.keys[slot] = tracklet.key
+        self.slot[tracklet.key] = slot
+
+    def remove(self, key: Key) -> None:
+        slot = self.slot.pop(key)
+        self.alive[slot] = False
+        self.keys[slot] = None
+        self._free.append(slot)
+
+
 class OnlineAssociator:
     """Incremental association with bounded delay and memory (module docstring)."""
 
@@ -142,17 +179,17 @@ class OnlineAssociator:
         self.exclusive = bool(topology is not None and topology.exclusive_views)
         # camera -> (other camera, lo, hi): a link says middle(other) - middle(this) in [lo, hi]
         self._travel: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
-        self._links: dict[int, list] = defaultdict(list)
         for link in topology.links if topology is not None else []:
             a, b = int(link.from_[1:]), int(link.to[1:])
             self._travel[a].append((b, link.min_s, link.max_s))
             self._travel[b].append((a, -link.max_s, -link.min_s))
-            self._links[a].append(link)
-            self._links[b].append(link)
+        self._cameras_linked = 1 + max((c for c in self._travel), default=-1)
         self._pending: dict[int, list[Tracklet]] = {}
         self._pending_keys: set[Key] = set()
         self._next: int | None = None  # every epoch before it is decided
         self._window: dict[Key, Tracklet] = {}
+        self._columns = _Columns()
+        self._link_rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # camera -> (lo, hi) by other camera
         self._ids: dict[Key, int] = {}
         self._members: dict[int, set[Key]] = {}
         self._final_end: dict[int, dict[int, float]] = {}  # id -> camera -> latest end of its final members
@@ -233,11 +270,11 @@ class OnlineAssociator:
         self._finalise(boundary - self.window_s, finals)
         batch = sorted(self._pending.pop(epoch), key=lambda t: t.key)
         self._pending_keys.difference_update(t.key for t in batch)
-        window_keys = sorted(self._window)
-        pool = [self._window[k] for k in window_keys] + batch
-        first = len(window_keys)  # pool[first + i] is batch[i]
-        candidates = self._candidates(pool, first)
-        rows, inner = self._distances(pool, first, candidates)
+        candidates = self._candidates(batch)
+        if self.config.rerank.enabled:
+            rows, inner = self._reranked_distances(batch, candidates)
+        else:
+            rows, inner = self._distances(batch, candidates)
         threshold, linkage = self.config.threshold, self.config.linkage
 
         labels = cluster_sparse(batch, inner, threshold, linkage, self.topology)
@@ -253,6 +290,7 @@ class OnlineAssociator:
             for i in group:
                 t = batch[i]
                 self._window[t.key] = t
+                self._columns.add(t)
                 self._ids[t.key] = gid
                 self._members[gid].add(t.key)
                 heapq.heappush(self._heap, (t.end, t.key))
@@ -271,50 +309,89 @@ class OnlineAssociator:
         self._revise(touched, at, decisions)
         self.epochs += 1
 
-    def _candidates(self, pool: list[Tracklet], first: int) -> list[np.ndarray]:
-        """Per batch tracklet, the pool indices that pass the time gates with it (as ``time_gates``)."""
-        starts = np.array([t.start for t in pool])
-        ends = np.array([t.end for t in pool])
-        middles = (starts + ends) / 2
-        cameras = np.array([t.camera for t in pool], np.int64)
-        by_camera: dict[int, np.ndarray] = {}
-        order = np.argsort(cameras, kind="stable")
-        if len(order):
-            cuts = np.flatnonzero(np.diff(cameras[order])) + 1
-            for index in np.split(order, cuts):
-                by_camera[int(cameras[index[0]])] = index
+    def _candidates(self, batch: list[Tracklet]) -> list[tuple[list[Key], np.ndarray]]:
+        """Per batch tracklet, the window tracklets (keys, sorted) and the other batch tracklets
+        (indices) that pass the time gates with it, as ``time_gates`` would say."""
+        columns = self._columns
+        starts = np.array([t.start for t in batch])
+        ends = np.array([t.end for t in batch])
+        cameras = np.array([t.camera for t in batch], np.int64)
         out = []
-        for p in range(first, len(pool)):
-            camera = int(cameras[p])
-            overlap = (starts <= ends[p]) & (ends >= starts[p])
-            mask = cameras == camera
-            if self.topology is None:
-                gap = np.maximum(starts - ends[p], starts[p] - ends)
-                mask |= overlap | (gap <= self.config.max_gap_s)
-            else:
-                if not self.exclusive:
-                    mask |= overlap
-                for other, lo, hi in self._travel.get(camera, ()):
-                    index = by_camera.get(other)
-                    if index is None:
-                        continue
-                    travel = middles[index] - middles[p]
-                    mask[index[(travel >= lo) & (travel <= hi) & ~overlap[index]]] = True
-            mask[p] = False
-            out.append(np.flatnonzero(mask))
+        for i, t in enumerate(batch):
+            window = self._gate(t, columns.start, columns.end, columns.camera) & columns.alive
+            inside = self._gate(t, starts, ends, cameras)
+            inside[i] = False
+            keys = sorted(columns.keys[slot] for slot in np.flatnonzero(window).tolist())
+            out.append((keys, np.flatnonzero(inside)))
         return out
 
+    def _gate(self, t: Tracklet, starts: np.ndarray, ends: np.ndarray, cameras: np.ndarray) -> np.ndarray:
+        """Which of the given intervals pass the time gates with ``t``: same camera, overlap (unless
+        exclusive views), and with a topology the travel-time links (middle to middle)."""
+        overlap = (starts <= t.end) & (ends >= t.start)
+        mask = cameras == t.camera
+        if self.topology is None:
+            gap = np.maximum(starts - t.end, t.start - ends)
+            return mask | overlap | (gap <= self.config.max_gap_s)
+        if not self.exclusive:
+            mask |= overlap
+        low, high = self._link_table(t.camera)
+        column = np.minimum(cameras, self._cameras_linked)  # the last column: cameras without links
+        travel = (starts + ends) / 2 - (t.start + t.end) / 2
+        for lo, hi in zip(low, high):
+            mask |= (travel >= lo[column]) & (travel <= hi[column]) & ~overlap
+        return mask
+
+    def _link_table(self, camera: int) -> tuple[np.ndarray, np.ndarray]:
+        """(layers, cameras + 1) travel-time bounds from ``camera`` to each camera number (nan: no
+        link); one layer per link between the same two cameras."""
+        table = self._link_rows.get(camera)
+        if table is None:
+            ranges: dict[int, list[tuple[float, float]]] = defaultdict(list)
+            for other, lo, hi in self._travel.get(camera, ()):
+                ranges[other].append((lo, hi))
+            layers = max((len(r) for r in ranges.values()), default=0)
+            table = (np.full((layers, self._cameras_linked + 1), np.nan), np.full((layers, self._cameras_linked + 1), np.nan))
+            for other, bounds in ranges.items():
+                for layer, (lo, hi) in enumerate(bounds):
+                    table[0][layer, other], table[1][layer, other] = lo, hi
+            self._link_rows[camera] = table
+        return table
+
     def _distances(
-        self, pool: list[Tracklet], first: int, candidates: list[np.ndarray]
+        self, batch: list[Tracklet], gated: list[tuple[list[Key], np.ndarray]]
     ) -> tuple[list[dict[Key, float]], dict[tuple[int, int], float]]:
         """Defined distances of each batch tracklet to its window candidates (by key), and between
-        batch tracklets (by batch index pair i < j), from ``distance_matrix`` on bounded blocks."""
-        n = len(candidates)
+        batch tracklets (by batch index pair i < j): a row per tracklet, only its candidates."""
+        among = distance_rows(batch, None, self.config, self.scene)
+        rows: list[dict[Key, float]] = []
+        inner: dict[tuple[int, int], float] = {}
+        for i, (mine, others) in enumerate(gated):
+            values = distance_rows(batch[i : i + 1], [self._window[k] for k in mine], self.config, self.scene)[0]
+            rows.append({k: d for k, d in zip(mine, values.tolist()) if math.isfinite(d)})
+            for j in others.tolist():
+                d = float(among[i, j])
+                if math.isfinite(d):
+                    inner.setdefault((min(i, j), max(i, j)), d)
+        return rows, inner
+
+    def _reranked_distances(
+        self, batch: list[Tracklet], gated: list[tuple[list[Key], np.ndarray]]
+    ) -> tuple[list[dict[Key, float]], dict[tuple[int, int], float]]:
+        """As ``_distances``, re-ranked: ``distance_matrix`` on blocks of at most ``max_block``
+        tracklets, the whole window when it fits (re-ranking needs a gallery), else chunks of the
+        batch with their candidates."""
+        n = len(batch)
+        whole = len(self._window) + n <= self.max_block
+        keys = sorted(self._window) if whole else sorted({k for mine, _ in gated for k in mine})
+        pool = [self._window[k] for k in keys] + batch
+        first = len(keys)  # pool[first + i] is batch[i]
+        at = {k: p for p, k in enumerate(keys)}
+        candidates = [np.array([at[k] for k in mine] + (first + others).tolist(), np.int64) for mine, others in gated]
         rows: list[dict[Key, float]] = [{} for _ in range(n)]
         inner: dict[tuple[int, int], float] = {}
         limit = self.max_block
         calls: list[tuple[list[int], list[int]]] = []  # (batch indices, extra pool indices)
-        whole = self.config.rerank.enabled and len(pool) <= limit  # re-rank against the whole window
         if whole:
             calls.append((list(range(n)), list(range(first))))
         chunk: list[int] = []
@@ -371,27 +448,30 @@ class OnlineAssociator:
 
     def _assign(self, batch: list[Tracklet], groups: list[list[int]], rows: list[dict[Key, float]]) -> dict[int, int]:
         """Hungarian between the batch's clusters and the window's identities: cluster -> id."""
-        stats: list[dict[int, list[float]]] = []
+        linkages: list[tuple[np.ndarray, np.ndarray]] = []  # per cluster: identities, linkage to each
         for group in groups:
-            acc: dict[int, list[float]] = {}
-            for i in group:
-                for key, d in rows[i].items():
-                    s = acc.setdefault(self._ids[key], [0.0, 0.0, -math.inf])
-                    s[0] += d
-                    s[1] += 1
-                    s[2] = max(s[2], d)
-            stats.append(acc)
-        ids = sorted({gid for acc in stats for gid in acc})
+            keys = [key for i in group for key in rows[i]]
+            if not keys:
+                linkages.append((np.zeros(0, np.int64), np.zeros(0)))
+                continue
+            dist = np.array([d for i in group for d in rows[i].values()])
+            ids, member = np.unique(np.array([self._ids[key] for key in keys], np.int64), return_inverse=True)
+            if self.config.linkage == "average":
+                value = np.bincount(member, dist) / np.bincount(member)
+            else:
+                value = np.full(len(ids), -math.inf)
+                np.maximum.at(value, member, dist)
+            linkages.append((ids, value))
+        ids = sorted({int(gid) for found, _ in linkages for gid in found.tolist()})
         if not ids:
             return {}
         column = {gid: k for k, gid in enumerate(ids)}
         cost = np.full((len(groups), len(ids)), _FORBIDDEN)
         threshold = self.config.threshold
-        for g, acc in enumerate(stats):
-            for gid, (total, count, worst) in acc.items():
-                value = total / count if self.config.linkage == "average" else worst
-                if value <= threshold and not self._forbidden([batch[i] for i in groups[g]], gid):
-                    cost[g, column[gid]] = value
+        for g, (found, value) in enumerate(linkages):
+            for gid, v in zip(found.tolist(), value.tolist()):
+                if v <= threshold and not self._forbidden([batch[i] for i in groups[g]], gid):
+                    cost[g, column[gid]] = v
         rows_, cols = linear_sum_assignment(cost)
         return {int(g): ids[c] for g, c in zip(rows_.tolist(), cols.tolist()) if cost[g, c] <= threshold}
 
@@ -437,6 +517,7 @@ class OnlineAssociator:
         while self._heap and self._heap[0][0] < cutoff:
             _, key = heapq.heappop(self._heap)
             tracklet = self._window.pop(key)
+            self._columns.remove(key)
             gid = self._ids.pop(key)
             members = self._members[gid]
             members.discard(key)
