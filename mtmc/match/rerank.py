@@ -1,17 +1,32 @@
 """k-reciprocal re-ranking (Zhong, Zheng, Cao, Li: "Re-ranking Person Re-identification with
-k-reciprocal Encoding", CVPR 2017) of a square distance matrix, e.g. between tracklets.
+k-reciprocal Encoding", CVPR 2017): one implementation for the matcher (a square distance between
+tracklets, ``rerank``) and re-id evaluation (query rows of the query + gallery distance, ``rerank_rows``).
 
-Follows the authors' reference code with query = gallery = all items: original distances are
-scaled by their column maxima, each item gets a k-reciprocal set R*(i, k1) (expanded by the
-1/2 k1-reciprocal sets of its members that share more than 2/3 with it), encoded as a vector
-V_i of Gaussian-kernel weights exp(-d); V is averaged over the k2 nearest neighbours (local
-query expansion), and the Jaccard distance 1 - sum(min(V_i, V_j)) / sum(max(V_i, V_j)) is
-blended with the original: d* = (1 - lambda) d_J + lambda d.
+Follows the authors' reference code: original distances are scaled by their column maxima and
+transposed, each item gets a k-reciprocal set R*(i, k1) (expanded by the 1/2 k1-reciprocal sets of
+its members that share more than 2/3 with it), encoded as a vector V_i of Gaussian-kernel weights
+exp(-d) normalised to sum 1; V is averaged over the k2 nearest neighbours (local query expansion),
+and the Jaccard distance 1 - sum(min(V_i, V_j)) / sum(max(V_i, V_j)) is blended with the original:
+d* = (1 - lambda) d_J + lambda d. V is sparse (as the reference's inverted index), so the Jaccard
+step costs the overlap of the encodings, not N^2 per row.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import csr_matrix
+
+ROW_BLOCK_ELEMENTS = 1 << 22  # rows argsorted at a time: bounds the sort's scratch memory
+
+
+def nearest(original: np.ndarray, count: int) -> np.ndarray:
+    """(N, count) indices of each row's nearest items; ties in index order (a stable sort)."""
+    n = len(original)
+    block = max(1, ROW_BLOCK_ELEMENTS // max(n, 1))
+    parts = [
+        np.argsort(original[s : s + block], axis=1, kind="stable")[:, :count] for s in range(0, n, block)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, count), np.int64)
 
 
 def k_reciprocal(rank: np.ndarray, i: int, k: int) -> np.ndarray:
@@ -21,19 +36,13 @@ def k_reciprocal(rank: np.ndarray, i: int, k: int) -> np.ndarray:
     return forward[np.any(backward == i, axis=1)]
 
 
-def rerank(dist: np.ndarray, k1: int = 20, k2: int = 6, lambda_: float = 0.3) -> np.ndarray:
-    """The re-ranked (N, N) distance; ``k1``, ``k2`` are clipped to N - 1."""
-    dist = np.asarray(dist, np.float64)
-    n = len(dist)
-    if n < 2:
-        return dist.copy()
-    k1 = max(1, min(k1, n - 1))
-    k2 = max(1, min(k2, n))
-    scale = dist.max(axis=0)
-    original = (dist / np.where(scale > 0, scale, 1.0)).T  # as the reference code: column maxima, transposed
-    rank = np.argsort(original, axis=1, kind="stable")
+def k_reciprocal_encoding(original: np.ndarray, k1: int, k2: int) -> csr_matrix:
+    """(N, N) sparse V: row i holds exp(-d) weights on the expanded R*(i, k1), summing to 1,
+    then averaged over i's k2 nearest rows (local query expansion) when k2 > 1."""
+    n = len(original)
+    rank = nearest(original, max(k1 + 1, k2))
     half = int(np.around(k1 / 2))
-    v = np.zeros((n, n))
+    rows, cols, weights = [], [], []
     for i in range(n):
         reciprocal = k_reciprocal(rank, i, k1)
         expansion = reciprocal
@@ -43,9 +52,53 @@ def rerank(dist: np.ndarray, k1: int = 20, k2: int = 6, lambda_: float = 0.3) ->
                 expansion = np.append(expansion, candidate)
         expansion = np.unique(expansion)
         weight = np.exp(-original[i, expansion])
-        v[i, expansion] = weight / weight.sum()
+        rows.append(np.full(len(expansion), i))
+        cols.append(expansion)
+        weights.append(weight / weight.sum())
+    v = csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
     if k2 > 1:
-        v = v[rank[:, :k2]].mean(axis=1)
-    overlap = np.stack([np.minimum(v[i], v).sum(axis=1) for i in range(n)])
-    jaccard = 1.0 - overlap / (2.0 - overlap)
-    return jaccard * (1 - lambda_) + original * lambda_
+        neighbours = rank[:, :k2]
+        mean = csr_matrix(
+            (np.full(neighbours.size, 1.0 / k2), (np.repeat(np.arange(n), k2), neighbours.ravel())), (n, n)
+        )
+        v = (mean @ v).tocsr()
+    return v
+
+
+def jaccard_distance(v: csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), N) Jaccard distance 1 - m / (2 - m), m = sum_c min(V_i[c], V_j[c]) (rows of V
+    sum to 1, so the union is 2 - m); only items sharing a column with row i are visited."""
+    n = v.shape[0]
+    columns = v.tocsc()
+    out = np.empty((len(rows), n))
+    for k, i in enumerate(rows):
+        start, end = v.indptr[i], v.indptr[i + 1]
+        shared = columns[:, v.indices[start:end]].tocoo()
+        mine = v.data[start:end][shared.col]
+        overlap = np.bincount(shared.row, weights=np.minimum(shared.data, mine), minlength=n)
+        out[k] = 1.0 - overlap / (2.0 - overlap)
+    return out
+
+
+def rerank_rows(
+    dist: np.ndarray, rows: np.ndarray, k1: int = 20, k2: int = 6, lambda_: float = 0.3
+) -> np.ndarray:
+    """The re-ranked distances of ``rows`` to all N items of the square ``dist``, shape (len(rows), N):
+    with rows = the queries of a query + gallery matrix this is the reference code's query/gallery
+    form. ``k1``, ``k2`` are clipped to N - 1 and N (a no-op on re-id benchmarks)."""
+    dist = np.asarray(dist, np.float64)
+    rows = np.asarray(rows, np.int64)
+    n = len(dist)
+    if n < 2:
+        return dist[rows].copy()
+    k1 = max(1, min(k1, n - 1))
+    k2 = max(1, min(k2, n))
+    scale = dist.max(axis=0)
+    original = (dist / np.where(scale > 0, scale, 1.0)).T  # as the reference code: column maxima, transposed
+    v = k_reciprocal_encoding(original, k1, k2)
+    return jaccard_distance(v, rows) * (1 - lambda_) + original[rows] * lambda_
+
+
+def rerank(dist: np.ndarray, k1: int = 20, k2: int = 6, lambda_: float = 0.3) -> np.ndarray:
+    """The re-ranked (N, N) distance; ``k1``, ``k2`` are clipped to N - 1."""
+    return rerank_rows(dist, np.arange(len(dist)), k1, k2, lambda_)

@@ -1,0 +1,80 @@
+"""Image transforms for re-id (torchvision ``transforms.v2`` on (3, H, W) uint8 RGB tensors).
+
+Training follows the bag of tricks of Luo et al. (CVPRW 2019) that the papers build on: resize,
+horizontal flip p=0.5, pad 10 then random crop back to size, ImageNet normalisation, random
+erasing p=0.5 (Zhong et al. 2017). Per paper: GLAMOR §3.1/§6.2 and PGAN §4.2 flip and erase only
+(``padding=0``); VAL §4 and AttributeNet §4.2 add the random crop / zoom. Colour jitter (the AI
+City recipe, paper 001 §4) is off by default: it would blur the colour labels AttributeNet learns.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision.transforms import v2
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Zhong et al. (2017) §3.1: erased area s in [0.02, 0.4] of the image, aspect ratio in [0.3, 1/0.3].
+ERASING_SCALE = (0.02, 0.4)
+ERASING_RATIO = (0.3, 1 / 0.3)
+
+
+def train_transforms(
+    size: tuple[int, int],
+    flip_p: float = 0.5,
+    padding: int = 10,
+    colour_jitter: float = 0.0,
+    erasing_p: float = 0.5,
+) -> v2.Compose:
+    """uint8 (3, h, w) -> float32 (3, H, W) for ``size`` = (H, W): resize, flip with ``flip_p``,
+    zero-pad by ``padding`` and crop a random (H, W) window (none when 0), jitter brightness,
+    contrast and saturation by up to ``colour_jitter`` (none when 0), normalise, and erase a random
+    rectangle with ``erasing_p``; erased pixels are 0 after normalisation, the ImageNet mean
+    (as Luo et al. fill with the mean)."""
+    height, width = _check_size(size)
+    _check_probability("flip_p", flip_p)
+    _check_probability("erasing_p", erasing_p)
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0 pixels, got {padding}")
+    if not 0.0 <= colour_jitter <= 1.0:
+        raise ValueError(f"colour_jitter must lie in [0, 1] (0: off), got {colour_jitter}")
+    steps: list[v2.Transform] = [v2.Resize((height, width), antialias=True), v2.RandomHorizontalFlip(flip_p)]
+    if padding:
+        steps.append(v2.RandomCrop((height, width), padding=padding, fill=0))
+    if colour_jitter:
+        steps.append(
+            v2.ColorJitter(brightness=colour_jitter, contrast=colour_jitter, saturation=colour_jitter)
+        )
+    steps += [
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        v2.RandomErasing(p=erasing_p, scale=ERASING_SCALE, ratio=ERASING_RATIO, value=0),
+    ]
+    return v2.Compose(steps)
+
+
+def test_transforms(size: tuple[int, int]) -> v2.Compose:
+    """uint8 (3, h, w) -> float32 (3, H, W): resize to ``size`` = (H, W) and normalise, nothing random."""
+    height, width = _check_size(size)
+    return v2.Compose(
+        [
+            v2.Resize((height, width), antialias=True),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+test_transforms.__test__ = False  # type: ignore[attr-defined]  # a transform, not a pytest test
+
+
+def _check_size(size: tuple[int, int]) -> tuple[int, int]:
+    if len(size) != 2 or any(not isinstance(side, int) or side < 1 for side in size):
+        raise ValueError(f"size must be (height, width), two integers >= 1, got {size}")
+    return size[0], size[1]
+
+
+def _check_probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
