@@ -14,10 +14,10 @@ processes) each emulate a share of the cameras with one DEALER per camera (ident
 ``mtmc.transport.sockets.worker_socket``) and replay that camera's tracklets on a data clock that
 is the wall clock 1:1 (data time = ``--start-s`` + seconds since the start). Every camera ticks
 ``tick_hz`` times a second (staggered): each live track sends the rows it gained since its last
-update (an ended track's last update has ``ended=True``), then one ``Progress`` mark with
-``closed_s`` as the emitter computes it (min of now and the last row time of live tracks).
-``tick_hz`` = target rate / mean number of live tracks, so the *update* rate hits the target; the
-progress marks (one per camera per tick) come on top and are reported separately.
+update (an ended track's last update has ``ended=True``), all in one numbered ``Batch`` with
+``closed_s`` as the emitter computes it (min of now and the last row time of live tracks), as a
+worker commits. ``tick_hz`` = target rate / mean number of live tracks, so the *update* rate hits
+the target; the messages (one batch per camera per tick) are reported separately.
 
 Transport: messages are numbered per camera and kept in a simplified in-memory go-back-N (not the
 SQLite ``Outbox``: 1,000 fsyncing outboxes would measure the generators' disk, not the matcher):
@@ -138,34 +138,38 @@ def live_density(r: dict, t0: float, t1: float) -> float:
 # ---- load generator (one process, a share of the cameras) -------------------------------------
 
 
-def upd_payload(cam, number, track, seq, first_row, frames, boxes, times, feature, count, ended) -> bytes:
+def batch_payload(cam: int, number: int, closed_s: float, frames_done: int, updates: list) -> bytes:
+    """A ``Batch`` of ``updates`` = [(track, seq, first_row, frames, boxes, times, feature bytes, count, ended)]."""
     import msgpack
 
+    def col(values, dtype) -> bytes:
+        return np.asarray(values, dtype).tobytes()
+
+    empty = np.zeros(0)
     return msgpack.packb({
-        "v": 1, "k": "upd", "c": cam, "m": number, "t": track, "s": seq, "r": first_row,
-        "f": frames.tobytes(), "b": boxes.tobytes(), "ts": times.tobytes(), "x": feature,
-        "n": count, "a": {}, "e": ended,
+        "v": 2, "k": "bat", "c": cam, "m": number, "cs": closed_s, "fd": frames_done, "d": False,
+        "t": col([u[0] for u in updates], "<i8"), "s": col([u[1] for u in updates], "<i8"),
+        "r": col([u[2] for u in updates], "<i8"), "rc": col([len(u[3]) for u in updates], "<i4"),
+        "e": col([u[8] for u in updates], "u1"), "n": col([u[7] for u in updates], "<i8"),
+        "f": np.concatenate([u[3] for u in updates] or [empty]).astype("<i4").tobytes(),
+        "b": np.concatenate([u[4] for u in updates] or [empty]).astype("<f4").tobytes(),
+        "ts": np.concatenate([u[5] for u in updates] or [empty]).astype("<f8").tobytes(),
+        "x": b"".join(u[6] for u in updates), "a": {},
     })  # fmt: skip
-
-
-def prg_payload(cam, number, closed_s, frames_done, done=False) -> bytes:
-    import msgpack
-
-    return msgpack.packb({"v": 1, "k": "prg", "c": cam, "m": number, "cs": closed_s, "fd": frames_done, "d": done})
 
 
 def check_payloads() -> None:
     """The hand-built payloads are byte-identical to codec.encode's."""
-    from mtmc.transport.codec import Progress, TrackletUpdate, encode
+    from mtmc.transport.codec import Batch, TrackletUpdate, encode
 
     fr = np.arange(3, 6, dtype=np.int32)
     bx = np.arange(12, dtype=np.float32).reshape(3, 4)
     ts = np.array([1.0, 1.1, 1.2])
     ft = np.linspace(-1, 1, 8).astype(np.float16)
-    a = upd_payload(7, 3, 11, 2, 5, fr, bx, ts, ft.tobytes(), 8, True)
-    b = encode(TrackletUpdate(7, 11, 2, 5, fr, bx, ts, ft, 8, {}, True, 3))
-    assert a == b, "hand-built update differs from codec.encode"
-    assert prg_payload(7, 4, 1.25, 12) == encode(Progress(7, 4, 1.25, 12, False))
+    a = batch_payload(7, 3, 1.25, 12, [(11, 2, 5, fr, bx, ts, ft.tobytes(), 8, True), (12, 0, 0, fr, bx, ts, ft.tobytes(), 3, False)])
+    updates = (TrackletUpdate(7, 11, 2, 5, fr, bx, ts, ft, 8, {}, True), TrackletUpdate(7, 12, 0, 0, fr, bx, ts, ft, 3))
+    assert a == encode(Batch(7, 3, 1.25, 12, False, updates)), "hand-built batch differs from codec.encode"
+    assert batch_payload(7, 4, 1.25, 12, []) == encode(Batch(7, 4, 1.25, 12, False))
 
 
 def generator(index: int, cameras: list[int], args: dict, start: float, stages: list, queue, stop) -> None:
@@ -225,7 +229,7 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
         return rate / max(bins[b], 1.0)
 
     next_due = start + phase / hz_at(start)
-    counters = {"upd": 0, "prg": 0, "resends": 0, "acked_msgs": 0, "behind_max": 0.0, "hwm_blocked": 0}
+    counters = {"upd": 0, "msg": 0, "resends": 0, "acked_msgs": 0, "behind_max": 0.0, "hwm_blocked": 0}
     ended_sent: list[tuple[int, int, float]] = []
     last_report = time.monotonic()
     end_wall = stage_ends[-1]
@@ -284,17 +288,15 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
         q = unacked[c]
         closed = t
         keep = []
+        updates = []
         for entry in live[c]:
             k, sent, seq = entry
             track, first, rows, _, tend, feat = info[k]
             avail = int(np.searchsorted(r_times[first : first + rows], t, side="right"))
             ended = t >= tend
             if avail > sent or ended:
-                number[c] += 1
                 lo, hi = first + sent, first + avail
-                payload = upd_payload(c, number[c], track, seq, sent, r_frames[lo:hi], r_boxes[lo:hi], r_times[lo:hi],
-                                      feat, avail, ended)  # fmt: skip
-                q.append((number[c], payload, wall))
+                updates.append((track, seq, sent, r_frames[lo:hi], r_boxes[lo:hi], r_times[lo:hi], feat, avail, ended))
                 counters["upd"] += 1
                 entry[1], entry[2] = avail, seq + 1
                 if ended:
@@ -305,8 +307,8 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
                 closed = min(closed, float(r_times[first + avail - 1]))
         live[c] = keep
         number[c] += 1
-        q.append((number[c], prg_payload(c, number[c], closed, max(0, int(t * 10))), wall))
-        counters["prg"] += 1
+        q.append((number[c], batch_payload(c, number[c], closed, max(0, int(t * 10)), updates), wall))
+        counters["msg"] += 1
         backlog.add(c)
 
     try:
@@ -519,7 +521,7 @@ def run(args, stages_spec: list[tuple[float, float]], label: str) -> dict:
                 "rss_mb": rss / 1024,
                 "hwm_mb": hwm / 1024,
                 "upd": sum(x["upd"] for x in latest.values()),
-                "prg": sum(x["prg"] for x in latest.values()),
+                "msg": sum(x["msg"] for x in latest.values()),
                 "acked": sum(x["acked_msgs"] for x in latest.values()),
                 "in_flight": sum(x["in_flight"] for x in latest.values()),
                 "oldest_s": max((x["oldest_s"] for x in latest.values()), default=0.0),
@@ -576,9 +578,9 @@ def run(args, stages_spec: list[tuple[float, float]], label: str) -> dict:
         mid = rows[len(rows) // 2]
         results.append({
             "target_upd_per_s": s["rate"], "seconds": s["seconds"], "tick_hz": s["tick_hz"],
-            "upd_per_s": (b["upd"] - a["upd"]) / dt, "prg_per_s": (b["prg"] - a["prg"]) / dt,
+            "upd_per_s": (b["upd"] - a["upd"]) / dt, "msg_per_s": (b["msg"] - a["msg"]) / dt,
             "acked_msg_per_s": (b["acked"] - a["acked"]) / dt,
-            "sent_msg_per_s": (b["upd"] + b["prg"] - a["upd"] - a["prg"]) / dt,
+            "sent_msg_per_s": (b["msg"] - a["msg"]) / dt,
             "in_flight_start": a["in_flight"], "in_flight_end": b["in_flight"],
             "in_flight_max": max(x["in_flight"] for x in rows), "oldest_unacked_max_s": max(x["oldest_s"] for x in rows),
             "generator_behind_max_s": max(x["behind_s"] for x in rows),
@@ -610,7 +612,7 @@ def report(result: dict) -> None:
     print(f"matcher_scale [{result['label']}]: {result['cameras']} cameras, {result['generators']} generator processes, "
           f"{result['cores']} cores shared by matcher + generators + this process; online step_s {result['step_s']}, "
           f"mean live tracks {result['mean_live_tracks']:.0f}")  # fmt: skip
-    head = (f"{'target':>8} {'upd/s':>8} {'prg/s':>8} {'acked/s':>8} {'ack/sent':>8} {'inflight':>9} {'oldest':>7} "
+    head = (f"{'target':>8} {'upd/s':>8} {'msg/s':>8} {'acked/s':>8} {'ack/sent':>8} {'inflight':>9} {'oldest':>7} "
             f"{'gen late':>8} {'ended':>6} {'p50 s':>6} {'p99 s':>6} {'max s':>6} {'unasg':>5} {'RSS MB s/m/e':>15} "
             f"{'m.CPU':>6} {'g.CPU':>6}  verdict")  # fmt: skip
     print(head)
@@ -623,13 +625,13 @@ def report(result: dict) -> None:
         verdict = "keeps up" if s["keeps_up"] else "FALLS BEHIND"
         if not s["load_reached"]:
             verdict += " (generators short of target)"
-        print(f"{s['target_upd_per_s']:>8,.0f} {s['upd_per_s']:>8,.0f} {s['prg_per_s']:>8,.0f} {s['acked_msg_per_s']:>8,.0f} "
+        print(f"{s['target_upd_per_s']:>8,.0f} {s['upd_per_s']:>8,.0f} {s['msg_per_s']:>8,.0f} {s['acked_msg_per_s']:>8,.0f} "
               f"{s['acked_msg_per_s'] / max(s['sent_msg_per_s'], 1e-9):>8.2f} {s['in_flight_end']:>9,d} "
               f"{s['oldest_unacked_max_s']:>6.2f}s {s['generator_behind_max_s']:>7.2f}s {s['tracklets_ended']:>6d} "
               f"{f(s['latency_p50_s'], '6.2f'):>6} {f(s['latency_p99_s'], '6.2f'):>6} {f(s['latency_max_s'], '6.2f'):>6} "
               f"{s['unassigned']:>5d} {s['rss_start_mb']:>5.0f}/{s['rss_mid_mb']:.0f}/{s['rss_end_mb']:.0f} "
               f"{s['matcher_cpu']:>6.0%} {s['generators_cpu']:>6.0%}  {verdict}")  # fmt: skip
-    print("columns: upd/s, prg/s = TrackletUpdates / Progress marks sent per second; acked/s = messages the matcher "
+    print("columns: upd/s, msg/s = TrackletUpdates / Batch messages (one per camera tick) sent per second; acked/s = messages the matcher "
           "acknowledged per second; inflight = sent but unacknowledged at the stage's end; oldest = oldest unacknowledged "
           "message (max); gen late = how far the generators' ticks slipped (max); p50/p99/max = wall seconds from a "
           "tracklet's ended update to its global id (PUB 'assign'); unasg = ended tracklets never assigned; RSS = matcher "

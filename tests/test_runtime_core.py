@@ -20,8 +20,8 @@ from mtmc.transport.codec import (
     MAX_MESSAGE_BYTES,
     WIRE_VERSION,
     Ack,
+    Batch,
     Heartbeat,
-    Progress,
     TrackletUpdate,
     decode,
     encode,
@@ -38,24 +38,36 @@ def test_emitter_sends_new_rows_running_mean_and_ends() -> None:
     e1 = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
     emitter.add(1, 0.0, _rows([5, 6]), e1, alive={5, 6})
     emitter.add(2, 0.1, _rows([5]), np.array([[0.0, 1.0]], np.float32), alive={5, 6})
-    first = emitter.flush(first_number=1)
-    updates = [m for m in first if isinstance(m, TrackletUpdate)]
-    assert [(u.track, u.number, u.seq, u.first_row, len(u.frames)) for u in updates] == [(5, 1, 0, 0, 2), (6, 2, 0, 0, 1)]
-    np.testing.assert_allclose(updates[0].feature, [0.5, 0.5], atol=1e-3)  # mean of its two embeddings
-    assert updates[0].boxes[0].tolist() == [10, 20, 30, 40]  # xyxy -> xywh
-    progress = first[-1]
-    assert isinstance(progress, Progress) and progress.number == 3 and not progress.done
-    assert progress.closed_s == 0.0  # track 6 (last seen at 0.0) may still grow
+    [first] = emitter.flush(first_number=1)
+    assert isinstance(first, Batch) and first.number == 1 and not first.done
+    assert [(u.track, u.seq, u.first_row, len(u.frames)) for u in first.updates] == [(5, 0, 0, 2), (6, 0, 0, 1)]
+    np.testing.assert_allclose(first.updates[0].feature, [0.5, 0.5], atol=1e-3)  # mean of its two embeddings
+    assert first.updates[0].boxes[0].tolist() == [10, 20, 30, 40]  # xyxy -> xywh
+    assert first.closed_s == 0.0  # track 6 (last seen at 0.0) may still grow
     emitter.add(3, 0.2, _rows([5]), None, alive={5})  # 6 was deleted by the tracker
-    second = emitter.flush(first_number=4)
-    by_track = {m.track: m for m in second if isinstance(m, TrackletUpdate)}
+    [second] = emitter.flush(first_number=2)
+    by_track = {u.track: u for u in second.updates}
     assert by_track[6].ended and len(by_track[6].frames) == 0 and by_track[6].seq == 1
     assert by_track[5].first_row == 2 and not by_track[5].ended
-    assert second[-1].closed_s == pytest.approx(0.2)
+    assert second.number == 2 and second.closed_s == pytest.approx(0.2)
     emitter.end_all()
-    last = emitter.flush(first_number=7, done=True)
-    assert [m.ended for m in last if isinstance(m, TrackletUpdate)] == [True]
-    assert last[-1].done
+    [last] = emitter.flush(first_number=3, done=True)
+    assert [u.ended for u in last.updates] == [True] and last.done
+
+
+def test_emitter_splits_a_commit_too_big_for_one_message() -> None:
+    """Only the last piece moves the promise on: the matcher must not close a time before it has
+    every update of that commit."""
+    emitter = TrackletEmitter(camera=3)
+    rows = _rows(list(range(40)))
+    embeddings = np.ones((40, 1280), np.float32)
+    emitter.add(1, 5.0, rows, embeddings, alive=set(range(40)))
+    emitter.add(2, 5.1, rows, embeddings, alive=set())  # every track ends here
+    pieces = emitter.flush(first_number=10, max_bytes=40_000)
+    assert len(pieces) > 1 and [p.number for p in pieces] == list(range(10, 10 + len(pieces)))
+    assert sum(len(p.updates) for p in pieces) == 40
+    assert all(len(encode(p)) <= 40_000 for p in pieces)
+    assert [p.closed_s for p in pieces] == [0.0] * (len(pieces) - 1) + [pytest.approx(5.1)]
 
 
 def _config(tmp_path, mode: str = "online", cameras: int = 2, **matcher) -> MtmcConfig:
@@ -66,24 +78,20 @@ def _config(tmp_path, mode: str = "online", cameras: int = 2, **matcher) -> Mtmc
     )
 
 
-def _stream(camera: int, feature: list[float], start: float, tracks: int = 3) -> list[TrackletUpdate | Progress]:
-    """A camera's numbered messages: ``tracks`` vehicles one after another, then done."""
-    messages: list[TrackletUpdate | Progress] = []
-    number = 1
+def _stream(camera: int, feature: list[float], start: float, tracks: int = 3) -> list[Batch]:
+    """A camera's numbered batches: ``tracks`` vehicles one after another (two updates each), then done."""
+    batches: list[Batch] = []
     for k in range(tracks):
         t0 = start + 10 * k
         f = np.roll(np.array(feature, np.float32), k)  # vehicle k looks the same on every camera
         frames = np.arange(1, 11) + 100 * k
         for seq, part in enumerate((slice(0, 5), slice(5, 10))):
-            messages.append(
-                TrackletUpdate(camera, k + 1, seq, part.start, frames[part], np.tile([1, 2, 30, 40], (5, 1)),
-                               t0 + np.arange(10)[part] * 0.1, f, 5 * (seq + 1), ended=seq == 1, number=number)
-            )  # fmt: skip
-            number += 1
-        messages.append(Progress(camera, number, t0 + 1.0, 10 * (k + 1)))
-        number += 1
-    messages.append(Progress(camera, number, start + 10 * tracks, 10 * tracks, done=True))
-    return messages
+            update = TrackletUpdate(camera, k + 1, seq, part.start, frames[part], np.tile([1, 2, 30, 40], (5, 1)),
+                                    t0 + np.arange(10)[part] * 0.1, f, 5 * (seq + 1), ended=seq == 1)  # fmt: skip
+            closed = t0 + 0.4 if seq == 0 else t0 + 1.0
+            batches.append(Batch(camera, len(batches) + 1, closed, 10 * k + 5 * (seq + 1), updates=(update,)))
+    batches.append(Batch(camera, len(batches) + 1, start + 10 * tracks, 10 * tracks, done=True))
+    return batches
 
 
 def _state(tmp_path, config: MtmcConfig) -> MatchState:
@@ -260,7 +268,7 @@ def test_matcher_with_curve_refuses_a_worker_whose_key_is_not_allowed(tmp_path, 
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline and not socket.poll(100):
             try:
-                socket.send(encode(Progress(1, 1, 0.0, 0)), zmq.NOBLOCK)
+                socket.send(encode(Batch(1, 1, 0.0, 0)), zmq.NOBLOCK)
             except zmq.Again:
                 pass
         replies[name] = decode(socket.recv()) if socket.poll(0) else None

@@ -12,6 +12,7 @@ from mtmc.transport import (
     MAX_MESSAGE_BYTES,
     WIRE_VERSION,
     Ack,
+    Batch,
     Heartbeat,
     TrackletUpdate,
     UpdateGap,
@@ -21,7 +22,7 @@ from mtmc.transport import (
     make_update,
     merge_update,
 )
-from mtmc.transport.codec import Message, Preview, Progress
+from mtmc.transport.codec import Message, Preview
 from mtmc.types import Tracklet
 
 
@@ -49,6 +50,17 @@ def _update(dim: int | None = 512, rows: int = 10) -> TrackletUpdate:
     return update
 
 
+def _batch(*updates: TrackletUpdate, number: int = 1) -> Batch:
+    return Batch(camera=6, number=number, closed_s=100.0, frames_done=30, updates=updates)
+
+
+def _wire(update: TrackletUpdate) -> TrackletUpdate:
+    """``update`` sent alone in a batch and decoded."""
+    got = decode(encode(_batch(update)))
+    assert isinstance(got, Batch) and len(got.updates) == 1
+    return got.updates[0]
+
+
 def _body(message: Message) -> dict:
     return msgpack.unpackb(encode(message))
 
@@ -62,7 +74,7 @@ def _reason(data: bytes, **kwargs: int) -> str:
 @pytest.mark.parametrize("dim", [512, 1280, None])
 def test_update_round_trip(dim: int | None) -> None:
     sent = _update(dim)
-    got = decode(encode(sent))
+    got = _wire(sent)
     assert isinstance(got, TrackletUpdate)
     assert got.key == sent.key == (6, 42, 3)
     assert (got.first_row, got.feature_count, got.ended) == (sent.first_row, sent.feature_count, sent.ended)
@@ -81,20 +93,42 @@ def test_update_round_trip(dim: int | None) -> None:
 
 def test_float16_feature_is_close_to_the_tracklets() -> None:
     tracklet = _tracklet(dim=1280)
-    merged = merge_update(None, decode(encode(make_update(tracklet, 0, 0))))
+    merged = merge_update(None, _wire(make_update(tracklet, 0, 0)))
     assert merged.feature is not None and merged.feature.dtype == np.float32
     np.testing.assert_allclose(merged.feature, tracklet.feature, atol=1e-3, rtol=1e-3)
     assert float(merged.feature @ tracklet.feature) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_heartbeat_progress_ack_round_trip() -> None:
+def test_heartbeat_ack_and_batch_round_trip() -> None:
     heartbeat = Heartbeat(camera=3, sent=1712345678.123456, frames_done=901, outbox_size=17)
     assert decode(encode(heartbeat)) == heartbeat
     assert decode(encode(Ack(6, 2**40))) == Ack(6, 2**40)
-    progress = Progress(camera=2, number=77, closed_s=-1.5, frames_done=300, done=True)
-    assert decode(encode(progress)) == progress
-    update = decode(encode(make_update(_tracklet(), 0, 0, number=12)))
-    assert isinstance(update, TrackletUpdate) and update.number == 12
+    mark = decode(encode(Batch(camera=2, number=77, closed_s=-1.5, frames_done=300, done=True)))
+    assert isinstance(mark, Batch) and mark.updates == ()
+    assert (mark.camera, mark.number, mark.closed_s, mark.frames_done, mark.done) == (2, 77, -1.5, 300, True)
+
+
+def test_batch_keeps_many_updates_apart() -> None:
+    """Updates with and without features, attributes and rows come back each with its own columns."""
+    plain = _update(None)
+    empty = TrackletUpdate(6, 7, 2, 30, [], np.zeros((0, 4)), [], ended=True)
+    featured = make_update(Tracklet(6, 9, [5, 6], np.ones((2, 4)), [1.0, 2.0], np.ones(8), 2, {"type": np.ones(6)}), 0, 0)
+    sent = (_update(8), plain, empty, featured)
+    got = decode(encode(_batch(*sent, number=5)))
+    assert isinstance(got, Batch) and got.number == 5 and len(got.updates) == 4
+    for a, b in zip(sent, got.updates):
+        assert (a.key, a.first_row, a.feature_count, a.ended) == (b.key, b.first_row, b.feature_count, b.ended)
+        np.testing.assert_array_equal(a.frames, b.frames)
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+        assert (a.feature is None) == (b.feature is None) and a.attributes.keys() == b.attributes.keys()
+        if a.feature is not None:
+            np.testing.assert_array_equal(a.feature, b.feature)
+        for name in a.attributes:
+            np.testing.assert_array_equal(a.attributes[name], b.attributes[name])
+    with pytest.raises(ValueError, match="camera 7 in a batch of camera 6"):
+        Batch(6, 1, 0.0, 0, updates=(TrackletUpdate(7, 1, 0, 0, [], np.zeros((0, 4)), []),))
+    with pytest.raises(ValueError, match="features of one size"):
+        encode(_batch(_update(8), _update(16)))
 
 
 def test_preview_round_trip() -> None:
@@ -125,7 +159,7 @@ def test_numpy_scalars_become_python_values() -> None:
     tracklet = Tracklet(np.int64(3), np.int64(9), [1, 2], np.zeros((2, 4)), [0.0, 0.1], ended=np.bool_(True))
     update = make_update(tracklet, np.int64(0), 0)
     assert (type(update.camera), type(update.seq), type(update.ended)) == (int, int, bool)
-    assert decode(encode(update)).key == (3, 9, 0)
+    assert decode(encode(Batch(3, 1, 0.0, 0, updates=(update,)))).updates[0].key == (3, 9, 0)
     assert Heartbeat(np.int32(3), np.float32(2.5), 1, 0).sent == 2.5
     assert Ack(np.int64(1), np.uint8(3)) == Ack(1, 3)
 
@@ -154,10 +188,16 @@ def test_wrong_version() -> None:
         ("c", 2**64 - 1),
         ("c", True),
         ("c", 1.0),
+        ("m", None),
+        ("cs", float("inf")),
+        ("d", 1),
+        ("t", np.array([1, 2], "<i8").tobytes()),  # two tracks, one update's other columns
+        ("t", np.array([-1], "<i8").tobytes()),
         ("s", None),
         ("r", "0"),
-        ("n", -5),  # a negative count
-        ("n", 0),  # feature without a count
+        ("n", np.array([-5], "<i8").tobytes()),  # a negative count
+        ("n", np.array([0], "<i8").tobytes()),  # feature without a count
+        ("rc", np.array([11], "<i4").tobytes()),  # more rows claimed than sent
         ("f", b"\x01\x00\x00"),  # not a whole int32
         ("f", np.array([1, 2] * 5, "<i4").tobytes()),  # frames not increasing
         ("f", np.arange(1, 12, dtype="<i4").tobytes()),  # 11 frames, 10 boxes
@@ -167,26 +207,27 @@ def test_wrong_version() -> None:
         ("x", np.full(512, np.nan, "<f2").tobytes()),
         ("x", b""),
         ("x", [0.5] * 512),  # a list instead of raw bytes
+        ("e", np.array([2], "u1").tobytes()),
         ("a", {"colour": [0.5]}),
-        ("a", {b"colour": b"\x00\x3c"}),
+        ("a", {b"colour": {"h": b"\x01", "v": b"\x00\x3c"}}),
+        ("a", {"colour": {"h": b"\x01", "v": b""}}),
+        ("a", {"colour": {"h": b"\x00", "v": b"\x00\x3c"}}),
         ("a", [b"\x00\x3c"]),
-        ("e", 1),
     ],
 )
-def test_malformed_update(field: str, value: object) -> None:
-    body = {**_body(_update()), field: value}
+def test_malformed_batch(field: str, value: object) -> None:
+    body = {**_body(_batch(_update())), field: value}
     assert _reason(msgpack.packb(body)) == "malformed"
 
 
 def test_malformed_missing_fields_and_other_kinds() -> None:
-    for name in ("c", "m", "t", "s", "r", "f", "b", "ts", "n", "a", "e"):
-        body = _body(_update())
+    for name in ("c", "m", "cs", "fd", "d", "t", "s", "r", "rc", "f", "b", "ts", "x", "n", "a", "e"):
+        body = _body(_batch(_update()))
         del body[name]
         assert _reason(msgpack.packb(body)) == "malformed", name
     assert _reason(msgpack.packb({**_body(Heartbeat(1, 0.0, 0, 0)), "at": float("nan")})) == "malformed"
     assert _reason(msgpack.packb({**_body(Heartbeat(1, 0.0, 0, 0)), "at": 5})) == "malformed"
     assert _reason(msgpack.packb({**_body(Ack(1, 1)), "m": -3})) == "malformed"
-    assert _reason(msgpack.packb({**_body(Progress(1, 1, 0.0, 0)), "cs": float("inf")})) == "malformed"
     preview = _body(Preview(1, 1, 0.0, b"", np.zeros((1, 4)), [1]))
     assert _reason(msgpack.packb({**preview, "t": b"\x00" * 7})) == "malformed"
     assert _reason(msgpack.packb({**preview, "b": b"\x00" * 20})) == "malformed"
@@ -200,13 +241,13 @@ def test_unknown_fields_are_ignored() -> None:
 
 
 def test_size_limit() -> None:
-    data = encode(_update(1280))
+    data = encode(_batch(_update(1280)))
     assert len(data) < MAX_MESSAGE_BYTES
     assert _reason(data, max_bytes=len(data) - 1) == "oversized"
-    assert isinstance(decode(data, max_bytes=len(data)), TrackletUpdate)
+    assert isinstance(decode(data, max_bytes=len(data)), Batch)
     assert _reason(b"\x00" * (MAX_MESSAGE_BYTES + 1)) == "oversized"
     with pytest.raises(ValueError, match="over the 1000 limit"):
-        encode(_update(1280), max_bytes=1000)
+        encode(_batch(_update(1280)), max_bytes=1000)
 
 
 def test_huge_claimed_sizes_fail_fast() -> None:
@@ -221,7 +262,7 @@ def test_huge_claimed_sizes_fail_fast() -> None:
     for header in headers:
         assert _reason(header + b"\x00" * 64) == "garbage"
         # inside a valid envelope too: a feature field claiming 4 GiB
-        prefix = encode(_update())[:-1]
+        prefix = encode(_batch(_update()))[:-1]
         assert _reason(prefix + header) == "garbage"
     assert time.perf_counter() - start < 0.5
 
@@ -229,11 +270,11 @@ def test_huge_claimed_sizes_fail_fast() -> None:
 def test_fuzz_never_raises_anything_but_wire_error() -> None:
     rng = np.random.default_rng(7)
     valid = [
-        encode(_update(512)),
-        encode(_update(None)),
+        encode(_batch(_update(512))),
+        encode(_batch(_update(None), _update(8))),
         encode(Heartbeat(2, 5.0, 9, 1)),
         encode(Ack(1, 3)),
-        encode(Progress(1, 4, 2.5, 10)),
+        encode(Batch(1, 4, 2.5, 10)),
         encode(Preview(1, 1, 0.0, b"jpeg", np.zeros((2, 4)), [1, 2])),
     ]
     inputs: list[bytes] = [rng.bytes(int(n)) for n in rng.integers(0, 300, 1500)]
@@ -245,7 +286,7 @@ def test_fuzz_never_raises_anything_but_wire_error() -> None:
                 mutated[at] = int(rng.integers(0, 256))
             inputs.append(bytes(mutated))
     oddities = [None, True, -1, 2**64 - 1, -(2**63), 1.5, float("nan"), "x", b"\x00" * 7, [], {}, {"a": 1}]
-    for message in (_update(), Heartbeat(2, 5.0, 9, 1), Ack(1, 3), Progress(1, 4, 2.5, 10)):
+    for message in (_batch(_update()), Heartbeat(2, 5.0, 9, 1), Ack(1, 3), Batch(1, 4, 2.5, 10)):
         body = _body(message)
         inputs += [msgpack.packb({**body, name: odd}) for name in body for odd in oddities]
     start = time.perf_counter()
@@ -276,7 +317,7 @@ def test_updates_rebuild_the_tracklet() -> None:
             tracklet.attributes,
             ended=first_row + 10 >= 25,
         )
-        merged = merge_update(merged, decode(encode(make_update(partial, seq, first_row))))
+        merged = merge_update(merged, _wire(make_update(partial, seq, first_row)))
     assert merged is not None and merged.key == tracklet.key and merged.ended
     np.testing.assert_array_equal(merged.frames, tracklet.frames)
     np.testing.assert_array_equal(merged.boxes, tracklet.boxes)

@@ -1,4 +1,4 @@
-"""A camera's tracker output turned into numbered wire messages: track updates and progress marks.
+"""A camera's tracker output turned into numbered wire batches: track updates and a progress mark.
 
 The emitter keeps, per live track, the rows not yet sent and the running sum of its embeddings,
 so its memory is bounded by the number of live tracks, not by the run's length. It is pickled
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mtmc.transport.codec import Progress, TrackletUpdate
+from mtmc.transport.codec import MAX_MESSAGE_BYTES, Batch, TrackletUpdate
 
 
 @dataclass
@@ -34,6 +34,7 @@ class TrackletEmitter:
         self.camera = camera
         self.frames_done = 0
         self.now = -np.inf
+        self.promised = 0.0  # the closed_s of the last batch
         self._tracks: dict[int, _Track] = {}
 
     def add(
@@ -77,17 +78,18 @@ class TrackletEmitter:
         live = [t.last_time for t in self._tracks.values() if not t.ended]
         return min([self.now, *live]) if np.isfinite(self.now) else 0.0
 
-    def flush(self, first_number: int, done: bool = False) -> list[TrackletUpdate | Progress]:
-        """Updates of the tracks that gained rows or ended, then a progress mark, numbered from
-        ``first_number``; ended tracks are forgotten."""
-        messages: list[TrackletUpdate | Progress] = []
-        number = first_number
+    def flush(self, first_number: int, done: bool = False, max_bytes: int = MAX_MESSAGE_BYTES) -> list[Batch]:
+        """The updates of the tracks that gained rows or ended, then the progress mark, as batches
+        numbered from ``first_number``: one, unless the updates would exceed half of ``max_bytes``
+        (then the earlier batches repeat the last promise and only the last one makes the new one).
+        Ended tracks are forgotten."""
+        updates: list[TrackletUpdate] = []
         for track_id in sorted(self._tracks):
             track = self._tracks[track_id]
             if not track.frames and not track.ended:
                 continue
             feature = None if track.feature_sum is None else track.feature_sum / track.feature_count
-            messages.append(
+            updates.append(
                 TrackletUpdate(
                     camera=self.camera,
                     track=track_id,
@@ -99,14 +101,26 @@ class TrackletEmitter:
                     feature=feature,
                     feature_count=track.feature_count if feature is not None else 0,
                     ended=track.ended,
-                    number=number,
                 )
             )
-            number += 1
             track.sent_rows += len(track.frames)
             track.seq += 1
             track.frames, track.boxes, track.times = [], [], []
         self._tracks = {i: t for i, t in self._tracks.items() if not t.ended}
-        closed = self.closed_s() if not done else (self.now if np.isfinite(self.now) else 0.0)
-        messages.append(Progress(self.camera, number, closed, self.frames_done, done))
-        return messages
+        chunks: list[list[TrackletUpdate]] = [[]]
+        size = 0
+        for update in updates:
+            cost = 64 + 28 * len(update.frames) + 2 * (0 if update.feature is None else update.feature.size)
+            if chunks[-1] and size + cost > max_bytes // 2:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(update)
+            size += cost
+        before = self.promised
+        self.promised = max(before, self.closed_s() if not done else (self.now if np.isfinite(self.now) else 0.0))
+        last = len(chunks) - 1
+        return [
+            Batch(self.camera, first_number + k, self.promised if k == last else before, self.frames_done,
+                  done and k == last, tuple(chunk))  # fmt: skip
+            for k, chunk in enumerate(chunks)
+        ]

@@ -28,10 +28,9 @@ from mtmc.match.geometry import image_to_ground
 from mtmc.runtime.results import ResultWriter
 from mtmc.transport.codec import (
     Ack,
+    Batch,
     Heartbeat,
     Preview,
-    Progress,
-    TrackletUpdate,
     UpdateGap,
     WireError,
     decode,
@@ -41,9 +40,6 @@ from mtmc.transport.codec import (
 from mtmc.types import Tracklet
 
 log = logging.getLogger(__name__)
-
-Numbered = TrackletUpdate | Progress
-
 
 def scene_of(config: MtmcConfig) -> Scene:
     return Scene({c.number: h for c in config.cameras if (h := image_to_ground(c)) is not None})
@@ -87,7 +83,7 @@ class MatchState:
 
         self.learner = TravelTimeLearner(confident=self.config.matcher.threshold / 2)
 
-    def verdict(self, message: Numbered, expected: int) -> str:
+    def verdict(self, message: Batch, expected: int) -> str:
         """``next`` (apply it), ``duplicate`` (already applied: ack again) or ``gap`` (wait for a resend)."""
         if message.number == expected:
             return "next"
@@ -97,29 +93,28 @@ class MatchState:
     def finished(self) -> bool:
         return self._lowest == math.inf
 
-    def apply(self, message: Numbered) -> list[Assignment]:
-        """Apply the camera's next message; what the association decided because of it."""
-        camera = message.camera
-        if message.number != self.through[camera] + 1:
-            raise ValueError(f"camera {camera}: message {message.number} applied after {self.through[camera]}")
-        self.through[camera] = message.number
+    def apply(self, batch: Batch) -> list[Assignment]:
+        """Apply the camera's next batch; what the association decided because of it."""
+        camera = batch.camera
+        if batch.number != self.through[camera] + 1:
+            raise ValueError(f"camera {camera}: batch {batch.number} applied after {self.through[camera]}")
+        self.through[camera] = batch.number
         self.applied += 1
-        if isinstance(message, TrackletUpdate):
-            key = (camera, message.track)
+        for update in batch.updates:
+            key = (camera, update.track)
             try:
-                tracklet = merge_update(self.active.get(key), message)
+                tracklet = merge_update(self.active.get(key), update)
             except UpdateGap as exc:  # only a worker bug gets here: say so, keep serving the others
                 log.error("%s", exc)
                 self.rejected += 1
-                return []
+                continue
             if not tracklet.ended:
                 self.active[key] = tracklet
-                return []
+                continue
             self.active.pop(key, None)
             self._ended(tracklet)
-            return []
         before = self.closed[camera]
-        self.closed[camera] = math.inf if message.done else max(before, message.closed_s)
+        self.closed[camera] = math.inf if batch.done else max(before, batch.closed_s)
         if before <= self._lowest:  # this camera held the minimum (maybe with others): recompute
             self._lowest = min(self.closed.values())
         watermark = self._lowest
@@ -275,9 +270,9 @@ class MatcherService:
                 if not router.poll(200):
                     self._tick()
                     continue
-                batch: list[tuple[Numbered, bytes]] = []
+                received: list[tuple[Batch, bytes]] = []
                 reply: dict[int, bytes] = {}
-                while len(batch) < settings.batch:
+                while len(received) < settings.batch:
                     try:
                         frames = router.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
@@ -301,18 +296,20 @@ class MatcherService:
                         continue
                     verdict = self.state.verdict(message, expected[message.camera])
                     if verdict == "next":
-                        batch.append((message, payload))
+                        received.append((message, payload))
                         expected[message.camera] += 1
                     elif verdict == "gap":
                         self.stats.dropped["out_of_order"] += 1
                         continue
                     reply[message.camera] = peer
-                if batch:
-                    self.journal.append([payload for _, payload in batch])
+                if received:
+                    self.journal.append([payload for _, payload in received])
                     now = time.monotonic()
-                    for message, _ in batch:
-                        if isinstance(message, TrackletUpdate) and message.ended and self.state.online is not None:
-                            self.stats.ended_at[(message.camera, message.track)] = now
+                    for message, _ in received:
+                        if self.state.online is not None:
+                            for update in message.updates:
+                                if update.ended:
+                                    self.stats.ended_at[(message.camera, update.track)] = now
                         self._publish(self.state.apply(message), now)
                 for camera, peer in reply.items():
                     router.send_multipart([peer, encode(Ack(camera, self.state.through[camera]))])

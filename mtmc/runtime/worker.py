@@ -28,7 +28,7 @@ from mtmc.transport.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 MAX_RESEND_S = 30.0
 
 
@@ -160,10 +160,10 @@ class Worker:
 
         def commit(final: bool = False) -> None:
             nonlocal messages
-            batch = emitter.flush(self.outbox.next_number, done=final)
+            batches = emitter.flush(self.outbox.next_number, done=final)
             state = {"version": CHECKPOINT_VERSION, "tracker": tracker, "emitter": emitter, "frame": last_frame, "done": final}
-            self.outbox.commit([encode(m) for m in batch], checkpoint=pickle.dumps(state))
-            messages += len(batch)
+            self.outbox.commit([encode(b) for b in batches], checkpoint=pickle.dumps(state))
+            messages += len(batches)
 
         error: MtmcError | None = None
         try:

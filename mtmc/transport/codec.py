@@ -7,10 +7,12 @@ decodes with one ``np.frombuffer`` instead of 1280 Python floats.
 =================  ====  ===========================================================================
 message            kind  fields
 =================  ====  ===========================================================================
-``TrackletUpdate`` upd   c camera, m number, t track, s seq, r first_row, f frames <i4,
-                         b boxes <f4 x4, ts times <f8, x feature <f2 | nil, n feature_count,
-                         a {name: <f2}, e ended
-``Progress``       prg   c camera, m number, cs closed_s, fd frames done, d done
+``Batch``          bat   c camera, m number, cs closed_s, fd frames done, d done, and its updates
+                         column-wise: t tracks <i8, s seqs <i8, r first rows <i8, rc rows <i4,
+                         e ended <u1, n feature counts <i8 (one each per update); f frames <i4,
+                         b boxes <f4 x4, ts times <f8 (the updates' rows one after another);
+                         x features <f2 (one row per update whose count is not 0);
+                         a {name: {h has <u1 per update, v scores <f2 per update that has}}
 ``Heartbeat``      hb    c camera, at sent time, fd frames done, ob outbox size
 ``Ack``            ack   c camera, m through (cumulative)
 ``Preview``        pv    c camera, fr frame, ts time, j JPEG, b boxes <f4 x4, t tracks <i8
@@ -20,14 +22,18 @@ Fields a decoder does not know are ignored, so adding a field needs no version b
 the meaning of one does. :func:`decode` turns every kind of bad input into one :class:`WireError`
 whose ``reason`` the matcher counts before dropping the message (DESIGN.md, "Reliability model").
 
-The outbox protocol is go-back-N: ``TrackletUpdate`` and ``Progress`` are numbered per camera
-(``number`` 1, 2, 3 ... as the worker's outbox commits them); the matcher applies a camera's
-messages strictly in that order, journals them, and acknowledges cumulatively ("all of camera c
-through m"); a worker resends from the oldest unacknowledged message when acks stop coming. So a
-resend is harmless and every replay of a journal sees the same sequence. A ``TrackletUpdate`` is a
-delta of rows (``first_row`` says where they start in the track, so a gap is detected rather than
-silently merged) plus a snapshot of the appearance, keyed ``(camera, track, seq)``. ``Heartbeat``
-(liveness) and ``Preview`` (the dashboard's latest frame) are neither numbered nor journaled.
+The outbox protocol is go-back-N: a worker's ``Batch`` messages are numbered (``number`` 1, 2, 3 ...
+as its outbox commits them); the matcher applies a camera's batches strictly in that order,
+journals them, and acknowledges cumulatively ("all of camera c through m"); a worker resends from
+the oldest unacknowledged one when acks stop coming. So a resend is harmless and every replay of a
+journal sees the same sequence. A batch carries what a camera's tracks gained since the last one
+(a ``TrackletUpdate`` per track: a delta of rows, ``first_row`` saying where they start in the
+track so that a gap is detected rather than silently merged, plus a snapshot of the appearance,
+keyed ``(camera, track, seq)``) and then the camera's progress promise. One message per commit
+rather than one per track keeps the matcher's per-message cost (socket, journal, ack) off the
+per-track path; the columns are checked with a handful of numpy calls per batch, not per track.
+``Heartbeat`` (liveness) and ``Preview`` (the dashboard's latest frame) are neither numbered nor
+journaled.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ import numpy as np
 from mtmc.errors import MtmcError
 from mtmc.types import Tracklet
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 MAX_MESSAGE_BYTES = 1 << 20
 
 _INT32_MAX = 2**31 - 1
@@ -123,8 +129,7 @@ def _seconds(name: str, value: Any) -> float:
 class TrackletUpdate:
     """The rows a worker's track gained since its last update, plus its current appearance.
 
-    ``seq`` counts the track's updates from 0 and ``(camera, track, seq)`` is the idempotency key;
-    ``number`` is the message's place in its camera's outbox (0: not sent through one).
+    ``seq`` counts the track's updates from 0 and ``(camera, track, seq)`` is the idempotency key.
     ``first_row`` is the index, within the whole track, of ``frames[0]``. ``feature`` (float16) is
     the running mean over ``feature_count`` embeddings and ``attributes`` the current per-class
     scores: both are snapshots, so the latest update carries everything the matcher needs.
@@ -141,10 +146,9 @@ class TrackletUpdate:
     feature_count: int = 0
     attributes: Mapping[str, np.ndarray] = field(default_factory=dict)
     ended: bool = False
-    number: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("camera", "track", "seq", "first_row", "feature_count", "number"):
+        for name in ("camera", "track", "seq", "first_row", "feature_count"):
             object.__setattr__(self, name, _id(name, getattr(self, name)))
         frames = _as_frames(self.frames)
         boxes = _as_array("boxes", self.boxes, _F4, width=4)
@@ -176,6 +180,14 @@ class TrackletUpdate:
     def key(self) -> tuple[int, int, int]:
         return (self.camera, self.track, self.seq)
 
+    @classmethod
+    def _checked(cls, **fields: Any) -> TrackletUpdate:
+        """An update from fields the batch decoder has already checked column-wise."""
+        update = object.__new__(cls)
+        for name, value in fields.items():
+            object.__setattr__(update, name, value)
+        return update
+
 
 @dataclass(frozen=True)
 class Heartbeat:
@@ -196,10 +208,11 @@ class Heartbeat:
         object.__setattr__(self, "sent", _seconds("sent", self.sent))
 
 
-@dataclass(frozen=True)
-class Progress:
-    """A camera's promise: every tracklet of it that ended at or before ``closed_s`` (global
-    seconds) has been sent, in messages numbered below ``number``. ``done``: the camera has ended.
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """A camera's numbered commit: the updates of its tracks that gained rows or ended, then its
+    promise that every tracklet of it ending at or before ``closed_s`` (global seconds) has been
+    sent, in this batch or an earlier one. ``done``: the camera has ended.
 
     The matcher's online mode decides only behind the slowest camera's promise, so its decisions
     do not depend on when messages happened to arrive.
@@ -210,6 +223,7 @@ class Progress:
     closed_s: float
     frames_done: int
     done: bool = False
+    updates: tuple[TrackletUpdate, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("camera", "number", "frames_done"):
@@ -218,6 +232,13 @@ class Progress:
         if not isinstance(self.done, bool | np.bool_):
             raise ValueError(f"done must be a bool, got {self.done!r}")
         object.__setattr__(self, "done", bool(self.done))
+        updates = tuple(self.updates)
+        for update in updates:
+            if not isinstance(update, TrackletUpdate):
+                raise ValueError(f"a batch holds TrackletUpdates, got {type(update).__name__}")
+            if update.camera != self.camera:
+                raise ValueError(f"an update of camera {update.camera} in a batch of camera {self.camera}")
+        object.__setattr__(self, "updates", updates)
 
 
 @dataclass(frozen=True)
@@ -257,7 +278,7 @@ class Preview:
         object.__setattr__(self, "tracks", tracks)
 
 
-Message = TrackletUpdate | Progress | Heartbeat | Ack | Preview
+Message = Batch | Heartbeat | Ack | Preview
 
 
 def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
@@ -266,22 +287,9 @@ def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
     Raises ValueError when they exceed ``max_bytes``: a receiver would drop such a message on
     every resend, so the sender must split it instead.
     """
-    if isinstance(message, TrackletUpdate):
-        body = {
-            "k": "upd",
-            "c": message.camera,
-            "m": message.number,
-            "t": message.track,
-            "s": message.seq,
-            "r": message.first_row,
-            "f": message.frames.tobytes(),
-            "b": message.boxes.tobytes(),
-            "ts": message.times.tobytes(),
-            "x": None if message.feature is None else message.feature.tobytes(),
-            "n": message.feature_count,
-            "a": {name: scores.tobytes() for name, scores in message.attributes.items()},
-            "e": message.ended,
-        }
+    if isinstance(message, Batch):
+        body = {"k": "bat", "c": message.camera, "m": message.number, "cs": message.closed_s,
+                "fd": message.frames_done, "d": message.done, **_update_columns(message.updates)}  # fmt: skip
     elif isinstance(message, Heartbeat):
         body = {
             "k": "hb",
@@ -289,15 +297,6 @@ def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
             "at": message.sent,
             "fd": message.frames_done,
             "ob": message.outbox_size,
-        }
-    elif isinstance(message, Progress):
-        body = {
-            "k": "prg",
-            "c": message.camera,
-            "m": message.number,
-            "cs": message.closed_s,
-            "fd": message.frames_done,
-            "d": message.done,
         }
     elif isinstance(message, Ack):
         body = {"k": "ack", "c": message.camera, "m": message.through}
@@ -319,6 +318,38 @@ def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
     return data
 
 
+def _update_columns(updates: tuple[TrackletUpdate, ...]) -> dict[str, Any]:
+    """The batch's updates as the wire's columns (module docstring)."""
+
+    def column(values: list, dtype: np.dtype) -> bytes:
+        return np.asarray(values, dtype).tobytes()
+
+    featured = [u.feature for u in updates if u.feature is not None]
+    if len({f.size for f in featured}) > 1:
+        raise ValueError("the updates of one batch must have features of one size")
+    attributes: dict[str, Any] = {}
+    for name in sorted({name for u in updates for name in u.attributes}):
+        scores = [u.attributes[name] for u in updates if name in u.attributes]
+        if len({a.size for a in scores}) > 1:
+            raise ValueError(f"the updates of one batch must have attribute {name!r} of one size")
+        attributes[name] = {"h": column([name in u.attributes for u in updates], np.uint8),
+                            "v": np.concatenate(scores).astype(_F2).tobytes()}  # fmt: skip
+    empty = np.zeros(0)
+    return {
+        "t": column([u.track for u in updates], _I8),
+        "s": column([u.seq for u in updates], _I8),
+        "r": column([u.first_row for u in updates], _I8),
+        "rc": column([len(u.frames) for u in updates], _I4),
+        "e": column([u.ended for u in updates], np.uint8),
+        "n": column([u.feature_count for u in updates], _I8),
+        "f": np.concatenate([u.frames for u in updates] or [empty]).astype(_I4).tobytes(),
+        "b": np.concatenate([u.boxes for u in updates] or [empty]).astype(_F4).tobytes(),
+        "ts": np.concatenate([u.times for u in updates] or [empty]).astype(_F8).tobytes(),
+        "x": np.concatenate(featured).astype(_F2).tobytes() if featured else b"",
+        "a": attributes,
+    }
+
+
 def _get(body: dict, name: str, kind: type) -> Any:
     """Field ``name`` of exactly type ``kind`` (so a bool never passes as an int)."""
     if name not in body:
@@ -329,27 +360,87 @@ def _get(body: dict, name: str, kind: type) -> Any:
     return value
 
 
-def _decode_update(body: dict) -> TrackletUpdate:
-    feature = body.get("x")
-    if feature is not None and type(feature) is not bytes:
-        raise WireError("malformed", "field 'x' is neither bytes nor nil")
-    attributes = _get(body, "a", dict)
-    for scores in attributes.values():
-        if type(scores) is not bytes:
-            raise WireError("malformed", "an attribute's scores are not bytes")
-    return TrackletUpdate(
-        camera=_get(body, "c", int),
-        track=_get(body, "t", int),
-        seq=_get(body, "s", int),
-        first_row=_get(body, "r", int),
-        frames=np.frombuffer(_get(body, "f", bytes), _I4),
-        boxes=np.frombuffer(_get(body, "b", bytes), _F4),
-        times=np.frombuffer(_get(body, "ts", bytes), _F8),
-        feature=None if feature is None else np.frombuffer(feature, _F2),
-        feature_count=_get(body, "n", int),
-        attributes={name: np.frombuffer(scores, _F2) for name, scores in attributes.items()},
-        ended=_get(body, "e", bool),
+def _column(body: dict, name: str, dtype: np.dtype, count: int | None = None, width: int = 0) -> np.ndarray:
+    """Field ``name`` as an array of ``dtype`` (``count`` rows of ``width`` when given): whole
+    items, the expected length, finite values, non-negative integers."""
+    data = _get(body, name, bytes)
+    if len(data) % dtype.itemsize:
+        raise WireError("malformed", f"field {name!r} is not a whole number of {dtype} items")
+    array = np.frombuffer(data, dtype)
+    if width:
+        if len(array) % width:
+            raise WireError("malformed", f"field {name!r} does not hold whole rows of {width}")
+        array = array.reshape(-1, width)
+    if count is not None and len(array) != count:
+        raise WireError("malformed", f"field {name!r} holds {len(array)} items, expected {count}")
+    if dtype.kind == "f" and not np.isfinite(array).all():
+        raise WireError("malformed", f"field {name!r} holds NaN or infinity")
+    if dtype.kind in "iu" and len(array) and (array.min() < 0 or (dtype.kind == "u" and array.max() > 1)):
+        raise WireError("malformed", f"field {name!r} holds a value out of range")
+    return array
+
+
+def _vectors(values: np.ndarray, rows: int, name: str) -> np.ndarray:
+    """(rows, D) from the flat float16 ``values`` of ``rows`` vectors of one size D >= 1."""
+    if rows == 0:
+        if len(values):
+            raise WireError("malformed", f"field {name!r} holds values but no update has them")
+        return values.reshape(0, 0)
+    if len(values) == 0 or len(values) % rows:
+        raise WireError("malformed", f"field {name!r} does not hold {rows} vectors of one size")
+    return values.reshape(rows, -1)
+
+
+def _decode_batch(body: dict) -> Batch:
+    tracks = _column(body, "t", _I8)
+    count = len(tracks)
+    seqs, first_rows = _column(body, "s", _I8, count), _column(body, "r", _I8, count)
+    lengths, ended = _column(body, "rc", _I4, count), _column(body, "e", np.dtype(np.uint8), count)
+    feature_counts = _column(body, "n", _I8, count)
+    total = int(lengths.sum())
+    frames, times = _column(body, "f", _I4, total), _column(body, "ts", _F8, total)
+    boxes = _column(body, "b", _F4, total, width=4)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    steps = np.diff(frames) <= 0
+    steps[ends[:-1][lengths[:-1] > 0] - 1] = False  # where one update's rows give way to the next's
+    if steps.any():
+        raise WireError("malformed", "an update's frames do not increase strictly")
+    has_feature = feature_counts > 0
+    features = _vectors(_column(body, "x", _F2), int(has_feature.sum()), "x")
+    feature_of = np.cumsum(has_feature) - 1
+    attributes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # name -> has, row of, scores
+    for name, packed in _get(body, "a", dict).items():
+        if type(name) is not str or type(packed) is not dict:
+            raise WireError("malformed", "an attribute is not a name with {h, v}")
+        has = _column(packed, "h", np.dtype(np.uint8), count).astype(bool)
+        attributes[name] = (has, np.cumsum(has) - 1, _vectors(_column(packed, "v", _F2), int(has.sum()), name))
+    camera = _get(body, "c", int)
+    updates = []
+    for i in range(count):
+        rows = slice(int(starts[i]), int(ends[i]))
+        updates.append(
+            TrackletUpdate._checked(
+                camera=camera,
+                track=int(tracks[i]),
+                seq=int(seqs[i]),
+                first_row=int(first_rows[i]),
+                frames=frames[rows],
+                boxes=boxes[rows],
+                times=times[rows],
+                feature=features[feature_of[i]] if has_feature[i] else None,
+                feature_count=int(feature_counts[i]),
+                attributes={n: v[row[i]] for n, (has, row, v) in attributes.items() if has[i]},
+                ended=bool(ended[i]),
+            )
+        )
+    return Batch(
+        camera=camera,
         number=_get(body, "m", int),
+        closed_s=_get(body, "cs", float),
+        frames_done=_get(body, "fd", int),
+        done=_get(body, "d", bool),
+        updates=tuple(updates),
     )
 
 
@@ -359,16 +450,6 @@ def _decode_heartbeat(body: dict) -> Heartbeat:
         sent=_get(body, "at", float),
         frames_done=_get(body, "fd", int),
         outbox_size=_get(body, "ob", int),
-    )
-
-
-def _decode_progress(body: dict) -> Progress:
-    return Progress(
-        camera=_get(body, "c", int),
-        number=_get(body, "m", int),
-        closed_s=_get(body, "cs", float),
-        frames_done=_get(body, "fd", int),
-        done=_get(body, "d", bool),
     )
 
 
@@ -388,8 +469,7 @@ def _decode_preview(body: dict) -> Preview:
 
 
 _DECODERS: dict[str, Callable[[dict], Message]] = {
-    "upd": _decode_update,
-    "prg": _decode_progress,
+    "bat": _decode_batch,
     "hb": _decode_heartbeat,
     "ack": _decode_ack,
     "pv": _decode_preview,
@@ -423,7 +503,7 @@ def decode(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
         raise WireError("malformed", str(exc)) from exc
 
 
-def make_update(tracklet: Tracklet, seq: int, first_row: int, number: int = 0) -> TrackletUpdate:
+def make_update(tracklet: Tracklet, seq: int, first_row: int) -> TrackletUpdate:
     """The update carrying ``tracklet``'s rows from ``first_row`` on and its current appearance.
 
     A worker keeps, per track, the next ``seq`` and the number of rows already sent.
@@ -441,7 +521,6 @@ def make_update(tracklet: Tracklet, seq: int, first_row: int, number: int = 0) -
         feature_count=tracklet.feature_count if tracklet.feature is not None else 0,
         attributes=tracklet.attributes,
         ended=tracklet.ended,
-        number=number,
     )
 
 
