@@ -8,11 +8,11 @@ decodes with one ``np.frombuffer`` instead of 1280 Python floats.
 message            kind  fields
 =================  ====  ===========================================================================
 ``Batch``          bat   c camera, m number, cs closed_s, fd frames done, d done, and its updates
-                         column-wise: t tracks <i8, s seqs <i8, r first rows <i8, rc rows <i4,
-                         e ended <u1, n feature counts <i8 (one each per update); f frames <i4,
-                         b boxes <f4 x4, ts times <f8 (the updates' rows one after another);
-                         x features <f2 (one row per update whose count is not 0);
-                         a {name: {h has <u1 per update, v scores <f2 per update that has}}
+                         column-wise: u <i8 x6, per update (track, seq, first row, rows, feature
+                         count, ended); f frames <i4, b boxes <f4 x4, ts times <f8 (the updates'
+                         rows one after another); x features <f2 (one per update whose count is
+                         not 0); a {name: {h has <u1 per update, v scores <f2 per update that has}};
+                         a batch without updates may leave its empty columns out
 ``Heartbeat``      hb    c camera, at sent time, fd frames done, ob outbox size
 ``Ack``            ack   c camera, m through (cumulative)
 ``Preview``        pv    c camera, fr frame, ts time, j JPEG, b boxes <f4 x4, t tracks <i8
@@ -318,6 +318,9 @@ def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
     return data
 
 
+_UPDATE_FIELDS = 6  # track, seq, first row, rows, feature count, ended
+
+
 def _update_columns(updates: tuple[TrackletUpdate, ...]) -> dict[str, Any]:
     """The batch's updates as the wire's columns (module docstring)."""
 
@@ -334,14 +337,10 @@ def _update_columns(updates: tuple[TrackletUpdate, ...]) -> dict[str, Any]:
             raise ValueError(f"the updates of one batch must have attribute {name!r} of one size")
         attributes[name] = {"h": column([name in u.attributes for u in updates], np.uint8),
                             "v": np.concatenate(scores).astype(_F2).tobytes()}  # fmt: skip
+    table = [(u.track, u.seq, u.first_row, len(u.frames), u.feature_count, u.ended) for u in updates]
     empty = np.zeros(0)
     return {
-        "t": column([u.track for u in updates], _I8),
-        "s": column([u.seq for u in updates], _I8),
-        "r": column([u.first_row for u in updates], _I8),
-        "rc": column([len(u.frames) for u in updates], _I4),
-        "e": column([u.ended for u in updates], np.uint8),
-        "n": column([u.feature_count for u in updates], _I8),
+        "u": np.asarray(table, _I8).reshape(-1, _UPDATE_FIELDS).tobytes(),
         "f": np.concatenate([u.frames for u in updates] or [empty]).astype(_I4).tobytes(),
         "b": np.concatenate([u.boxes for u in updates] or [empty]).astype(_F4).tobytes(),
         "ts": np.concatenate([u.times for u in updates] or [empty]).astype(_F8).tobytes(),
@@ -392,56 +391,54 @@ def _vectors(values: np.ndarray, rows: int, name: str) -> np.ndarray:
 
 
 def _decode_batch(body: dict) -> Batch:
-    tracks = _column(body, "t", _I8)
-    count = len(tracks)
-    seqs, first_rows = _column(body, "s", _I8, count), _column(body, "r", _I8, count)
-    lengths, ended = _column(body, "rc", _I4, count), _column(body, "e", np.dtype(np.uint8), count)
-    feature_counts = _column(body, "n", _I8, count)
+    camera = _get(body, "c", int)
+    mark = (camera, _get(body, "m", int), _get(body, "cs", float), _get(body, "fd", int), _get(body, "d", bool))
+    if not body.get("u") and not any(body.get(name) for name in ("f", "b", "ts", "x", "a")):
+        return Batch(*mark)  # a progress mark alone, the commonest batch of a quiet camera
+    table = _column(body, "u", _I8, width=_UPDATE_FIELDS)
+    count = len(table)
+    if count and table[:, 5].max() > 1:
+        raise WireError("malformed", "an update's ended flag is neither 0 nor 1")
+    lengths = table[:, 3]
     total = int(lengths.sum())
     frames, times = _column(body, "f", _I4, total), _column(body, "ts", _F8, total)
     boxes = _column(body, "b", _F4, total, width=4)
     ends = np.cumsum(lengths)
-    starts = ends - lengths
     steps = np.diff(frames) <= 0
     steps[ends[:-1][lengths[:-1] > 0] - 1] = False  # where one update's rows give way to the next's
     if steps.any():
         raise WireError("malformed", "an update's frames do not increase strictly")
-    has_feature = feature_counts > 0
+    has_feature = table[:, 4] > 0
     features = _vectors(_column(body, "x", _F2), int(has_feature.sum()), "x")
-    feature_of = np.cumsum(has_feature) - 1
-    attributes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # name -> has, row of, scores
+    feature_of = (np.cumsum(has_feature) - 1).tolist()
+    attributes: dict[str, tuple[list, list, np.ndarray]] = {}  # name -> has, row of, scores
     for name, packed in _get(body, "a", dict).items():
         if type(name) is not str or type(packed) is not dict:
             raise WireError("malformed", "an attribute is not a name with {h, v}")
         has = _column(packed, "h", np.dtype(np.uint8), count).astype(bool)
-        attributes[name] = (has, np.cumsum(has) - 1, _vectors(_column(packed, "v", _F2), int(has.sum()), name))
-    camera = _get(body, "c", int)
+        scores = _vectors(_column(packed, "v", _F2), int(has.sum()), name)
+        attributes[name] = (has.tolist(), (np.cumsum(has) - 1).tolist(), scores)
     updates = []
-    for i in range(count):
-        rows = slice(int(starts[i]), int(ends[i]))
+    end = 0
+    for i, (track, seq, first_row, rows, feature_count, ended) in enumerate(table.tolist()):
+        rows = slice(end, end + rows)
+        end = rows.stop
         updates.append(
             TrackletUpdate._checked(
                 camera=camera,
-                track=int(tracks[i]),
-                seq=int(seqs[i]),
-                first_row=int(first_rows[i]),
+                track=track,
+                seq=seq,
+                first_row=first_row,
                 frames=frames[rows],
                 boxes=boxes[rows],
                 times=times[rows],
-                feature=features[feature_of[i]] if has_feature[i] else None,
-                feature_count=int(feature_counts[i]),
+                feature=features[feature_of[i]] if feature_count else None,
+                feature_count=feature_count,
                 attributes={n: v[row[i]] for n, (has, row, v) in attributes.items() if has[i]},
-                ended=bool(ended[i]),
+                ended=bool(ended),
             )
         )
-    return Batch(
-        camera=camera,
-        number=_get(body, "m", int),
-        closed_s=_get(body, "cs", float),
-        frames_done=_get(body, "fd", int),
-        done=_get(body, "d", bool),
-        updates=tuple(updates),
-    )
+    return Batch(*mark, updates=tuple(updates))
 
 
 def _decode_heartbeat(body: dict) -> Heartbeat:
