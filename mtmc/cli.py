@@ -16,6 +16,7 @@ from mtmc.commands import eval as eval_command
 from mtmc.commands import keys as keys_command
 from mtmc.commands import match as match_command
 from mtmc.commands import matcher as matcher_command
+from mtmc.commands import reid as reid_command
 from mtmc.commands import run as run_command
 from mtmc.commands import simulate as simulate_command
 from mtmc.commands import track as track_command
@@ -30,6 +31,7 @@ COMMANDS = (
     track_command,
     eval_command,
     match_command,
+    reid_command,
     simulate_command,
     weights_command,
     keys_command,

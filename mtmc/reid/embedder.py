@@ -220,5 +220,22 @@ def onnx_embedder(weights: str | Path, **options: Any) -> Embedder:
     return OnnxEmbedder(weights, **options)
 
 
+@EMBEDDERS.register("reid")
+def reid_embedder(weights: str | Path, **options: Any) -> Embedder:
+    """A model trained by ``mtmc reid train``, by weights name or path: its checkpoint (``.pt``, run by
+    torch) or its ``mtmc reid export`` (``.onnx``, run by onnxruntime). Input and feature size come
+    from the file; ``options``: ``batch_size``, ``threads`` (and ``input_size`` to override)."""
+    path = resolve_weights(weights)
+    if path.suffix.lower() == ".onnx":
+        from mtmc.reid.export import onnx_model_info
+
+        info = onnx_model_info(path)
+        return OnnxEmbedder(path, dim=info.feature_dim, **{"input_size": info.input_size, **options})
+    from mtmc.reid.engine.checkpoint import load_model
+
+    model, spec = load_model(path)
+    return TorchEmbedder(model, dim=spec.feature_dim, **{"input_size": spec.input_size, **options})
+
+
 def build_embedder(name: str = "mobilenetv2-imagenet", **options: Any) -> Embedder:
     return EMBEDDERS.build(name, **options)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from mtmc.reid.data.datasets import DATASETS, ReidSample, ReidSplits, load_dataset
 from mtmc.reid.data.image_dataset import ReidImageDataset, collate_batch, read_image
+from mtmc.reid.data.mining import MinedTrack, MiningOptions, build_reid_set, mine_tracks, write_reid_set
 from mtmc.reid.data.sampler import IdentityBatchSampler
 from mtmc.reid.data.transforms import IMAGENET_MEAN, IMAGENET_STD, test_transforms, train_transforms
 
@@ -20,12 +21,17 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "IdentityBatchSampler",
+    "MinedTrack",
+    "MiningOptions",
     "ReidImageDataset",
     "ReidSample",
     "ReidSplits",
+    "build_reid_set",
     "collate_batch",
     "load_dataset",
+    "mine_tracks",
     "read_image",
     "test_transforms",
     "train_transforms",
+    "write_reid_set",
 ]

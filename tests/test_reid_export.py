@@ -1,0 +1,107 @@
+"""ONNX export of every registered re-id model (onnxruntime agrees with PyTorch, batch dynamic,
+metadata for the embedder), checkpoint export, and the "reid" embedder from a checkpoint or its ONNX."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import mtmc.reid.modeling.meta_arch  # noqa: F401  (registers every model before parametrising)
+from mtmc.errors import MtmcError
+from mtmc.reid import build_embedder
+from mtmc.reid.engine import load_checkpoint, save_checkpoint
+from mtmc.reid.export import CHECK_BATCH, compare_with_torch, export_checkpoint, export_model, onnx_model_info
+from mtmc.reid.modeling import MODELS, build_model
+
+# The smallest variant of each model (ResNet18 backbones); a model not listed is built with its defaults.
+TINY_OPTIONS = {
+    "glamor": {"depth": 18},
+    "counter-glamor": {"depth": 18},
+    "anet": {"depth": 18, "feature_size": 32, "attribute_size": 16},
+    "val": {"global_depth": 18},
+    "pgan": {"depth": 18},
+}
+SIZE = (64, 64)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_onnx_export_agrees_with_pytorch(name, tmp_path):
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=4, **TINY_OPTIONS.get(name, {})).eval()
+    path = export_model(model, tmp_path / f"{name}.onnx", SIZE, name)
+    # traced with a batch of 2, run with CHECK_BATCH = 3: the batch axis is dynamic
+    assert CHECK_BATCH != 2 and compare_with_torch(model, path, SIZE) <= 1e-4
+    info = onnx_model_info(path)
+    assert (info.model, info.input_size, info.feature_dim) == (name, SIZE, model.feature_dim)
+    assert not list(tmp_path.glob(".*part"))
+
+
+def tiny_checkpoint(path: Path, input_size: tuple[int, int] = (48, 32)) -> Path:
+    """A checkpoint as ``mtmc reid train`` writes it (model part only), for a GLAMOR at H x W = 48 x 32."""
+    torch.manual_seed(0)
+    options = {"depth": 18, "input_size": list(input_size)}
+    model = build_model("glamor", num_classes=3, **options)
+    return save_checkpoint(
+        {
+            "version": 1,
+            "model_name": "glamor",
+            "model_options": options,
+            "num_classes": 3,
+            "input_size": input_size,
+            "feature_dim": model.feature_dim,
+            "model": model.state_dict(),
+        },
+        path,
+    )
+
+
+def test_checkpoint_export_and_the_reid_embedder_from_either_file(tmp_path):
+    checkpoint = tiny_checkpoint(tmp_path / "best.pt")
+    report = export_checkpoint(checkpoint, tmp_path / "glamor.onnx")
+    assert report.max_abs_diff is not None and report.max_abs_diff <= 1e-4
+    assert report.spec.input_size == (48, 32) and onnx_model_info(report.path).input_size == (48, 32)
+
+    from_checkpoint = build_embedder("reid", weights=checkpoint, threads=1)
+    from_onnx = build_embedder("reid", weights=report.path, threads=1)
+    assert type(from_checkpoint).__name__ == "TorchEmbedder" and type(from_onnx).__name__ == "OnnxEmbedder"
+    for embedder in (from_checkpoint, from_onnx):
+        assert embedder.input_size == (48, 32) and embedder.dim == 512
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 20, 60, 110], [70, 5, 150, 80], [0, 0, 160, 120]], np.float32)
+    torch_vectors, onnx_vectors = from_checkpoint.embed(image, boxes), from_onnx.embed(image, boxes)
+    assert torch_vectors.shape == (3, 512)
+    assert np.allclose(np.linalg.norm(torch_vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(torch_vectors, onnx_vectors, atol=1e-5)
+    assert not np.allclose(
+        torch_vectors[0], torch_vectors[1], atol=1e-3
+    )  # different crops, different vectors
+
+
+def test_a_failed_check_writes_nothing_and_foreign_files_are_refused(tmp_path):
+    checkpoint = tiny_checkpoint(tmp_path / "best.pt", (32, 32))
+    with pytest.raises(MtmcError, match=r"the ONNX export differs from PyTorch by .* \(> -1\); not written"):
+        export_checkpoint(checkpoint, tmp_path / "out.onnx", atol=-1.0)
+    assert not (tmp_path / "out.onnx").exists()
+
+    assert export_checkpoint(checkpoint, tmp_path / "unchecked.onnx", check=False).max_abs_diff is None
+    with pytest.raises(MtmcError, match="is an ONNX export; this needs the .pt checkpoint"):
+        load_checkpoint(tmp_path / "unchecked.onnx")
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "bare.pt")
+    with pytest.raises(MtmcError, match="not a checkpoint of `mtmc reid train` .*lacks model_name"):
+        load_checkpoint(tmp_path / "bare.pt")
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(MtmcError, match="text.pt: not a checkpoint of `mtmc reid train`"):
+        load_checkpoint(tmp_path / "text.pt")
+    with pytest.raises(MtmcError, match="checkpoint not found: .*missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
