@@ -114,6 +114,21 @@ def test_travel_time_gates():
         TopologyConfig.model_validate({"links": [{"from": "c001", "to": "c002", "min_s": 5, "max_s": 1}]})
 
 
+def test_partial_topology_gates_only_the_pairs_it_knows():
+    """A learnt topology has links only where matches were seen: other pairs fall back to time alone."""
+    partial = TopologyConfig.model_validate(
+        {"complete": False, "links": [{"from": "c001", "to": "c002", "min_s": 10, "max_s": 20}]}
+    )
+    a = tracklet(1, 1, 0, 10)
+    slow = tracklet(2, 2, 26, 34)  # linked camera, travel outside the link: still gated out
+    near = tracklet(3, 1, 15, 25)  # unlinked camera, 5 s after a
+    far = tracklet(3, 2, 80, 90)  # unlinked camera, 70 s after a
+    g = time_gates([a, slow, near, far], partial, max_gap_s=30)
+    assert not g[0, 1] and g[0, 2] and g[2, 0] and not g[0, 3]
+    complete = partial.model_copy(update={"complete": True})
+    assert not time_gates([a, near], complete, max_gap_s=30)[0, 1]
+
+
 def test_clustering_refuses_cannot_link_merges():
     # 0-1 and 1-2 are close, but 0 and 2 are one camera at one time: only one of them joins 1.
     d = np.array([[np.nan, 0.1, 0.1], [0.1, np.nan, 0.2], [0.1, 0.2, np.nan]])

@@ -4,6 +4,7 @@ import numpy as np
 import yaml
 
 from mtmc.match.learn import TravelTimeLearner
+from mtmc.runtime.matcher import read_topology
 from mtmc.types import Tracklet
 
 
@@ -24,6 +25,8 @@ def test_learns_links_from_confident_pairs_only(tmp_path):
     assert learner.links() == [{"from": "c001", "to": "c002", "min_s": 5.0, "max_s": 21.0, "observations": 3}]
     assert learner.write(tmp_path / "t.yaml") == 1
     assert yaml.safe_load((tmp_path / "t.yaml").read_text())["links"][0]["max_s"] == 21.0
+    topology = read_topology(tmp_path / "t.yaml")  # usable as a run's topology: a partial one
+    assert not topology.complete and topology.links[0].max_s == 21.0
 
 
 def test_memory_is_bounded_by_identities():

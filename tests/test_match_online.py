@@ -8,7 +8,7 @@ import numpy as np
 
 from mtmc.match.cluster import constrained_agglomerative
 from mtmc.match.config import MatcherConfig, TopologyConfig
-from mtmc.match.gates import cannot_link
+from mtmc.match.gates import cannot_link, time_gates
 from mtmc.match.online import OnlineAssociator, cluster_sparse
 from mtmc.types import Tracklet
 
@@ -190,3 +190,23 @@ def test_sparse_clustering_equals_the_offline_clustering():
         for linkage in ("average", "complete"):
             expected = constrained_agglomerative(d, cannot_link(ts), 0.5, linkage)
             assert cluster_sparse(ts, pairs, 0.5, linkage).tolist() == expected.tolist()
+
+
+def test_online_gates_equal_the_offline_time_gates():
+    """The online matcher gates row by row on arrays; the offline core on the whole matrix: same pairs."""
+    rng = np.random.default_rng(3)
+    tracklets = [tracklet(int(c), k, float(t0), float(t0 + d)) for k, (c, t0, d) in
+                 enumerate(zip(rng.integers(1, 5, 80), rng.uniform(0, 200, 80), rng.uniform(1, 15, 80)))]  # fmt: skip
+    links = [{"from": "c001", "to": "c002", "min_s": 5, "max_s": 30}, {"from": "c002", "to": "c003", "min_s": 0, "max_s": 60},
+             {"from": "c003", "to": "c002", "min_s": 10, "max_s": 20}]  # fmt: skip
+    starts = np.array([t.start for t in tracklets])
+    ends = np.array([t.end for t in tracklets])
+    cameras = np.array([t.camera for t in tracklets])
+    for complete in (True, False):
+        for exclusive in (False, True):
+            topology = TopologyConfig.model_validate({"links": links, "complete": complete, "exclusive_views": exclusive})
+            config = cosine_config().model_copy(update={"max_gap_s": 40.0})
+            online = OnlineAssociator(config, topology=topology)
+            offline = time_gates(tracklets, topology, config.max_gap_s)
+            for i, t in enumerate(tracklets):
+                np.testing.assert_array_equal(online._gate(t, starts, ends, cameras), offline[i])

@@ -74,6 +74,12 @@ class TopologyConfig(StrictModel):
         description="true: no two cameras see the same place, so tracklets of different cameras "
         "that overlap in time are never one identity",
     )
+    complete: bool = Field(
+        True,
+        description="true: the links are every way between cameras (an unlinked pair is never direct "
+        "evidence); false: only what is known (a learnt topology), so an unlinked pair is gated by "
+        "time alone (matcher.max_gap_s), as without a topology",
+    )
 
 
 class DistanceConfig(BaseModel):

@@ -8,7 +8,9 @@ says no two views overlap (``exclusive_views``).
 non-overlapping tracklets is gated by the link between their cameras: the later one's middle
 time minus the earlier one's must lie in the link's [min_s, max_s] (SynthCity's topology gives
 view-centre to view-centre travel times). A pair that fails its gate is not forbidden (the object
-may have passed other cameras in between); its distances are just not used.
+may have passed other cameras in between); its distances are just not used. A topology that is
+not ``complete`` (one learnt from confident matches) gates only the pairs it has links for; the
+others are gated as without a topology.
 """
 
 from __future__ import annotations
@@ -60,15 +62,20 @@ def time_gates(
     middle = (starts + ends) / 2
     allowed = same_camera | (overlap & (not topology.exclusive_views))
     numbers = {int(c) for c in cameras.tolist()}
+    linked = np.zeros((n, n), bool)
     for link in topology.links:
         a, b = int(link.from_[1:]), int(link.to[1:])
         if a not in numbers or b not in numbers:
             continue
         rows, cols = np.nonzero(cameras == a)[0], np.nonzero(cameras == b)[0]
+        linked[np.ix_(rows, cols)] = linked[np.ix_(cols, rows)] = True
         travel = middle[cols][None, :] - middle[rows][:, None]  # from a's tracklet to b's
         ok = (travel >= link.min_s) & (travel <= link.max_s) & ~overlap[np.ix_(rows, cols)]
         block = allowed[np.ix_(rows, cols)] | ok
         allowed[np.ix_(rows, cols)] = block
         allowed[np.ix_(cols, rows)] = block.T | allowed[np.ix_(cols, rows)]
+    if not topology.complete:
+        gap = np.maximum(starts[None, :] - ends[:, None], starts[:, None] - ends[None, :])
+        allowed |= ~linked & ~overlap & (gap <= max_gap_s)
     assert allowed.shape == (n, n)
     return allowed

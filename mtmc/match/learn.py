@@ -60,6 +60,7 @@ class TravelTimeLearner:
         links = self.links()
         path.write_text(
             "# Travel times learnt from confident matches (mtmc matcher); use as `topology:` in a run config.\n"
-            + yaml.safe_dump({"links": links}, sort_keys=False)
+            "# Partial (complete: false): camera pairs it has no link for stay gated by time alone.\n"
+            + yaml.safe_dump({"complete": False, "links": links}, sort_keys=False)
         )
         return len(links)

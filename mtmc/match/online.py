@@ -340,6 +340,10 @@ class OnlineAssociator:
         travel = (starts + ends) / 2 - (t.start + t.end) / 2
         for lo, hi in zip(low, high):
             mask |= (travel >= lo[column]) & (travel <= hi[column]) & ~overlap
+        if not self.topology.complete:  # pairs the topology knows nothing of: time alone
+            unlinked = np.isnan(low[0][column]) if len(low) else np.ones(len(cameras), bool)
+            gap = np.maximum(starts - t.end, t.start - ends)
+            mask |= unlinked & ~overlap & (gap <= self.config.max_gap_s)
         return mask
 
     def _link_table(self, camera: int) -> tuple[np.ndarray, np.ndarray]:

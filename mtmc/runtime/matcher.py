@@ -170,7 +170,8 @@ def topology_of(config: MtmcConfig) -> Any:
 
 
 def read_topology(path: Path) -> Any:
-    """A topology YAML (``links``, ``exclusive_views``; other keys, as SynthCity's ``cameras``, ignored)."""
+    """A topology YAML (``links``, ``exclusive_views``, ``complete``; other keys, as SynthCity's
+    ``cameras``, ignored)."""
     import yaml
 
     from mtmc.match.config import TopologyConfig
@@ -181,7 +182,7 @@ def read_topology(path: Path) -> Any:
     if not isinstance(data, dict):
         raise MtmcError(f"{path}: expected a mapping with links:")
     try:
-        return TopologyConfig.model_validate({k: data[k] for k in ("links", "exclusive_views") if k in data})
+        return TopologyConfig.model_validate({k: data[k] for k in ("links", "exclusive_views", "complete") if k in data})
     except ValueError as exc:
         raise MtmcError(f"{path}: not a valid topology ({str(exc).splitlines()[0]})") from None
 
