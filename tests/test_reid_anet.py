@@ -20,13 +20,7 @@ STAGE_ONE = {"tri_f", "id_f", "att_colour", "att_type", "tri_g", "tri_j", "id_j"
 STAGE_TWO = {"att_colour", "att_type", "tri_g", "tri_j", "id_j", "ac_tri", "ac_id"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: the 2-core test machine is shared, and oversubscribed threads are ~5x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def softplus(x: float) -> float:

@@ -20,13 +20,7 @@ from mtmc.reid.modeling.meta_arch.glamor import Glamor
 IMAGES = (3, 64, 64)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run faster on one thread than on a shared, oversubscribed CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def tiny_batch() -> dict[str, torch.Tensor]:
