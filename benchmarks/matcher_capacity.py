@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from matcher_scale import CACHE, batch_payload, ensure_scenario, load_replay, write_run_config  # noqa: E402
+from matcher_scale import CACHE, batch_payload, camera_tick, ensure_scenario, load_replay, write_run_config  # noqa: E402
 
 
 def build_stream(cameras: list[int], t0: float, seconds: float, tick_hz: float) -> tuple[list[bytes], int]:
@@ -37,6 +37,8 @@ def build_stream(cameras: list[int], t0: float, seconds: float, tick_hz: float) 
     by_camera: dict[int, list[int]] = {c: [] for c in cameras}
     for k in keep[np.argsort(r["t_start"][keep], kind="stable")].tolist():
         by_camera[int(r["t_cam"][k])].append(k)
+    info = {k: (int(r["t_track"][k]), int(r["t_first"][k]), int(r["t_rows"][k]), float(r["t_start"][k]),
+                float(r["t_end"][k]), np.asarray(r["t_feat"][k]).tobytes()) for k in keep.tolist()}  # fmt: skip
     rng = np.random.default_rng(0)
     events = []  # (data time, camera)
     for c in cameras:
@@ -52,23 +54,7 @@ def build_stream(cameras: list[int], t0: float, seconds: float, tick_hz: float) 
         while pointer[c] < len(ks) and r["t_start"][ks[pointer[c]]] <= t:
             live[c].append([ks[pointer[c]], 0, 0])
             pointer[c] += 1
-        closed, batch, still = t, [], []
-        for entry in live[c]:
-            k, sent, seq = entry
-            first, rows = int(r["t_first"][k]), int(r["t_rows"][k])
-            avail = int(np.searchsorted(times[first : first + rows], t, side="right"))
-            ended = t >= r["t_end"][k]
-            if avail > sent or ended:
-                lo, hi = first + sent, first + avail
-                batch.append((int(r["t_track"][k]), seq, sent, frames[lo:hi], boxes[lo:hi], times[lo:hi],
-                              np.asarray(r["t_feat"][k]).tobytes(), avail, ended))  # fmt: skip
-                entry[1], entry[2] = avail, seq + 1
-                if ended:
-                    continue
-            still.append(entry)
-            if avail:
-                closed = min(closed, float(times[first + avail - 1]))
-        live[c] = still
+        live[c], batch, closed = camera_tick(live[c], t, info, frames, boxes, times)
         number[c] += 1
         updates += len(batch)
         payloads.append(batch_payload(c, number[c], closed, 0, batch))

@@ -155,6 +155,27 @@ def batch_payload(cam: int, number: int, closed_s: float, frames_done: int, upda
     })  # fmt: skip
 
 
+def camera_tick(live: list, t: float, info: dict, frames, boxes, times) -> tuple[list, list, float]:
+    """One commit of a camera at data time ``t``: its live tracks ``[index, rows sent, seq]`` (those
+    still live after it), the ``batch_payload`` updates, and its ``closed_s`` (as the emitter's)."""
+    closed, still, updates = t, [], []
+    for entry in live:
+        k, sent, seq = entry
+        track, first, rows, _, end, feature = info[k]
+        avail = int(np.searchsorted(times[first : first + rows], t, side="right"))
+        ended = t >= end
+        if avail > sent or ended:
+            lo, hi = first + sent, first + avail
+            updates.append((track, seq, sent, frames[lo:hi], boxes[lo:hi], times[lo:hi], feature, avail, ended))
+            entry[1], entry[2] = avail, seq + 1
+            if ended:
+                continue
+        still.append(entry)
+        if avail:
+            closed = min(closed, float(times[first + avail - 1]))
+    return still, updates, closed
+
+
 def check_payloads() -> None:
     """The hand-built payloads are byte-identical to codec.encode's."""
     from mtmc.transport.codec import Batch, TrackletUpdate, encode
@@ -286,26 +307,9 @@ def generator(index: int, cameras: list[int], args: dict, start: float, stages: 
             p += 1
         ptr[c] = p
         q = unacked[c]
-        closed = t
-        keep = []
-        updates = []
-        for entry in live[c]:
-            k, sent, seq = entry
-            track, first, rows, _, tend, feat = info[k]
-            avail = int(np.searchsorted(r_times[first : first + rows], t, side="right"))
-            ended = t >= tend
-            if avail > sent or ended:
-                lo, hi = first + sent, first + avail
-                updates.append((track, seq, sent, r_frames[lo:hi], r_boxes[lo:hi], r_times[lo:hi], feat, avail, ended))
-                counters["upd"] += 1
-                entry[1], entry[2] = avail, seq + 1
-                if ended:
-                    ended_sent.append((c, track, wall))
-                    continue
-            keep.append(entry)
-            if avail:
-                closed = min(closed, float(r_times[first + avail - 1]))
-        live[c] = keep
+        live[c], updates, closed = camera_tick(live[c], t, info, r_frames, r_boxes, r_times)
+        counters["upd"] += len(updates)
+        ended_sent.extend((c, u[0], wall) for u in updates if u[8])
         number[c] += 1
         q.append((number[c], batch_payload(c, number[c], closed, max(0, int(t * 10)), updates), wall))
         counters["msg"] += 1
