@@ -1,0 +1,411 @@
+"""Re-id smoke test on real footage: every registered model, trained briefly on CPU, against its
+untrained self and against ImageNet MobileNetV2 features (issue 6 point 7).
+
+    .venv/bin/python benchmarks/reid_smoke.py [--models glamor,pgan] [--epochs N] [--threads 2]
+
+Data: :func:`mtmc.reid.data.build_reid_set` runs the single-camera pipeline (YOLOX-Nano +
+deepsort-byte) over ``../shared/data/videos/street-{a,b}.mp4``; one confident, long, moving track
+is one identity, and its time segments play the cameras: an evaluation identity's first segment
+gives its queries and its later segment its gallery. Half of the identities (seeded) are kept for
+evaluation and never trained on. The set is cached in ``benchmarks/.cache/reid_smoke/set``.
+
+Training: each model's paper recipe (``configs/reid/<model>-*.yaml``: optimiser, learning rate,
+weight decay, augmentation, loss weights, schedule) made small: ResNet18 wherever the model takes
+a depth, 128 x 128 input, P = min(recipe P, training identities) with the recipe's K, ``SMOKE``'s
+epochs (a few hundred iterations), and the schedule's epoch marks (warm-up, decay steps, ANet's
+first stage) scaled by smoke epochs / recipe epochs so the short run keeps the recipe's shape.
+The run goes through the project's ``Trainer`` (checkpoints in a scratch folder, in memory where
+/dev/shm exists); the last epoch's checkpoint is the trained model: nothing is selected on the
+test identities.
+
+Evaluation: one code path for every feature (``extract_features`` + ``evaluate_on_splits``: cosine
+distance of L2-normalised features, VeRi-776 protocol, mAP and CMC rank-1) applied to the
+untrained model (the same seeded initialisation the trainer starts from), the trained model,
+ImageNet MobileNetV2 ``features`` + GAP (the default embedder's network, the only ImageNet weights
+available offline), and random features (chance level, mean of ``CHANCE_DRAWS`` draws). "Beats"
+compares mAP. With a handful of test identities the numbers are coarse: a few points of mAP are
+within noise.
+
+Writes ``benchmarks/.cache/reid_smoke/result.json`` and, per model, the trainer's
+``history.json`` / ``train.log`` / ``curves.png`` under ``benchmarks/.cache/reid_smoke/runs/``.
+Exits 0 whatever the verdicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mtmc.console import print_wide  # noqa: E402
+from mtmc.reid.config import ReidExperimentConfig, ScheduleConfig, load_experiment  # noqa: E402
+from mtmc.reid.data import (  # noqa: E402
+    IdentityBatchSampler,
+    MiningOptions,
+    ReidSplits,
+    build_reid_set,
+    load_dataset,
+)
+from mtmc.reid.embedder import mobilenetv2_features  # noqa: E402
+from mtmc.reid.engine import Trainer, evaluate_on_splits, extract_features, load_model  # noqa: E402
+from mtmc.reid.engine.trainer import seed_everything  # noqa: E402
+from mtmc.reid.modeling import MODELS, build_model  # noqa: E402
+
+CACHE = ROOT / "benchmarks" / ".cache" / "reid_smoke"
+VIDEOS = [ROOT.parent / "shared" / "data" / "videos" / f"street-{name}.mp4" for name in ("a", "b")]
+RECIPES = ROOT / "configs" / "reid"
+SIZE = (128, 128)
+SEED = 0
+TEST_FRACTION = 0.5
+MINING = MiningOptions()
+EVAL_BATCH = 64
+CHANCE_DRAWS = 200
+UNTRAINED_SEEDS = 3  # initialisations scored untrained: their spread is the yardstick of noise
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """How one model is made small: its recipe file, the options that shrink it (on top of the
+    recipe's own options), the epochs of the brief run, and which options count epochs (scaled
+    as the schedule is)."""
+
+    recipe: str
+    options: dict[str, Any]
+    epochs: int
+    epoch_options: tuple[str, ...] = ()
+
+
+SMOKE: dict[str, Smoke] = {
+    "glamor": Smoke("glamor-veri.yaml", {"depth": 18, "input_size": SIZE}, epochs=50),
+    "counter-glamor": Smoke("counter-glamor-aicity.yaml", {"depth": 18, "input_size": SIZE}, epochs=50),
+    # VAL: ResNet50 global branch by the paper; global_depth 18 is the smallest the model takes.
+    "val": Smoke("val-veri.yaml", {"global_depth": 18, "attention_depth": 18, "input_size": SIZE}, epochs=16),
+    # ANet: step one for 150 of the paper's 210 epochs, scaled; the input size is a data option.
+    "anet": Smoke(
+        "anet-veri.yaml",
+        {"depth": 18, "first_stage_epochs": 150},
+        epochs=28,
+        epoch_options=("first_stage_epochs",),
+    ),
+    "pgan": Smoke("pgan-veri.yaml", {"depth": 18, "input_size": SIZE}, epochs=40),
+}
+
+
+def scale_epochs(epochs: int, factor: float) -> int:
+    return max(1, round(epochs * factor))
+
+
+def scaled_schedule(schedule: ScheduleConfig, factor: float) -> ScheduleConfig:
+    """The recipe's epoch marks (warm-up length, decay period, milestones) times ``factor``, at
+    least 1 each: the brief run keeps the shape of the paper's learning-rate curve."""
+
+    def scale(epochs: int) -> int:
+        return scale_epochs(epochs, factor)
+
+    return schedule.model_copy(
+        update={
+            "warmup_epochs": scale(schedule.warmup_epochs) if schedule.warmup_epochs else 0,
+            "step_every": scale(schedule.step_every) if schedule.step_every else None,
+            "milestones": sorted({scale(milestone) for milestone in schedule.milestones}),
+        }
+    )
+
+
+def smoke_config(smoke: Smoke, set_root: Path, train_identities: int, epochs: int) -> ReidExperimentConfig:
+    """The model's recipe on the mined set, made small (see the module docstring)."""
+    recipe = load_experiment(RECIPES / smoke.recipe)
+    data = recipe.data.model_copy(
+        update={
+            "dataset": "folders",
+            "root": set_root,
+            "options": {},
+            "size": SIZE,
+            "identities_per_batch": min(recipe.data.identities_per_batch, train_identities),
+            "num_workers": 0,  # two cores: decoding small crops in the training process is cheaper
+            "eval_batch_size": EVAL_BATCH,
+        }
+    )
+    factor = epochs / recipe.epochs
+    options = {**recipe.model.options, **smoke.options}
+    options.update({name: scale_epochs(options[name], factor) for name in smoke.epoch_options})
+    model = recipe.model.model_copy(update={"options": options})
+    return recipe.model_copy(
+        update={
+            "model": model,
+            "data": data,
+            "schedule": scaled_schedule(recipe.schedule, factor),
+            "epochs": epochs,
+            "seed": SEED,
+            "eval_every": max(1, epochs // 4),  # an mAP curve in history.json; verdicts use the last epoch
+        }
+    )
+
+
+def scores(model: torch.nn.Module, splits: ReidSplits, size: tuple[int, int]) -> dict[str, float]:
+    """mAP and rank-1 of ``model``'s features on the query / gallery split."""
+    query = extract_features(model, splits.query, size, batch_size=EVAL_BATCH)
+    gallery = extract_features(model, splits.gallery, size, batch_size=EVAL_BATCH)
+    results = evaluate_on_splits(splits, [query], [gallery])
+    return {"mAP": float(results["mAP"]), "rank1": float(results["rank1"])}
+
+
+def chance_scores(splits: ReidSplits) -> dict[str, float]:
+    """Mean mAP / rank-1 of random Gaussian features: what a model that has learnt nothing scores."""
+    rng = np.random.default_rng(SEED)
+    draws = [
+        evaluate_on_splits(
+            splits,
+            [rng.standard_normal((len(splits.query), 64))],
+            [rng.standard_normal((len(splits.gallery), 64))],
+        )
+        for _ in range(CHANCE_DRAWS)
+    ]
+    return {key: float(np.mean([draw[key] for draw in draws])) for key in ("mAP", "rank1")}
+
+
+def total_iterations(splits: ReidSplits, config: ReidExperimentConfig) -> int:
+    """Optimiser steps of the run: the P x K batches of each epoch, as the trainer's sampler draws them."""
+    sampler = IdentityBatchSampler(
+        [sample.pid for sample in splits.train],
+        config.data.identities_per_batch,
+        config.data.images_per_identity,
+        seed=config.seed,
+    )
+    steps = 0
+    for epoch in range(config.epochs):
+        sampler.set_epoch(epoch)
+        steps += len(sampler)
+    return steps
+
+
+def scratch_parent() -> Path | None:
+    """Where checkpoints go while training (written every epoch, hundreds of MB for the larger
+    models): /dev/shm when the machine has it, else the system's temporary folder."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() else None
+
+
+def run_model(name: str, smoke: Smoke, splits: ReidSplits, epochs: int, console: Console) -> dict[str, Any]:
+    """Untrained scores, a brief training run and the trained scores of one registered model."""
+    config = smoke_config(smoke, splits.root, splits.num_train_pids, epochs)
+    options = dict(config.model.options)
+    untrained_by_seed = []
+    for seed in range(config.seed, config.seed + UNTRAINED_SEEDS):
+        seed_everything(seed)  # exactly as Trainer does before it builds the model
+        untrained = build_model(name, num_classes=splits.num_train_pids, **options)
+        untrained_by_seed.append(scores(untrained, splits, SIZE))
+    parameters = sum(parameter.numel() for parameter in untrained.parameters())
+    feature_dim = int(untrained.feature_dim)
+    del untrained
+    before = untrained_by_seed[0]  # the trained run's own initialisation
+    spread = [100 * value["mAP"] for value in untrained_by_seed]
+    iterations = total_iterations(splits, config)
+    console.print(
+        f"[bold]{name}[/]: {parameters / 1e6:.2f} M parameters, options {options}; "
+        f"{config.optimiser.name} lr {config.optimiser.lr:g}, {config.data.identities_per_batch} x "
+        f"{config.data.images_per_identity} batches, {epochs} epochs = {iterations} iterations; "
+        f"untrained mAP {100 * before['mAP']:.1f}% "
+        f"(seeds {config.seed}..{config.seed + UNTRAINED_SEEDS - 1}: "
+        f"{min(spread):.1f}..{max(spread):.1f}%)"
+    )
+    with tempfile.TemporaryDirectory(prefix=f"reid-smoke-{name}-", dir=scratch_parent()) as scratch:
+        config = config.model_copy(update={"output_dir": Path(scratch)})
+        started = time.perf_counter()
+        result = Trainer(config, device="cpu", progress=console.is_terminal, echo=False).fit()
+        train_seconds = time.perf_counter() - started
+        model, spec = load_model(result.last_checkpoint)
+        after = scores(model, splits, spec.input_size)
+        kept = CACHE / "runs" / name
+        kept.mkdir(parents=True, exist_ok=True)
+        for file in ("history.json", "train.log", "curves.png"):
+            if (Path(scratch) / file).is_file():
+                shutil.copy2(Path(scratch) / file, kept / file)
+    logged = result.history[-1]["mAP"]
+    if abs(logged - after["mAP"]) > 1e-6:
+        console.print(
+            f"[red]{name}: the reloaded last.pt scores mAP {100 * after['mAP']:.2f}%, the trainer logged "
+            f"{100 * logged:.2f}%: the checkpoint does not round-trip[/]"
+        )
+    curve = [(row["epoch"], round(100 * row["mAP"], 2)) for row in result.history if "mAP" in row]
+    console.print(
+        f"  trained in {train_seconds:.0f} s: mAP {100 * after['mAP']:.1f}%, "
+        f"rank-1 {100 * after['rank1']:.1f}%; "
+        f"mAP by epoch {curve}; loss {result.history[0]['loss']:.3f} -> {result.history[-1]['loss']:.3f}"
+    )
+    return {
+        "model": name,
+        "options": options,
+        "parameters": parameters,
+        "feature_dim": feature_dim,
+        "recipe": smoke.recipe,
+        "optimiser": config.optimiser.model_dump(mode="json"),
+        "schedule": config.schedule.model_dump(mode="json"),
+        "batch": [config.data.identities_per_batch, config.data.images_per_identity],
+        "epochs": epochs,
+        "iterations": iterations,
+        "train_seconds": round(train_seconds, 1),
+        "untrained": before,
+        "untrained_by_seed": untrained_by_seed,
+        "trained": after,
+        "map_by_epoch": curve,
+        "loss_first_last": [result.history[0]["loss"], result.history[-1]["loss"]],
+    }
+
+
+def percent(values: dict[str, float]) -> str:
+    return f"{100 * values['mAP']:5.1f} / {100 * values['rank1']:5.1f}"
+
+
+def seed_range(by_seed: list[dict[str, float]]) -> str:
+    maps = [100 * values["mAP"] for values in by_seed]
+    return f"{min(maps):.1f} .. {max(maps):.1f}"
+
+
+def report(rows: list[dict[str, Any]], imagenet: dict[str, Any], chance: dict[str, float]) -> list[str]:
+    """Print the table and return the verdict lines (also printed)."""
+    table = Table(
+        "model",
+        "params",
+        "train s",
+        "iters",
+        "untrained mAP / r1 %",
+        f"untrained mAP, {UNTRAINED_SEEDS} seeds",
+        "trained mAP / r1 %",
+        "beats untrained?",
+        "beats ImageNet?",
+        box=box.SIMPLE_HEAD,
+        title=f"re-id smoke test, {SIZE[0]}x{SIZE[1]} input, mAP and rank-1 on the mined query / gallery",
+    )
+    for row in rows:
+        table.add_row(
+            row["model"],
+            f"{row['parameters'] / 1e6:.1f} M",
+            f"{row['train_seconds']:.0f}",
+            str(row["iterations"]),
+            percent(row["untrained"]),
+            seed_range(row["untrained_by_seed"]),
+            percent(row["trained"]),
+            "yes" if row["beats_untrained"] else "NO",
+            "yes" if row["beats_imagenet"] else "no",
+        )
+    imagenet_parameters = f"{imagenet['parameters'] / 1e6:.1f} M"
+    for label, parameters, values in (
+        ("ImageNet MobileNetV2", imagenet_parameters, imagenet),
+        ("chance (random features)", "-", chance),
+    ):
+        table.add_row(label, parameters, "-", "-", "-", "-", percent(values), "-", "-")
+    print_wide(table)
+    lines = []
+    for row in rows:
+        trained, untrained = 100 * row["trained"]["mAP"], 100 * row["untrained"]["mAP"]
+        versus_self = "beats" if row["beats_untrained"] else "does NOT beat"
+        versus_imagenet = "beats" if row["beats_imagenet"] else "does not beat"
+        maps = [100 * values["mAP"] for values in row["untrained_by_seed"]]
+        lines.append(
+            f"{row['model']}: trained mAP {trained:.1f}% {versus_self} its untrained self ({untrained:.1f}%; "
+            f"{trained - untrained:+.1f} points, while untrained seeds span {max(maps) - min(maps):.1f}) "
+            f"and {versus_imagenet} ImageNet MobileNetV2 features ({100 * imagenet['mAP']:.1f}%)"
+        )
+    beat_self = [row["model"] for row in rows if row["beats_untrained"]]
+    beat_imagenet = [row["model"] for row in rows if row["beats_imagenet"]]
+    lines.append(
+        f"beat their untrained selves: {len(beat_self)} of {len(rows)} ({', '.join(beat_self) or 'none'})"
+    )
+    lines.append(
+        f"beat the ImageNet MobileNetV2 features: {len(beat_imagenet)} of {len(rows)} "
+        f"({', '.join(beat_imagenet) or 'none'})"
+    )
+    for line in lines:
+        print(line)
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", help="comma-separated registered models (default: every one)")
+    parser.add_argument("--epochs", type=int, help="override every model's SMOKE epochs")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    console = Console(soft_wrap=True)
+    started = time.perf_counter()
+
+    summary = build_reid_set(VIDEOS, CACHE / "set", options=MINING, test_fraction=TEST_FRACTION, seed=SEED)
+    splits = load_dataset("folders", CACHE / "set")
+    how = "cached" if summary["cached"] else f"mined in {time.perf_counter() - started:.0f} s"
+    console.print(f"mined set ({how}):")
+    print(splits.summary())
+
+    names = args.models.split(",") if args.models else MODELS.names()
+    unknown = sorted(set(names) - set(MODELS.names()))
+    if unknown:
+        parser.error(f"unknown model {unknown[0]}: registered are {', '.join(MODELS.names())}")
+    lacking = [name for name in names if name not in SMOKE]
+    if lacking:
+        console.print(f"[yellow]no SMOKE settings for {', '.join(lacking)}: skipped (add them to SMOKE)[/]")
+
+    imagenet_model = mobilenetv2_features()
+    imagenet = {
+        **scores(imagenet_model, splits, SIZE),
+        "parameters": sum(parameter.numel() for parameter in imagenet_model.parameters()),
+    }
+    chance = chance_scores(splits)
+    console.print(
+        f"ImageNet MobileNetV2 features: mAP {100 * imagenet['mAP']:.1f}%, "
+        f"rank-1 {100 * imagenet['rank1']:.1f}%; "
+        f"chance: mAP {100 * chance['mAP']:.1f}%, rank-1 {100 * chance['rank1']:.1f}%"
+    )
+
+    rows = []
+    for name in names:
+        if name not in SMOKE:
+            continue
+        row = run_model(name, SMOKE[name], splits, args.epochs or SMOKE[name].epochs, console)
+        row["beats_untrained"] = row["trained"]["mAP"] > row["untrained"]["mAP"]
+        row["beats_imagenet"] = row["trained"]["mAP"] > imagenet["mAP"]
+        rows.append(row)
+
+    verdicts = report(rows, imagenet, chance)
+    total = time.perf_counter() - started
+    print(f"total {total:.0f} s on {args.threads} threads")
+    result = {
+        "set": {
+            "root": str(CACHE / "set"),
+            "videos": [str(video) for video in VIDEOS],
+            "mining": summary["options"],
+            "test_fraction": TEST_FRACTION,
+            "seed": SEED,
+            "splits": summary["splits"],
+        },
+        "input_size": list(SIZE),
+        "threads": args.threads,
+        "imagenet_mobilenetv2": imagenet,
+        "chance": chance,
+        "models": rows,
+        "skipped": lacking,
+        "verdicts": verdicts,
+        "total_seconds": round(total, 1),
+    }
+    CACHE.mkdir(parents=True, exist_ok=True)
+    (CACHE / "result.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {CACHE / 'result.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
