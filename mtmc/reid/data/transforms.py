@@ -12,8 +12,7 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from mtmc.reid.embedder import IMAGENET_MEAN, IMAGENET_STD  # the normalisation the embedder deploys with
 
 # Zhong et al. (2017) §3.1: erased area s in [0.02, 0.4] of the image, aspect ratio in [0.3, 1/0.3].
 ERASING_SCALE = (0.02, 0.4)
