@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MOBILENETV2_DIM = 1280
+ONNX_INPUT, ONNX_OUTPUT = "images", "features"
 
 
 class Embedder:
@@ -154,27 +155,52 @@ def mobilenetv2_features(weights: str | Path = "mobilenetv2-imagenet") -> torch.
     return torch.nn.Sequential(features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(1)).eval()
 
 
-def export_onnx(model: torch.nn.Module, path: Path, input_size: tuple[int, int], opset: int = 17) -> Path:
-    """``model`` as ONNX at ``path``, batch and image size dynamic, written whole or not at all."""
+def export_onnx(
+    model: torch.nn.Module,
+    path: Path,
+    input_size: tuple[int, int],
+    opset: int = 17,
+    dynamic_size: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """``model`` as ONNX at ``path`` (input ``images``, output ``features``), batch dynamic and, with
+    ``dynamic_size``, image size too; ``metadata`` goes into the file's metadata_props. Written
+    whole or not at all."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-    example = torch.zeros(1, 3, *input_size)
-    # The TorchScript exporter (deprecated in favour of torch.export's) needs only the onnx package.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            model.eval(),
-            (example,),
-            str(partial),
-            input_names=["images"],
-            output_names=["features"],
-            dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, "features": {0: "batch"}},
-            opset_version=opset,
-            dynamo=False,
-        )
-    partial.replace(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    example = torch.zeros(2, 3, *input_size)  # a batch of 2, so nothing is specialised to one image
+    images = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
+    try:
+        # The TorchScript exporter (deprecated in favour of torch.export's) needs only the onnx package.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            # group norm's "more than 1 value per channel" guard, traced as a constant: harmless
+            warnings.filterwarnings(
+                "ignore", "Converting a tensor to a Python boolean", torch.jit.TracerWarning, "torch.nn.functional"
+            )
+            torch.onnx.export(
+                model.eval(),
+                (example,),
+                str(partial),
+                input_names=[ONNX_INPUT],
+                output_names=[ONNX_OUTPUT],
+                dynamic_axes={ONNX_INPUT: images, ONNX_OUTPUT: {0: "batch"}},
+                opset_version=opset,
+                dynamo=False,
+            )
+        if metadata:
+            import onnx
+
+            graph = onnx.load(str(partial))
+            for key, value in metadata.items():
+                entry = graph.metadata_props.add()
+                entry.key, entry.value = key, value
+            onnx.save(graph, str(partial))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

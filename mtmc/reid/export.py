@@ -11,8 +11,6 @@ and must agree within ``atol``.
 
 from __future__ import annotations
 
-import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +18,11 @@ import numpy as np
 import torch
 
 from mtmc.errors import MtmcError
+from mtmc.reid.embedder import ONNX_INPUT, export_onnx
 from mtmc.reid.engine.checkpoint import ModelSpec, load_model
 from mtmc.reid.modeling import ReidModel
 
 OPSET = 17
-INPUT_NAME, OUTPUT_NAME = "images", "features"
 METADATA_PREFIX = "mtmc."
 CHECK_BATCH = 3  # not the traced batch of 2, so the check also proves the batch axis is dynamic
 
@@ -48,49 +46,11 @@ class ExportReport:
 def export_model(
     model: ReidModel, path: str | Path, input_size: tuple[int, int], name: str, opset: int = OPSET
 ) -> Path:
-    """``model``'s eval path as ONNX at ``path`` (written whole or not at all), dynamic batch."""
-    import onnx
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-    example = torch.zeros(2, 3, *input_size)
-    model = model.cpu().eval()
-    try:
-        # The TorchScript exporter (deprecated in favour of torch.export's) needs only the onnx package.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            # group norm's "more than 1 value per channel" guard, traced as a constant: harmless
-            warnings.filterwarnings(
-                "ignore",
-                "Converting a tensor to a Python boolean",
-                torch.jit.TracerWarning,
-                "torch.nn.functional",
-            )
-            torch.onnx.export(
-                model,
-                (example,),
-                str(partial),
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                opset_version=opset,
-                dynamo=False,
-            )
-        graph = onnx.load(str(partial))
-        metadata = {
-            "model": name,
-            "input_size": f"{input_size[0]},{input_size[1]}",
-            "feature_dim": str(model.feature_dim),
-        }
-        for key, value in metadata.items():
-            entry = graph.metadata_props.add()
-            entry.key, entry.value = METADATA_PREFIX + key, value
-        onnx.save(graph, str(partial))
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+    """``model``'s eval path as ONNX at ``path`` (written whole or not at all), dynamic batch, with
+    the metadata the embedder reads."""
+    metadata = {"model": name, "input_size": f"{input_size[0]},{input_size[1]}", "feature_dim": str(model.feature_dim)}
+    return export_onnx(model.cpu(), Path(path), input_size, opset, dynamic_size=False,
+                       metadata={METADATA_PREFIX + key: value for key, value in metadata.items()})  # fmt: skip
 
 
 def onnx_session(path: str | Path, threads: int = 1):  # noqa: ANN201  (onnxruntime.InferenceSession)
@@ -126,7 +86,7 @@ def compare_with_torch(model: ReidModel, path: Path, input_size: tuple[int, int]
     images = torch.randn(CHECK_BATCH, 3, *input_size, generator=torch.Generator().manual_seed(seed))
     with torch.inference_mode():
         expected = model.cpu().eval()(images).numpy()
-    actual = onnx_session(path).run(None, {INPUT_NAME: images.numpy()})[0]
+    actual = onnx_session(path).run(None, {ONNX_INPUT: images.numpy()})[0]
     if actual.shape != expected.shape:
         raise MtmcError(f"{path}: ONNX gives features of shape {actual.shape}, PyTorch {expected.shape}")
     return float(np.abs(actual - expected).max())
