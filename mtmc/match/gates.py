@@ -62,13 +62,14 @@ def time_gates(
     middle = (starts + ends) / 2
     allowed = same_camera | (overlap & (not topology.exclusive_views))
     numbers = {int(c) for c in cameras.tolist()}
-    linked = np.zeros((n, n), bool)
+    linked = np.zeros((n, n), bool)  # filled only for a partial topology, the only user
     for link in topology.links:
         a, b = int(link.from_[1:]), int(link.to[1:])
         if a not in numbers or b not in numbers:
             continue
         rows, cols = np.nonzero(cameras == a)[0], np.nonzero(cameras == b)[0]
-        linked[np.ix_(rows, cols)] = linked[np.ix_(cols, rows)] = True
+        if not topology.complete:
+            linked[np.ix_(rows, cols)] = linked[np.ix_(cols, rows)] = True
         travel = middle[cols][None, :] - middle[rows][:, None]  # from a's tracklet to b's
         ok = (travel >= link.min_s) & (travel <= link.max_s) & ~overlap[np.ix_(rows, cols)]
         block = allowed[np.ix_(rows, cols)] | ok

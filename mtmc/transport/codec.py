@@ -323,10 +323,6 @@ _UPDATE_FIELDS = 6  # track, seq, first row, rows, feature count, ended
 
 def _update_columns(updates: tuple[TrackletUpdate, ...]) -> dict[str, Any]:
     """The batch's updates as the wire's columns (module docstring)."""
-
-    def column(values: list, dtype: np.dtype) -> bytes:
-        return np.asarray(values, dtype).tobytes()
-
     featured = [u.feature for u in updates if u.feature is not None]
     if len({f.size for f in featured}) > 1:
         raise ValueError("the updates of one batch must have features of one size")
@@ -335,7 +331,7 @@ def _update_columns(updates: tuple[TrackletUpdate, ...]) -> dict[str, Any]:
         scores = [u.attributes[name] for u in updates if name in u.attributes]
         if len({a.size for a in scores}) > 1:
             raise ValueError(f"the updates of one batch must have attribute {name!r} of one size")
-        attributes[name] = {"h": column([name in u.attributes for u in updates], np.uint8),
+        attributes[name] = {"h": np.array([name in u.attributes for u in updates], np.uint8).tobytes(),
                             "v": np.concatenate(scores).astype(_F2).tobytes()}  # fmt: skip
     table = [(u.track, u.seq, u.first_row, len(u.frames), u.feature_count, u.ended) for u in updates]
     empty = np.zeros(0)
