@@ -1,4 +1,5 @@
-"""The worker <-> matcher wire codec: exact round trips, one error type for bad bytes, idempotent merge."""
+"""The worker <-> matcher wire codec: exact round trips, one error type for bad bytes, idempotent
+rebuilding of tracks from their updates."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from mtmc.transport import (
     Ack,
     Batch,
     Heartbeat,
+    TrackletBuilder,
     TrackletUpdate,
     UpdateGap,
     WireError,
     decode,
     encode,
     make_update,
-    merge_update,
 )
 from mtmc.transport.codec import Message, Preview
 from mtmc.types import Tracklet
@@ -93,7 +94,7 @@ def test_update_round_trip(dim: int | None) -> None:
 
 def test_float16_feature_is_close_to_the_tracklets() -> None:
     tracklet = _tracklet(dim=1280)
-    merged = merge_update(None, _wire(make_update(tracklet, 0, 0)))
+    merged = _built(_wire(make_update(tracklet, 0, 0))).tracklet()
     assert merged.feature is not None and merged.feature.dtype == np.float32
     np.testing.assert_allclose(merged.feature, tracklet.feature, atol=1e-3, rtol=1e-3)
     assert float(merged.feature @ tracklet.feature) == pytest.approx(1.0, abs=1e-4)
@@ -301,9 +302,16 @@ def test_fuzz_never_raises_anything_but_wire_error() -> None:
     assert len(inputs) > 4000 and decoded < len(inputs)
 
 
+def _built(*updates: TrackletUpdate) -> TrackletBuilder:
+    builder = TrackletBuilder(updates[0].camera, updates[0].track)
+    for update in updates:
+        builder.add(update)
+    return builder
+
+
 def test_updates_rebuild_the_tracklet() -> None:
     tracklet = _tracklet(rows=25)
-    merged = None
+    builder = TrackletBuilder(tracklet.camera, tracklet.track)
     for seq, first_row in enumerate(range(0, 25, 10)):
         rows = slice(0, first_row + 10)
         partial = Tracklet(
@@ -317,13 +325,15 @@ def test_updates_rebuild_the_tracklet() -> None:
             tracklet.attributes,
             ended=first_row + 10 >= 25,
         )
-        merged = merge_update(merged, _wire(make_update(partial, seq, first_row)))
-    assert merged is not None and merged.key == tracklet.key and merged.ended
+        builder.add(_wire(make_update(partial, seq, first_row)))
+    merged = builder.tracklet()
+    assert merged.key == tracklet.key and merged.ended and builder.rows == 25
     np.testing.assert_array_equal(merged.frames, tracklet.frames)
     np.testing.assert_array_equal(merged.boxes, tracklet.boxes)
     np.testing.assert_array_equal(merged.times, tracklet.times)
     assert merged.feature_count == tracklet.feature_count
     np.testing.assert_allclose(merged.attributes["colour"], tracklet.attributes["colour"], atol=1e-3)
+    assert not builder.tracklet(ended=False).ended  # a run stopped early decides the state
 
 
 def _three_updates() -> list[TrackletUpdate]:
@@ -347,21 +357,24 @@ def _same(a: Tracklet, b: Tracklet) -> bool:
     )
 
 
-def test_merge_is_idempotent_for_resends_and_stale_updates() -> None:
+def test_rebuilding_is_idempotent_for_resends_and_stale_updates() -> None:
     first, second, third = _three_updates()
-    once = merge_update(merge_update(None, first), second)
-    assert _same(merge_update(once, second), once)  # the same seq again
-    assert _same(merge_update(once, first), once)  # an older seq, resent late
-    done = merge_update(once, third)
-    for update in (first, second, third):  # a worker replaying its whole outbox
-        assert _same(merge_update(done, update), done)
+    once = _built(first, second).tracklet()
+    assert _same(_built(first, second, second).tracklet(), once)  # the same seq again
+    assert _same(_built(first, second, first).tracklet(), once)  # an older seq, resent late
+    done = _built(first, second, third).tracklet()
+    assert _same(_built(first, second, third, first, second, third).tracklet(), done)  # a replayed outbox
     assert len(done.frames) == 30 and done.feature_count == 30 and done.ended
+    np.testing.assert_array_equal(done.feature, third.feature.astype(np.float32))
 
 
-def test_merge_refuses_a_gap_and_a_foreign_track() -> None:
+def test_rebuilding_refuses_a_gap_and_a_foreign_track_and_stays_as_it_was() -> None:
     first, _, third = _three_updates()
+    builder = _built(first)
+    before = builder.tracklet()
     with pytest.raises(UpdateGap, match="starts at row 20, only 10 rows"):
-        merge_update(merge_update(None, first), third)
+        builder.add(third)
     foreign = TrackletUpdate(7, 42, 0, 0, [], np.zeros((0, 4)), [])
     with pytest.raises(ValueError, match="applied to"):
-        merge_update(merge_update(None, first), foreign)
+        builder.add(foreign)
+    assert _same(builder.tracklet(), before) and builder.rows == 10

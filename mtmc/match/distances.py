@@ -31,8 +31,27 @@ DistanceFn = Callable[..., np.ndarray]  # (tracklets, scene, others=None) -> (N,
 DISTANCES: Registry[DistanceFn] = Registry("distance")
 
 
+class TrackletBlock(Sequence[Tracklet]):
+    """Some of a pool's tracklets (``pool[slots]``) with their unit features already stacked: the
+    online window keeps its features as one array, so a distance against a tracklet's candidates
+    slices it instead of stacking the candidates' features again on every call."""
+
+    def __init__(self, pool: Sequence[Tracklet | None], slots: np.ndarray, unit: np.ndarray, have: np.ndarray) -> None:
+        self.pool, self.slots, self.unit, self.have = pool, slots, unit, have
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self.pool[s] for s in self.slots[index].tolist()]
+        return self.pool[int(self.slots[index])]
+
+
 def features(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, np.ndarray]:
     """(N, D) L2-normalised track-mean features (zeros where missing) and a mask of present ones."""
+    if isinstance(tracklets, TrackletBlock):
+        return tracklets.unit, tracklets.have
     have = np.array([t.feature is not None and t.feature.size > 0 for t in tracklets], bool)
     if not have.any():
         return np.zeros((len(tracklets), 0)), have

@@ -71,14 +71,16 @@ def distance_rows(
     others: Sequence[Tracklet] | None,
     config: MatcherConfig,
     scene: Scene | None = None,
+    built: list | None = None,
 ) -> np.ndarray:
     """(N, M) combined distance of ``tracklets`` to ``others`` (None: to themselves), without
     re-ranking (it needs the whole square) or time gates (the caller picks the pairs): the online
-    matcher's rows."""
+    matcher's rows. ``built``: ``build_distances(config)``, for a caller that asks for many rows."""
     if config.rerank.enabled:
         raise ValueError("distance_rows does not re-rank: use distance_matrix on a block")
     scene = scene or Scene()
-    matrices = [np.asarray(fn(tracklets, scene, others), np.float64) for fn in build_distances(config)]
+    fns = build_distances(config) if built is None else built
+    matrices = [np.asarray(fn(tracklets, scene, others), np.float64) for fn in fns]
     if not matrices:
         return np.full((len(tracklets), len(tracklets if others is None else others)), np.nan)
     return combine(matrices, [item.weight for item in config.distances])

@@ -52,12 +52,13 @@ from scipy.sparse.csgraph import connected_components
 
 from mtmc.match.cluster import constrained_agglomerative
 from mtmc.match.config import MatcherConfig, TopologyConfig
-from mtmc.match.distances import Scene
+from mtmc.match.distances import Scene, TrackletBlock, features
 from mtmc.match.gates import cannot_link
-from mtmc.match.offline import distance_matrix, distance_rows
+from mtmc.match.offline import build_distances, distance_matrix, distance_rows
 from mtmc.types import Tracklet
 
 Key = tuple[int, int]
+Row = tuple[np.ndarray, np.ndarray]  # a new tracklet's defined distances: (window slots, values)
 _FORBIDDEN = 1e9  # cost of a pair the assignment must not take (linear_sum_assignment wants finite costs)
 
 
@@ -126,39 +127,59 @@ def _overlap(a: Tracklet, b: Tracklet) -> bool:
 
 
 class _Columns:
-    """The window's start, end and camera as arrays by slot (a freed slot is reused), so a time gate
-    against the whole window is a few vector operations rather than a loop over tracklets."""
+    """The window by slot (a freed slot is reused): interval, camera, track, global id and unit
+    feature as arrays, so the time gates and the distances of a new tracklet against its
+    candidates are vector operations on slices rather than loops over tracklets."""
 
     def __init__(self) -> None:
         self.start = np.zeros(0)
         self.end = np.zeros(0)
         self.camera = np.zeros(0, np.int64)
+        self.track = np.zeros(0, np.int64)
+        self.gid = np.zeros(0, np.int64)
         self.alive = np.zeros(0, bool)
-        self.keys: list[Key | None] = []
+        self.unit = np.zeros((0, 0))  # L2-normalised track-mean features, as distances.features
+        self.has_unit = np.zeros(0, bool)
+        self.tracklets: list[Tracklet | None] = []
         self.slot: dict[Key, int] = {}
         self._free: list[int] = []
 
-    def add(self, tracklet: Tracklet) -> None:
+    def add(self, tracklet: Tracklet, gid: int) -> None:
+        unit, have = features([tracklet])
+        if have[0] and unit.shape[1] != self.unit.shape[1]:
+            if self.has_unit.any():
+                raise ValueError(
+                    f"tracklet c{tracklet.camera:03d}/{tracklet.track} has a {unit.shape[1]}-value feature, "
+                    f"the window's have {self.unit.shape[1]}: every worker must run the same embedder"
+                )
+            self.unit = np.zeros((len(self.tracklets), unit.shape[1]))
         if not self._free:
-            size = len(self.keys)
+            size = len(self.tracklets)
             grown = max(64, 2 * size)
-            self.start = np.resize(self.start, grown)
-            self.end = np.resize(self.end, grown)
-            self.camera = np.resize(self.camera, grown)
-            self.alive = np.concatenate([self.alive, np.zeros(grown - size, bool)])
-            self.keys.extend([None] * (grown - size))
+            for name in ("start", "end", "camera", "track", "gid", "alive", "has_unit"):
+                column = getattr(self, name)
+                setattr(self, name, np.concatenate([column, np.zeros(grown - size, column.dtype)]))
+            self.unit = np.concatenate([self.unit, np.zeros((grown - size, self.unit.shape[1]))])
+            self.tracklets.extend([None] * (grown - size))
             self._free = list(range(grown - 1, size - 1, -1))
         slot = self._free.pop()
-        self.start[slot], self.end[slot], self.camera[slot] = tracklet.start, tracklet.end, tracklet.camera
+        self.start[slot], self.end[slot] = tracklet.start, tracklet.end
+        self.camera[slot], self.track[slot], self.gid[slot] = tracklet.camera, tracklet.track, gid
         self.alive[slot] = True
-        self.keys[slot] = tracklet.key
+        self.has_unit[slot] = have[0]
+        self.unit[slot] = unit[0] if have[0] else 0.0
+        self.tracklets[slot] = tracklet
         self.slot[tracklet.key] = slot
 
     def remove(self, key: Key) -> None:
         slot = self.slot.pop(key)
         self.alive[slot] = False
-        self.keys[slot] = None
+        self.tracklets[slot] = None
         self._free.append(slot)
+
+    def block(self, slots: np.ndarray) -> TrackletBlock:
+        """The window tracklets at ``slots``, with their features, for a distance call."""
+        return TrackletBlock(self.tracklets, slots, self.unit[slots], self.has_unit[slots])
 
 
 class OnlineAssociator:
@@ -176,6 +197,7 @@ class OnlineAssociator:
         # The time gates are applied by ``_candidates`` (rows only, as gates.time_gates does for the
         # whole matrix); distance_matrix is called ungated on blocks of candidates.
         self._ungated = self.config.model_copy(update={"max_gap_s": math.inf})
+        self._built = build_distances(self.config)
         self.exclusive = bool(topology is not None and topology.exclusive_views)
         # camera -> (other camera, lo, hi): a link says middle(other) - middle(this) in [lo, hi]
         self._travel: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
@@ -193,7 +215,9 @@ class OnlineAssociator:
         self._ids: dict[Key, int] = {}
         self._members: dict[int, set[Key]] = {}
         self._final_end: dict[int, dict[int, float]] = {}  # id -> camera -> latest end of its final members
-        self._dist: dict[Key, dict[Key, float]] = {}  # sparse, symmetric; window tracklets only
+        # re-ranked distances depend on the block they were computed in, so they are kept (sparse,
+        # symmetric, window tracklets only); plain ones are recomputed when a revision needs them
+        self._dist: dict[Key, dict[Key, float]] = {}
         self._heap: list[tuple[float, Key]] = []
         self._issued = 0
         self.late = 0
@@ -290,27 +314,34 @@ class OnlineAssociator:
             for i in group:
                 t = batch[i]
                 self._window[t.key] = t
-                self._columns.add(t)
+                self._columns.add(t, gid)
                 self._ids[t.key] = gid
                 self._members[gid].add(t.key)
                 heapq.heappush(self._heap, (t.end, t.key))
-                self._dist.setdefault(t.key, {})
                 decisions.append(Decision(t.key, gid, "assign", at))
-        for i, row in enumerate(rows):
-            a = batch[i].key
-            for b, d in row.items():
-                self._dist[a][b] = self._dist[b][a] = d
-        for (i, j), d in inner.items():
-            a, b = batch[i].key, batch[j].key
-            self._dist[a][b] = self._dist[b][a] = d
+        if self.config.rerank.enabled:
+            self._keep(batch, rows, inner)
         touched = {self._ids[t.key] for t in batch}
-        for row in rows:
-            touched.update(self._ids[b] for b, d in row.items() if d <= threshold)
+        for slots, values in rows:
+            touched.update(self._columns.gid[slots[values <= threshold]].tolist())
         self._revise(touched, at, decisions)
         self.epochs += 1
 
-    def _candidates(self, batch: list[Tracklet]) -> list[tuple[list[Key], np.ndarray]]:
-        """Per batch tracklet, the window tracklets (keys, sorted) and the other batch tracklets
+    def _keep(self, batch: list[Tracklet], rows: list[Row], inner: dict[tuple[int, int], float]) -> None:
+        """Remember the epoch's re-ranked distances for later revisions (``_member_pairs``)."""
+        pool = self._columns.tracklets
+        for t in batch:
+            self._dist.setdefault(t.key, {})
+        for t, (slots, values) in zip(batch, rows):
+            for slot, d in zip(slots.tolist(), values.tolist()):
+                other = pool[slot].key  # type: ignore[union-attr]
+                self._dist[t.key][other] = self._dist[other][t.key] = d
+        for (i, j), d in inner.items():
+            a, b = batch[i].key, batch[j].key
+            self._dist[a][b] = self._dist[b][a] = d
+
+    def _candidates(self, batch: list[Tracklet]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per batch tracklet, the window slots (in key order) and the other batch tracklets
         (indices) that pass the time gates with it, as ``time_gates`` would say."""
         columns = self._columns
         starts = np.array([t.start for t in batch])
@@ -318,11 +349,11 @@ class OnlineAssociator:
         cameras = np.array([t.camera for t in batch], np.int64)
         out = []
         for i, t in enumerate(batch):
-            window = self._gate(t, columns.start, columns.end, columns.camera) & columns.alive
+            slots = np.flatnonzero(self._gate(t, columns.start, columns.end, columns.camera) & columns.alive)
+            slots = slots[np.lexsort((columns.track[slots], columns.camera[slots]))]
             inside = self._gate(t, starts, ends, cameras)
             inside[i] = False
-            keys = sorted(columns.keys[slot] for slot in np.flatnonzero(window).tolist())
-            out.append((keys, np.flatnonzero(inside)))
+            out.append((slots, np.flatnonzero(inside)))
         return out
 
     def _gate(self, t: Tracklet, starts: np.ndarray, ends: np.ndarray, cameras: np.ndarray) -> np.ndarray:
@@ -363,16 +394,18 @@ class OnlineAssociator:
         return table
 
     def _distances(
-        self, batch: list[Tracklet], gated: list[tuple[list[Key], np.ndarray]]
-    ) -> tuple[list[dict[Key, float]], dict[tuple[int, int], float]]:
-        """Defined distances of each batch tracklet to its window candidates (by key), and between
+        self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[list[Row], dict[tuple[int, int], float]]:
+        """Defined distances of each batch tracklet to its window candidates (by slot), and between
         batch tracklets (by batch index pair i < j): a row per tracklet, only its candidates."""
-        among = distance_rows(batch, None, self.config, self.scene)
-        rows: list[dict[Key, float]] = []
+        among = distance_rows(batch, None, self.config, self.scene, self._built)
+        rows: list[Row] = []
         inner: dict[tuple[int, int], float] = {}
-        for i, (mine, others) in enumerate(gated):
-            values = distance_rows(batch[i : i + 1], [self._window[k] for k in mine], self.config, self.scene)[0]
-            rows.append({k: d for k, d in zip(mine, values.tolist()) if math.isfinite(d)})
+        for i, (slots, others) in enumerate(gated):
+            block = self._columns.block(slots)
+            values = distance_rows(batch[i : i + 1], block, self.config, self.scene, self._built)[0]
+            defined = np.isfinite(values)
+            rows.append((slots[defined], values[defined]))
             for j in others.tolist():
                 d = float(among[i, j])
                 if math.isfinite(d):
@@ -380,18 +413,22 @@ class OnlineAssociator:
         return rows, inner
 
     def _reranked_distances(
-        self, batch: list[Tracklet], gated: list[tuple[list[Key], np.ndarray]]
-    ) -> tuple[list[dict[Key, float]], dict[tuple[int, int], float]]:
+        self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[list[Row], dict[tuple[int, int], float]]:
         """As ``_distances``, re-ranked: ``distance_matrix`` on blocks of at most ``max_block``
         tracklets, the whole window when it fits (re-ranking needs a gallery), else chunks of the
         batch with their candidates."""
         n = len(batch)
         whole = len(self._window) + n <= self.max_block
-        keys = sorted(self._window) if whole else sorted({k for mine, _ in gated for k in mine})
+        window = self._columns.tracklets
+        keys = sorted(self._window) if whole else sorted({window[s].key for mine, _ in gated for s in mine.tolist()})  # type: ignore[union-attr]
         pool = [self._window[k] for k in keys] + batch
         first = len(keys)  # pool[first + i] is batch[i]
         at = {k: p for p, k in enumerate(keys)}
-        candidates = [np.array([at[k] for k in mine] + (first + others).tolist(), np.int64) for mine, others in gated]
+        candidates = [
+            np.array([at[window[s].key] for s in mine.tolist()] + (first + others).tolist(), np.int64)  # type: ignore[union-attr]
+            for mine, others in gated
+        ]
         rows: list[dict[Key, float]] = [{} for _ in range(n)]
         inner: dict[tuple[int, int], float] = {}
         limit = self.max_block
@@ -434,7 +471,8 @@ class OnlineAssociator:
                         inner.setdefault(pair, d)
                     else:
                         rows[i].setdefault(pool[p].key, d)
-        return rows, inner
+        slot = self._columns.slot
+        return [(np.array([slot[k] for k in row], np.int64), np.array(list(row.values()))) for row in rows], inner
 
     def _forbidden(self, tracklets: Sequence[Tracklet], gid: int) -> bool:
         """True when the tracklets may not join identity ``gid`` (cannot-link with a member)."""
@@ -450,16 +488,16 @@ class OnlineAssociator:
                     return True
         return False
 
-    def _assign(self, batch: list[Tracklet], groups: list[list[int]], rows: list[dict[Key, float]]) -> dict[int, int]:
+    def _assign(self, batch: list[Tracklet], groups: list[list[int]], rows: list[Row]) -> dict[int, int]:
         """Hungarian between the batch's clusters and the window's identities: cluster -> id."""
         linkages: list[tuple[np.ndarray, np.ndarray]] = []  # per cluster: identities, linkage to each
         for group in groups:
-            keys = [key for i in group for key in rows[i]]
-            if not keys:
+            slots = np.concatenate([rows[i][0] for i in group])
+            if not len(slots):
                 linkages.append((np.zeros(0, np.int64), np.zeros(0)))
                 continue
-            dist = np.array([d for i in group for d in rows[i].values()])
-            ids, member = np.unique(np.array([self._ids[key] for key in keys], np.int64), return_inverse=True)
+            dist = np.concatenate([rows[i][1] for i in group])
+            ids, member = np.unique(self._columns.gid[slots], return_inverse=True)
             if self.config.linkage == "average":
                 value = np.bincount(member, dist) / np.bincount(member)
             else:
@@ -486,17 +524,9 @@ class OnlineAssociator:
             return
         keys = sorted(k for gid in touched for k in self._members[gid])
         position = {k: p for p, k in enumerate(keys)}
-        first, second, dist = [], [], []
-        for a in keys:
-            pa = position[a]
-            for b, d in self._dist[a].items():
-                pb = position.get(b)
-                if pb is not None and pa < pb:
-                    first.append(pa)
-                    second.append(pb)
-                    dist.append(d)
-        pairs = (np.array(first, np.int64), np.array(second, np.int64), np.array(dist, np.float64))
-        labels = cluster_sparse([self._window[k] for k in keys], pairs, self.config.threshold, self.config.linkage, self.topology)
+        members = [self._window[k] for k in keys]
+        pairs = self._member_pairs(members, position)
+        labels = cluster_sparse(members, pairs, self.config.threshold, self.config.linkage, self.topology)
         owners: dict[int, list[int]] = defaultdict(list)
         for gid in sorted(touched):
             found = {int(labels[position[k]]) for k in self._members[gid]}
@@ -510,11 +540,35 @@ class OnlineAssociator:
                     continue
                 for key in moving:
                     self._ids[key] = target
+                    self._columns.gid[self._columns.slot[key]] = target
                     decisions.append(Decision(key, target, "revise", at))
                 self._members[target].update(moving)
                 del self._members[other]
                 del self._final_end[other]  # its final members keep their id; nothing more can join it
                 self.revisions += 1
+
+    def _member_pairs(self, members: list[Tracklet], position: dict[Key, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(i, j, d), i < j: the defined distances between window members that pass the time
+        gates, the pairs their rows held when they were decided (the gates are symmetric and the
+        earlier of two members was in the window when the later was decided). Recomputed, which is
+        cheaper than keeping every candidate pair of the window; re-ranked ones are read back."""
+        if self.config.rerank.enabled:
+            first, second, dist = [], [], []
+            for a, pa in position.items():
+                for b, d in self._dist[a].items():
+                    pb = position.get(b)
+                    if pb is not None and pa < pb:
+                        first.append(pa)
+                        second.append(pb)
+                        dist.append(d)
+            return np.array(first, np.int64), np.array(second, np.int64), np.array(dist, np.float64)
+        starts = np.array([t.start for t in members])
+        ends = np.array([t.end for t in members])
+        cameras = np.array([t.camera for t in members], np.int64)
+        gates = np.stack([self._gate(t, starts, ends, cameras) for t in members])
+        dist = distance_rows(members, None, self.config, self.scene, self._built)
+        first, second = np.nonzero(np.triu(gates & np.isfinite(dist), 1))
+        return first, second, dist[first, second]
 
     def _finalise(self, cutoff: float, finals: list[tuple[Tracklet, int]]) -> None:
         """Tracklets that ended before ``cutoff`` leave the window with their final ids."""

@@ -9,7 +9,6 @@ on the data's clock (behind every camera's progress mark), never on the wall clo
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
@@ -31,11 +30,11 @@ from mtmc.transport.codec import (
     Batch,
     Heartbeat,
     Preview,
+    TrackletBuilder,
     UpdateGap,
     WireError,
     decode,
     encode,
-    merge_update,
 )
 from mtmc.types import Tracklet
 
@@ -62,7 +61,7 @@ class MatchState:
     writer: ResultWriter
     through: dict[int, int] = field(default_factory=dict)
     closed: dict[int, float] = field(default_factory=dict)
-    active: dict[tuple[int, int], Tracklet] = field(default_factory=dict)
+    active: dict[tuple[int, int], TrackletBuilder] = field(default_factory=dict)
     ended: list[Tracklet] = field(default_factory=list)  # offline mode only
     applied: int = 0
     rejected: int = 0
@@ -102,17 +101,18 @@ class MatchState:
         self.applied += 1
         for update in batch.updates:
             key = (camera, update.track)
+            builder = self.active.get(key) or TrackletBuilder(camera, update.track)
             try:
-                tracklet = merge_update(self.active.get(key), update)
+                builder.add(update)
             except UpdateGap as exc:  # only a worker bug gets here: say so, keep serving the others
                 log.error("%s", exc)
                 self.rejected += 1
                 continue
-            if not tracklet.ended:
-                self.active[key] = tracklet
+            if not builder.ended:
+                self.active[key] = builder
                 continue
             self.active.pop(key, None)
-            self._ended(tracklet)
+            self._ended(builder.tracklet())
         before = self.closed[camera]
         self.closed[camera] = math.inf if batch.done else max(before, batch.closed_s)
         if before <= self._lowest:  # this camera held the minimum (maybe with others): recompute
@@ -142,7 +142,7 @@ class MatchState:
     def close_all(self) -> list[Assignment]:
         """The run is stopped early: every tracklet being built ends here, every camera is done."""
         for key in sorted(self.active):
-            self._ended(dataclasses.replace(self.active[key], ended=True))
+            self._ended(self.active[key].tracklet(ended=True))
         self.active.clear()
         self.closed = dict.fromkeys(self.closed, math.inf)
         self._lowest = math.inf

@@ -181,11 +181,10 @@ class TrackletUpdate:
         return (self.camera, self.track, self.seq)
 
     @classmethod
-    def _checked(cls, **fields: Any) -> TrackletUpdate:
+    def _checked(cls, fields: dict[str, Any]) -> TrackletUpdate:
         """An update from fields the batch decoder has already checked column-wise."""
         update = object.__new__(cls)
-        for name, value in fields.items():
-            object.__setattr__(update, name, value)
+        update.__dict__.update(fields)
         return update
 
 
@@ -239,6 +238,13 @@ class Batch:
             if update.camera != self.camera:
                 raise ValueError(f"an update of camera {update.camera} in a batch of camera {self.camera}")
         object.__setattr__(self, "updates", updates)
+
+    @classmethod
+    def _checked(cls, fields: dict[str, Any]) -> Batch:
+        """A batch from fields the decoder has already checked."""
+        batch = object.__new__(cls)
+        batch.__dict__.update(fields)
+        return batch
 
 
 @dataclass(frozen=True)
@@ -386,55 +392,74 @@ def _vectors(values: np.ndarray, rows: int, name: str) -> np.ndarray:
     return values.reshape(rows, -1)
 
 
+def _count(body: dict, name: str) -> int:
+    """Field ``name``: an int in [0, 2**63 - 1]."""
+    value = _get(body, name, int)
+    if not 0 <= value <= _INT64_MAX:
+        raise WireError("malformed", f"field {name!r} must lie in [0, 2**63 - 1], got {value}")
+    return value
+
+
 def _decode_batch(body: dict) -> Batch:
-    camera = _get(body, "c", int)
-    mark = (camera, _get(body, "m", int), _get(body, "cs", float), _get(body, "fd", int), _get(body, "d", bool))
+    fields: dict[str, Any] = {
+        "camera": _count(body, "c"),
+        "number": _count(body, "m"),
+        "closed_s": _seconds("closed_s", _get(body, "cs", float)),
+        "frames_done": _count(body, "fd"),
+        "done": _get(body, "d", bool),
+        "updates": (),
+    }
     if not body.get("u") and not any(body.get(name) for name in ("f", "b", "ts", "x", "a")):
-        return Batch(*mark)  # a progress mark alone, the commonest batch of a quiet camera
-    table = _column(body, "u", _I8, width=_UPDATE_FIELDS)
-    count = len(table)
-    if count and table[:, 5].max() > 1:
-        raise WireError("malformed", "an update's ended flag is neither 0 nor 1")
-    lengths = table[:, 3]
-    total = int(lengths.sum())
+        return Batch._checked(fields)  # a progress mark alone, the commonest batch of a quiet camera
+    # A batch holds a few updates: their table is checked in Python, where a numpy call per check
+    # would cost more than it saves; the row columns (maybe thousands of rows) with numpy.
+    table = _column(body, "u", _I8, width=_UPDATE_FIELDS).tolist()
+    starts, total = [], 0
+    for row in table:
+        if row[5] > 1:
+            raise WireError("malformed", "an update's ended flag is neither 0 nor 1")
+        starts.append(total)
+        total += row[3]
     frames, times = _column(body, "f", _I4, total), _column(body, "ts", _F8, total)
     boxes = _column(body, "b", _F4, total, width=4)
-    ends = np.cumsum(lengths)
-    steps = np.diff(frames) <= 0
-    steps[ends[:-1][lengths[:-1] > 0] - 1] = False  # where one update's rows give way to the next's
-    if steps.any():
-        raise WireError("malformed", "an update's frames do not increase strictly")
-    has_feature = table[:, 4] > 0
-    features = _vectors(_column(body, "x", _F2), int(has_feature.sum()), "x")
-    feature_of = (np.cumsum(has_feature) - 1).tolist()
-    attributes: dict[str, tuple[list, list, np.ndarray]] = {}  # name -> has, row of, scores
+    if total > 1:
+        steps = frames[1:] <= frames[:-1]
+        steps[[start - 1 for start in starts[1:] if start]] = False  # one update's rows give way to the next's
+        if steps.any():
+            raise WireError("malformed", "an update's frames do not increase strictly")
+    featured = [k for k, row in enumerate(table) if row[4]]
+    features = _vectors(_column(body, "x", _F2), len(featured), "x")
+    feature_of = dict(zip(featured, range(len(featured))))
+    attributes: list[tuple[str, dict[int, int], np.ndarray]] = []  # name, update -> row, scores
     for name, packed in _get(body, "a", dict).items():
         if type(name) is not str or type(packed) is not dict:
             raise WireError("malformed", "an attribute is not a name with {h, v}")
-        has = _column(packed, "h", np.dtype(np.uint8), count).astype(bool)
-        scores = _vectors(_column(packed, "v", _F2), int(has.sum()), name)
-        attributes[name] = (has.tolist(), (np.cumsum(has) - 1).tolist(), scores)
+        has = np.flatnonzero(_column(packed, "h", np.dtype(np.uint8), len(table))).tolist()
+        attributes.append((name, dict(zip(has, range(len(has)))), _vectors(_column(packed, "v", _F2), len(has), name)))
+    camera = fields["camera"]
     updates = []
-    end = 0
-    for i, (track, seq, first_row, rows, feature_count, ended) in enumerate(table.tolist()):
-        rows = slice(end, end + rows)
-        end = rows.stop
+    for i, (track, seq, first_row, rows, feature_count, ended) in enumerate(table):
+        start = starts[i]
+        rows = slice(start, start + rows)
         updates.append(
             TrackletUpdate._checked(
-                camera=camera,
-                track=track,
-                seq=seq,
-                first_row=first_row,
-                frames=frames[rows],
-                boxes=boxes[rows],
-                times=times[rows],
-                feature=features[feature_of[i]] if feature_count else None,
-                feature_count=feature_count,
-                attributes={n: v[row[i]] for n, (has, row, v) in attributes.items() if has[i]},
-                ended=bool(ended),
+                {
+                    "camera": camera,
+                    "track": track,
+                    "seq": seq,
+                    "first_row": first_row,
+                    "frames": frames[rows],
+                    "boxes": boxes[rows],
+                    "times": times[rows],
+                    "feature": features[feature_of[i]] if feature_count else None,
+                    "feature_count": feature_count,
+                    "attributes": {name: v[row[i]] for name, row, v in attributes if i in row},
+                    "ended": bool(ended),
+                }
             )
         )
-    return Batch(*mark, updates=tuple(updates))
+    fields["updates"] = tuple(updates)
+    return Batch._checked(fields)
 
 
 def _decode_heartbeat(body: dict) -> Heartbeat:
@@ -517,37 +542,56 @@ def make_update(tracklet: Tracklet, seq: int, first_row: int) -> TrackletUpdate:
     )
 
 
-def merge_update(tracklet: Tracklet | None, update: TrackletUpdate) -> Tracklet:
-    """``tracklet`` with ``update`` applied, as a new Tracklet (None: the track's first update).
+class TrackletBuilder:
+    """One track as the matcher receives it: rows kept as the updates' chunks and joined once,
+    when the track ends (``tracklet()``), rather than a new Tracklet per update.
 
-    Idempotent: rows the tracklet already holds are skipped, and the appearance snapshot is taken
-    only when it is not older than the tracklet's, so a resent or stale update changes nothing.
-    Raises UpdateGap when earlier rows are missing.
+    Resend-safe: rows already held are skipped, the appearance snapshot is taken only when it is
+    not older than the one held, so a resent or stale update changes nothing; an update that
+    starts after rows not yet seen raises UpdateGap and changes nothing either.
     """
-    if tracklet is None:
-        tracklet = Tracklet(update.camera, update.track, np.zeros(0), np.zeros((0, 4)), np.zeros(0))
-    if tracklet.key != (update.camera, update.track):
-        raise ValueError(f"update for c{update.camera:03d}/{update.track} applied to {tracklet.key}")
-    have = len(tracklet.frames)
-    if update.first_row > have:
-        raise UpdateGap(
-            f"c{update.camera:03d}/{update.track} seq {update.seq} starts at row {update.first_row}, "
-            f"only {have} rows are known"
+
+    def __init__(self, camera: int, track: int) -> None:
+        self.camera, self.track = camera, track
+        self.rows = 0
+        self.ended = False
+        self._frames: list[np.ndarray] = []  # the rows each update added, as it sent them
+        self._boxes: list[np.ndarray] = []
+        self._times: list[np.ndarray] = []
+        self._appearance: TrackletUpdate | None = None  # the update whose snapshot is the newest
+
+    def add(self, update: TrackletUpdate) -> None:
+        if (update.camera, update.track) != (self.camera, self.track):
+            raise ValueError(f"update for c{update.camera:03d}/{update.track} applied to {(self.camera, self.track)}")
+        have = self.rows
+        if update.first_row > have:
+            raise UpdateGap(
+                f"c{update.camera:03d}/{update.track} seq {update.seq} starts at row {update.first_row}, "
+                f"only {have} rows are known"
+            )
+        skip = have - update.first_row
+        if skip < len(update.frames):
+            self._frames.append(update.frames[skip:] if skip else update.frames)
+            self._boxes.append(update.boxes[skip:] if skip else update.boxes)
+            self._times.append(update.times[skip:] if skip else update.times)
+            self.rows += len(update.frames) - skip
+        held = self._appearance.feature_count if self._appearance is not None else 0
+        if update.first_row + len(update.frames) >= have and update.feature_count >= held:
+            self._appearance = update
+        self.ended = self.ended or update.ended
+
+    def tracklet(self, ended: bool | None = None) -> Tracklet:
+        """The track so far (``ended`` overrides its state: a run stopped early ends every track)."""
+        snapshot = self._appearance
+        feature = None if snapshot is None or snapshot.feature is None else snapshot.feature.astype(np.float32)
+        return Tracklet(
+            camera=self.camera,
+            track=self.track,
+            frames=np.concatenate(self._frames) if self._frames else np.zeros(0, np.int64),
+            boxes=np.concatenate(self._boxes) if self._boxes else np.zeros((0, 4), np.float32),
+            times=np.concatenate(self._times) if self._times else np.zeros(0),
+            feature=feature,
+            feature_count=snapshot.feature_count if feature is not None else 0,
+            attributes={} if snapshot is None else {n: s.astype(np.float32) for n, s in snapshot.attributes.items()},
+            ended=self.ended if ended is None else ended,
         )
-    new = slice(have - update.first_row, None)
-    fresh = update.first_row + len(update.frames) >= have and update.feature_count >= tracklet.feature_count
-    return Tracklet(
-        camera=tracklet.camera,
-        track=tracklet.track,
-        frames=np.concatenate([tracklet.frames, update.frames[new]]),
-        boxes=np.concatenate([tracklet.boxes, update.boxes[new]]),
-        times=np.concatenate([tracklet.times, update.times[new]]),
-        feature=(None if update.feature is None else update.feature.astype(np.float32))
-        if fresh
-        else tracklet.feature,
-        feature_count=update.feature_count if fresh else tracklet.feature_count,
-        attributes={name: s.astype(np.float32) for name, s in update.attributes.items()}
-        if fresh
-        else tracklet.attributes,
-        ended=tracklet.ended or update.ended,
-    )
