@@ -504,16 +504,22 @@ class OnlineAssociator:
                 value = np.full(len(ids), -math.inf)
                 np.maximum.at(value, member, dist)
             linkages.append((ids, value))
-        ids = sorted({int(gid) for found, _ in linkages for gid in found.tolist()})
-        if not ids:
-            return {}
-        column = {gid: k for k, gid in enumerate(ids)}
-        cost = np.full((len(groups), len(ids)), _FORBIDDEN)
         threshold = self.config.threshold
+        allowed: list[tuple[int, int, float]] = []  # (cluster, identity, linkage) it may take
         for g, (found, value) in enumerate(linkages):
-            for gid, v in zip(found.tolist(), value.tolist()):
-                if v <= threshold and not self._forbidden([batch[i] for i in groups[g]], gid):
-                    cost[g, column[gid]] = v
+            close = value <= threshold
+            for gid, v in zip(found[close].tolist(), value[close].tolist()):
+                if not self._forbidden([batch[i] for i in groups[g]], gid):
+                    allowed.append((g, gid, v))
+        if not allowed:
+            return {}
+        # Only identities some cluster may take are columns; one forbidden spare column per
+        # cluster stands for all the others, so the assignment is the one over every identity.
+        ids = sorted({gid for _, gid, _ in allowed})
+        column = {gid: k for k, gid in enumerate(ids)}
+        cost = np.full((len(groups), len(ids) + len(groups)), _FORBIDDEN)
+        for g, gid, v in allowed:
+            cost[g, column[gid]] = v
         rows_, cols = linear_sum_assignment(cost)
         return {int(g): ids[c] for g, c in zip(rows_.tolist(), cols.tolist()) if cost[g, c] <= threshold}
 
