@@ -9,12 +9,13 @@ limit. Here the same replay (1,000 cameras, each committing ``--tick-hz`` batche
 live track's new rows in its camera's batch) is encoded up front; then ``MatchState`` (the exact
 code the matcher process runs per message) applies it in data-time order while the CPU time of
 each stage is measured: decode, journal (one fsync per 2,000 messages, as ``matcher.batch``),
-apply (merge + online association). The peer is the target load: it prints capacity / target.
+apply (track rebuilding + online association), with the matcher's garbage-collector thresholds. The peer is the target load: it prints capacity / target.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import tempfile
 import time
@@ -72,7 +73,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from mtmc.config import load_config
-    from mtmc.runtime.matcher import MatchState, scene_of
+    from mtmc.runtime.matcher import GC_THRESHOLDS, MatchState, scene_of
     from mtmc.runtime.results import ResultWriter
     from mtmc.transport.codec import decode
     from mtmc.transport.journal import Journal
@@ -89,6 +90,7 @@ def main() -> int:
     payloads, updates = build_stream(cameras, max(start, 0.0), args.warmup_s + args.seconds, args.tick_hz)
     state = MatchState(config, ResultWriter(out, {c: f"c{c:03d}" for c in cameras}, scene_of(config).homographies))
     journal = Journal(out / "matcher.journal")
+    gc.set_threshold(*GC_THRESHOLDS)  # as the matcher process serves
     warm = int(len(payloads) * args.warmup_s / (args.warmup_s + args.seconds))
     for payload in payloads[:warm]:
         state.apply(decode(payload))

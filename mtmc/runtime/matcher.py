@@ -41,6 +41,11 @@ from mtmc.types import Tracklet
 
 log = logging.getLogger(__name__)
 
+# The matcher's state is acyclic (arrays, dataclasses, dicts). At 10,000 messages a second the
+# cyclic collector's default trigger (700 new objects) ran it hundreds of times a second, walking
+# the window for nothing: a third of the decoding time. Rare collections still catch any cycle.
+GC_THRESHOLDS = (100_000, 50, 100)
+
 def scene_of(config: MtmcConfig) -> Scene:
     return Scene({c.number: h for c in config.cameras if (h := image_to_ground(c)) is not None})
 
@@ -259,10 +264,7 @@ class MatcherService:
 
         settings = self.config.matcher
         thresholds = gc.get_threshold()
-        # The state is acyclic (arrays, dataclasses, dicts). At 10,000 messages a second the cyclic
-        # collector's default trigger (700 new objects) ran it hundreds of times a second, walking
-        # the window for nothing: a third of the decoding time. Rare collections still catch cycles.
-        gc.set_threshold(100_000, 50, 100)
+        gc.set_threshold(*GC_THRESHOLDS)
         self.replay()
         context = zmq.Context()
         router = matcher_socket(context, settings.bind, transport_security(self.config.security))
