@@ -42,6 +42,12 @@ class MatcherServiceConfig(MatcherConfig):
     publish: str | None = Field("tcp://127.0.0.1:5556", description="live feed of global ids (PUB); null: none")
     dashboard: int | None = Field(8765, ge=0, le=65535, description="web dashboard port (0: any free one; null: none)")
     batch: int = Field(2000, ge=1, description="messages journaled with one fsync, at most")
+    ack_every_s: float = Field(
+        0.5,
+        ge=0,
+        description="acknowledge each camera at most this often (acks are cumulative; keep it well below "
+        "the workers' resend_s); 0: after every journal write",
+    )
 
     @field_validator("bind", "publish")
     @classmethod

@@ -274,9 +274,12 @@ class MatcherService:
         if on_ready is not None:
             on_ready({"bind": settings.bind, "dashboard": dashboard_url, "replayed": self.replayed})
         expected = {c: n + 1 for c, n in self.state.through.items()}
+        unacked: dict[int, bytes] = {}  # camera -> its peer, for messages journaled but not yet acked
+        acked_at: dict[int, float] = {}
         try:
             while not self.state.finished and not self.stopping:
                 if not router.poll(200):
+                    self._acknowledge(router, unacked, acked_at, settings.ack_every_s)
                     self._tick()
                     continue
                 received: list[tuple[Batch, bytes]] = []
@@ -320,9 +323,10 @@ class MatcherService:
                                 if update.ended:
                                     self.stats.ended_at[(message.camera, update.track)] = now
                         self._publish(self.state.apply(message), now)
-                for camera, peer in reply.items():
-                    router.send_multipart([peer, encode(Ack(camera, self.state.through[camera]))])
+                unacked.update(reply)
+                self._acknowledge(router, unacked, acked_at, settings.ack_every_s)
                 self._tick()
+            self._acknowledge(router, unacked, acked_at, 0.0)
             if self.stopping:
                 self._publish(self.state.close_all(), time.monotonic())
             if self.state.online is None:
@@ -339,6 +343,14 @@ class MatcherService:
             stop_authenticator(context)
             context.term()
         return self.summary()
+
+    def _acknowledge(self, router: Any, unacked: dict[int, bytes], acked_at: dict[int, float], every_s: float) -> None:
+        """Cumulative acks for the cameras not acknowledged in the last ``every_s``: at 10 messages
+        a camera a second, one ack per message was a tenth of the matcher's work (and the workers')."""
+        now = time.monotonic()
+        for camera in [c for c in unacked if now - acked_at.get(c, -math.inf) >= every_s]:
+            router.send_multipart([unacked.pop(camera), encode(Ack(camera, self.state.through[camera]))])
+            acked_at[camera] = now
 
     def _publish(self, assignments: list[Assignment], now: float) -> None:
         import msgpack
