@@ -235,3 +235,105 @@ def test_invalid_local_attention_kind():
         LocalAttention(8, "dbam")
     with pytest.raises(ValueError, match=">= 2"):
         LocalAttention(1)
+
+
+def test_mobilenetv2_backbone_puts_the_attention_at_the_same_places():
+    torch.manual_seed(0)
+    model = Glamor(num_classes=3, backbone="mobilenetv2").eval()
+    first_conv, _, first_block, _ = model.cuts()
+    assert first_conv is model.backbone[0][0] and first_block is model.backbone[1]
+    assert model.global_attention.gate[0].in_channels == 32  # MobileNetV2's stem conv
+    assert model.local_attention.local_channels.numel() == 16  # its first inverted-residual block
+    images = tiny_batch()["images"]
+    with torch.no_grad():
+        assert model.feature_map(images).shape == (4, 1280, 4, 4)  # output stride 16: last stride 1
+        assert model(images).shape == (4, model.feature_dim) == (4, 1280)
+    without_classifier = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("classifier"))
+    assert 2.2e6 < without_classifier < 2.3e6  # under 5 MB in fp16
+    assert [name for name, _ in model.named_modules() if "global_attention" in name][:1] == ["global_attention"]
+
+
+def test_pretrained_mobilenetv2_starts_as_exactly_the_imagenet_network():
+    """Zero-initialised gates and the constants folded into the next layer: with the stride put back,
+    the pooled feature map is ImageNet MobileNetV2's pooled feature, both local attention kinds."""
+    from mtmc.reid.embedder import mobilenetv2_features
+
+    reference = mobilenetv2_features().eval()
+    images = tiny_batch()["images"]
+    for local, counter in (("glamor", False), ("cbam", True)):
+        model = Glamor(num_classes=3, backbone="mobilenetv2", pretrained=True, local=local, counter=counter).eval()
+        model.backbone[14].conv[1][0].stride = (2, 2)
+        with torch.no_grad():
+            ours, theirs = model.feature_map(images).mean(dim=(2, 3)), reference(images)
+        assert torch.allclose(ours, theirs, atol=1e-3 * float(theirs.abs().max())), (local, counter)
+    scratch = Glamor(num_classes=3, backbone="mobilenetv2").eval()
+    scratch.backbone[14].conv[1][0].stride = (2, 2)
+    with torch.no_grad():
+        assert not torch.allclose(scratch.feature_map(images).mean(dim=(2, 3)), reference(images), atol=1e-2)
+
+
+def test_pretrained_gates_learn_after_their_zero_start():
+    torch.manual_seed(0)
+    model = Glamor(num_classes=2, backbone="mobilenetv2", pretrained=True).train()
+    batch = tiny_batch()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):  # the first step moves the zeroed last convs, the second reaches the first ones
+        optimizer.zero_grad()
+        sum(model.losses(model(batch["images"]), batch).values()).backward()
+        optimizer.step()
+    for module in (model.global_attention, model.local_attention):
+        for name, parameter in module.named_parameters():
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_per_camera_losses_take_negatives_and_classes_from_the_images_camera_only():
+    from mtmc.reid.modeling.losses.triplet import pairwise_euclidean
+
+    torch.manual_seed(0)
+    model = Glamor(num_classes=4, depth=18, per_camera=True).train()
+    batch = {**tiny_batch(), "pids": torch.tensor([0, 0, 3, 3]), "camids": torch.tensor([5, 5, 7, 7])}
+    outputs = model(batch["images"])
+    losses = model.losses(outputs, batch)
+    # one identity per camera: no same-camera negative, so no triplet; one class per camera: softmax 0
+    assert losses["triplet"] == 0 and torch.allclose(losses["softmax"], torch.zeros(()), atol=1e-6)
+    assert {camera: seen.tolist() for camera, seen in model.classes_in_camera.items()} == {
+        5: [True, False, False, False],
+        7: [False, False, False, True],
+    }
+    plain = Glamor(num_classes=4, depth=18).train()
+    plain.load_state_dict(model.state_dict())
+    global_losses = plain.losses(outputs, batch)
+    assert global_losses["triplet"] > 0 and global_losses["softmax"] > 0.5
+
+    # identity 0 was merged across cameras 5 and 7: a positive across cameras, negatives from camera 5 only
+    model.classes_in_camera.clear()
+    batch["pids"], batch["camids"] = torch.tensor([0, 0, 0, 1]), torch.tensor([5, 5, 7, 5])
+    losses = model.losses(outputs, batch)
+    dist = pairwise_euclidean(outputs["features"])
+    hinge = [(max(dist[0, 1], dist[0, 2]) - dist[0, 3] + 0.3).clamp_min(0),
+             (max(dist[1, 0], dist[1, 2]) - dist[1, 3] + 0.3).clamp_min(0)]  # fmt: skip
+    assert torch.allclose(losses["triplet"], sum(hinge) / 2)  # anchor 2 has no negative in camera 7
+    camera_5 = cross_entropy_ls(outputs["logits"][[0, 1, 3]][:, :2], torch.tensor([0, 0, 1]), 0.2)
+    assert torch.allclose(losses["softmax"], 0.75 * camera_5)  # camera 7's one class costs nothing
+    with pytest.raises(ValueError, match="need the batch's camids"):
+        model.losses(outputs, {"pids": batch["pids"]})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"backbone": "vgg"}, "resnet, mobilenetv2"),
+        ({"backbone": "mobilenetv2", "depth": 18}, "leave them unset"),
+        ({"backbone": "mobilenetv2", "norm": "gn"}, "leave them unset"),
+        ({"pretrained": True}, "no ImageNet ResNet weights"),
+    ],
+)
+def test_invalid_backbone_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        build_model("glamor", num_classes=2, **options)
+
+
+def test_counter_glamor_on_mobilenetv2_drops_the_resnet_depth_of_its_recipe():
+    model = build_model("counter-glamor", num_classes=2, backbone="mobilenetv2")
+    assert model.backbone_name == "mobilenetv2" and model.local_attention.counter
+    assert model.input_size == (128, 256)

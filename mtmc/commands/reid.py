@@ -20,6 +20,8 @@ Vehicle re-identification models of the papers (GLAMOR, Counter-GLAMOR, VAL, Att
            k-reciprocal re-ranking and distance averaging by track
   summary  every registered model: parameters, feature size, input size
   export   a checkpoint as ONNX (dynamic batch), checked against PyTorch
+  adapt    learn re-id from your own cameras without labels: track each camera, train on
+           confident tracks as identities, optionally cluster tracks across cameras and retrain
 """
 EPILOG = """\
 examples:
@@ -29,8 +31,29 @@ examples:
   mtmc reid eval --checkpoint runs/reid/glamor-veri/best.pt --ensemble runs/reid/pgan-veri/best.pt
   mtmc reid summary
   mtmc reid export runs/reid/glamor-veri/best.pt -o weights/glamor-veri.onnx
+  mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml
 """
 DEFAULT_SUMMARY_CLASSES = 576  # VeRi-776's training identities
+ADAPT_DESCRIPTION = """\
+Adapt a re-id model to CONFIG's cameras with no labels. Each camera is tracked on its own
+(YOLOX-Nano + deepsort-byte, or the parts of CONFIG's run config); every confident, long, moving
+track becomes one pseudo-identity (tracks of one camera that overlap in time are different
+vehicles). The model (GLAMOR from ImageNet MobileNetV2 by default) trains on them with its own
+losses. With rounds, each round embeds every track with the current model, clusters tracks across
+cameras (never two tracks of one camera; topology travel times gate the pairs; the stopping
+distance is a low quantile of the distances between known-different tracks) and fine-tunes on
+the clusters.
+
+Writes to output_dir: model.pt (run it with `embedder: {name: reid, weights: PATH}`), model.onnx,
+report.md and report.json (mining and pseudo-label statistics per round; purity when the cameras
+have ground truth), curves.png, mining/ (tracks and crops, reused when mining is unchanged) and
+round-K/ (each round's training set, checkpoints, history, curves, train.log)."""
+ADAPT_EPILOG = """\
+examples:
+  mtmc simulate configs/synthcity-street-a.yaml -o runs/synthcity-street-a
+  mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml
+  mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml --rounds 0 --out runs/reid/adapt-r0
+"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -131,6 +154,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check")
     export.set_defaults(run=run_export)
+
+    adapt = actions.add_parser(
+        "adapt",
+        help="self-supervised adaptation to CONFIG's cameras",
+        description=ADAPT_DESCRIPTION,
+        epilog=ADAPT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    adapt.add_argument("config", metavar="CONFIG", help="adaptation YAML (configs/reid/adapt-*.yaml)")
+    adapt.add_argument("--out", metavar="DIR", help="override output_dir")
+    adapt.add_argument("--rounds", type=int, metavar="N", help="override rounds.count (0: no clustering)")
+    adapt.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="cameras mined in parallel (default 2)"
+    )
+    add_device(adapt)
+    adapt.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or step lines; warnings only"
+    )
+    adapt.set_defaults(run=run_adapt)
     p.set_defaults(command="reid")
 
 
@@ -305,6 +347,27 @@ def run_export(args: argparse.Namespace) -> int:
         f"written to {report.path} ({check})",
         file=sys.stderr,
     )
+    return 0
+
+
+def run_adapt(args: argparse.Namespace) -> int:
+    import logging
+
+    from mtmc.reid.adapt import adapt, load_adapt_config
+
+    config = load_adapt_config(args.config)
+    updates: dict[str, Any] = {}
+    if args.out:
+        updates["output_dir"] = Path(args.out)
+    if args.rounds is not None:
+        updates["rounds"] = config.rounds.model_copy(update={"count": check_at_least("--rounds", args.rounds, 0)})
+    config = config.model_copy(update=updates)
+    workers = check_at_least("--workers", args.workers, 1)
+    if not args.quiet:
+        logging.getLogger("mtmc.reid.adapt").setLevel(logging.INFO)
+    result = adapt(config, device=args.device, progress=not args.quiet, echo=not args.quiet, workers=workers)
+    print(f"adapted weights {result.checkpoint} and {result.onnx}; report {result.output_dir / 'report.md'}",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 

@@ -29,6 +29,11 @@ class ModelConfig(StrictModel):
 
     name: str = Field(description="registered model name: glamor, counter-glamor, val, anet, pgan")
     options: dict[str, Any] = Field(default_factory=dict, description="constructor options of the model")
+    weights: Path | None = Field(
+        None,
+        description="fine-tune: start from this checkpoint's weights (fast-reid's MODEL.WEIGHTS); tensors "
+        "of another shape, such as the classifier of other identities, keep their initialisation",
+    )
 
     @field_validator("options")
     @classmethod

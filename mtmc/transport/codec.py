@@ -424,7 +424,7 @@ def _decode_batch(body: dict) -> Batch:
     boxes = _column(body, "b", _F4, total, width=4)
     if total > 1:
         steps = frames[1:] <= frames[:-1]
-        steps[[start - 1 for start in starts[1:] if start]] = False  # one update's rows give way to the next's
+        steps[[start - 1 for start in starts[1:] if 0 < start < total]] = False  # one update's rows give way to the next's
         if steps.any():
             raise WireError("malformed", "an update's frames do not increase strictly")
     featured = [k for k, row in enumerate(table) if row[4]]

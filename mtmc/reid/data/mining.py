@@ -35,7 +35,7 @@ import logging
 import shutil
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +45,7 @@ import numpy as np
 from mtmc.errors import MtmcError
 
 if TYPE_CHECKING:
-    from mtmc.config import MtmcConfig
+    from mtmc.config import CameraConfig, MtmcConfig
 
 log = logging.getLogger(__name__)
 
@@ -290,17 +290,32 @@ def mine_tracks(
 ) -> list[MinedTrack]:
     """Detect and track ``video`` with ``config``'s parts (default: :func:`default_mining_config`)
     as a camera pipeline does, and collect every confirmed track with its crops."""
-    from mtmc.camera import build_parts, embed_for_tracker
     from mtmc.config import CameraConfig
     from mtmc.sources import open_source
 
     options = options or MiningOptions()
-    config = config or default_mining_config()
     native_fps = open_source(video).fps
     fps = native_fps / options.frame_stride if options.frame_stride > 1 else None
     camera = CameraConfig(id="c001", source=str(video), fps=fps)
+    return mine_camera(camera, config, options, threads, name=Path(video).stem)
+
+
+def mine_camera(
+    camera: CameraConfig,
+    config: MtmcConfig | None = None,
+    options: MiningOptions | None = None,
+    threads: int = 1,
+    name: str | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> list[MinedTrack]:
+    """:func:`mine_tracks` for one camera of a run config (its source and frame rate as given);
+    ``name`` labels the tracks (default: the camera id), ``on_frame(frame index)`` follows progress."""
+    from mtmc.camera import build_parts, embed_for_tracker
+
+    options = options or MiningOptions()
+    config = config or default_mining_config()
     source, detector, tracker, embedder = build_parts(camera, config, threads)
-    collector = TrackCollector(Path(video).stem, options)
+    collector = TrackCollector(name or camera.id, options)
     for frame in source:
         if options.max_frames is not None and frame.index > options.max_frames:
             break
@@ -310,6 +325,8 @@ def mine_tracks(
             embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
         tracked = tracker.update(detections, embeddings, frame.index)
         collector.add(frame.index, frame.image, tracked, detections)
+        if on_frame is not None:
+            on_frame(frame.index)
     return collector.tracks()
 
 

@@ -140,6 +140,19 @@ def logging_to(path: Path, echo: bool) -> Iterator[None]:
         logger.propagate = previous_propagate
 
 
+def load_matching_weights(model: ReidModel, path: Path) -> None:
+    """Copy into ``model`` every tensor of the checkpoint at ``path`` whose name and shape match (the
+    start of a fine-tuning run); the others keep their initialisation and are logged."""
+    state = load_checkpoint(path, map_location=next(model.parameters()).device)["model"]
+    own = model.state_dict()
+    matching = {name: tensor for name, tensor in state.items() if name in own and own[name].shape == tensor.shape}
+    if not matching:
+        raise MtmcError(f"model.weights: {path} shares no tensor with {type(model).__name__}; is it another model?")
+    model.load_state_dict(matching, strict=False)
+    kept = sorted(set(own) - set(matching))
+    logger.info("weights from %s: %d tensors loaded, %d initialised anew %s", path, len(matching), len(kept), kept[:4])
+
+
 class Trainer:
     """Trains ``config``'s model on its dataset into ``config.output_dir``.
 
@@ -172,6 +185,8 @@ class Trainer:
         model = build_model(config.model.name, num_classes=num_classes, **config.model.options).to(
             self.device
         )
+        if config.model.weights is not None and not resume:
+            load_matching_weights(model, config.model.weights)
         size = tuple(config.data.size or model.input_size)
         optimiser = build_optimiser(model.parameters(), config.optimiser)
         scheduler = build_scheduler(optimiser, config.schedule)
