@@ -126,6 +126,8 @@ def test_batch_keeps_many_updates_apart() -> None:
             np.testing.assert_array_equal(a.feature, b.feature)
         for name in a.attributes:
             np.testing.assert_array_equal(a.attributes[name], b.attributes[name])
+    last_empty = decode(encode(_batch(_update(8), empty)))  # a row-less update last: no boundary after it
+    assert isinstance(last_empty, Batch) and [len(u.frames) for u in last_empty.updates] == [10, 0]
     with pytest.raises(ValueError, match="camera 7 in a batch of camera 6"):
         Batch(6, 1, 0.0, 0, updates=(TrackletUpdate(7, 1, 0, 0, [], np.zeros((0, 4)), []),))
     with pytest.raises(ValueError, match="features of one size"):
