@@ -210,3 +210,36 @@ def test_online_gates_equal_the_offline_time_gates():
             offline = time_gates(tracklets, topology, config.max_gap_s)
             for i, t in enumerate(tracklets):
                 np.testing.assert_array_equal(online._gate(t, starts, ends, cameras), offline[i])
+
+
+def test_window_candidates_equal_the_offline_time_gates_whatever_the_topology():
+    """Candidates come from the window's per-camera slots when only linked cameras can pass (complete,
+    exclusive topology), from a scan of the whole window otherwise: both give the offline gates' pairs,
+    also after tracklets left the window and their slots were reused."""
+    rng = np.random.default_rng(4)
+    tracklets = [tracklet(int(c), k, float(t0), float(t0 + d)) for k, (c, t0, d) in
+                 enumerate(zip(rng.integers(1, 6, 90), rng.uniform(0, 200, 90), rng.uniform(1, 15, 90)))]  # fmt: skip
+    links = [{"from": "c001", "to": "c002", "min_s": 5, "max_s": 30}, {"from": "c002", "to": "c003", "min_s": 0, "max_s": 60},
+             {"from": "c003", "to": "c002", "min_s": 10, "max_s": 20}]  # fmt: skip
+    window, gone, batch = tracklets[:60], set(range(0, 60, 7)), tracklets[60:]
+    for complete in (True, False):
+        for exclusive in (False, True):
+            topology = TopologyConfig.model_validate({"links": links, "complete": complete, "exclusive_views": exclusive})
+            config = cosine_config().model_copy(update={"max_gap_s": 40.0})
+            online = OnlineAssociator(config, topology=topology)
+            for k, t in enumerate(window):
+                online._columns.add(t, k + 1)
+            for k in sorted(gone):
+                online._columns.remove(window[k].key)
+            for k in sorted(gone)[:3]:  # slots freed above are taken again
+                online._columns.add(window[k], k + 1)
+            present = [k for k in range(60) if k not in sorted(gone)[3:]]
+            offline = time_gates(tracklets, topology, config.max_gap_s)
+            for i, (slots, others) in enumerate(online._candidates(batch)):
+                found = sorted(online._columns.tracklets[s].track for s in slots.tolist())
+                expected = [k for k in present if offline[60 + i, k]]
+                assert found == expected, (complete, exclusive, i)
+                assert [t.key for t in (online._columns.tracklets[s] for s in slots)] == sorted(
+                    online._columns.tracklets[s].key for s in slots
+                )  # key order, as the distances expect
+                assert others.tolist() == [j for j in range(len(batch)) if j != i and offline[60 + i, 60 + j]]

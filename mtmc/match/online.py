@@ -129,7 +129,8 @@ def _overlap(a: Tracklet, b: Tracklet) -> bool:
 class _Columns:
     """The window by slot (a freed slot is reused): interval, camera, track, global id and unit
     feature as arrays, so the time gates and the distances of a new tracklet against its
-    candidates are vector operations on slices rather than loops over tracklets."""
+    candidates are vector operations on slices rather than loops over tracklets; and each
+    camera's slots, so a tracklet whose gates can only pass a few cameras scans only theirs."""
 
     def __init__(self) -> None:
         self.start = np.zeros(0)
@@ -143,6 +144,8 @@ class _Columns:
         self.tracklets: list[Tracklet | None] = []
         self.slot: dict[Key, int] = {}
         self._free: list[int] = []
+        self._of_camera: dict[int, set[int]] = defaultdict(set)
+        self._of_camera_array: dict[int, np.ndarray] = {}  # cache of sorted _of_camera, until it changes
 
     def add(self, tracklet: Tracklet, gid: int) -> None:
         unit, have = features([tracklet])
@@ -170,12 +173,27 @@ class _Columns:
         self.unit[slot] = unit[0] if have[0] else 0.0
         self.tracklets[slot] = tracklet
         self.slot[tracklet.key] = slot
+        self._of_camera[tracklet.camera].add(slot)
+        self._of_camera_array.pop(tracklet.camera, None)
 
     def remove(self, key: Key) -> None:
         slot = self.slot.pop(key)
         self.alive[slot] = False
         self.tracklets[slot] = None
         self._free.append(slot)
+        camera = int(self.camera[slot])
+        self._of_camera[camera].discard(slot)
+        self._of_camera_array.pop(camera, None)
+
+    def of_cameras(self, cameras: Sequence[int]) -> np.ndarray:
+        """The live slots of ``cameras``."""
+        arrays = []
+        for camera in cameras:
+            array = self._of_camera_array.get(camera)
+            if array is None:
+                array = self._of_camera_array[camera] = np.fromiter(self._of_camera.get(camera, ()), np.int64)
+            arrays.append(array)
+        return np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
 
     def block(self, slots: np.ndarray) -> TrackletBlock:
         """The window tracklets at ``slots``, with their features, for a distance call."""
@@ -212,6 +230,7 @@ class OnlineAssociator:
         self._window: dict[Key, Tracklet] = {}
         self._columns = _Columns()
         self._link_rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # camera -> (lo, hi) by other camera
+        self._reach: dict[int, list[int]] = {}  # camera -> the cameras its gates can pass (_reachable)
         self._ids: dict[Key, int] = {}
         self._members: dict[int, set[Key]] = {}
         self._final_end: dict[int, dict[int, float]] = {}  # id -> camera -> latest end of its final members
@@ -349,12 +368,28 @@ class OnlineAssociator:
         cameras = np.array([t.camera for t in batch], np.int64)
         out = []
         for i, t in enumerate(batch):
-            slots = np.flatnonzero(self._gate(t, columns.start, columns.end, columns.camera) & columns.alive)
+            reach = self._reachable(t.camera)
+            if reach is None:
+                slots = np.flatnonzero(self._gate(t, columns.start, columns.end, columns.camera) & columns.alive)
+            else:
+                pool = columns.of_cameras(reach)
+                slots = pool[self._gate(t, columns.start[pool], columns.end[pool], columns.camera[pool])]
             slots = slots[np.lexsort((columns.track[slots], columns.camera[slots]))]
             inside = self._gate(t, starts, ends, cameras)
             inside[i] = False
             out.append((slots, np.flatnonzero(inside)))
         return out
+
+    def _reachable(self, camera: int) -> list[int] | None:
+        """The cameras whose tracklets can pass the time gates with one of ``camera``'s: itself and
+        its linked cameras, when the topology is complete and views are exclusive (otherwise any
+        camera can, by overlap or by time alone: None)."""
+        if self.topology is None or not self.exclusive or not self.topology.complete:
+            return None
+        reach = self._reach.get(camera)
+        if reach is None:
+            reach = self._reach[camera] = sorted({camera, *(other for other, _, _ in self._travel.get(camera, ()))})
+        return reach
 
     def _gate(self, t: Tracklet, starts: np.ndarray, ends: np.ndarray, cameras: np.ndarray) -> np.ndarray:
         """Which of the given intervals pass the time gates with ``t``: same camera, overlap (unless
