@@ -160,10 +160,13 @@ def pipeline(label: str, embedder: dict[str, Any], scenario: Path, console: Cons
     config_path = run_dir / "run.yaml"
     config_path.write_text(yaml.safe_dump(config))
     started = time.perf_counter()
-    with (run_dir / "run.log").open("w") as log:  # its own score table: the rows below replay the same run
+    log = run_dir / "run.log"  # its own score table and notes: the rows below replay the same run
+    with log.open("w") as stream:
         command = [sys.executable, "-m", "mtmc", "run", str(config_path), "-q", "--no-video"]
-        subprocess.run(command, check=True, stdout=log)
-    console.print(f"mtmc run with {label}: {time.perf_counter() - started:.0f} s (log: {run_dir / 'run.log'})")
+        done = subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT)
+    if done.returncode:
+        sys.exit(f"mtmc run with {label} failed (exit {done.returncode}):\n{log.read_text()[-3000:]}")
+    console.print(f"mtmc run with {label}: {time.perf_counter() - started:.0f} s (log: {log})")
     return [
         replay(config_path, run_dir / "matcher.journal", run_dir / f"{mode}-{'rerank' if rerank else 'plain'}", mode, rerank)
         for mode in ("online", "offline")

@@ -34,7 +34,8 @@ def test_onnx_export_agrees_with_pytorch(name, tmp_path):
     model = build_model(name, num_classes=4, **TINY_OPTIONS.get(name, {})).eval()
     path = export_model(model, tmp_path / f"{name}.onnx", SIZE, name)
     # traced with a batch of 2, run with CHECK_BATCH = 3: the batch axis is dynamic
-    assert CHECK_BATCH != 2 and compare_with_torch(model, path, SIZE) <= 1e-4
+    difference, cosine = compare_with_torch(model, path, SIZE)
+    assert CHECK_BATCH != 2 and difference <= 1e-4 and cosine > 0.99999
     info = onnx_model_info(path)
     assert (info.model, info.input_size, info.feature_dim) == (name, SIZE, model.feature_dim)
     assert not list(tmp_path.glob(".*part"))
@@ -81,6 +82,28 @@ def test_checkpoint_export_and_the_reid_embedder_from_either_file(tmp_path):
     assert not np.allclose(
         torch_vectors[0], torch_vectors[1], atol=1e-3
     )  # different crops, different vectors
+
+
+def test_fp16_export_halves_the_file_computes_in_float32_and_keeps_the_features(tmp_path):
+    import onnx
+
+    checkpoint = tiny_checkpoint(tmp_path / "best.pt")
+    full = export_checkpoint(checkpoint, tmp_path / "fp32.onnx")
+    half = export_checkpoint(checkpoint, tmp_path / "fp16.onnx", fp16=True)
+    assert half.min_cosine is not None and half.min_cosine >= 0.999
+    assert 0.45 < half.path.stat().st_size / full.path.stat().st_size < 0.6
+    graph = onnx.load(str(half.path)).graph
+    stored = {init.data_type for init in graph.initializer if np.prod(init.dims) >= 64}
+    assert stored == {onnx.TensorProto.FLOAT16}
+    # the input and output stay float32, so the embedder runs it as any other export
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert onnx_model_info(half.path) == onnx_model_info(full.path)
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 20, 60, 110], [70, 5, 150, 80]], np.float32)
+    vectors = [build_embedder("reid", weights=path, threads=1).embed(image, boxes) for path in (full.path, half.path)]
+    assert vectors[1].dtype == np.float32
+    assert (vectors[0] * vectors[1]).sum(1).min() > 0.999  # unit vectors: the dot is the cosine
 
 
 def test_a_failed_check_writes_nothing_and_foreign_files_are_refused(tmp_path):

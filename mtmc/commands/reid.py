@@ -152,6 +152,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument(
         "--atol", type=float, default=1e-4, help="largest |onnx - torch| accepted (default 1e-4)"
     )
+    export.add_argument(
+        "--fp16",
+        action="store_true",
+        help="store the weights as float16 (half the file; still computed in float32), checked by cosine >= 0.999",
+    )
     export.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check")
     export.set_defaults(run=run_export)
 
@@ -336,12 +341,16 @@ def run_export(args: argparse.Namespace) -> int:
     from mtmc.reid.export import export_checkpoint
 
     report = export_checkpoint(
-        args.checkpoint, args.output, opset=args.opset, check=not args.no_check, atol=args.atol
+        args.checkpoint, args.output, opset=args.opset, check=not args.no_check, atol=args.atol, fp16=args.fp16
     )
     spec = report.spec
     check = (
-        "not checked" if report.max_abs_diff is None else f"max |onnx - torch| = {report.max_abs_diff:.2g}"
+        "not checked"
+        if report.max_abs_diff is None
+        else f"max |onnx - torch| = {report.max_abs_diff:.2g}, min cosine {report.min_cosine:.6f}"
     )
+    if args.fp16:
+        check += "; weights stored as float16"
     print(
         f"{spec.name}: (B, 3, {spec.input_size[0]}, {spec.input_size[1]}) -> (B, {spec.feature_dim}) "
         f"written to {report.path} ({check})",

@@ -3,7 +3,11 @@
 
 The file carries what the embedder needs in its metadata (``mtmc.model``, ``mtmc.input_size`` "H,W",
 ``mtmc.feature_dim``), and the export is checked: onnxruntime and PyTorch run the same random batch
-and must agree within ``atol``.
+and must agree within ``atol``. ``fp16=True`` stores the weights as float16 (half the file, for
+shipping) and still computes in float32: a Cast after each weight, folded away by onnxruntime when
+the session loads, so CPUs without float16 kernels run it at full speed; that check is on the
+features' cosine similarity (at least :data:`FP16_MIN_COSINE`), as rounding the weights moves
+every feature by a little of its own size.
 
     report = export_checkpoint("runs/reid/glamor-veri/best.pt", "glamor-veri.onnx")
     report.max_abs_diff
@@ -25,6 +29,9 @@ from mtmc.reid.modeling import ReidModel
 OPSET = 17
 METADATA_PREFIX = "mtmc."
 CHECK_BATCH = 3  # not the traced batch of 2, so the check also proves the batch axis is dynamic
+FP16_MIN_COSINE = 0.999
+FP16_MIN_ELEMENTS = 64  # smaller weights (norm epsilons, scalars) stay float32: no size to save
+FP16_MAX = 65504.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class ExportReport:
     path: Path
     spec: ModelSpec
     max_abs_diff: float | None  # None when the check was skipped
+    min_cosine: float | None = None  # of each image's ONNX and PyTorch features; None when not checked
 
 
 def export_model(
@@ -81,30 +89,84 @@ def onnx_model_info(path: str | Path) -> OnnxModelInfo:
     return OnnxModelInfo("", (shape[2], shape[3]), output[-1])
 
 
-def compare_with_torch(model: ReidModel, path: Path, input_size: tuple[int, int], seed: int = 0) -> float:
-    """Largest |onnx - torch| over the features of one random batch of :data:`CHECK_BATCH` images."""
+def compare_with_torch(
+    model: ReidModel, path: Path, input_size: tuple[int, int], seed: int = 0
+) -> tuple[float, float]:
+    """Largest |onnx - torch| and smallest cosine similarity of the two, over the features of one
+    random batch of :data:`CHECK_BATCH` images."""
     images = torch.randn(CHECK_BATCH, 3, *input_size, generator=torch.Generator().manual_seed(seed))
     with torch.inference_mode():
         expected = model.cpu().eval()(images).numpy()
     actual = onnx_session(path).run(None, {ONNX_INPUT: images.numpy()})[0]
     if actual.shape != expected.shape:
         raise MtmcError(f"{path}: ONNX gives features of shape {actual.shape}, PyTorch {expected.shape}")
-    return float(np.abs(actual - expected).max())
+    norms = np.linalg.norm(actual, axis=1) * np.linalg.norm(expected, axis=1)
+    cosine = (actual * expected).sum(1) / np.maximum(norms, 1e-12)
+    return float(np.abs(actual - expected).max()), float(cosine.min())
+
+
+def store_weights_fp16(path: Path) -> Path:
+    """Rewrite the ONNX file at ``path`` with its float32 weights of :data:`FP16_MIN_ELEMENTS` or more
+    stored as float16, each followed by a Cast back to float32 (written whole or not at all)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    casts, kept = [], []
+    for initializer in graph.initializer:
+        weights = numpy_helper.to_array(initializer)
+        if initializer.data_type != onnx.TensorProto.FLOAT or weights.size < FP16_MIN_ELEMENTS:
+            kept.append(initializer)
+            continue
+        if np.abs(weights).max() > FP16_MAX:
+            raise MtmcError(f"{path}: weight '{initializer.name}' exceeds float16's range; export without fp16")
+        stored = initializer.name + "_fp16"
+        kept.append(numpy_helper.from_array(weights.astype(np.float16), stored))
+        casts.append(onnx.helper.make_node("Cast", [stored], [initializer.name], to=onnx.TensorProto.FLOAT))
+    graph.ClearField("initializer")
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    graph.ClearField("node")
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        onnx.save(model, str(partial))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def export_checkpoint(
-    checkpoint: str | Path, output: str | Path, *, opset: int = OPSET, check: bool = True, atol: float = 1e-4
+    checkpoint: str | Path,
+    output: str | Path,
+    *,
+    opset: int = OPSET,
+    check: bool = True,
+    atol: float = 1e-4,
+    fp16: bool = False,
 ) -> ExportReport:
     """Export a ``mtmc reid train`` checkpoint to ``output``; with ``check``, fail (and remove the
-    file) when onnxruntime and PyTorch differ by more than ``atol`` on a random batch."""
+    file) when onnxruntime and PyTorch differ by more than ``atol`` on a random batch (with ``fp16``:
+    when a feature's cosine similarity to PyTorch's is under :data:`FP16_MIN_COSINE`)."""
     model, spec = load_model(checkpoint)
     path = export_model(model, output, spec.input_size, spec.name, opset)
+    if fp16:
+        store_weights_fp16(path)
     if not check:
         return ExportReport(path, spec, None)
-    difference = compare_with_torch(model, path, spec.input_size)
-    if not difference <= atol:
+    difference, cosine = compare_with_torch(model, path, spec.input_size)
+    if fp16 and not cosine >= FP16_MIN_COSINE:
+        path.unlink()
+        raise MtmcError(
+            f"{checkpoint}: the float16 weights change the features too much (cosine {cosine:.5f} < "
+            f"{FP16_MIN_COSINE}); export without fp16. Not written"
+        )
+    if not fp16 and not difference <= atol:
         path.unlink()
         raise MtmcError(
             f"{checkpoint}: the ONNX export differs from PyTorch by {difference:.3g} (> {atol:g}); not written"
         )
-    return ExportReport(path, spec, difference)
+    return ExportReport(path, spec, difference, cosine)
