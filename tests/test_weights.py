@@ -14,7 +14,7 @@ def entry_for(content: bytes, **overrides) -> WeightsEntry:
     fields = dict(
         name="tiny",
         file="tiny.bin",
-        url="",
+        url="https://example.org/tiny.bin",
         licence="MIT",
         about="test",
         sha256=hashlib.sha256(content).hexdigest(),
@@ -44,6 +44,15 @@ def test_missing_names_where_it_looked_and_the_fetch_command(isolated):
     message = str(info.value)
     assert "looked in" in message and str(isolated / "weights" / "tiny.bin") in message
     assert message.endswith("fetch with: mtmc weights fetch tiny")
+
+
+def test_weights_shipped_in_the_repository_say_how_to_restore_them_not_fetch(isolated):
+    entry = entry_for(b"abc", url=None)
+    with pytest.raises(MtmcError) as info:
+        resolve_weights("tiny", {"tiny": entry})
+    assert str(info.value).endswith("restore it with: git checkout -- weights/tiny.bin")
+    with pytest.raises(MtmcError, match="ship in the repository's weights/, not as a download"):
+        fetch(entry)
 
 
 def test_env_folder_is_searched_and_hashes_are_checked(isolated, monkeypatch):
