@@ -205,6 +205,9 @@ def test_wrong_version() -> None:
         ("f", b"\x01\x00\x00"),  # not a whole int32
         ("f", np.array([1, 2] * 5, "<i4").tobytes()),  # frames not increasing
         ("f", np.arange(1, 12, dtype="<i4").tobytes()),  # 11 frames, 10 boxes
+        ("f", np.arange(-1, 9, dtype="<i4").tobytes()),  # increasing from a negative frame
+        ("ts", np.append(np.arange(9.0), np.inf).tobytes()),  # one value of a few is not finite
+        ("b", np.append(np.zeros(39, "<f4"), np.float32("nan")).tobytes()),
         ("b", np.zeros(41, "<f4").tobytes()),  # not whole boxes
         ("ts", np.full(10, np.nan).tobytes()),
         ("b", np.full(40, np.inf, "<f4").tobytes()),
@@ -221,6 +224,21 @@ def test_wrong_version() -> None:
 def test_malformed_batch(field: str, value: object) -> None:
     body = {**_body(_batch(_update())), field: value}
     assert _reason(msgpack.packb(body)) == "malformed"
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [np.r_[np.arange(50), 49, np.arange(51, 99)], np.arange(-1, 98), np.r_[np.arange(1, 99), np.int32(-5)]],
+    ids=["repeated", "negative-first", "negative-last"],
+)
+def test_malformed_frames_of_a_long_update(frames: np.ndarray) -> None:
+    """Past a few rows the frame checks run in numpy: the same refusals."""
+    update = _update()
+    n = len(frames)
+    long = TrackletUpdate(update.camera, update.track, 0, 0, np.arange(n), np.ones((n, 4)), np.arange(n) / 10.0)
+    body = {**_body(_batch(long)), "f": np.asarray(frames, "<i4").tobytes()}
+    assert _reason(msgpack.packb(body)) == "malformed"
+    assert decode(msgpack.packb(_body(_batch(long)))).updates[0].frames.tolist() == list(range(n))
 
 
 def test_malformed_missing_fields_and_other_kinds() -> None:

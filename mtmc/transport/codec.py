@@ -55,6 +55,7 @@ MAX_MESSAGE_BYTES = 1 << 20
 
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
+_SMALL = 64  # arrays up to this many values are checked in Python (_finite)
 _I4, _I8, _F2, _F4, _F8 = (np.dtype(code) for code in ("<i4", "<i8", "<f2", "<f4", "<f8"))
 
 Reason = Literal["garbage", "oversized", "wrong_version", "malformed"]
@@ -361,9 +362,12 @@ def _get(body: dict, name: str, kind: type) -> Any:
     return value
 
 
-def _column(body: dict, name: str, dtype: np.dtype, count: int | None = None, width: int = 0) -> np.ndarray:
+def _column(
+    body: dict, name: str, dtype: np.dtype, count: int | None = None, width: int = 0, signed: bool = False
+) -> np.ndarray:
     """Field ``name`` as an array of ``dtype`` (``count`` rows of ``width`` when given): whole
-    items, the expected length, finite values, non-negative integers."""
+    items, the expected length, finite values, non-negative integers (``signed``: the caller
+    checks the sign)."""
     data = _get(body, name, bytes)
     if len(data) % dtype.itemsize:
         raise WireError("malformed", f"field {name!r} is not a whole number of {dtype} items")
@@ -374,11 +378,19 @@ def _column(body: dict, name: str, dtype: np.dtype, count: int | None = None, wi
         array = array.reshape(-1, width)
     if count is not None and len(array) != count:
         raise WireError("malformed", f"field {name!r} holds {len(array)} items, expected {count}")
-    if dtype.kind == "f" and not np.isfinite(array).all():
+    if dtype.kind == "f" and not _finite(array):
         raise WireError("malformed", f"field {name!r} holds NaN or infinity")
-    if dtype.kind in "iu" and len(array) and (array.min() < 0 or (dtype.kind == "u" and array.max() > 1)):
+    if dtype.kind in "iu" and not signed and len(array) and (array.min() < 0 or (dtype.kind == "u" and array.max() > 1)):
         raise WireError("malformed", f"field {name!r} holds a value out of range")
     return array
+
+
+def _finite(array: np.ndarray) -> bool:
+    """Whether every value is finite; a few values (a batch's new rows) are checked in Python,
+    cheaper than numpy's temporary mask there."""
+    if array.size <= _SMALL:
+        return all(map(math.isfinite, array.ravel().tolist()))
+    return bool(np.isfinite(array).all())
 
 
 def _vectors(values: np.ndarray, rows: int, name: str) -> np.ndarray:
@@ -400,33 +412,58 @@ def _count(body: dict, name: str) -> int:
     return value
 
 
+def _check_frames(frames: np.ndarray, starts: list[int]) -> None:
+    """Each update's frames (``starts``: where each begins) increase strictly from a non-negative one."""
+    total = len(frames)
+    if total <= _SMALL:  # the usual batch: a few new rows per track, checked in Python
+        values = frames.tolist()
+        for start, stop in zip(starts, [*starts[1:], total]):
+            if start == stop:
+                continue
+            if values[start] < 0:
+                raise WireError("malformed", "field 'f' holds a value out of range")
+            previous = values[start]
+            for value in values[start + 1 : stop]:
+                if value <= previous:
+                    raise WireError("malformed", "an update's frames do not increase strictly")
+                previous = value
+        return
+    steps = frames[1:] <= frames[:-1]
+    steps[[start - 1 for start in starts[1:] if 0 < start < total]] = False  # one update's rows give way to the next's
+    if steps.any():
+        raise WireError("malformed", "an update's frames do not increase strictly")
+    # each update's frames increase, so they are all >= 0 when its first one is
+    if min(frames[start] for start, stop in zip(starts, [*starts[1:], total]) if stop > start) < 0:
+        raise WireError("malformed", "field 'f' holds a value out of range")
+
+
 def _decode_batch(body: dict) -> Batch:
     fields: dict[str, Any] = {
         "camera": _count(body, "c"),
         "number": _count(body, "m"),
-        "closed_s": _seconds("closed_s", _get(body, "cs", float)),
+        "closed_s": _get(body, "cs", float),
         "frames_done": _count(body, "fd"),
         "done": _get(body, "d", bool),
         "updates": (),
     }
+    if not math.isfinite(fields["closed_s"]):
+        raise WireError("malformed", f"closed_s must be a finite number of seconds, got {fields['closed_s']!r}")
     if not body.get("u") and not any(body.get(name) for name in ("f", "b", "ts", "x", "a")):
         return Batch._checked(fields)  # a progress mark alone, the commonest batch of a quiet camera
     # A batch holds a few updates: their table is checked in Python, where a numpy call per check
     # would cost more than it saves; the row columns (maybe thousands of rows) with numpy.
-    table = _column(body, "u", _I8, width=_UPDATE_FIELDS).tolist()
+    table = _column(body, "u", _I8, width=_UPDATE_FIELDS, signed=True).tolist()
     starts, total = [], 0
     for row in table:
+        if min(row) < 0:
+            raise WireError("malformed", "field 'u' holds a value out of range")
         if row[5] > 1:
             raise WireError("malformed", "an update's ended flag is neither 0 nor 1")
         starts.append(total)
         total += row[3]
-    frames, times = _column(body, "f", _I4, total), _column(body, "ts", _F8, total)
+    frames, times = _column(body, "f", _I4, total, signed=True), _column(body, "ts", _F8, total)
     boxes = _column(body, "b", _F4, total, width=4)
-    if total > 1:
-        steps = frames[1:] <= frames[:-1]
-        steps[[start - 1 for start in starts[1:] if 0 < start < total]] = False  # one update's rows give way to the next's
-        if steps.any():
-            raise WireError("malformed", "an update's frames do not increase strictly")
+    _check_frames(frames, starts)
     featured = [k for k, row in enumerate(table) if row[4]]
     features = _vectors(_column(body, "x", _F2), len(featured), "x")
     feature_of = dict(zip(featured, range(len(featured))))
