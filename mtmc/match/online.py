@@ -146,7 +146,7 @@ class _Columns:
         self.slot: dict[Key, int] = {}
         self._free: list[int] = []
         self._of_camera: dict[int, set[int]] = defaultdict(set)
-        self._of_camera_array: dict[int, np.ndarray] = {}  # cache of sorted _of_camera, until it changes
+        self._of_camera_array: dict[int, np.ndarray] = {}  # _of_camera as arrays, until a camera's set changes
 
     def add(self, tracklet: Tracklet, gid: int) -> None:
         unit, have = features([tracklet])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -162,10 +163,12 @@ def export_onnx(
     opset: int = 17,
     dynamic_size: bool = True,
     metadata: dict[str, str] | None = None,
+    edit: Callable[[Any], None] | None = None,
 ) -> Path:
     """``model`` as ONNX at ``path`` (input ``images``, output ``features``), batch dynamic and, with
-    ``dynamic_size``, image size too; ``metadata`` goes into the file's metadata_props. Written
-    whole or not at all."""
+    ``dynamic_size``, image size too; ``metadata`` goes into the file's metadata_props and ``edit``
+    may change the graph (an ``onnx.ModelProto``) in place before it is written. Written whole or
+    not at all."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,13 +193,15 @@ def export_onnx(
                 opset_version=opset,
                 dynamo=False,
             )
-        if metadata:
+        if metadata or edit:
             import onnx
 
             graph = onnx.load(str(partial))
-            for key, value in metadata.items():
+            for key, value in (metadata or {}).items():
                 entry = graph.metadata_props.add()
                 entry.key, entry.value = key, value
+            if edit is not None:
+                edit(graph)
             onnx.save(graph, str(partial))
         partial.replace(path)
     finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,13 +53,19 @@ class ExportReport:
 
 
 def export_model(
-    model: ReidModel, path: str | Path, input_size: tuple[int, int], name: str, opset: int = OPSET
+    model: ReidModel,
+    path: str | Path,
+    input_size: tuple[int, int],
+    name: str,
+    opset: int = OPSET,
+    fp16: bool = False,
 ) -> Path:
     """``model``'s eval path as ONNX at ``path`` (written whole or not at all), dynamic batch, with
-    the metadata the embedder reads."""
+    the metadata the embedder reads; ``fp16``: weights stored as float16 (:func:`store_weights_fp16`)."""
     metadata = {"model": name, "input_size": f"{input_size[0]},{input_size[1]}", "feature_dim": str(model.feature_dim)}
     return export_onnx(model.cpu(), Path(path), input_size, opset, dynamic_size=False,
-                       metadata={METADATA_PREFIX + key: value for key, value in metadata.items()})  # fmt: skip
+                       metadata={METADATA_PREFIX + key: value for key, value in metadata.items()},
+                       edit=store_weights_fp16 if fp16 else None)  # fmt: skip
 
 
 def onnx_session(path: str | Path, threads: int = 1):  # noqa: ANN201  (onnxruntime.InferenceSession)
@@ -105,13 +112,12 @@ def compare_with_torch(
     return float(np.abs(actual - expected).max()), float(cosine.min())
 
 
-def store_weights_fp16(path: Path) -> Path:
-    """Rewrite the ONNX file at ``path`` with its float32 weights of :data:`FP16_MIN_ELEMENTS` or more
-    stored as float16, each followed by a Cast back to float32 (written whole or not at all)."""
+def store_weights_fp16(model: Any) -> None:
+    """Store the float32 weights of :data:`FP16_MIN_ELEMENTS` or more of ``model`` (an
+    ``onnx.ModelProto``, changed in place) as float16, each followed by a Cast back to float32."""
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(path))
     graph = model.graph
     casts, kept = [], []
     for initializer in graph.initializer:
@@ -120,7 +126,7 @@ def store_weights_fp16(path: Path) -> Path:
             kept.append(initializer)
             continue
         if np.abs(weights).max() > FP16_MAX:
-            raise MtmcError(f"{path}: weight '{initializer.name}' exceeds float16's range; export without fp16")
+            raise MtmcError(f"weight '{initializer.name}' exceeds float16's range; export without fp16")
         stored = initializer.name + "_fp16"
         kept.append(numpy_helper.from_array(weights.astype(np.float16), stored))
         casts.append(onnx.helper.make_node("Cast", [stored], [initializer.name], to=onnx.TensorProto.FLOAT))
@@ -130,13 +136,6 @@ def store_weights_fp16(path: Path) -> Path:
     graph.ClearField("node")
     graph.node.extend(nodes)
     onnx.checker.check_model(model)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        onnx.save(model, str(partial))
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
 
 
 def export_checkpoint(
@@ -152,9 +151,7 @@ def export_checkpoint(
     file) when onnxruntime and PyTorch differ by more than ``atol`` on a random batch (with ``fp16``:
     when a feature's cosine similarity to PyTorch's is under :data:`FP16_MIN_COSINE`)."""
     model, spec = load_model(checkpoint)
-    path = export_model(model, output, spec.input_size, spec.name, opset)
-    if fp16:
-        store_weights_fp16(path)
+    path = export_model(model, output, spec.input_size, spec.name, opset, fp16)
     if not check:
         return ExportReport(path, spec, None)
     difference, cosine = compare_with_torch(model, path, spec.input_size)
