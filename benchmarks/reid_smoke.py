@@ -135,19 +135,21 @@ def scaled_schedule(schedule: ScheduleConfig, factor: float) -> ScheduleConfig:
     )
 
 
-def epochs_for(splits: ReidSplits, identities: int, images: int, iterations: int) -> int:
-    """Whole epochs of P x K batches (as the trainer's sampler draws them) that reach ``iterations``."""
+def brief_length(splits: ReidSplits, identities: int, images: int, iterations: int) -> tuple[int, int]:
+    """The whole epochs of P x K batches (as the trainer's seeded sampler draws them) that reach
+    ``iterations``, and the optimiser steps they hold."""
     sampler = IdentityBatchSampler([sample.pid for sample in splits.train], identities, images, seed=SEED)
     epochs = steps = 0
     while steps < iterations:
         sampler.set_epoch(epochs)
         steps += len(sampler)
         epochs += 1
-    return epochs
+    return epochs, steps
 
 
-def smoke_config(smoke: Smoke, splits: ReidSplits, iterations: int) -> ReidExperimentConfig:
-    """The model's recipe on the mined set, made small (see the module docstring)."""
+def smoke_config(smoke: Smoke, splits: ReidSplits, iterations: int) -> tuple[ReidExperimentConfig, int]:
+    """The model's recipe on the mined set, made small (see the module docstring), and its
+    optimiser steps."""
     recipe = load_experiment(RECIPES / smoke.recipe)
     identities = min(recipe.data.identities_per_batch, splits.num_train_pids)
     data = recipe.data.model_copy(
@@ -161,12 +163,12 @@ def smoke_config(smoke: Smoke, splits: ReidSplits, iterations: int) -> ReidExper
             "eval_batch_size": EVAL_BATCH,
         }
     )
-    epochs = epochs_for(splits, identities, recipe.data.images_per_identity, iterations)
+    epochs, steps = brief_length(splits, identities, recipe.data.images_per_identity, iterations)
     factor = epochs / recipe.epochs
     options = {**recipe.model.options, **smoke.options}
     options.update({name: scale_epochs(options[name], factor) for name in smoke.epoch_options})
     model = recipe.model.model_copy(update={"options": options})
-    return recipe.model_copy(
+    config = recipe.model_copy(
         update={
             "model": model,
             "data": data,
@@ -176,6 +178,7 @@ def smoke_config(smoke: Smoke, splits: ReidSplits, iterations: int) -> ReidExper
             "eval_every": max(1, epochs // 4),  # an mAP curve in history.json; verdicts use the last epoch
         }
     )
+    return config, steps
 
 
 def scores(model: torch.nn.Module, splits: ReidSplits, size: tuple[int, int]) -> dict[str, float]:
@@ -200,21 +203,6 @@ def chance_scores(splits: ReidSplits) -> dict[str, float]:
     return {key: float(np.mean([draw[key] for draw in draws])) for key in ("mAP", "rank1")}
 
 
-def total_iterations(splits: ReidSplits, config: ReidExperimentConfig) -> int:
-    """Optimiser steps of the run: the P x K batches of each epoch, as the trainer's sampler draws them."""
-    sampler = IdentityBatchSampler(
-        [sample.pid for sample in splits.train],
-        config.data.identities_per_batch,
-        config.data.images_per_identity,
-        seed=config.seed,
-    )
-    steps = 0
-    for epoch in range(config.epochs):
-        sampler.set_epoch(epoch)
-        steps += len(sampler)
-    return steps
-
-
 def scratch_parent() -> Path | None:
     """Where checkpoints go while training (written every epoch, hundreds of MB for the larger
     models): /dev/shm when the machine has it, else the system's temporary folder."""
@@ -227,7 +215,7 @@ def run_model(
 ) -> dict[str, Any]:
     """Untrained scores, a brief training run and the trained scores of one registered model on one
     partition; the trainer's history, log and curves are copied to ``kept``."""
-    config = smoke_config(smoke, splits, iterations)
+    config, steps = smoke_config(smoke, splits, iterations)
     options = dict(config.model.options)
     untrained_by_seed = []
     for seed in range(config.seed, config.seed + UNTRAINED_SEEDS):
@@ -239,7 +227,6 @@ def run_model(
     del untrained
     before = untrained_by_seed[0]  # the trained run's own initialisation
     spread = [100 * value["mAP"] for value in untrained_by_seed]
-    steps = total_iterations(splits, config)
     console.print(
         f"[bold]{name}[/]: {parameters / 1e6:.2f} M parameters, options {options}; "
         f"{config.optimiser.name} lr {config.optimiser.lr:g}, {config.data.identities_per_batch} x "
@@ -301,7 +288,7 @@ def summarise(name: str, runs: list[dict[str, Any]], imagenet: list[dict[str, An
     gains = [100 * (run["trained"]["mAP"] - run["untrained"]["mAP"]) for run in runs]
     spreads = [100 * np.ptp([value["mAP"] for value in run["untrained_by_seed"]]) for run in runs]
     trained, untrained = mean_of(runs, "trained"), mean_of(runs, "untrained")
-    imagenet_map = float(np.mean([values["mAP"] for values in imagenet[: len(runs)]]))
+    imagenet_map = float(np.mean([values["mAP"] for values in imagenet]))
     return {
         "model": name,
         "partitions": len(runs),

@@ -12,10 +12,10 @@ watermark (every camera's tracklets ending at or before it have been given) reac
 1. distances: each tracklet against the window's tracklets (and the epoch's) that pass the time
    gates (same camera, overlap, travel-time link; computed row by row as ``time_gates`` would,
    on the window kept as arrays, and only on the slots of the tracklet's own and linked cameras
-   when the topology is complete and views exclusive): one ``distance_rows`` row per tracklet over its candidates only,
-   kept in a sparse cache (a pair is computed once). With re-ranking, ``distance_matrix`` on
-   blocks of at most ``max_block`` tracklets: the whole window when it fits (re-ranking needs a
-   gallery), else the gated candidates;
+   when the topology is complete and views exclusive): one ``distance_rows`` row per tracklet
+   over its candidates only, kept in a sparse cache (a pair is computed once). With re-ranking,
+   ``distance_matrix`` on blocks of at most ``max_block`` tracklets: the whole window when it fits
+   (re-ranking needs a gallery), else the gated candidates;
 2. the epoch's tracklets are clustered among themselves (constrained agglomerative, so two
    same-epoch views of one vehicle start as one identity);
 3. Hungarian (``linear_sum_assignment``) between those clusters and the identities in the window:
