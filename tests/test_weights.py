@@ -98,3 +98,35 @@ def test_weights_command(data_dir, capsys):
     assert main(["weights", "verify", "yolox-nano"]) == 0
     assert main(["weights", "fetch", "no-such-model"]) == 2
     assert "known names are" in capsys.readouterr().err
+
+
+def test_openvino_ir_needs_its_bin_beside_it_and_fetches_both(isolated):
+    """An entry with companions (an IR's .bin beside its .xml) is found only when every file is
+    there with its hash, and fetch brings them all."""
+    source = isolated / "upstream"
+    source.mkdir()
+    (source / "net.xml").write_bytes(b"<net/>")
+    (source / "net.bin").write_bytes(b"weights")
+    companion = {
+        "file": "net.bin",
+        "sha256": hashlib.sha256(b"weights").hexdigest(),
+        "url": (source / "net.bin").as_uri(),
+    }
+    entry = entry_for(
+        b"<net/>", file="omz/net.xml", url=(source / "net.xml").as_uri(), companions=[companion]
+    )
+    with pytest.raises(MtmcError, match=r"each with net.bin beside it\); fetch with: mtmc weights fetch tiny"):
+        resolve_weights("tiny", {"tiny": entry})
+    saved = fetch(entry)
+    assert saved == isolated / "weights" / "omz" / "net.xml"
+    assert (saved.parent / "net.bin").read_bytes() == b"weights"
+    assert resolve_weights("tiny", {"tiny": entry}) == saved
+    (saved.parent / "net.bin").write_bytes(b"tampered")
+    assert weights.find(entry) is None
+
+
+def test_manifest_open_model_zoo_entries_resolve_from_the_mirror(data_dir):
+    manifest = weights.load_manifest()
+    for name in ("vehicle-detection-0202", "vehicle-attributes-recognition-barrier-0039"):
+        path = resolve_weights(name, manifest)
+        assert path.suffix == ".xml" and (path.parent / f"{path.stem}.bin").is_file()
