@@ -68,6 +68,33 @@ def embed_for_tracker(embedder: Any, tracker: Any, image: np.ndarray, detections
     return embeddings
 
 
+def build_attributes(config: MtmcConfig, threads: int = 1) -> Any | None:
+    """The config's attribute classifier by name, or None when ``attributes:`` is absent."""
+    if config.attributes is None:
+        return None
+    from mtmc.reid.attributes import build_attributes as build
+
+    return build(config.attributes.name, **{"threads": threads, **config.attributes.options()})
+
+
+def attributes_for_matcher(
+    classifier: Any, image: np.ndarray, detections: np.ndarray, tracks: np.ndarray, frame: int, every: int = 1
+) -> dict[str, np.ndarray]:
+    """{attribute: (N, K)} scores of this frame's detections, classified only where a confirmed
+    track (the tracker's output, what the matcher receives) matched one and is due: track ``id``
+    at frames with ``frame % every == id % every``. That rule keeps no state (a resumed worker
+    classifies the same crops) and spreads the tracks over the frames. Other rows are zero."""
+    scores = {name: np.zeros((len(detections), len(labels)), np.float32) for name, labels in classifier.labels.items()}
+    rows = np.asarray(tracks, np.float64).reshape(-1, 8)
+    det = rows[:, 7].astype(np.int64)
+    due = (det >= 0) & (det < len(detections)) & (rows[:, 4].astype(np.int64) % every == frame % every)
+    picked = np.unique(det[due])
+    if len(picked):
+        for name, values in classifier.classify(image, detections[picked, :4]).items():
+            scores[name][picked] = values
+    return scores
+
+
 class CameraPipeline:
     """The parts of one camera, composed; ``from_config`` builds them by name."""
 

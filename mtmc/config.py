@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mtmc.errors import MtmcError
 from mtmc.match.config import CameraGeometry, TopologyConfig
@@ -70,6 +70,25 @@ class OutputConfig(StrictModel):
     video: bool = True
 
 
+class AttributesConfig(PartConfig):
+    """Vehicle attributes (colour, type) per track, for the matcher's metadata distance; other keys
+    are the model's options (``weights``, ``batch_size``)."""
+
+    name: str = "openvino-vehicle-attributes"
+    every: int = Field(
+        1, ge=1, description="classify a confirmed track's crop every this many frames (1: every frame)"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from mtmc.reid.attributes import ATTRIBUTE_NAMES
+
+        if value not in ATTRIBUTE_NAMES:
+            raise ValueError(f"unknown attribute model {value!r}: valid names are {', '.join(ATTRIBUTE_NAMES)}")
+        return value
+
+
 class MtmcConfig(StrictModel):
     """The root of a config file (``configs/*.yaml``); every section has defaults."""
 
@@ -77,6 +96,9 @@ class MtmcConfig(StrictModel):
     detector: PartConfig = Field(default_factory=lambda: PartConfig(name="onnx-yolox"))
     tracker: PartConfig = Field(default_factory=lambda: PartConfig(name="deepsort"))
     embedder: PartConfig | None = Field(None, description="re-id embedder for appearance; none: motion only")
+    attributes: AttributesConfig | None = Field(
+        None, description="vehicle attribute scores per track for matcher metadata; none: not computed"
+    )
     output: OutputConfig = Field(default_factory=OutputConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     scenario: Path | None = Field(
@@ -94,6 +116,23 @@ class MtmcConfig(StrictModel):
         if len(set(numbers)) != len(numbers):
             raise ValueError(f"camera ids must be unique, got {[c.id for c in cameras]}")
         return cameras
+
+    @model_validator(mode="after")
+    def _metadata_has_attributes(self) -> MtmcConfig:
+        """A metadata weight on an attribute no worker sends would silently do nothing."""
+        from mtmc.reid.attributes import ATTRIBUTE_NAMES
+
+        sent = () if self.attributes is None else ATTRIBUTE_NAMES[self.attributes.name]
+        for k, distance in enumerate(self.matcher.distances):
+            metadata = distance.options().get("metadata")
+            for name in metadata if isinstance(metadata, dict) else ():  # other shapes: the distance says
+                if name not in sent:
+                    fix = (
+                        f"the attribute model sends {', '.join(sent)}" if sent
+                        else "add an attributes: section (name: openvino-vehicle-attributes) so workers send colour and type"
+                    )
+                    raise ValueError(f"matcher.distances.{k}.metadata: no attribute {name!r}; {fix}")
+        return self
 
 
 Model = TypeVar("Model", bound=BaseModel)

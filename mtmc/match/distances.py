@@ -120,6 +120,11 @@ def cosine(scale: float = 1.0, metadata: dict[str, float] | None = None) -> Dist
     distance that re-ranking starts from (seed 001, Eq. 5)."""
 
     appearance = _pairwise(lambda f, g: np.clip(1.0 - f @ g.T, 0.0, 2.0) / scale)
+    if metadata is not None and not (
+        isinstance(metadata, dict)
+        and all(isinstance(g, int | float) and not isinstance(g, bool) and g >= 0 for g in metadata.values())
+    ):
+        raise ValueError(f"metadata must map attribute names to weights >= 0, e.g. {{colour: 0.5, type: 0.5}}; got {metadata!r}")
     if not metadata:
         return appearance
 

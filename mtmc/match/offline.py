@@ -25,7 +25,7 @@ def build_distances(config: MatcherConfig) -> list:
     for item in config.distances:
         try:
             built.append(DISTANCES.build(item.name, **item.options()))
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise MtmcError(f"matcher.distances: {item.name}: bad option ({exc})") from None
     return built
 

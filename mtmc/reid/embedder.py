@@ -31,6 +31,26 @@ MOBILENETV2_DIM = 1280
 ONNX_INPUT, ONNX_OUTPUT = "images", "features"
 
 
+def resized_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (N, >=4) x1y1x2y2 clipped to ``image`` and cut out resized to ``size`` (H, W): (M, H, W, 3)
+    uint8 BGR, and which boxes they came from (N,) bool (a box empty once clipped has no crop)."""
+    import cv2
+
+    height, width = size
+    boxes = np.asarray(boxes, np.float64)[:, :4]
+    x1, y1 = np.floor(boxes[:, 0]), np.floor(boxes[:, 1])
+    x2, y2 = np.ceil(boxes[:, 2]), np.ceil(boxes[:, 3])
+    x1, x2 = (np.clip(v, 0, image.shape[1]).astype(int) for v in (x1, x2))
+    y1, y2 = (np.clip(v, 0, image.shape[0]).astype(int) for v in (y1, y2))
+    valid = (x2 > x1) & (y2 > y1)
+    resized = [
+        cv2.resize(image[y1[i] : y2[i], x1[i] : x2[i]], (width, height), interpolation=cv2.INTER_LINEAR)
+        for i in np.flatnonzero(valid)
+    ]
+    stack = np.stack(resized) if resized else np.zeros((0, height, width, 3), np.uint8)
+    return stack, valid
+
+
 class Embedder:
     """``embed(image BGR uint8, boxes (N, >=4) x1y1x2y2) -> (N, D) float32``, rows of unit length.
 
@@ -55,21 +75,7 @@ class Embedder:
 
     def crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crops resized to ``input_size`` (M, H, W, 3) uint8 BGR, and which boxes they came from (N,) bool."""
-        import cv2
-
-        height, width = self.input_size
-        boxes = np.asarray(boxes, np.float64)[:, :4]
-        x1, y1 = np.floor(boxes[:, 0]), np.floor(boxes[:, 1])
-        x2, y2 = np.ceil(boxes[:, 2]), np.ceil(boxes[:, 3])
-        x1, x2 = (np.clip(v, 0, image.shape[1]).astype(int) for v in (x1, x2))
-        y1, y2 = (np.clip(v, 0, image.shape[0]).astype(int) for v in (y1, y2))
-        valid = (x2 > x1) & (y2 > y1)
-        resized = [
-            cv2.resize(image[y1[i] : y2[i], x1[i] : x2[i]], (width, height), interpolation=cv2.INTER_LINEAR)
-            for i in np.flatnonzero(valid)
-        ]
-        stack = np.stack(resized) if resized else np.zeros((0, height, width, 3), np.uint8)
-        return stack, valid
+        return resized_crops(image, boxes, self.input_size)
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
         """(M, H, W, 3) uint8 BGR -> (M, 3, H, W) float32 RGB, ImageNet-normalised."""

@@ -1,7 +1,7 @@
 """A camera's tracker output turned into numbered wire batches: track updates and a progress mark.
 
-The emitter keeps, per live track, the rows not yet sent and the running sum of its embeddings,
-so its memory is bounded by the number of live tracks, not by the run's length. It is pickled
+The emitter keeps, per live track, the rows not yet sent and the running sums of its embeddings
+and attribute scores, so its memory is bounded by the number of live tracks, not by the run's length. It is pickled
 into the worker's checkpoint, so a restarted worker continues with the same track numbering.
 """
 
@@ -23,6 +23,8 @@ class _Track:
     seq: int = 0
     feature_sum: np.ndarray | None = None
     feature_count: int = 0
+    attribute_sums: dict[str, np.ndarray] = field(default_factory=dict)
+    attribute_count: int = 0
     last_time: float = 0.0
     ended: bool = False
 
@@ -44,10 +46,14 @@ class TrackletEmitter:
         tracks: np.ndarray,
         embeddings: np.ndarray | None,
         alive: set[int] | None = None,
+        attributes: dict[str, np.ndarray] | None = None,
     ) -> None:
         """``tracks``: (M, 8) [x1, y1, x2, y2, id, score, cls, det_index]; ``embeddings``: (N, D) rows of
         this frame's detections; ``alive``: the tracker's live ids (a track not in it has ended; None:
-        a track ends when it is missing from the output)."""
+        a track ends when it is missing from the output); ``attributes``: {name: (N, K)} scores of
+        this frame's detections (zero rows: not classified this frame)."""
+        attributes = attributes or {}
+        classified = len(next(iter(attributes.values()))) if attributes else 0
         for row in np.asarray(tracks, np.float64).reshape(-1, 8):
             track = self._tracks.setdefault(int(row[4]), _Track())
             track.frames.append(int(frame))
@@ -59,6 +65,12 @@ class TrackletEmitter:
                 vector = np.asarray(embeddings[det], np.float64)
                 track.feature_sum = vector if track.feature_sum is None else track.feature_sum + vector
                 track.feature_count += 1
+            if 0 <= det < classified and all(np.any(scores[det]) for scores in attributes.values()):
+                for name, scores in attributes.items():
+                    value = np.asarray(scores[det], np.float64)
+                    held = track.attribute_sums.get(name)
+                    track.attribute_sums[name] = value if held is None else held + value
+                track.attribute_count += 1
         seen = {int(i) for i in np.asarray(tracks).reshape(-1, 8)[:, 4]}
         still = alive if alive is not None else seen
         for track_id, track in self._tracks.items():
@@ -89,6 +101,7 @@ class TrackletEmitter:
             if not track.frames and not track.ended:
                 continue
             feature = None if track.feature_sum is None else track.feature_sum / track.feature_count
+            attributes = {name: total / track.attribute_count for name, total in track.attribute_sums.items()}
             updates.append(
                 TrackletUpdate(
                     camera=self.camera,
@@ -100,6 +113,7 @@ class TrackletEmitter:
                     times=np.asarray(track.times, np.float64),
                     feature=feature,
                     feature_count=track.feature_count if feature is not None else 0,
+                    attributes=attributes,
                     ended=track.ended,
                 )
             )
@@ -111,6 +125,7 @@ class TrackletEmitter:
         size = 0
         for update in updates:
             cost = 64 + 28 * len(update.frames) + 2 * (0 if update.feature is None else update.feature.size)
+            cost += sum(16 + 2 * v.size for v in update.attributes.values())
             if chunks[-1] and size + cost > max_bytes // 2:
                 chunks.append([])
                 size = 0

@@ -1,4 +1,4 @@
-"""One camera's worker process: source -> detector -> (embedder) -> tracker -> outbox -> matcher.
+"""One camera's worker process: source -> detector -> (embedder) -> tracker -> (attributes) -> outbox -> matcher.
 
 Every ``update_every_s`` of video the worker commits, in one outbox transaction, the messages of
 that stretch and a checkpoint (tracker, emitter, frame number). So a worker killed at any moment
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mtmc.camera import build_parts, embed_for_tracker
+from mtmc.camera import attributes_for_matcher, build_attributes, build_parts, embed_for_tracker
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.runtime.emitter import TrackletEmitter
@@ -28,7 +28,7 @@ from mtmc.transport.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3  # 3: the emitter keeps attribute sums
 MAX_RESEND_S = 30.0
 
 
@@ -140,6 +140,8 @@ class Worker:
         started = time.monotonic()
         settings = self.config.worker
         source, detector, tracker, embedder = build_parts(self.camera, self.config, threads)
+        classifier = build_attributes(self.config, threads)
+        every = self.config.attributes.every if self.config.attributes is not None else 1
         emitter = TrackletEmitter(self.camera.number)
         resumed_from, done = 0, False
         blob = self.outbox.checkpoint()
@@ -180,7 +182,10 @@ class Worker:
                             embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
                         tracks = tracker.update(detections, embeddings, frame.index)
                         alive = tracker.alive_ids() if hasattr(tracker, "alive_ids") else None
-                        emitter.add(frame.index, time_s, tracks, embeddings, alive)
+                        scores = None
+                        if classifier is not None:
+                            scores = attributes_for_matcher(classifier, frame.image, detections, tracks, frame.index, every)
+                        emitter.add(frame.index, time_s, tracks, embeddings, alive, scores)
                         last_frame = frame.index
                         if next_commit is None:
                             next_commit = time_s + settings.update_every_s
