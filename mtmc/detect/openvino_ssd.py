@@ -15,7 +15,9 @@ Another SSD names its map with ``labels: {label id: COCO name}``.
 Tiling (``tiles: [rows, cols]``): the frame is also cut into overlapping tiles, each run at the
 model's input size, so far vehicles get more pixels. A tile's box that touches an inner edge of
 its tile is dropped (the vehicle is cut there; a neighbour tile or the whole frame holds it whole),
-and the rest are merged with the whole frame's boxes by class-aware NMS.
+and the rest are merged with the whole frame's boxes by class-aware NMS. It pays only where a tile
+is still about the model's input size or larger (1080p into 512 x 512): on a 640 x 352 frame the
+tiles are enlarged and give false boxes on background and pieces of near vehicles.
 """
 
 from __future__ import annotations
