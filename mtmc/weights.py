@@ -17,6 +17,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mtmc.errors import MtmcError
 
@@ -39,6 +40,9 @@ class WeightsEntry:
     # Files that must lie beside ``file`` (an OpenVINO IR's .bin next to its .xml): each
     # {file, sha256, url}; found, hash-checked and fetched together with the main file.
     companions: tuple[Companion, ...] = ()
+    # Options the ``onnx`` embedder takes for this model unless a config gives its own (the model's
+    # input: ``input_size``, ``channels``, ``mean``, ``std``, ``dim``), so a name alone preprocesses right.
+    embedder: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         companions = tuple(c if isinstance(c, Companion) else Companion(**c) for c in self.companions)

@@ -132,3 +132,92 @@ def test_the_demo_config_runs_the_shipped_adapted_weights():
     vectors = embedder.embed(image, np.array([[40, 20, 160, 80], [100, 50, 199, 119]]))
     assert vectors.dtype == np.float32 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] < 0.99
+
+
+def export_vehicle_reid_standin(path) -> None:
+    """A stand-in for vehicle-reid-0001 with its shapes (input ``input`` B x 3 x 208 x 208, output
+    ``output`` B x 512): the first three features are the input's channel means, the fourth a
+    constant 1, so the unit-length embedding still tells the channels' values (feature / feature[3])."""
+    import warnings
+
+    import torch
+
+    class ChannelMeansNet(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            means = x.mean(dim=(2, 3))
+            return torch.cat([means, torch.ones_like(means[:, :1]), torch.zeros_like(means[:, :1]).expand(-1, 508)], 1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter, as export_onnx uses
+        torch.onnx.export(
+            ChannelMeansNet(), (torch.zeros(2, 3, 208, 208),), str(path), input_names=["input"],
+            output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def vehicle_reid_standin(tmp_path, monkeypatch):
+    """The stand-in saved as vehicle-reid-0001's file in $MTMC_WEIGHTS_DIR, the manifest entry's
+    hash set to the stand-in's (the real file cannot be had here), everything else as shipped."""
+    import dataclasses
+
+    path = tmp_path / "osnet_ain_x1_0_vehicle_reid.onnx"
+    export_vehicle_reid_standin(path)
+    shipped = weights.load_manifest()
+    manifest = {**shipped, "vehicle-reid-0001": dataclasses.replace(shipped["vehicle-reid-0001"], sha256=weights.sha256_of(path))}
+    monkeypatch.setenv("MTMC_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setattr(weights, "load_manifest", lambda *a: manifest)
+    monkeypatch.setattr("mtmc.reid.embedder.load_manifest", lambda *a: manifest)
+    return path
+
+
+def channel_values(vector: np.ndarray) -> np.ndarray:
+    return vector[:3] / vector[3]
+
+
+def test_vehicle_reid_0001_by_name_gets_its_input_raw_rgb_208(vehicle_reid_standin):
+    """As Open Model Zoo runs it: 208 x 208, RGB, pixels 0-255 with no mean or scale."""
+    from mtmc.config import PartConfig
+
+    part = PartConfig(name="onnx", weights="vehicle-reid-0001")  # embedder: {name: onnx, weights: vehicle-reid-0001}
+    embedder = build_embedder(part.name, **part.options(), threads=1)
+    assert embedder.input_size == (208, 208) and embedder.dim == 512 and embedder.channels == "rgb"
+    image = np.zeros((300, 300, 3), np.uint8)
+    image[50:150, 20:220] = (10, 60, 250)  # BGR
+    [vector] = embedder.embed(image, np.array([[20, 50, 220, 150]]))
+    assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+    assert channel_values(vector) == pytest.approx([250, 60, 10], abs=1e-2)
+
+
+def test_config_options_override_the_manifest_defaults(vehicle_reid_standin):
+    image = np.zeros((300, 300, 3), np.uint8)
+    image[50:150, 20:220] = (10, 60, 250)
+    box = np.array([[20, 50, 220, 150]])
+    bgr = build_embedder("onnx", weights="vehicle-reid-0001", channels="bgr", threads=1)
+    assert channel_values(bgr.embed(image, box)[0]) == pytest.approx([10, 60, 250], abs=1e-2)
+    mean, std = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+    imagenet = build_embedder("onnx", weights="vehicle-reid-0001", mean=mean, std=std, threads=1)
+    expected = (np.array([250, 60, 10]) - mean) / std
+    assert channel_values(imagenet.embed(image, box)[0]) == pytest.approx(expected, abs=1e-3)
+    by_path = build_embedder("onnx", weights=str(vehicle_reid_standin), threads=1)  # a path: no manifest defaults
+    assert by_path.input_size == (128, 128) and by_path.channels == "rgb"
+
+
+def test_bad_colour_order_or_normalisation_is_one_line():
+    with pytest.raises(ValueError, match=r"channels must be 'rgb' or 'bgr' .*got 'hsv'"):
+        ChannelMeans(channels="hsv")
+    with pytest.raises(ValueError, match=r"mean and std need 3 values each \(0-255 units, std > 0\)"):
+        ChannelMeans(mean=(0, 0), std=(1, 1, 1))
+    with pytest.raises(ValueError, match=r"std > 0"):
+        ChannelMeans(std=(1, 0, 1))
+
+
+def test_vehicle_reid_0001_missing_says_how_to_fetch(monkeypatch, tmp_path):
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(weights, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.delenv("MTMC_WEIGHTS_DIR", raising=False)
+    entry = weights.load_manifest()["vehicle-reid-0001"]
+    assert entry.url.startswith("https://storage.openvinotoolkit.org/repositories/open_model_zoo/public/2022.1/")
+    with pytest.raises(MtmcError, match=r"fetch with: mtmc weights fetch vehicle-reid-0001$"):
+        weights.resolve_weights("vehicle-reid-0001")

