@@ -352,9 +352,60 @@ def test_folders_layout_errors(tmp_path: Path) -> None:
         load_dataset("folders", tmp_path / "split")
 
 
+def make_two_camera(root: Path, train: list[str], val: list[str]) -> Path:
+    """vehicle-reid-2cam's layout: every vehicle of the lists with one image per camera."""
+    for listing, vehicles in (("train.txt", train), ("val.txt", val)):
+        names = [f"{vehicle}_cam{camera}.jpg" for vehicle in vehicles for camera in (1, 2)]
+        for name in names:
+            write_image(root / "images" / "train" / name)
+        (root / listing).write_text("\n".join(names) + "\n")
+    return root
+
+
+def test_two_camera_identities_cameras_types_and_directions(tmp_path: Path) -> None:
+    root = make_two_camera(tmp_path, ["car_0002", "motorcycle_0002", "truck_0001"], ["car_0005", "bus_0001"])
+    forward = load_dataset("vehicle-reid-2cam", root)
+    assert forward.type_names == ("bus", "car", "motorcycle", "truck")
+    # car_0002 and motorcycle_0002 share a number but are two vehicles
+    assert forward.num_train_pids == 3 and forward.num_train_cams == 2
+    assert {(s.path.name, s.pid, s.camid, s.type) for s in forward.query} == {
+        ("bus_0001_cam1.jpg", 0, 0, 0),
+        ("car_0005_cam1.jpg", 1, 0, 1),
+    }
+    assert {s.camid for s in forward.gallery} == {1} and len(forward.gallery) == 2
+    backward = load_dataset("vehicle-reid-2cam", root, query_camera=2)
+    assert {s.path for s in backward.query} == {s.path for s in forward.gallery}
+    final = load_dataset("vehicle-reid-2cam", root, train=["train.txt"], test_list="val.txt")
+    assert [s.path for s in final.train] == [s.path for s in forward.train]
+
+
+def test_two_camera_errors_name_the_problem(tmp_path: Path) -> None:
+    root = make_two_camera(tmp_path, ["car_0001"], ["car_0002"])
+    with pytest.raises(MtmcError, match="query_camera must be 1 or 2, got 3"):
+        load_dataset("vehicle-reid-2cam", root, query_camera=3)
+    with pytest.raises(MtmcError, match=r"1 vehicles \(e.g. car_0002\) are in both"):
+        load_dataset("vehicle-reid-2cam", root, train=["train.txt", "val.txt"])
+    (root / "val.txt").write_text("car_0002_cam1.jpg\nphoto.jpg\n")
+    with pytest.raises(InputFormatError, match="val.txt:2.*'photo.jpg' is not <type>_<NNNN>_cam<1|2>.jpg"):
+        load_dataset("vehicle-reid-2cam", root)
+    (root / "val.txt").write_text("car_0009_cam1.jpg\n")
+    with pytest.raises(MtmcError, match="car_0009_cam1.jpg is listed but not found"):
+        load_dataset("vehicle-reid-2cam", root)
+    with pytest.raises(MtmcError, match=r"elsewhere/images/train not found"):
+        load_dataset("vehicle-reid-2cam", tmp_path / "elsewhere")
+
+
+@pytest.mark.integration
+def test_two_camera_real_dataset_splits(data_dir: Path) -> None:
+    splits = load_dataset("vehicle-reid-2cam", data_dir / "vehicle-reid-2cam")
+    assert (splits.num_train_pids, len(splits.train)) == (405, 810)
+    assert len(splits.query) == len(splits.gallery) == 102
+    assert sorted(s.pid for s in splits.query) == sorted(s.pid for s in splits.gallery) == list(range(102))
+
+
 def test_unknown_dataset_lists_the_names() -> None:
     with pytest.raises(
-        MtmcError, match=r"unknown re-id dataset 'veri'.*cityflow-reid, folders, vehicleid, veri776, veriwild"
+        MtmcError, match=r"unknown re-id dataset 'veri'.*cityflow-reid, folders, vehicle-reid-2cam, vehicleid, veri776, veriwild"
     ):
         load_dataset("veri", "/nowhere")
 

@@ -58,7 +58,7 @@ class DataConfig(StrictModel):
     """Where the images come from and how batches are drawn (P identities x K images)."""
 
     dataset: str = Field(
-        description="registered dataset: veri776, vehicleid, veriwild, cityflow-reid, folders"
+        description="registered dataset: veri776, vehicleid, veriwild, cityflow-reid, folders, vehicle-reid-2cam"
     )
     root: Path = Field(description="the dataset's folder")
     options: dict[str, Any] = Field(default_factory=dict, description="reader options, e.g. test_size")

@@ -1,0 +1,166 @@
+"""Vehicle re-id on real labelled vehicles (issue 16 point 3): every embedder on the held-out
+vehicles of vehicle-reid-2cam, both directions, as the running system would embed them.
+
+    .venv/bin/python benchmarks/reid_2cam.py [--list val.txt] [--candidate LABEL=NAME_OR_PATH ...]
+                                             [--json OUT] [--threads 2]
+
+Data: ``../shared/data/vehicle-reid-2cam`` (real road cameras, Apache-2.0): each vehicle seen once by
+each of two cameras. ``--list`` names the vehicles scored (default ``val.txt``: the 102 vehicles no
+model was trained on). cam1 -> cam2 takes the cam1 views as queries and the cam2 views as the
+gallery (each query has exactly one true match, so mAP is its mean reciprocal rank), cam2 -> cam1
+the reverse; the table shows both and their mean, the number the issue's goal is stated in.
+
+Embedders: each runs through :func:`mtmc.reid.embedder.build_embedder` exactly as a run config names it
+(the crop is the whole image: resized with OpenCV, BGR -> RGB, ImageNet-normalised, L2-normalised),
+so the numbers are the deployed path's, not a training-time evaluation's. Defaults: ImageNet
+MobileNetV2 features (``mobilenetv2-imagenet``), the adapted weights shipped before issue 16
+(``glamor-adapted-street-a``), the untrained GLAMOR-MobileNetV2 (its ImageNet start, the seeded
+initialisation every training run begins from) and chance; ``--candidate LABEL=WEIGHTS`` adds a
+``reid`` embedder (a checkpoint ``.pt`` or an ``.onnx`` export, or a manifest name).
+
+Writes ``benchmarks/.cache/reid_2cam/result.json`` (or ``--json``) and prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich import box
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mtmc.console import print_wide  # noqa: E402
+from mtmc.reid.data import ReidSplits, load_dataset  # noqa: E402
+from mtmc.reid.data.image_dataset import read_image  # noqa: E402
+from mtmc.reid.embedder import Embedder, TorchEmbedder, build_embedder  # noqa: E402
+from mtmc.reid.evaluation import evaluate  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "vehicle-reid-2cam"
+CACHE = ROOT / "benchmarks" / ".cache" / "reid_2cam"
+CHANCE_DRAWS = 20
+DIRECTIONS = ((1, "cam1->cam2"), (2, "cam2->cam1"))
+
+
+def untrained_glamor(threads: int) -> Embedder:
+    """GLAMOR on ImageNet MobileNetV2 at the seeded initialisation training starts from."""
+    import torch
+
+    from mtmc.reid.engine.trainer import seed_everything
+    from mtmc.reid.modeling import build_model
+
+    seed_everything(0)
+    model = build_model("glamor", num_classes=405, backbone="mobilenetv2", pretrained=True)
+    return TorchEmbedder(model, dim=model.feature_dim, threads=threads, input_size=(128, 128))
+
+
+def embed_images(embedder: Embedder, paths: list[Path]) -> np.ndarray:
+    """One feature per image, the whole image as the box (the crop a detector would have given)."""
+    rows = []
+    for path in paths:
+        bgr = read_image(path).permute(1, 2, 0).numpy()[:, :, ::-1].copy()
+        rows.append(embedder.embed(bgr, np.array([[0, 0, bgr.shape[1], bgr.shape[0]]], np.float32))[0])
+    return np.stack(rows)
+
+
+def score(features: dict[Path, np.ndarray], splits: ReidSplits) -> dict[str, float]:
+    """mAP and rank-1 of one direction's query / gallery."""
+
+    def column(samples, field):
+        return np.array([getattr(s, field) for s in samples], np.int64)
+
+    query = np.stack([features[s.path] for s in splits.query])
+    gallery = np.stack([features[s.path] for s in splits.gallery])
+    result = evaluate(
+        query,
+        gallery,
+        column(splits.query, "pid"),
+        column(splits.gallery, "pid"),
+        column(splits.query, "camid"),
+        column(splits.gallery, "camid"),
+    )
+    return {"mAP": float(result["mAP"]), "rank1": float(result["rank1"])}
+
+
+def evaluate_embedder(embedder: Embedder | None, directions: dict[int, ReidSplits]) -> dict[str, Any]:
+    """Both directions and their mean; ``None`` scores random features (chance, mean of draws)."""
+    paths = sorted({s.path for splits in directions.values() for s in splits.query + splits.gallery})
+    draws = (
+        [dict(zip(paths, embed_images(embedder, paths)))]
+        if embedder is not None
+        else [
+            dict(zip(paths, np.random.default_rng(seed).standard_normal((len(paths), 64))))
+            for seed in range(CHANCE_DRAWS)
+        ]
+    )
+    result: dict[str, Any] = {}
+    for camera, name in DIRECTIONS:
+        scores = [score(features, directions[camera]) for features in draws]
+        result[name] = {k: float(np.mean([s[k] for s in scores])) for k in ("mAP", "rank1")}
+    result["mean"] = {k: float(np.mean([result[n][k] for _, n in DIRECTIONS])) for k in ("mAP", "rank1")}
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--list", default="val.txt", help="the vehicles scored (default val.txt)")
+    parser.add_argument("--candidate", action="append", default=[], metavar="LABEL=WEIGHTS",
+                        help="a reid embedder to add (checkpoint, ONNX or manifest name); repeatable")
+    parser.add_argument("--no-baselines", action="store_true", help="only the --candidate embedders")
+    parser.add_argument("--json", type=Path, default=CACHE / "result.json")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    train = "val.txt" if args.list == "train.txt" else "train.txt"
+    directions = {
+        camera: load_dataset("vehicle-reid-2cam", DATA, train=train, test_list=args.list, query_camera=camera)
+        for camera, _ in DIRECTIONS
+    }
+    print(f"vehicle-reid-2cam {args.list}: {len(directions[1].query)} vehicles, one view per camera")
+
+    builders: dict[str, Any] = {}
+    if not args.no_baselines:
+        builders["ImageNet MobileNetV2 (mobilenetv2-imagenet)"] = lambda: build_embedder(
+            "mobilenetv2-imagenet", threads=args.threads
+        )
+        builders["shipped before: glamor-adapted-street-a"] = lambda: build_embedder(
+            "reid", weights="glamor-adapted-street-a", threads=args.threads
+        )
+        builders["untrained GLAMOR-MobileNetV2 (ImageNet start)"] = lambda: untrained_glamor(args.threads)
+    for item in args.candidate:
+        label, _, weights = item.partition("=")
+        if not weights:
+            parser.error(f"--candidate takes LABEL=WEIGHTS, got {item!r}")
+        builders[label] = lambda w=weights: build_embedder("reid", weights=w, threads=args.threads)
+    if not args.no_baselines:
+        builders["chance (random features)"] = lambda: None
+
+    results: dict[str, Any] = {}
+    for label, build in builders.items():
+        results[label] = evaluate_embedder(build(), directions)
+        print(f"  {label}: mean mAP {results[label]['mean']['mAP']:.3f}, rank-1 {results[label]['mean']['rank1']:.3f}")
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"list": args.list, "results": results}, indent=1))
+
+    table = Table("embedder", *(f"{n} mAP / R1" for _, n in DIRECTIONS), "mean mAP", "mean rank-1",
+                  box=box.SIMPLE_HEAD, title=f"vehicle-reid-2cam {args.list} (%)")
+    for label, result in results.items():
+        table.add_row(
+            label,
+            *(f"{100 * result[n]['mAP']:.1f} / {100 * result[n]['rank1']:.1f}" for _, n in DIRECTIONS),
+            f"{100 * result['mean']['mAP']:.1f}",
+            f"{100 * result['mean']['rank1']:.1f}",
+        )
+    print_wide(table)
+    print(f"written {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
