@@ -78,18 +78,28 @@ def separation(scores: dict[str, list[np.ndarray]], features: dict[str, list[np.
     print(f"{'argmax agreement':24s} {'same vehicle':>12s} {'different':>10s}")
     for name, (a, b) in scores.items():
         same, different = split(a.argmax(1)[:, None] == b.argmax(1)[None, :])
-        result[f"{name}_argmax_agreement"] = {"same": float(same.mean()), "different": float(different.mean())}
+        result[f"{name}_argmax_agreement"] = {
+            "same": float(same.mean()),
+            "different": float(different.mean()),
+        }
         print(f"{name:24s} {same.mean():12.3f} {different.mean():10.3f}")
     print(f"\n{'Eq. 5 distance':24s} {'AUC':>6s} {'same p10/p50/p90':>20s} {'different p10/p50/p90':>22s}")
     metadata = {}
-    for label, gammas in (("colour", {"colour": 1.0}), ("type", {"type": 1.0}), ("colour + type", {"colour": 1.0, "type": 1.0})):
+    for label, gammas in (
+        ("colour", {"colour": 1.0}),
+        ("type", {"type": 1.0}),
+        ("colour + type", {"colour": 1.0, "type": 1.0}),
+    ):
         dist = sum(g * euclidean(*scores[n]) for n, g in gammas.items())
         same, different = split(dist)
         metadata[label] = dist
         q = lambda v: "/".join(f"{x:.2f}" for x in np.quantile(v, [0.1, 0.5, 0.9]))  # noqa: E731
         result[f"metadata_auc_{label}"] = auc(same, different)
         print(f"{label:24s} {auc(same, different):6.3f} {q(same):>20s} {q(different):>22s}")
-    print(f"\n{'AUC of 1 - cos + gamma * Eq. 5 of':50s} " + " ".join(f"{'g=' + str(g):>6s}" for g in (0, *GAMMAS)))
+    print(
+        f"\n{'AUC of 1 - cos + gamma * Eq. 5 of':50s} "
+        + " ".join(f"{'g=' + str(g):>6s}" for g in (0, *GAMMAS))
+    )
     for title, (f1, f2) in features.items():
         cosine = np.clip(1.0 - f1 @ f2.T, 0.0, 2.0)
         for label in ("colour", "colour + type"):
@@ -101,7 +111,9 @@ def separation(scores: dict[str, list[np.ndarray]], features: dict[str, list[np.
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="write every number here")
     args = parser.parse_args()
@@ -118,7 +130,9 @@ def main() -> int:
         for name in VEHICLE_ATTRIBUTES:
             scores[name].append(np.concatenate([o[name] for o in out]))
     per_crop_ms = 1000 * (time.perf_counter() - started) / (2 * len(names))
-    image = np.hstack([np.ascontiguousarray(c[:64, :64]) for c in cam1[:32] if c.shape[0] >= 64 and c.shape[1] >= 64])
+    image = np.hstack(
+        [np.ascontiguousarray(c[:64, :64]) for c in cam1[:32] if c.shape[0] >= 64 and c.shape[1] >= 64]
+    )
     boxes = np.array([[64 * k, 0, 64 * k + 64, 64] for k in range(image.shape[1] // 64)], np.float64)
     classifier.classify(image, boxes)
     started = time.perf_counter()
@@ -134,9 +148,14 @@ def main() -> int:
     features = {}
     for title, (name, options) in EMBEDDERS.items():
         embedder = build_embedder(name, threads=args.threads, **options)
-        features[title] = [np.concatenate([embedder.embed(c, whole(c)) for c in crops]) for crops in (cam1, cam2)]
+        features[title] = [
+            np.concatenate([embedder.embed(c, whole(c)) for c in crops]) for crops in (cam1, cam2)
+        ]
     four_wheeled = np.isin(labels, ("car", "truck", "bus"))
-    for subset, keep in (("all vehicles", np.ones(len(names), bool)), ("car / truck / bus only", four_wheeled)):
+    for subset, keep in (
+        ("all vehicles", np.ones(len(names), bool)),
+        ("car / truck / bus only", four_wheeled),
+    ):
         print(f"--- {subset} ({keep.sum()} vehicles)")
         result[subset] = separation({n: [s[keep] for s in v] for n, v in scores.items()},
                                     {t: [f[keep] for f in v] for t, v in features.items()})  # fmt: skip

@@ -49,7 +49,9 @@ def test_classifier_gives_probability_vectors_on_real_crops_in_any_batch_size(da
 
 
 def test_bad_model_options_are_one_line() -> None:
-    with pytest.raises(MtmcError, match=r"attributes: openvino-vehicle-attributes: bad option .*colour_space"):
+    with pytest.raises(
+        MtmcError, match=r"attributes: openvino-vehicle-attributes: bad option .*colour_space"
+    ):
         build_attributes(colour_space="hsv")
     with pytest.raises(MtmcError, match="unknown attribute model 'resnet'"):
         build_attributes("resnet")
@@ -72,7 +74,9 @@ class Fixed:
 def test_only_confirmed_tracks_due_this_frame_are_classified_in_one_batch() -> None:
     detections = np.array([[k, 0, k + 10, 10, 0.9, 2] for k in range(5)], np.float64)
     # tracks 7 and 8 matched detections 1 and 3; track 9 coasts without a detection (-1)
-    tracks = np.array([[1, 0, 11, 10, 7, 0.9, 2, 1], [3, 0, 13, 10, 8, 0.9, 2, 3], [0, 0, 9, 9, 9, 0.9, 2, -1]])
+    tracks = np.array(
+        [[1, 0, 11, 10, 7, 0.9, 2, 1], [3, 0, 13, 10, 8, 0.9, 2, 3], [0, 0, 9, 9, 9, 0.9, 2, -1]]
+    )
     classifier = Fixed()
     scores = attributes_for_matcher(classifier, np.zeros((20, 20, 3), np.uint8), detections, tracks, frame=4)
     assert [list(s) for s in classifier.seen] == [[1.0, 3.0]]
@@ -80,7 +84,9 @@ def test_only_confirmed_tracks_due_this_frame_are_classified_in_one_batch() -> N
     assert np.flatnonzero(scores["colour"].any(1)).tolist() == [1, 3]
     classifier.seen.clear()
     for frame in range(6):  # every 3rd frame per track, tracks staggered by id
-        attributes_for_matcher(classifier, np.zeros((20, 20, 3), np.uint8), detections, tracks, frame, every=3)
+        attributes_for_matcher(
+            classifier, np.zeros((20, 20, 3), np.uint8), detections, tracks, frame, every=3
+        )
     assert [list(s) for s in classifier.seen] == [[1.0], [3.0], [1.0], [3.0]]  # 7 at frames 1, 4; 8 at 2, 5
 
 
@@ -90,7 +96,9 @@ def test_emitter_sends_each_tracks_running_mean_which_reaches_the_matcher() -> N
     car, van = np.eye(4, dtype=np.float32)[0], np.eye(4, dtype=np.float32)[3]
     row = np.array([[0, 0, 10, 10, 4, 0.9, 2, 0]], np.float64)
     emitter.add(1, 0.0, row, None, {4}, {"colour": red[None], "type": car[None]})
-    emitter.add(2, 0.1, row, None, {4}, {"colour": np.zeros((1, 7)), "type": np.zeros((1, 4))})  # not classified
+    emitter.add(
+        2, 0.1, row, None, {4}, {"colour": np.zeros((1, 7)), "type": np.zeros((1, 4))}
+    )  # not classified
     emitter.add(3, 0.2, row, None, {4}, {"colour": blue[None], "type": van[None]})
     emitter.add(4, 0.3, row, None, {4})  # attributes off this frame
     [batch] = emitter.flush(first_number=1)
@@ -108,9 +116,14 @@ def _camera_stream(camera: int, colours: dict[int, int]) -> list:
     embedder, told apart only by their colour ({track: colour index}); track t's box is at x = 100 t."""
     emitter = TrackletEmitter(camera)
     rows = np.array([[100 * t, 0, 100 * t + 10, 10, t, 0.9, 2, k] for k, t in enumerate(colours)], np.float64)
-    scores = {"colour": np.eye(7, dtype=np.float32)[list(colours.values())], "type": np.eye(4, dtype=np.float32)[[0, 0]]}
+    scores = {
+        "colour": np.eye(7, dtype=np.float32)[list(colours.values())],
+        "type": np.eye(4, dtype=np.float32)[[0, 0]],
+    }
     for frame in range(1, 6):
-        emitter.add(frame, 10.0 * camera + 0.1 * frame, rows, np.ones((2, 4), np.float32), set(colours), scores)
+        emitter.add(
+            frame, 10.0 * camera + 0.1 * frame, rows, np.ones((2, 4), np.float32), set(colours), scores
+        )
     emitter.end_all()
     return [decode(encode(b)) for b in emitter.flush(first_number=1, done=True)]
 
@@ -170,6 +183,11 @@ def test_bad_attribute_config_is_one_line(tmp_path, text, expected) -> None:
 
 
 def test_bad_metadata_weight_is_one_line() -> None:
-    config = MtmcConfig(attributes={}, matcher={"distances": [{"name": "cosine", "metadata": {"colour": -1}}]})
-    with pytest.raises(MtmcError, match=r"matcher.distances: cosine: bad option \(metadata must map attribute names to weights >= 0"):
+    config = MtmcConfig(
+        attributes={}, matcher={"distances": [{"name": "cosine", "metadata": {"colour": -1}}]}
+    )
+    with pytest.raises(
+        MtmcError,
+        match=r"matcher.distances: cosine: bad option \(metadata must map attribute names to weights >= 0",
+    ):
         build_distances(config.matcher)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from mtmc.errors import MtmcError
-from mtmc.reid.embedder import resized_crops
 from mtmc.registry import Registry
+from mtmc.reid.embedder import resized_crops
 from mtmc.weights import resolve_weights
 
 # The classes of vehicle-attributes-recognition-barrier-0039's two softmax outputs, in their order
@@ -47,7 +47,9 @@ class AttributeClassifier:
         names = {name for port in model.outputs for name in port.get_names()}
         missing = sorted(set(outputs.values()) - names)
         if missing:
-            raise MtmcError(f"{path}: no output {', '.join(missing)} in the model (it has {', '.join(sorted(names))})")
+            raise MtmcError(
+                f"{path}: no output {', '.join(missing)} in the model (it has {', '.join(sorted(names))})"
+            )
         # The IR is exported for one image; a dynamic batch lets one call classify a frame's crops.
         model.reshape({model.inputs[0]: ov.PartialShape([-1, 3, *input_size])})
         self.model = core.compile_model(
@@ -58,7 +60,9 @@ class AttributeClassifier:
 
     def classify(self, image: np.ndarray, boxes: np.ndarray) -> dict[str, np.ndarray]:
         crops, valid = resized_crops(image, boxes, self.input_size)
-        scores = {name: np.zeros((len(valid), len(classes)), np.float32) for name, classes in self.labels.items()}
+        scores = {
+            name: np.zeros((len(valid), len(classes)), np.float32) for name, classes in self.labels.items()
+        }
         if len(crops) == 0:
             return scores
         # BGR 0-255 as float, NCHW: the IR holds its own normalisation.
@@ -75,7 +79,9 @@ ATTRIBUTE_MODELS: Registry[AttributeClassifier] = Registry("attribute model")
 
 @ATTRIBUTE_MODELS.register("openvino-vehicle-attributes")
 def openvino_vehicle_attributes(
-    weights: str | Path = "vehicle-attributes-recognition-barrier-0039", threads: int = 2, batch_size: int = 32
+    weights: str | Path = "vehicle-attributes-recognition-barrier-0039",
+    threads: int = 2,
+    batch_size: int = 32,
 ) -> AttributeClassifier:
     """Colour (7) and type (4) of a vehicle crop, Open Model Zoo's 72 x 72 attribute net."""
     return AttributeClassifier(weights, VEHICLE_ATTRIBUTES, VEHICLE_OUTPUTS, (72, 72), threads, batch_size)
