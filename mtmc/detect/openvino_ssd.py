@@ -185,7 +185,9 @@ def compile_ssd(core: Any, model: Any, path: Path, device: str, threads: int) ->
     ppp.input().preprocess().convert_element_type(ov.Type.f32)
     config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
     if device.upper().startswith("CPU"):
-        config["INFERENCE_NUM_THREADS"] = threads
+        # Unpinned: several camera workers (or other jobs) share the cores, and threads pinned to a
+        # busy core wait for it (1.5x slower on 2 busy cores here).
+        config.update(INFERENCE_NUM_THREADS=threads, ENABLE_CPU_PINNING=False)
     try:
         return core.compile_model(ppp.build(), device, config).create_infer_request()
     except RuntimeError as exc:
