@@ -1,4 +1,4 @@
-"""End-to-end FPS of one camera: video -> YOLOX-Nano -> (MobileNetV2 embedder) -> tracker.
+"""End-to-end FPS of one camera: video -> detector (YOLOX-Nano) -> (MobileNetV2 embedder) -> tracker.
 
 Runs ``/work/shared/data/videos/street-a.mp4`` (640x352) on CPU with a tracker, once without
 appearance and once per embedder backend (onnxruntime, mtmc's default; torch, the peer), and
@@ -9,6 +9,7 @@ others get zero rows, which the tracker never compares (low-score and IoU stages
 
     uv run python benchmarks/camera_fps.py                       # deepsort-strong, all of the video
     uv run python benchmarks/camera_fps.py --tracker deepsort-byte --frames 300 --threads 2
+    uv run python benchmarks/camera_fps.py --detector openvino --weights vehicle-detection-0202
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ def run(
     frames: int,
     threads: int,
     input_size: tuple[int, int],
+    detector_options: dict[str, str],
 ) -> dict[str, float]:
     source = open_source(video)
-    detector = build_detector("onnx-yolox", score_threshold=0.1, threads=threads)
+    detector = build_detector(**detector_options, score_threshold=0.1, threads=threads)
     tracker = build_tracker(tracker_name, fps=source.output_fps)
     embed_from = tracker.high_score  # the appearance cascade's candidates
     embedder = None
@@ -80,19 +82,27 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=-1, help="-1: the whole video")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--input-size", type=int, nargs=2, default=(128, 128), metavar=("H", "W"))
+    parser.add_argument("--detector", default="onnx-yolox", help="a detector by name")
+    parser.add_argument("--weights", help="the detector's weights (default: its own)")
+    parser.add_argument(
+        "--backends", nargs="*", default=["onnx", "torch"], choices=["onnx", "torch"], help="embedder runs"
+    )
     args = parser.parse_args()
+    detector = {"name": args.detector, **({"weights": args.weights} if args.weights else {})}
     size = tuple(args.input_size)
-    runs = {
-        "no appearance": None,
-        f"+ embedder onnx {size[0]}x{size[1]}": "onnx",
-        f"+ embedder torch {size[0]}x{size[1]} (peer)": "torch",
-    }
+    runs = {"no appearance": None}
+    for backend in args.backends:
+        peer = " (peer)" if backend == "torch" else ""
+        runs[f"+ embedder {backend} {size[0]}x{size[1]}{peer}"] = backend
     results = {
-        label: run(args.video, args.tracker, backend, args.frames, args.threads, size)
+        label: run(args.video, args.tracker, backend, args.frames, args.threads, size, detector)
         for label, backend in runs.items()
     }
     base = results["no appearance"]
-    print(f"{args.video.name}, {args.tracker}, {args.threads} threads, {base['frames']:.0f} frames")
+    print(
+        f"{args.video.name}, {' '.join(detector.values())}, {args.tracker}, {args.threads} threads, "
+        f"{base['frames']:.0f} frames"
+    )
     header = f"{'run':34s} | {'detect':>7s} {'embed':>7s} {'track':>7s} ms/frame | {'boxes':>5s} | {'FPS':>6s} | x no-appearance"
     print(header)
     print("-" * len(header))
