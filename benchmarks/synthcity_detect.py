@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -43,6 +44,36 @@ def matched(gt: np.ndarray, det: np.ndarray, iou: float) -> np.ndarray:
     return hit
 
 
+def rendered(config: str, out: Path | None = None, fresh: bool = False) -> Path:
+    """The scenario folder of ``config`` (default benchmarks/.cache/<config name>), rendered if missing."""
+    out = out or CACHE / Path(config).stem
+    if fresh or not (out / "ground_truth.txt").is_file():
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "mtmc.cli", "simulate", config, "-o", str(out)], check=True)
+        print(f"rendered in {time.perf_counter() - start:.1f} s")
+    return out
+
+
+def cameras(scenario: Path) -> list[Path]:
+    return sorted(p for p in scenario.iterdir() if p.is_dir() and (p / "vdo.mp4").is_file())
+
+
+def frames_with_truth(
+    folder: Path, stride: int, min_height: float, min_visibility: float
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every ``stride``-th frame of a camera with its GT boxes (x1, y1, x2, y2) and which of them
+    count (tall and visible enough)."""
+    from mtmc.sources import open_source
+
+    gt = np.loadtxt(folder / "gt" / "gt.txt", delimiter=",", ndmin=2)
+    for frame in open_source(folder / "vdo.mp4"):
+        if (frame.index - 1) % stride:
+            continue
+        rows = gt[gt[:, 0] == frame.index]
+        boxes = np.column_stack([rows[:, 2:4], rows[:, 2:4] + rows[:, 4:6]]) if len(rows) else np.zeros((0, 4))
+        yield frame.image, boxes, (rows[:, 5] >= min_height) & (rows[:, 8] >= min_visibility)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(ROOT / "configs" / "synthcity-small.yaml"))
@@ -54,32 +85,18 @@ def main() -> int:
     parser.add_argument("--score", type=float, default=0.3, help="detector score threshold")
     args = parser.parse_args()
 
-    out = Path(args.out) if args.out else CACHE / Path(args.config).stem
-    if args.fresh or not (out / "ground_truth.txt").is_file():
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "mtmc.cli", "simulate", args.config, "-o", str(out)], check=True
-        )
-        print(f"rendered in {time.perf_counter() - start:.1f} s")
+    out = rendered(args.config, Path(args.out) if args.out else None, args.fresh)
 
     from mtmc.detect import DETECTORS
-    from mtmc.sources import open_source
 
     detector = DETECTORS.build("onnx-yolox", score_threshold=args.score)
     totals = {"counted": 0, "found": 0, "detections": 0, "true_detections": 0}
     per_camera = {}
     detect_ms = []
-    for folder in sorted(p for p in out.iterdir() if p.is_dir() and (p / "vdo.mp4").is_file()):
-        gt = np.loadtxt(folder / "gt" / "gt.txt", delimiter=",", ndmin=2)
+    for folder in cameras(out):
         counted = found = detections = true_detections = 0
         preview = None
-        for frame in open_source(folder / "vdo.mp4"):
-            index, image = frame.index, frame.image
-            if (index - 1) % args.stride:
-                continue
-            rows = gt[gt[:, 0] == index]
-            boxes = np.column_stack([rows[:, 2:4], rows[:, 2:4] + rows[:, 4:6]]) if len(rows) else np.zeros((0, 4))
-            counts = (rows[:, 5] >= args.min_height) & (rows[:, 8] >= args.min_visibility)
+        for image, boxes, counts in frames_with_truth(folder, args.stride, args.min_height, args.min_visibility):
             t = time.perf_counter()
             det = detector.detect(image)[:, :4]
             detect_ms.append(1000 * (time.perf_counter() - t))
