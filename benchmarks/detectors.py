@@ -5,8 +5,9 @@ Detectors: YOLOX-Nano at 416 (``onnx-yolox``, the default) and the Open Model Zo
 vehicle-detection-adas-0002, person-vehicle-bike-detection-crossroad-0078), all class-agnostic
 over their vehicle classes. Each reports, at IoU 0.5:
 
-* UA-DETRAC MVI_20011 (the 9 frames with images, 960x540, the official XML): AP, and recall /
-  precision at score >= ``--score``; recall of small vehicles (< 40 px tall) apart. As the
+* UA-DETRAC MVI_20011 (the 9 frames with images, 960x540, the official XML): AP, recall /
+  precision at score >= ``--score``, the best F1 over thresholds and its threshold; recall of
+  small vehicles (< 40 px tall) apart. As the
   UA-DETRAC protocol does, a detection mostly (> 50 % of its area) inside an ignored region is
   neither a true nor a false positive.
 * SynthCity (``configs/synthcity-small.yaml``, rendered once under benchmarks/.cache): the same on
