@@ -1,7 +1,7 @@
 """Every detector on the same inputs: accuracy on real and rendered vehicles, speed on 2 threads.
 
-Detectors: YOLOX-Nano at 416 (``onnx-yolox``, the default) and the Open Model Zoo SSDs through
-``openvino`` (vehicle-detection-0202 also reshaped to the frame's aspect and tiled 2x2,
+Detectors: YOLOX-Nano at 416 (``onnx-yolox``) and the Open Model Zoo SSDs through ``openvino``
+(vehicle-detection-0202, the default, also reshaped to the frame's aspect and tiled 2x2,
 vehicle-detection-adas-0002, person-vehicle-bike-detection-crossroad-0078), all class-agnostic
 over their vehicle classes. Each reports, at IoU 0.5:
 
@@ -38,6 +38,7 @@ from synthcity_detect import CACHE, ROOT, cameras, frames_with_truth, rendered
 
 from mtmc.detect import build_detector
 from mtmc.detect.base import Detector
+from mtmc.track.matching import iou_matrix
 
 SHARED = ROOT.parent / "shared" / "data"
 DETRAC = SHARED / "ua-detrac-mvi20011"
@@ -55,13 +56,6 @@ COLLECT = 0.05  # every detector keeps boxes down to this score, for the precisi
 SMALL = 40.0  # px: a UA-DETRAC vehicle shorter than this counts as small (far)
 
 
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    lo, hi = np.maximum(box[:2], boxes[:, :2]), np.minimum(box[2:], boxes[:, 2:])
-    inter = (hi - lo).clip(0).prod(axis=1)
-    area = (boxes[:, 2:] - boxes[:, :2]).prod(axis=1)
-    return inter / ((box[2:] - box[:2]).prod() + area - inter)
-
-
 def covered(mask: np.ndarray, box: np.ndarray) -> float:
     """The fraction of ``box`` that ``mask`` covers."""
     x1, y1, x2, y2 = np.round(box).astype(int)
@@ -75,8 +69,9 @@ def score_frame(
     counted GT the score of the detection that found it (0: missed)."""
     found = np.zeros(len(gt))
     judged = []
-    for d in det[np.argsort(-det[:, 4], kind="stable")]:
-        overlap = iou(d[:4], gt) if len(gt) else np.zeros(0)
+    det = det[np.argsort(-det[:, 4], kind="stable")]
+    overlaps = iou_matrix(det[:, :4], gt) if len(gt) else np.zeros((len(det), 0))
+    for d, overlap in zip(det, overlaps):
         free = counts & (found == 0) & (overlap >= 0.5)
         if free.any():
             best = np.flatnonzero(free)[overlap[free].argmax()]
