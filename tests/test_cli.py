@@ -101,3 +101,13 @@ def test_entry_point_user_error_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("mtmc eval: error: ") and f"{bad}:1" in proc.stderr
+
+
+def test_track_picks_a_detector_by_name_and_says_which_has_the_classes(data_dir, tmp_path, capsys):
+    """The default detector has one vehicle class: --classes person names the fix, and --detector
+    swaps in another detector by name (an unknown one lists the valid names)."""
+    video = str(data_dir / "videos" / "street-a.mp4")
+    assert main(["track", video, "-o", str(tmp_path / "t.txt"), "--classes", "person", "-q"]) == 2
+    assert "use a detector that has them, e.g. onnx-yolox" in capsys.readouterr().err
+    assert main(["track", video, "-o", str(tmp_path / "t.txt"), "--detector", "yolo9", "-q"]) == 2
+    assert "unknown detector 'yolo9': valid names are onnx-yolox, openvino" in capsys.readouterr().err

@@ -20,7 +20,7 @@ def test_absent_detectron2_is_one_error_saying_how_to_install():
     message = str(info.value)
     assert "\n" not in message
     assert "git+https://github.com/facebookresearch/detectron2.git" in message
-    assert "'onnx-yolox' works without it" in message
+    assert "the default detector 'openvino' works without it" in message
 
 
 @needs_detectron2

@@ -10,13 +10,14 @@ HELP = "track one video, image folder or stream; write MOTChallenge rows (and a 
 DESCRIPTION = """\
 Detect and track objects in one stream and write MOTChallenge rows
 (frame,id,x,y,w,h,score,-1,-1,-1) to OUT. Parts (detector, tracker, embedder) come from
---config (a run config; its cameras are ignored) or the defaults: onnx-yolox vehicles, Deep SORT.
+--config (a run config; its cameras are ignored) or the defaults: openvino vehicle-detection-0202,
+Deep SORT, the glamor-mobilenetv2-2cam re-id embedder.
 Prints detection, embedding and tracking milliseconds per frame at the end.
 """
 EPILOG = """\
 examples:
   mtmc track street.mp4 -o street.txt --video street-annotated.mp4
-  mtmc track data/PETS09-S2L1 -o pets.txt --classes person
+  mtmc track data/PETS09-S2L1 -o pets.txt --detector onnx-yolox --classes person
   mtmc track rtsp://camera.local/stream -o live.txt --fps 5
 """
 
@@ -34,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT.txt", help="MOTChallenge rows go here")
     p.add_argument("--config", metavar="CFG", help="YAML naming detector, tracker and embedder")
+    p.add_argument(
+        "--detector", metavar="NAME", help="a detector by name with its own defaults (e.g. onnx-yolox)"
+    )
     p.add_argument(
         "--classes",
         metavar="NAMES",
@@ -58,8 +62,11 @@ def run(args: argparse.Namespace) -> int:
 
     from mtmc.camera import CameraPipeline
     from mtmc.config import CameraConfig, MtmcConfig, load_config
+    from mtmc.schema import PartConfig
 
     config = load_config(args.config) if args.config else MtmcConfig()
+    if args.detector:
+        config = config.model_copy(update={"detector": PartConfig(name=args.detector)})
     if args.classes:
         detector = config.detector.model_copy(
             update={"classes": [c.strip() for c in args.classes.split(",") if c.strip()]}

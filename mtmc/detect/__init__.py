@@ -1,4 +1,4 @@
-"""Detectors, built by name: ``build_detector("onnx-yolox", classes=["car"])``."""
+"""Detectors, built by name: ``build_detector("openvino", weights="vehicle-detection-0202")``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from mtmc.detect.base import DETECTORS, Detector
 from mtmc.errors import MtmcError
 
 
-def build_detector(name: str = "onnx-yolox", **options: Any) -> Detector:
+def build_detector(name: str = "openvino", **options: Any) -> Detector:
     if name == "detectron2" and not detectron2.detectron2_available():
         raise MtmcError(detectron2.MISSING_MESSAGE)
     return DETECTORS.build(name, **options)

@@ -22,7 +22,7 @@ MISSING_MESSAGE = (
     "the 'detectron2' detector needs detectron2, which is not on PyPI: install it with "
     "uv pip install --no-build-isolation 'git+https://github.com/facebookresearch/detectron2.git' "
     "(or build it from source, see its INSTALL.md; keep it with uv sync --inexact); "
-    "the default detector 'onnx-yolox' works without it"
+    "the default detector 'openvino' works without it, as does 'onnx-yolox'"
 )
 
 

@@ -94,7 +94,10 @@ def label_table(labels: Mapping[Any, str], keep: list[int], path: Path) -> dict[
     if not kept:
         offered = ", ".join(sorted({COCO_CLASSES[c] for c in table.values()}))
         wanted = ", ".join(COCO_CLASSES[c] for c in keep)
-        raise MtmcError(f"{path.name} detects only {offered}: none of the classes asked for ({wanted})")
+        raise MtmcError(
+            f"{path.name} detects only {offered}: none of the classes asked for ({wanted}); "
+            "use a detector that has them, e.g. onnx-yolox (the 80 COCO classes)"
+        )
     return kept
 
 
