@@ -50,8 +50,6 @@ DIRECTIONS = ((1, "cam1->cam2"), (2, "cam2->cam1"))
 
 def untrained_glamor(threads: int) -> Embedder:
     """GLAMOR on ImageNet MobileNetV2 at the seeded initialisation training starts from."""
-    import torch
-
     from mtmc.reid.engine.trainer import seed_everything
     from mtmc.reid.modeling import build_model
 
