@@ -1,7 +1,7 @@
 """Self-supervised re-id adaptation, evaluated honestly (issue 7 point 2): adapt on SynthCity street-a,
 score on SynthCity street-b, whose vehicles and backgrounds come from other footage.
 
-    .venv/bin/python benchmarks/reid_adapt.py [--skip-adapt] [--threads 2]
+    .venv/bin/python benchmarks/reid_adapt.py [--skip-adapt] [--start LAST_PT] [--no-pipeline] [--threads 2]
 
 1. Renders ``configs/synthcity-street-a.yaml`` and ``configs/synthcity-street-b.yaml`` once
    (``benchmarks/.cache/reid_adapt/synthcity-street-{a,b}``).
@@ -22,6 +22,14 @@ score on SynthCity street-b, whose vehicles and backgrounds come from other foot
       street-b, as ``benchmarks/synthcity_e2e.py`` does): the run's matcher journal replayed in
       each mode (online / offline) with and without re-ranking, so the four numbers of a row share
       the workers' tracklets.
+
+   c. re-id mAP / rank-1 on real vehicles: vehicle-reid-2cam ``val.txt`` (``benchmarks/reid_2cam.py``'s
+      deployed path, both directions averaged).
+
+``--start LAST_PT`` (issue 16 point 3: which order wins) also adapts from a model trained on labelled
+vehicles (a ``mtmc reid train`` checkpoint, e.g. ``benchmarks/reid_2cam_models.py``'s
+``runs/glamor-mobilenetv2-128/last.pt``: ``model.weights`` of the adapt config) and adds two rows:
+that model as it was, and that model adapted. ``--no-pipeline`` skips b (the ``mtmc run`` of each row).
 
 Writes ``benchmarks/.cache/reid_adapt/result.json`` and prints one table.
 """
@@ -47,13 +55,14 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from synthcity_e2e import replay  # noqa: E402  (benchmarks/ is the script's folder)
+from reid_2cam import DATA as REID_2CAM, DIRECTIONS, evaluate_embedder  # noqa: E402  (benchmarks/ is the script's folder)
+from synthcity_e2e import replay  # noqa: E402
 
 from mtmc.console import print_wide  # noqa: E402
 from mtmc.reid.adapt import adapt, load_adapt_config  # noqa: E402
-from mtmc.reid.data import ReidSample, ReidSplits  # noqa: E402
+from mtmc.reid.data import ReidSample, ReidSplits, load_dataset  # noqa: E402
 from mtmc.reid.data.mining import MiningOptions, crop_is_usable  # noqa: E402
-from mtmc.reid.embedder import mobilenetv2_features  # noqa: E402
+from mtmc.reid.embedder import TorchEmbedder, mobilenetv2_features  # noqa: E402
 from mtmc.reid.engine import evaluate_on_splits, extract_features, load_checkpoint, load_model  # noqa: E402
 from mtmc.reid.engine.checkpoint import model_spec, save_checkpoint  # noqa: E402
 from mtmc.reid.engine.trainer import seed_everything  # noqa: E402
@@ -174,9 +183,40 @@ def pipeline(label: str, embedder: dict[str, Any], scenario: Path, console: Cons
     ]  # fmt: skip
 
 
+def run_adapt(config, out: Path, skip: bool, console: Console) -> tuple[dict[str, Any], float]:
+    """``mtmc reid adapt`` of ``config`` into ``out`` (reused with ``skip``), its report and seconds."""
+    config = config.model_copy(update={"output_dir": out})
+    started = time.perf_counter()
+    if skip and (out / "model.onnx").is_file():
+        report = json.loads((out / "report.json").read_text())
+    else:
+        report = adapt(config, device="cpu", progress=console.is_terminal, echo=False).report
+    for item in report["rounds"]:
+        statistics, truth = item["statistics"], item["statistics"].get("truth") or {}
+        console.print(
+            f"{out.name} round {item['round']}: {statistics['identities']} pseudo-identities from {statistics['tracks']} "
+            f"tracks, image purity {100 * truth.get('image_purity', float('nan')):.1f}%, cross-camera links "
+            f"{truth.get('cross_camera_links', 0)} (precision {truth.get('link_precision')}), "
+            f"{item['iterations']} iterations in {item['seconds']:.0f} s"
+        )
+    return report, time.perf_counter() - started
+
+
+def real_vehicle_scores(model: torch.nn.Module, size: tuple[int, int], threads: int) -> dict[str, float]:
+    """Mean mAP / rank-1 of both directions on vehicle-reid-2cam val (real vehicles)."""
+    directions = {
+        camera: load_dataset("vehicle-reid-2cam", REID_2CAM, train="train.txt", test_list="val.txt", query_camera=camera)
+        for camera, _ in DIRECTIONS
+    }
+    embedder = TorchEmbedder(model, dim=int(getattr(model, "feature_dim", 1280)), threads=threads, input_size=size)
+    return evaluate_embedder(embedder, directions)["mean"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-adapt", action="store_true", help="reuse the last adapted model in the cache")
+    parser.add_argument("--skip-adapt", action="store_true", help="reuse the last adapted models in the cache")
+    parser.add_argument("--start", type=Path, help="also adapt from this trained checkpoint (mtmc reid train's last.pt)")
+    parser.add_argument("--no-pipeline", action="store_true", help="skip the mtmc run of each embedder")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -185,22 +225,8 @@ def main() -> int:
     scenario_a, scenario_b = render("street-a", console), render("street-b", console)
 
     config = load_adapt_config(ADAPT_CONFIG)
-    source = config.source.model_copy(update={"scenario": scenario_a})
-    config = config.model_copy(update={"source": source, "output_dir": CACHE / "adapted"})
-    adapt_started = time.perf_counter()
-    if args.skip_adapt and (CACHE / "adapted" / "model.onnx").is_file():
-        report = json.loads((CACHE / "adapted" / "report.json").read_text())
-    else:
-        report = adapt(config, device="cpu", progress=console.is_terminal, echo=False).report
-    adapt_seconds = time.perf_counter() - adapt_started
-    for item in report["rounds"]:
-        statistics, truth = item["statistics"], item["statistics"].get("truth") or {}
-        console.print(
-            f"adapt round {item['round']}: {statistics['identities']} pseudo-identities from {statistics['tracks']} "
-            f"tracks, image purity {100 * truth.get('image_purity', float('nan')):.1f}%, cross-camera links "
-            f"{truth.get('cross_camera_links', 0)} (precision {truth.get('link_precision')}), "
-            f"{item['iterations']} iterations in {item['seconds']:.0f} s"
-        )
+    config = config.model_copy(update={"source": config.source.model_copy(update={"scenario": scenario_a})})
+    report, adapt_seconds = run_adapt(config, CACHE / "adapted", args.skip_adapt, console)
     adapted_pt, adapted_onnx = CACHE / "adapted" / "model.pt", CACHE / "adapted" / "model.onnx"
     untrained_pt, untrained_onnx = untrained_model(adapted_pt, config.seed)
 
@@ -209,27 +235,42 @@ def main() -> int:
         f"street-b ground-truth crops: {len(splits.gallery)} in the gallery, {len(splits.query)} queries, "
         f"{len({s.pid for s in splits.gallery})} vehicles ({len({s.pid for s in splits.query})} in 2+ cameras)"
     )
+    models: dict[str, tuple[torch.nn.Module, tuple[int, int], dict[str, Any]]] = {}
     adapted_model, spec = load_model(adapted_pt)
+    models["adapted"] = (adapted_model, spec.input_size, {"name": "reid", "weights": str(adapted_onnx)})
+    if args.start is not None:
+        start_model, start_spec = load_model(args.start)
+        start_onnx = export_checkpoint(args.start, CACHE / "start.onnx").path
+        models["labelled (start)"] = (start_model, start_spec.input_size, {"name": "reid", "weights": str(start_onnx)})
+        start_config = config.model_copy(update={"model": config.model.model_copy(update={"weights": args.start})})
+        run_adapt(start_config, CACHE / "adapted-from-start", args.skip_adapt, console)
+        from_start, from_start_spec = load_model(CACHE / "adapted-from-start" / "model.pt")
+        models["labelled, then adapted"] = (
+            from_start, from_start_spec.input_size,
+            {"name": "reid", "weights": str(CACHE / "adapted-from-start" / "model.onnx")},
+        )
     untrained, _ = load_model(untrained_pt)
+    models["imagenet-mobilenetv2"] = (mobilenetv2_features(), IMAGENET_SIZE, {"name": "mobilenetv2-imagenet"})
+    models["untrained"] = (untrained, spec.input_size, {"name": "reid", "weights": str(untrained_onnx)})
     rows = {
-        "adapted": {"reid": reid_scores(adapted_model, splits, spec.input_size),
-                    "embedder": {"name": "reid", "weights": str(adapted_onnx)}},
-        "imagenet-mobilenetv2": {"reid": reid_scores(mobilenetv2_features(), splits, IMAGENET_SIZE),
-                                 "embedder": {"name": "mobilenetv2-imagenet"}},
-        "untrained": {"reid": reid_scores(untrained, splits, spec.input_size),
-                      "embedder": {"name": "reid", "weights": str(untrained_onnx)}},
+        label: {"reid": reid_scores(model, splits, size), "real": real_vehicle_scores(model, size, args.threads),
+                "embedder": embedder}
+        for label, (model, size, embedder) in models.items()
     }  # fmt: skip
     for label, row in rows.items():
-        row["pipeline"] = pipeline(label, row["embedder"], scenario_b, console)
+        row["pipeline"] = [] if args.no_pipeline else pipeline(label, row["embedder"], scenario_b, console)
 
-    columns = [(mode, rerank) for mode in ("online", "offline") for rerank in (False, True)]
+    columns = [] if args.no_pipeline else [(mode, rerank) for mode in ("online", "offline") for rerank in (False, True)]
     table = Table(
         "embedder",
-        "re-id mAP %",
+        "street-b mAP %",
+        "rank-1 %",
+        "real 2cam val mAP %",
         "rank-1 %",
         *[f"IDF1 {mode}{' + rerank' if rerank else ''}" for mode, rerank in columns],
         box=box.SIMPLE_HEAD,
-        title="street-b (vehicles never seen in adaptation): re-id on ground-truth crops, AI City IDF1 of mtmc run",
+        title="street-b (vehicles never seen in adaptation): re-id on ground-truth crops, AI City IDF1 of mtmc run;"
+        " real vehicles: vehicle-reid-2cam val",
     )
     for label, row in rows.items():
         idf1 = {(r["mode"], r["rerank"]): r["idf1"] for r in row["pipeline"]}
@@ -237,6 +278,8 @@ def main() -> int:
             label,
             f"{100 * row['reid']['mAP']:.1f}",
             f"{100 * row['reid']['rank1']:.1f}",
+            f"{100 * row['real']['mAP']:.1f}",
+            f"{100 * row['real']['rank1']:.1f}",
             *[f"{idf1[key]:.3f}" for key in columns],
         )
     print_wide(table)
@@ -246,9 +289,9 @@ def main() -> int:
         a["idf1"] > b["idf1"] for a, b in zip(adapted["pipeline"], imagenet["pipeline"])
     )
     verdict = (
-        f"adapted model {'beats' if beats else 'does NOT beat'} ImageNet MobileNetV2 on re-id mAP "
-        f"({100 * adapted['reid']['mAP']:.1f}% vs {100 * imagenet['reid']['mAP']:.1f}%) and has the higher "
-        f"IDF1 in {idf1_wins} of {len(columns)} matcher settings"
+        f"adapted model {'beats' if beats else 'does NOT beat'} ImageNet MobileNetV2 on street-b re-id mAP "
+        f"({100 * adapted['reid']['mAP']:.1f}% vs {100 * imagenet['reid']['mAP']:.1f}%)"
+        + (f" and has the higher IDF1 in {idf1_wins} of {len(columns)} matcher settings" if columns else "")
     )
     total = time.perf_counter() - started
     print(verdict)

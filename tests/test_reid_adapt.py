@@ -122,6 +122,24 @@ def test_cli_help_and_a_bad_config_give_one_error_line(tmp_path, capsys):
     assert "model: val with init scratch:" in error and error.endswith("or set training.per_camera: false")
     assert "\n" not in error
 
+    path = write_config(tmp_path / "adapt.yaml", model={"weights": "trained/last.pt"})
+    assert main(["reid", "adapt", str(path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"mtmc reid: error: model.weights: {tmp_path / 'trained' / 'last.pt'} not found; "
+        "give a checkpoint of `mtmc reid train` (its last.pt)"
+    )
+
+
+def test_round_zero_starts_from_trained_weights_at_the_full_schedule(tmp_path):
+    from mtmc.reid.adapt.runner import round_experiment
+
+    config = load_adapt_config(write_config(tmp_path / "adapt.yaml", model={"weights": "trained.pt"}))
+    first = round_experiment(config, tmp_path / "set", tmp_path / "r0", 9, 1, None, False, True)
+    assert first.model.weights == tmp_path / "trained.pt" and first.optimiser.lr == 1.0e-3
+    later = round_experiment(config, tmp_path / "set", tmp_path / "r1", 9, 1, tmp_path / "r0.pt", False, True)
+    assert later.model.weights == tmp_path / "r0.pt"
+
 
 def test_track_features_average_the_normalised_crop_features():
     tracks = [camera_track("c001", 1, 1, crops=2), camera_track("c001", 2, 20, crops=1)]

@@ -2,7 +2,7 @@
 
     source:    {scenario: ../../runs/synthcity-street-a}     # or run_config: ../city.yaml
     mining:    {min_track_frames: 15, max_crops_per_track: 24}
-    model:     {name: glamor, init: imagenet-mobilenetv2}
+    model:     {name: glamor, init: imagenet-mobilenetv2}   # weights: a trained last.pt to start from
     training:  {size: [128, 128], identities_per_batch: 8, images_per_identity: 4,
                 optimiser: {name: adam, lr: 3.5e-4}, epochs: 12}
     rounds:    {count: 2, epochs: 6, link_quantile: 0.01}
@@ -53,6 +53,11 @@ class AdaptModelConfig(StrictModel):
     name: str = Field("glamor", description="a registered model taking a backbone option: glamor, counter-glamor")
     init: Init = "imagenet-mobilenetv2"
     options: dict[str, Any] = Field(default_factory=dict, description="constructor options of the model")
+    weights: Path | None = Field(
+        None,
+        description="start round 0 from this trained checkpoint (a `mtmc reid train` last.pt, e.g. trained on "
+        "labelled vehicles) instead of init's weights; its classifier is replaced by the pseudo-identities'",
+    )
 
     @model_validator(mode="after")
     def _options_agree_with_init(self) -> AdaptModelConfig:

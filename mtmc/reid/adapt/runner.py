@@ -94,6 +94,10 @@ def check_model(config: AdaptConfig) -> None:
     """Build the model once, so that a bad name or option fails before minutes of mining."""
     from mtmc.reid.modeling import build_model
 
+    if config.model.weights is not None and not config.model.weights.is_file():
+        raise MtmcError(
+            f"model.weights: {config.model.weights} not found; give a checkpoint of `mtmc reid train` (its last.pt)"
+        )
     options = config.model.model_options()
     if config.training.per_camera:
         options["per_camera"] = True
@@ -241,7 +245,7 @@ def round_experiment(
         model=ModelConfig(
             name=config.model.name,
             options={**config.model.model_options(), **({"per_camera": True} if per_camera else {})},
-            weights=weights,
+            weights=weights if weights is not None else config.model.weights,
         ),
         data=data,
         optimiser=optimiser,
