@@ -1,15 +1,25 @@
-"""SynthCity small end to end: YOLOX-Nano + Deep SORT workers, the matcher, AI City IDF1 (issue 5, 9b).
+"""SynthCity end to end, old parts against new in one run: workers, the matcher, AI City IDF1
+(issues 5, 9b, 16).
 
-Renders the scenario once (benchmarks/.cache/synthcity-small, shared with synthcity_detect.py), runs
-the whole system once with ``mtmc run`` (matcher online), then replays the matcher's journal, which
-holds every tracklet the workers sent, through the matcher in each mode with and without
-k-reciprocal re-ranking, so all four rows score the same tracklets. With ``--attributes EVERY`` the
-workers also classify vehicle colour and type (every EVERY frames per track) and each ``--metadata
-GAMMA`` adds replays whose cosine distance carries the metadata term {colour: GAMMA, type: GAMMA}
-(seed 001 Eq. 5), on the same tracklets:
+Renders the scenario once (``--scenario``, default ``configs/synthcity-small.yaml``, under
+benchmarks/.cache/<name>, shared with synthcity_detect.py), then for each set of parts (``--parts``)
+runs the whole system once with ``mtmc run`` (``configs/demo.yaml``'s tracker and matcher, matcher
+online) and replays the matcher's journal, which holds every tracklet the workers sent, through the
+matcher in each mode with and without k-reciprocal re-ranking, so the rows of one set of parts score
+the same tracklets. Parts (``PARTS``):
 
-    .venv/bin/python benchmarks/synthcity_e2e.py [--fresh] [--embedder config|mobilenetv2-imagenet|reid:WEIGHTS|none]
-        [--attributes EVERY --metadata 0.05 --metadata 0.2]
+- ``old``: YOLOX-Nano (score >= 0.1) + ``glamor-adapted-street-a`` (the defaults before issue 16);
+- ``new``: ``configs/demo.yaml``'s: vehicle-detection-0202 + ``glamor-mobilenetv2-2cam``;
+- ``imagenet``: vehicle-detection-0202 + ImageNet MobileNetV2 features.
+
+With ``--attributes EVERY`` (default 5; 0: off) the workers also classify vehicle colour and type
+(every EVERY frames per track) and each ``--metadata GAMMA`` (default 0.1) adds replays whose cosine
+distance carries the metadata term {colour: GAMMA, type: GAMMA} (seed 001 Eq. 5), on the same tracklets:
+
+    .venv/bin/python benchmarks/synthcity_e2e.py [--scenario configs/synthcity-three-clips.yaml]
+        [--parts old,new] [--fresh] [--attributes 5 --metadata 0.1 --metadata 0.2]
+
+Writes ``<run>/scores.json`` per set of parts and ``benchmarks/.cache/synthcity-e2e-<scenario>.json``.
 """
 
 from __future__ import annotations
@@ -21,11 +31,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".cache"
+NEW_DETECTOR = {"name": "openvino", "weights": "vehicle-detection-0202", "score_threshold": 0.1}
+PARTS: dict[str, dict[str, Any]] = {
+    "old": {
+        "detector": {"name": "onnx-yolox", "classes": ["car", "bus", "truck", "motorcycle"], "score_threshold": 0.1},
+        "embedder": {"name": "reid", "weights": "glamor-adapted-street-a"},
+    },
+    "new": {},  # configs/demo.yaml as shipped
+    "imagenet": {"detector": NEW_DETECTOR, "embedder": {"name": "mobilenetv2-imagenet"}},
+}
 
 
 def replay(config_path: Path, journal: Path, out: Path, mode: str, rerank: bool, gamma: float = 0.0) -> dict:
@@ -65,59 +85,65 @@ def replay(config_path: Path, journal: Path, out: Path, mode: str, rerank: bool,
     }  # fmt: skip
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fresh", action="store_true", help="run the workers again even if a journal is cached")
-    parser.add_argument(
-        "--embedder",
-        default="config",
-        help="config (configs/demo.yaml's: the shipped re-id weights), an embedder name, reid:WEIGHTS, or none",
-    )
-    parser.add_argument("--attributes", type=int, default=0, metavar="EVERY", help="workers classify colour and type every EVERY frames per track (0: off)")
-    parser.add_argument("--metadata", type=float, action="append", default=[], metavar="GAMMA", help="also replay with this metadata weight (needs --attributes)")
-    args = parser.parse_args()
-    if args.metadata and not args.attributes:
-        parser.error("--metadata needs --attributes EVERY (the workers must send attributes)")
-    scenario = CACHE / "synthcity-small"
+def render(config: Path) -> Path:
+    """The scenario of ``config``, rendered once under benchmarks/.cache."""
+    scenario = CACHE / config.stem
     if not (scenario / "ground_truth.txt").is_file():
-        subprocess.run(
-            [sys.executable, "-m", "mtmc", "simulate", str(ROOT / "configs" / "synthcity-small.yaml"), "-o", str(scenario)],
-            check=True,
-        )  # fmt: skip
-    run_dir = CACHE / f"synthcity-e2e-{args.embedder.replace(':', '-')}{f'-attributes{args.attributes}' if args.attributes else ''}"
+        subprocess.run([sys.executable, "-m", "mtmc", "simulate", str(config), "-o", str(scenario)], check=True)
+    return scenario
+
+
+def run_parts(name: str, scenario: Path, attributes: int, metadata: list[float], fresh: bool) -> list[dict]:
+    """``mtmc run`` with parts ``name`` (once; its journal is cached), then every replay."""
+    run_dir = CACHE / f"e2e-{scenario.name}-{name}{f'-attributes{attributes}' if attributes else ''}"
     config = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
-    config.update(scenario=str(scenario), output={"dir": str(run_dir), "video": False})
+    config.update(scenario=str(scenario), output={"dir": str(run_dir), "video": False}, **PARTS[name])
     config["matcher"].update(dashboard=None, publish=None)
-    if args.embedder == "none":
-        config.pop("embedder")
-    elif args.embedder.startswith("reid:"):
-        config["embedder"] = {"name": "reid", "weights": args.embedder.partition(":")[2]}
-    elif args.embedder != "config":
-        config["embedder"] = {"name": args.embedder}
-    if args.attributes:
-        config["attributes"] = {"name": "openvino-vehicle-attributes", "every": args.attributes}
+    if attributes:
+        config["attributes"] = {"name": "openvino-vehicle-attributes", "every": attributes}
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "run.yaml"
     config_path.write_text(yaml.safe_dump(config))
     journal = run_dir / "matcher.journal"
-    if args.fresh or not journal.is_file():
+    if fresh or not journal.is_file():
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "mtmc", "run", str(config_path), "-q", "--no-video"], check=True)
-        print(f"mtmc run (4 workers + matcher): {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        print(f"mtmc run, {name} parts (workers + matcher): {time.perf_counter() - started:.0f} s", file=sys.stderr)
     rows = [
-        replay(config_path, journal, run_dir / f"{mode}-{'rerank' if rerank else 'plain'}-m{gamma:g}", mode, rerank, gamma)
-        for gamma in (0.0, *args.metadata)
+        {"parts": name, **replay(config_path, journal, run_dir / f"{mode}-{'rerank' if rerank else 'plain'}-m{gamma:g}", mode, rerank, gamma)}
+        for gamma in (0.0, *metadata)
         for mode in ("online", "offline")
         for rerank in (False, True)
-    ]
-    print(f"\nSynthCity small, end to end (YOLOX-Nano, deepsort-bot, embedder {config.get('embedder')}), AI City protocol")
-    print(f"{'metadata':8s} {'mode':8s} {'re-ranking':10s} {'IDF1':>6s} {'IDP':>6s} {'IDR':>6s} {'tracklets':>9s} {'revisions':>9s} {'matcher s':>9s}")
+    ]  # fmt: skip
+    (run_dir / "scores.json").write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", type=Path, default=ROOT / "configs" / "synthcity-small.yaml", help="a SynthCity config")
+    parser.add_argument("--parts", default="old,new", help=f"comma-separated, of {', '.join(PARTS)}")
+    parser.add_argument("--fresh", action="store_true", help="run the workers again even if a journal is cached")
+    parser.add_argument("--attributes", type=int, default=5, metavar="EVERY", help="workers classify colour and type every EVERY frames per track (0: off)")
+    parser.add_argument("--metadata", type=float, action="append", metavar="GAMMA", help="also replay with this metadata weight (default 0.1; needs --attributes)")
+    args = parser.parse_args()
+    metadata = ([0.1] if args.attributes else []) if args.metadata is None else args.metadata
+    if metadata and not args.attributes:
+        parser.error("--metadata needs --attributes EVERY (the workers must send attributes)")
+    names = [n.strip() for n in args.parts.split(",") if n.strip()]
+    if not names or set(names) - set(PARTS):
+        parser.error(f"--parts: choose from {', '.join(PARTS)}, got {args.parts!r}")
+    scenario = render(args.scenario.resolve())
+    rows = [row for name in names for row in run_parts(name, scenario, args.attributes, metadata, args.fresh)]
+    print(f"\n{scenario.name}, end to end (deepsort-bot; parts: " + "; ".join(
+        f"{n} = {PARTS[n] or 'configs/demo.yaml'}" for n in names) + "), AI City protocol")
+    print(f"{'parts':9s} {'metadata':8s} {'mode':8s} {'re-ranking':10s} {'IDF1':>6s} {'IDP':>6s} {'IDR':>6s} {'tracklets':>9s} {'revisions':>9s} {'matcher s':>9s}")
     for r in rows:
         print(
-            f"{r['metadata']:8g} {r['mode']:8s} {'yes' if r['rerank'] else 'no':10s} {r['idf1']:6.3f} {r['idp']:6.3f} {r['idr']:6.3f} "
-            f"{r['tracklets']:9d} {r['revisions']:9d} {r['seconds']:9.2f}"
+            f"{r['parts']:9s} {r['metadata']:8g} {r['mode']:8s} {'yes' if r['rerank'] else 'no':10s} {r['idf1']:6.3f} {r['idp']:6.3f} "
+            f"{r['idr']:6.3f} {r['tracklets']:9d} {r['revisions']:9d} {r['seconds']:9.2f}"
         )
-    (run_dir / "scores.json").write_text(json.dumps(rows, indent=1))
+    (CACHE / f"synthcity-e2e-{scenario.name}.json").write_text(json.dumps(rows, indent=1))
     return 0
 
 

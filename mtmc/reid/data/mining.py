@@ -273,7 +273,8 @@ class TrackCollector:
 
 
 def default_mining_config() -> MtmcConfig:
-    """YOLOX-Nano ONNX (vehicle classes, score >= 0.3) and the ``deepsort-byte`` tracker, on CPU.
+    """The default detector (``MtmcConfig``'s: vehicle-detection-0202, score >= 0.3) and the
+    ``deepsort-byte`` tracker, on CPU.
 
     Not ``MtmcConfig()``'s plain Deep SORT: an identity is a whole track, and on street-a.mp4 Deep SORT
     cut two of the eight moving cars into two tracks each (two identities for one vehicle), where
