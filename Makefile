@@ -14,7 +14,8 @@ sync: uv
 test: sync
 	@$(UV) run --frozen pytest
 
-# SynthCity small is rendered once (about a minute) and reused; then the whole system runs on it.
+# SynthCity three clips (vehicles from all three shared videos) is rendered once (about two
+# minutes) and reused; then the whole system runs on it.
 demo: sync
-	@test -f runs/synthcity-small/ground_truth.txt || $(UV) run --frozen mtmc simulate configs/synthcity-small.yaml -o runs/synthcity-small
+	@test -f runs/synthcity-three-clips/ground_truth.txt || $(UV) run --frozen mtmc simulate configs/synthcity-three-clips.yaml -o runs/synthcity-three-clips
 	@$(UV) run --frozen mtmc run configs/demo.yaml

@@ -1,12 +1,15 @@
 """Sprite harvesting: masks, feet and direction on a synthetic street; cache; real footage."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from mtmc.sim import background as background_module
 from mtmc.sim import sprites as sprites_module
+from mtmc.sim.background import clear_parked_vehicles
 from mtmc.sim.config import FootageConfig, PartConfig, RoadConfig, SpritesConfig
 from mtmc.sim.sprites import SpriteVehicle, harvest, load_or_harvest, median_background
 
@@ -25,22 +28,32 @@ def vehicle_boxes(frame: int) -> dict[tuple[int, int, int], tuple[int, int]]:
     return {RED: (60, int(40 + 150 * t)), BLUE: (210, int(190 - 150 * t)), GREEN: (135, 110)}
 
 
-@pytest.fixture(scope="module")
-def synthetic_video(tmp_path_factory) -> Path:
+def street_texture() -> np.ndarray:
     import cv2
 
-    path = tmp_path_factory.mktemp("video") / "street.avi"
     rng = np.random.default_rng(0)
     texture = cv2.GaussianBlur(rng.uniform(60, 190, (SIZE[1], SIZE[0])).astype(np.uint8), (0, 0), 2)
-    background = cv2.cvtColor(texture, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(texture, cv2.COLOR_GRAY2BGR)
+
+
+def write_video(path: Path, boxes) -> Path:
+    """``boxes(frame)``: top-left corners by colour, drawn in order (later ones cover earlier ones)."""
+    import cv2
+
+    background = street_texture()
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 24, SIZE)  # lossless: exact geometry
     for frame in range(FRAMES):
         image = background.copy()
-        for colour, (x, y) in vehicle_boxes(frame).items():
+        for colour, (x, y) in boxes(frame).items():
             image[y : y + RECT[1], x : x + RECT[0]] = colour
         writer.write(image)
     writer.release()
     return path
+
+
+@pytest.fixture(scope="module")
+def synthetic_video(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("video") / "street.avi", vehicle_boxes)
 
 
 class ColourDetector:
@@ -84,6 +97,70 @@ def test_median_background_removes_moving_vehicles(synthetic_video):
     assert red_pixels.sum() == 0  # the moving red vehicle is gone
     green = background[110 : 110 + RECT[1], 135 : 135 + RECT[0]]
     assert (green[..., 1] > 150).mean() > 0.9  # the parked one stays
+
+
+def test_median_background_leaves_out_detected_vehicles(tmp_path):
+    # Red queues at one place for two thirds of the clip, then drives off: the plain median keeps it.
+    def queue(frame):
+        return {RED: (60, 100) if frame < 2 * FRAMES // 3 else (60, 100 + 6 * (frame - 2 * FRAMES // 3))}
+
+    video = write_video(tmp_path / "queue.avi", queue)
+    spot = (slice(100, 100 + RECT[1]), slice(60, 60 + RECT[0]))
+    plain = median_background(video, None, FRAMES)
+    assert (plain[spot][..., 2] > 150).mean() > 0.9
+    cleared = median_background(video, None, FRAMES, ColourDetector())
+    assert np.abs(cleared[spot].astype(int) - street_texture()[spot]).max() <= 2
+
+
+def pair_boxes(gap: int):
+    """Red and blue drive down the road side by side, blue ``gap`` px below and right of red (corners
+    facing); the fake detector's loose boxes intersect at the corners for a gap under 2 * PAD."""
+
+    def boxes(frame):
+        y = int(30 + 120 * frame / (FRAMES - 1))
+        return {RED: (60, y), BLUE: (60 + RECT[0] + gap, y + RECT[1] + gap)}
+
+    return boxes
+
+
+@pytest.mark.parametrize("gap, kept", [(3, 2), (-6, 0)])
+def test_overlap_is_read_from_masks_not_boxes(tmp_path, fake_detector, caplog, gap, kept):
+    # gap 3: the boxes intersect on road, the silhouettes are apart: both vehicles are whole.
+    # gap -6: blue hides red's corner: every view of both is rejected as "overlap".
+    video = write_video(tmp_path / "pair.avi", pair_boxes(gap))
+    footage, sprites = synthetic_config(video)
+    with caplog.at_level(logging.INFO, logger="mtmc.sim.sprites"):
+        vehicles = harvest("pair", footage, sprites)
+    assert len(vehicles) == kept
+    if kept:
+        for vehicle in vehicles:
+            for view in vehicle.views:
+                opaque = int((view.alpha > 127).sum())
+                assert abs(opaque - RECT[0] * RECT[1]) < 0.08 * RECT[0] * RECT[1]  # one vehicle, not two
+    else:
+        assert "overlap=" in caplog.text
+
+
+def test_crossing_traffic_is_not_harvested(tmp_path, fake_detector, caplog):
+    # Red drives across the road (5 m across, nothing along it): it faces across the road drawn.
+    video = write_video(tmp_path / "crossing.avi", lambda frame: {RED: (30 + int(180 * frame / (FRAMES - 1)), 100)})
+    footage, sprites = synthetic_config(video)
+    with caplog.at_level(logging.INFO, logger="mtmc.sim.sprites"):
+        assert harvest("crossing", footage, sprites) == []
+    assert "crossing=1" in caplog.text
+
+
+def test_clearing_parked_vehicles_skips_boxes_too_big_to_be_one(monkeypatch):
+    class Boxes:
+        def detect(self, image):
+            return np.array([[0, 0, 320, 240, 0.3, 2], [200, 100, 240, 128, 0.9, 2]], np.float32)
+
+    monkeypatch.setattr(background_module, "build_detector", lambda name, **options: Boxes())
+    image = street_texture()
+    image[100:128, 200:240] = RED
+    cleared = clear_parked_vehicles(image, SpritesConfig())
+    assert (cleared[100:128, 200:240][..., 2] > 150).mean() < 0.1  # the parked car is painted out
+    assert np.array_equal(cleared[:60], image[:60])  # the frame-sized false box is not
 
 
 def test_synthetic_harvest_masks_feet_and_direction(synthetic_video, fake_detector):

@@ -181,10 +181,18 @@ def test_recolour_paints_the_body_not_the_tyres():
 
 def test_configs_load():
     root = Path(__file__).resolve().parents[1] / "configs"
-    for name in ["synthcity-small.yaml", "synthcity-city.yaml", "synthcity-scale.yaml"]:
+    names = ["synthcity-small.yaml", "synthcity-city.yaml", "synthcity-scale.yaml", "synthcity-three-clips.yaml"]
+    for name in names:
         config = load_config(root / name, SimConfig)
         assert config.footage and (config.cameras or config.auto_cameras)
     assert len(load_config(root / "synthcity-city.yaml", SimConfig).auto_cameras.count * [0]) >= 20
+    three = load_config(root / "synthcity-three-clips.yaml", SimConfig)
+    assert {camera.footage for camera in three.cameras} == set(three.footage) == {
+        "street-a",
+        "street-b",
+        "detrac-intersection",
+    }  # every clip gives sprites and is some camera's background
+    assert three.sprites.detector.name == "openvino" and three.sprites.footage is None
 
 
 def test_calibration_maps_world_to_local():

@@ -28,7 +28,7 @@ from mtmc.sim.background import clear_parked_vehicles
 from mtmc.sim.config import SimConfig
 from mtmc.sim.geometry import RoadView
 from mtmc.sim.render import MOT_CAR_CLASS, CameraLook, CameraRenderer
-from mtmc.sim.sprites import SpriteVehicle, load_or_harvest, median_background
+from mtmc.sim.sprites import SpriteVehicle, footage_background, load_or_harvest
 from mtmc.sim.truth import write_scenario_truth
 from mtmc.sim.world import World, build_world, rng_for
 
@@ -74,10 +74,7 @@ class Scene:
         else:
             for camera in world.cameras:
                 if camera.footage not in backgrounds:
-                    footage = config.footage[camera.footage]
-                    backgrounds[camera.footage] = median_background(
-                        footage.video, footage.frames, footage.background_frames
-                    )
+                    backgrounds[camera.footage] = footage_background(config.footage[camera.footage], config.sprites)
             if config.render.clear_parked:
                 backgrounds = {name: clear_parked_vehicles(image, config.sprites) for name, image in backgrounds.items()}
         looks = assign_looks(len(world.vehicles), len(bank), config.traffic, rng_for(config.seed, "looks"))

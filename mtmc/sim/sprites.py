@@ -2,8 +2,9 @@
 
 A sprite is a vehicle's pixels plus a soft silhouette mask, seen several times at different distances
 (``SpriteView``), so the renderer can pick the view whose scale and angle fit where it draws it. The
-method has no thresholds fitted to one video: a median background, a detector and a tracker group
-each passing vehicle's detections, and each frame's own noise level sets the foreground threshold.
+method has no thresholds fitted to one video: a median background (of the frames where no detected
+vehicle covers each pixel), a detector and a tracker group each passing vehicle's detections, and
+each frame's own noise level sets the foreground threshold.
 Views that would make bad sprites (cut by the border, occluded, too small, mask not a whole vehicle)
 are dropped, and the drops are logged per reason.
 """
@@ -34,7 +35,7 @@ from mtmc.track import build_tracker
 log = logging.getLogger(__name__)
 
 # Bump whenever the method changes what it harvests, so old cache entries are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 # Frame rate assumed when a container does not state one (the tracker's motion model needs a rate).
 DEFAULT_FPS = 25.0
 # A box closer than this fraction of the frame size to its edge is probably cut by it (boxes of cut
@@ -68,7 +69,8 @@ MIN_SOLIDITY = 0.88
 # A foot this far outside the road rectangle (metres) is on a side street or a driveway: its vehicle
 # faces another way than the road the renderer draws it on.
 ROAD_MARGIN_M = 1.0
-# A track moving less than this along or across the road (metres) is parked or queued.
+# A track moving less than this along or across the road (metres) is parked or queued; one moving
+# farther across the road than along it (a junction's turning or crossing traffic) faces across it.
 MIN_TRAVEL_M = 3.0
 # Pixels kept around the silhouette so the softened alpha edge has room.
 FEATHER_PAD_PX = 2
@@ -150,14 +152,52 @@ def _read(video: Path, indices: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         capture.release()
 
 
-def median_background(video: Path, frames: tuple[int, int] | None, count: int) -> np.ndarray:
-    """Per-pixel median of ``count`` evenly spaced frames: the street without its moving traffic."""
+def median_background(
+    video: Path, frames: tuple[int, int] | None, count: int, detector: Any | None = None
+) -> np.ndarray:
+    """Per-pixel median of ``count`` evenly spaced frames: the street without its moving traffic.
+
+    With a ``detector``, each pixel's median is taken over the frames in which no detected vehicle's
+    box covers it: where traffic covers the road more often than not (a busy junction, a platoon, a
+    queue), the plain median is a smear of passing vehicles. A pixel covered in every sampled frame
+    (a parked car) keeps the plain median, as without a detector.
+    """
     start, stop = _frame_range(video, frames)
     indices = np.unique(np.linspace(start, stop - 1, count).round().astype(int))
     stack = [frame for _, frame in _read(video, indices)]
     if not stack:
         raise MtmcError(f"{video}: no frame could be decoded")
-    return np.median(np.stack(stack), axis=0).round().astype(np.uint8)
+    stack = np.stack(stack)
+    background = np.median(stack, axis=0)
+    if detector is not None:
+        covered = np.zeros(stack.shape[:3], bool)
+        for frame, cover in zip(stack, covered):
+            boxes = np.asarray(detector.detect(frame), np.float32).reshape(-1, 6)[:, :4]
+            for x1, y1, x2, y2 in np.clip(boxes, 0, None):
+                cover[int(y1) : int(np.ceil(y2)), int(x1) : int(np.ceil(x2))] = True
+        background = np.where((~covered).any(axis=0)[..., None], _free_median(stack, covered), background)
+    return background.round().astype(np.uint8)
+
+
+def _free_median(stack: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Per-pixel median of ``stack`` (N, H, W, 3 uint8) over the frames where ``covered`` (N, H, W) is
+    False; pixels covered in every frame get a meaningless value."""
+    values = stack.astype(np.uint16)
+    values[covered] = 256  # sorts after every colour
+    values.sort(axis=0)
+    free = (~covered).sum(axis=0)[None, ..., None]
+    low = np.take_along_axis(values, np.maximum(free - 1, 0) // 2, axis=0)[0]
+    high = np.take_along_axis(values, free // 2, axis=0)[0]
+    return (low.astype(np.float64) + high) / 2
+
+
+def footage_background(
+    footage: FootageConfig, sprites: SpritesConfig, detector: Any | None = None
+) -> np.ndarray:
+    """A footage's median background, vehicles found by the sprites' detector left out (see above)."""
+    if detector is None:
+        detector = build_detector(sprites.detector.name, **sprites.detector.options())
+    return median_background(footage.video, footage.frames, footage.background_frames, detector)
 
 
 # --- masks ---------------------------------------------------------------------------------------
@@ -248,26 +288,44 @@ def solidity(mask: np.ndarray) -> float:
     return float(mask.sum()) / (cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True) + 1.0)
 
 
-def _boxes_overlap(boxes: np.ndarray) -> np.ndarray:
-    """Per box: does any other box intersect it (an occluded vehicle makes a broken sprite)."""
-    x1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    y1 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    x2 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    y2 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
-    touching = (x2 > x1) & (y2 > y1)
-    np.fill_diagonal(touching, False)
-    return touching.any(axis=1)
+def vehicle_masks(
+    distance: np.ndarray, boxes: np.ndarray, threshold: float
+) -> tuple[list[tuple[np.ndarray, np.ndarray, tuple[int, int]]], np.ndarray]:
+    """``vehicle_mask`` of every box, and per pixel how many of these masks claim it.
+
+    Whether two vehicles get in each other's way is read from their masks, not their boxes: in a
+    perspective view the boxes of neighbours often intersect where neither vehicle is (a box's
+    corners are road; a diagonal bus's box covers whole lanes). A pixel claimed by two masks is
+    where one vehicle hides the other or their silhouettes merged: it may be either vehicle's.
+    """
+    claims = np.zeros(distance.shape, np.uint16)
+    masks = []
+    height, width = distance.shape
+    for box in boxes:
+        x1, y1 = int(np.clip(box[0], 0, width - 1)), int(np.clip(box[1], 0, height - 1))
+        if min(box[2] - box[0], box[3] - box[1]) < 2:  # nothing to cut; a vehicle this thin is rejected
+            masks.append((np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint8), (x1, y1)))
+            continue
+        mask, inner, (x0, y0) = vehicle_mask(distance, box, threshold)
+        claims[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] += mask
+        masks.append((mask, inner, (x0, y0)))
+    return masks, claims
 
 
-def _reject_box(box: np.ndarray, width: int, height: int, min_height: int, overlapping: bool) -> str | None:
+def _shared(mask: np.ndarray, origin: tuple[int, int], claims: np.ndarray) -> bool:
+    """Does another vehicle's mask claim a pixel of this one (``claims`` counts this one too)?"""
+    x0, y0 = origin
+    region = claims[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]]
+    return bool((region[mask > 0] > 1).any())
+
+
+def _reject_box(box: np.ndarray, width: int, height: int, min_height: int) -> str | None:
     x1, y1, x2, y2 = box
     mx, my = max(2.0, BORDER_MARGIN * width), max(2.0, BORDER_MARGIN * height)
     if x1 < mx or y1 < my or x2 > width - mx or y2 > height - my:
         return "border"
     if y2 - y1 < min_height:
         return "small"
-    if overlapping:
-        return "overlap"
     return None
 
 
@@ -351,8 +409,9 @@ def harvest(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[SpriteVehicle]:
     """Detect, track and cut out the moving vehicles of one footage; ``progress(done, total)`` per frame."""
-    background = median_background(footage.video, footage.frames, footage.background_frames)
-    return _harvest(name, footage, sprites, background, progress)
+    detector = build_detector(sprites.detector.name, **sprites.detector.options())
+    background = footage_background(footage, sprites, detector)
+    return _harvest(name, footage, sprites, background, progress, detector)
 
 
 def _harvest(
@@ -361,13 +420,15 @@ def _harvest(
     sprites: SpritesConfig,
     background: np.ndarray,
     progress: Callable[[int, int], None] | None,
+    detector: Any | None = None,
 ) -> list[SpriteVehicle]:
     road = RoadView(np.array(footage.road.corners), footage.road.width_m, footage.road.length_m)
     start, stop = _frame_range(footage.video, footage.frames)
     _, fps = _video_info(footage.video)
     background_lab = _lab(background)
     height, width = background.shape[:2]
-    detector = build_detector(sprites.detector.name, **sprites.detector.options())
+    if detector is None:
+        detector = build_detector(sprites.detector.name, **sprites.detector.options())
     tracker = build_tracker("deepsort-byte", fps=fps / sprites.frame_step)
     indices = np.arange(start, stop, sprites.frame_step)
 
@@ -388,16 +449,18 @@ def _harvest(
             static[max(0, y1) : y2, max(0, x1) : x2] = False
         noise = float(np.median(distance[static] if static.any() else distance))
         threshold = max(MIN_DELTA_E, NOISE_FACTOR * noise)
-        overlapping = _boxes_overlap(dets[:, :4])
+        masks, claims = vehicle_masks(distance, dets[:, :4], threshold)
         for det_index, track_id in sorted(tracked.items()):
             box = dets[det_index, :4]
             feet = road.to_ground(np.array([[(box[0] + box[2]) / 2, box[3]]]))
             if road.in_front(feet)[0] and _on_road(road, *feet[0]):
                 paths[track_id].append((index, float(feet[0, 1]), float(feet[0, 0])))
-            reason = _reject_box(box, width, height, sprites.min_height_px, bool(overlapping[det_index]))
+            reason = _reject_box(box, width, height, sprites.min_height_px)
+            mask, inner, origin = masks[det_index]
             if reason is None:
-                mask, inner, origin = vehicle_mask(distance, box, threshold)
                 reason = _reject_mask(mask, inner)
+            if reason is None and _shared(mask, origin, claims):
+                reason = "overlap"
             if reason is None:
                 bgr, alpha, foot, corner = _cut(frame, mask, origin)
                 ground = road.to_ground(np.array([[corner[0] + foot[0], corner[1] + foot[1]]]))
@@ -418,6 +481,8 @@ def _harvest(
         path = np.array(paths[track_id]).reshape(-1, 3)
         if len(path) < 2 or max(np.ptp(path[:, 1]), np.ptp(path[:, 2])) < MIN_TRAVEL_M:
             reason = "parked_or_off_road"
+        elif np.ptp(path[:, 2]) > np.ptp(path[:, 1]):
+            reason = "crossing"  # turning or crossing at a junction: it faces across the road
         elif len(candidates[track_id]) < sprites.min_views:
             reason = "few_views"
         else:
@@ -538,7 +603,8 @@ def load_or_harvest(
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
             log.warning("sprites %s: cache entry %s is unreadable (%s); harvesting again", name, path, error)
             path.unlink(missing_ok=True)
-    background = median_background(footage.video, footage.frames, footage.background_frames)
-    vehicles = _harvest(name, footage, sprites, background, None)
+    detector = build_detector(sprites.detector.name, **sprites.detector.options())
+    background = footage_background(footage, sprites, detector)
+    vehicles = _harvest(name, footage, sprites, background, None, detector)
     _save(path, key, background, vehicles)
     return background, vehicles
