@@ -10,7 +10,8 @@ the same tracklets. Parts (``PARTS``):
 
 - ``old``: YOLOX-Nano (score >= 0.1) + ``glamor-adapted-street-a`` (the defaults before issue 16);
 - ``new``: ``configs/demo.yaml``'s: vehicle-detection-0202 + ``glamor-mobilenetv2-2cam``;
-- ``imagenet``: vehicle-detection-0202 + ImageNet MobileNetV2 features.
+- ``imagenet``: vehicle-detection-0202 + ImageNet MobileNetV2 features;
+- ``new-detector`` / ``new-embedder``: one of the two new parts with the other old one.
 
 With ``--attributes EVERY`` (default 5; 0: off) the workers also classify vehicle colour and type
 (every EVERY frames per track) and each ``--metadata GAMMA`` (default 0.1) adds replays whose cosine
@@ -45,6 +46,12 @@ PARTS: dict[str, dict[str, Any]] = {
     },
     "new": {},  # configs/demo.yaml as shipped
     "imagenet": {"detector": NEW_DETECTOR, "embedder": {"name": "mobilenetv2-imagenet"}},
+    # one part changed at a time: which of the two moves the score
+    "new-detector": {"detector": NEW_DETECTOR, "embedder": {"name": "reid", "weights": "glamor-adapted-street-a"}},
+    "new-embedder": {
+        "detector": {"name": "onnx-yolox", "classes": ["car", "bus", "truck", "motorcycle"], "score_threshold": 0.1},
+        "embedder": {"name": "reid", "weights": "glamor-mobilenetv2-2cam"},
+    },
 }
 
 
