@@ -565,6 +565,20 @@ def test_pad_then_crop_shifts_the_image() -> None:
     assert all(f < 1.0 for f in padded_fraction)  # the crop always keeps part of the image
 
 
+def test_low_resolution_shrinks_first_so_detail_is_lost_at_the_same_output_size() -> None:
+    torch.manual_seed(0)
+    image = torch.zeros(3, 64, 64, dtype=torch.uint8)
+    image[:, ::2] = 255  # one-pixel stripes: gone once shrunk to a third and resized back
+    sharp = train_transforms((64, 64), flip_p=0.0, padding=0, erasing_p=0.0)(image)
+    blurred = train_transforms(
+        (64, 64), flip_p=0.0, padding=0, erasing_p=0.0, low_resolution_p=1.0, low_resolution_min=0.3
+    )(image)
+    assert blurred.shape == sharp.shape == (3, 64, 64)
+    assert blurred.std() < 0.5 * sharp.std()
+    sizes = {tuple(reid_transforms.RandomShrink(0.5)(image).shape[-2:]) for _ in range(20)}
+    assert all(32 <= h <= 64 and h == w for h, w in sizes) and len(sizes) > 1
+
+
 def test_test_transforms_resize_and_normalise_only() -> None:
     image = torch.full((3, 10, 40), 255, dtype=torch.uint8)
     out = reid_transforms.test_transforms((8, 16))(image)
@@ -587,3 +601,5 @@ def test_transform_arguments_are_checked() -> None:
         train_transforms((8, 8), colour_jitter=2)
     with pytest.raises(ValueError, match=r"size must be"):
         reid_transforms.test_transforms((8,))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"low_resolution_min must lie in \(0, 1\], got 0"):
+        train_transforms((8, 8), low_resolution_p=0.5, low_resolution_min=0)

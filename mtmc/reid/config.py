@@ -52,6 +52,10 @@ class TransformConfig(StrictModel):
         0.0, ge=0.0, le=1.0, description="brightness/contrast/saturation jitter; 0: off"
     )
     erasing_p: float = Field(0.5, ge=0.0, le=1.0, description="random erasing probability")
+    low_resolution_p: float = Field(
+        0.0, ge=0.0, le=1.0, description="probability of shrinking an image first (far, blurred vehicles); 0: off"
+    )
+    low_resolution_min: float = Field(0.3, gt=0.0, le=1.0, description="smallest fraction of its sides it shrinks to")
 
 
 class DataConfig(StrictModel):

@@ -5,6 +5,9 @@ horizontal flip p=0.5, pad 10 then random crop back to size, ImageNet normalisat
 erasing p=0.5 (Zhong et al. 2017). Per paper: GLAMOR §3.1/§6.2 and PGAN §4.2 flip and erase only
 (``padding=0``); VAL §4 and AttributeNet §4.2 add the random crop / zoom. Colour jitter (the AI
 City recipe, paper 001 §4) is off by default: it would blur the colour labels AttributeNet learns.
+Low-resolution augmentation (off by default, not in the papers) shrinks an image to a random
+fraction of its size before the resize: far vehicles reach the embedder as a few dozen blurred
+pixels, while labelled re-id crops are mostly close-ups.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ def train_transforms(
     padding: int = 10,
     colour_jitter: float = 0.0,
     erasing_p: float = 0.5,
+    low_resolution_p: float = 0.0,
+    low_resolution_min: float = 0.3,
 ) -> v2.Compose:
     """uint8 (3, h, w) -> float32 (3, H, W) for ``size`` = (H, W): resize, flip with ``flip_p``,
     zero-pad by ``padding`` and crop a random (H, W) window (none when 0), jitter brightness,
     contrast and saturation by up to ``colour_jitter`` (none when 0), normalise, and erase a random
     rectangle with ``erasing_p``; erased pixels are 0 after normalisation, the ImageNet mean
-    (as Luo et al. fill with the mean)."""
+    (as Luo et al. fill with the mean). With ``low_resolution_p`` the image is first shrunk to a
+    uniform random fraction in [``low_resolution_min``, 1] of its sides (antialiased)."""
     height, width = _check_size(size)
     _check_probability("flip_p", flip_p)
     _check_probability("erasing_p", erasing_p)
@@ -38,7 +44,13 @@ def train_transforms(
         raise ValueError(f"padding must be >= 0 pixels, got {padding}")
     if not 0.0 <= colour_jitter <= 1.0:
         raise ValueError(f"colour_jitter must lie in [0, 1] (0: off), got {colour_jitter}")
-    steps: list[v2.Transform] = [v2.Resize((height, width), antialias=True), v2.RandomHorizontalFlip(flip_p)]
+    _check_probability("low_resolution_p", low_resolution_p)
+    if not 0.0 < low_resolution_min <= 1.0:
+        raise ValueError(f"low_resolution_min must lie in (0, 1], got {low_resolution_min}")
+    steps: list[v2.Transform] = []
+    if low_resolution_p:
+        steps.append(v2.RandomApply([RandomShrink(low_resolution_min)], p=low_resolution_p))
+    steps += [v2.Resize((height, width), antialias=True), v2.RandomHorizontalFlip(flip_p)]
     if padding:
         steps.append(v2.RandomCrop((height, width), padding=padding, fill=0))
     if colour_jitter:
@@ -51,6 +63,20 @@ def train_transforms(
         v2.RandomErasing(p=erasing_p, scale=ERASING_SCALE, ratio=ERASING_RATIO, value=0),
     ]
     return v2.Compose(steps)
+
+
+class RandomShrink(torch.nn.Module):
+    """Resize a (3, h, w) image to a uniform random fraction in [``min_scale``, 1] of its sides."""
+
+    def __init__(self, min_scale: float) -> None:
+        super().__init__()
+        self.min_scale = min_scale
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        scale = self.min_scale + (1.0 - self.min_scale) * float(torch.rand(()))
+        height, width = image.shape[-2:]
+        size = [max(1, round(height * scale)), max(1, round(width * scale))]
+        return v2.functional.resize(image, size, antialias=True)
 
 
 def test_transforms(size: tuple[int, int]) -> v2.Compose:
