@@ -48,6 +48,15 @@ CHANCE_DRAWS = 20
 DIRECTIONS = ((1, "cam1->cam2"), (2, "cam2->cam1"))
 
 
+def load_directions(test_list: str = "val.txt") -> dict[int, ReidSplits]:
+    """Both directions' splits of ``test_list`` (query camera -> splits), trained on the other list."""
+    train = "val.txt" if test_list == "train.txt" else "train.txt"
+    return {
+        camera: load_dataset("vehicle-reid-2cam", DATA, train=train, test_list=test_list, query_camera=camera)
+        for camera, _ in DIRECTIONS
+    }
+
+
 def untrained_glamor(threads: int) -> Embedder:
     """GLAMOR on ImageNet MobileNetV2 at the seeded initialisation training starts from."""
     from mtmc.reid.engine.trainer import seed_everything
@@ -115,11 +124,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    train = "val.txt" if args.list == "train.txt" else "train.txt"
-    directions = {
-        camera: load_dataset("vehicle-reid-2cam", DATA, train=train, test_list=args.list, query_camera=camera)
-        for camera, _ in DIRECTIONS
-    }
+    directions = load_directions(args.list)
     print(f"vehicle-reid-2cam {args.list}: {len(directions[1].query)} vehicles, one view per camera")
 
     builders: dict[str, Any] = {}

@@ -40,12 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from reid_2cam import DATA, DIRECTIONS, evaluate_embedder  # noqa: E402
+from reid_2cam import DIRECTIONS, evaluate_embedder, load_directions  # noqa: E402
 from reid_smoke import SMOKE, scale_epochs, scaled_schedule, scratch_parent  # noqa: E402
 
 from mtmc.console import print_wide  # noqa: E402
 from mtmc.reid.config import ReidExperimentConfig, load_experiment  # noqa: E402
-from mtmc.reid.data import load_dataset  # noqa: E402
 from mtmc.reid.embedder import TorchEmbedder  # noqa: E402
 from mtmc.reid.engine import Trainer, load_model  # noqa: E402
 from mtmc.reid.engine.trainer import seed_everything  # noqa: E402
@@ -144,10 +143,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    directions = {
-        camera: load_dataset("vehicle-reid-2cam", DATA, train="train.txt", test_list="val.txt", query_camera=camera)
-        for camera, _ in DIRECTIONS
-    }
+    directions = load_directions()
     results = json.loads(args.json.read_text()) if args.json.is_file() else {}
     for name in names:
         results[f"{name}-{args.size}-{args.epochs}"] = run(name, args.epochs, args.size, args.threads, directions)

@@ -55,12 +55,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reid_2cam import DATA as REID_2CAM, DIRECTIONS, evaluate_embedder  # noqa: E402  (benchmarks/ is the script's folder)
+from reid_2cam import evaluate_embedder, load_directions  # noqa: E402  (benchmarks/ is the script's folder)
 from synthcity_e2e import replay  # noqa: E402
 
 from mtmc.console import print_wide  # noqa: E402
 from mtmc.reid.adapt import adapt, load_adapt_config  # noqa: E402
-from mtmc.reid.data import ReidSample, ReidSplits, load_dataset  # noqa: E402
+from mtmc.reid.data import ReidSample, ReidSplits  # noqa: E402
 from mtmc.reid.data.mining import MiningOptions, crop_is_usable  # noqa: E402
 from mtmc.reid.embedder import TorchEmbedder, mobilenetv2_features  # noqa: E402
 from mtmc.reid.engine import evaluate_on_splits, extract_features, load_checkpoint, load_model  # noqa: E402
@@ -202,12 +202,10 @@ def run_adapt(config, out: Path, skip: bool, console: Console) -> tuple[dict[str
     return report, time.perf_counter() - started
 
 
-def real_vehicle_scores(model: torch.nn.Module, size: tuple[int, int], threads: int) -> dict[str, float]:
+def real_vehicle_scores(
+    model: torch.nn.Module, size: tuple[int, int], directions: dict[int, ReidSplits], threads: int
+) -> dict[str, float]:
     """Mean mAP / rank-1 of both directions on vehicle-reid-2cam val (real vehicles)."""
-    directions = {
-        camera: load_dataset("vehicle-reid-2cam", REID_2CAM, train="train.txt", test_list="val.txt", query_camera=camera)
-        for camera, _ in DIRECTIONS
-    }
     embedder = TorchEmbedder(model, dim=int(getattr(model, "feature_dim", 1280)), threads=threads, input_size=size)
     return evaluate_embedder(embedder, directions)["mean"]
 
@@ -252,8 +250,9 @@ def main() -> int:
     untrained, _ = load_model(untrained_pt)
     models["imagenet-mobilenetv2"] = (mobilenetv2_features(), IMAGENET_SIZE, {"name": "mobilenetv2-imagenet"})
     models["untrained"] = (untrained, spec.input_size, {"name": "reid", "weights": str(untrained_onnx)})
+    real = load_directions()
     rows = {
-        label: {"reid": reid_scores(model, splits, size), "real": real_vehicle_scores(model, size, args.threads),
+        label: {"reid": reid_scores(model, splits, size), "real": real_vehicle_scores(model, size, real, args.threads),
                 "embedder": embedder}
         for label, (model, size, embedder) in models.items()
     }  # fmt: skip

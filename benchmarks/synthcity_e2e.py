@@ -38,20 +38,17 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".cache"
+OLD_DETECTOR = {"name": "onnx-yolox", "classes": ["car", "bus", "truck", "motorcycle"], "score_threshold": 0.1}
+OLD_EMBEDDER = {"name": "reid", "weights": "glamor-adapted-street-a"}
 NEW_DETECTOR = {"name": "openvino", "weights": "vehicle-detection-0202", "score_threshold": 0.1}
+NEW_EMBEDDER = {"name": "reid", "weights": "glamor-mobilenetv2-2cam"}
 PARTS: dict[str, dict[str, Any]] = {
-    "old": {
-        "detector": {"name": "onnx-yolox", "classes": ["car", "bus", "truck", "motorcycle"], "score_threshold": 0.1},
-        "embedder": {"name": "reid", "weights": "glamor-adapted-street-a"},
-    },
+    "old": {"detector": OLD_DETECTOR, "embedder": OLD_EMBEDDER},
     "new": {},  # configs/demo.yaml as shipped
     "imagenet": {"detector": NEW_DETECTOR, "embedder": {"name": "mobilenetv2-imagenet"}},
     # one part changed at a time: which of the two moves the score
-    "new-detector": {"detector": NEW_DETECTOR, "embedder": {"name": "reid", "weights": "glamor-adapted-street-a"}},
-    "new-embedder": {
-        "detector": {"name": "onnx-yolox", "classes": ["car", "bus", "truck", "motorcycle"], "score_threshold": 0.1},
-        "embedder": {"name": "reid", "weights": "glamor-mobilenetv2-2cam"},
-    },
+    "new-detector": {"detector": NEW_DETECTOR, "embedder": OLD_EMBEDDER},
+    "new-embedder": {"detector": OLD_DETECTOR, "embedder": NEW_EMBEDDER},
 }
 
 

@@ -409,9 +409,16 @@ def harvest(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[SpriteVehicle]:
     """Detect, track and cut out the moving vehicles of one footage; ``progress(done, total)`` per frame."""
+    return _background_and_vehicles(name, footage, sprites, progress)[1]
+
+
+def _background_and_vehicles(
+    name: str, footage: FootageConfig, sprites: SpritesConfig, progress: Callable[[int, int], None] | None
+) -> tuple[np.ndarray, list[SpriteVehicle]]:
+    """The footage's background and its harvested vehicles, with one detector for both."""
     detector = build_detector(sprites.detector.name, **sprites.detector.options())
     background = footage_background(footage, sprites, detector)
-    return _harvest(name, footage, sprites, background, progress, detector)
+    return background, _harvest(name, footage, sprites, background, progress, detector)
 
 
 def _harvest(
@@ -420,15 +427,13 @@ def _harvest(
     sprites: SpritesConfig,
     background: np.ndarray,
     progress: Callable[[int, int], None] | None,
-    detector: Any | None = None,
+    detector: Any,
 ) -> list[SpriteVehicle]:
     road = RoadView(np.array(footage.road.corners), footage.road.width_m, footage.road.length_m)
     start, stop = _frame_range(footage.video, footage.frames)
     _, fps = _video_info(footage.video)
     background_lab = _lab(background)
     height, width = background.shape[:2]
-    if detector is None:
-        detector = build_detector(sprites.detector.name, **sprites.detector.options())
     tracker = build_tracker("deepsort-byte", fps=fps / sprites.frame_step)
     indices = np.arange(start, stop, sprites.frame_step)
 
@@ -603,8 +608,6 @@ def load_or_harvest(
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
             log.warning("sprites %s: cache entry %s is unreadable (%s); harvesting again", name, path, error)
             path.unlink(missing_ok=True)
-    detector = build_detector(sprites.detector.name, **sprites.detector.options())
-    background = footage_background(footage, sprites, detector)
-    vehicles = _harvest(name, footage, sprites, background, None, detector)
+    background, vehicles = _background_and_vehicles(name, footage, sprites, None)
     _save(path, key, background, vehicles)
     return background, vehicles
