@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import math
 import shutil
 import socket
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,8 +20,11 @@ import cv2
 import numpy as np
 import pytest
 
-from mtmc.dashboard import STALE_AFTER_S, LiveState, id_color, serve
+from mtmc.dashboard import STALE_AFTER_S, LiveState, id_color, jpeg_dimensions, serve
+from mtmc.dashboard import server as server_module
 from mtmc.dashboard import state as state_module
+from mtmc.dashboard.images import PLACEHOLDER_SIZE
+from mtmc.dashboard.state import Preview
 from mtmc.errors import MtmcError
 
 CHROMIUM = shutil.which("chromium")
@@ -47,14 +52,23 @@ def synthetic_jpeg(h: int = 120, w: int = 160) -> bytes:
     return jpeg(np.full((h, w, 3), 90, np.uint8))
 
 
+def jpeg_bomb(width: int = 20000, height: int = 20000) -> bytes:
+    """A real tiny JPEG whose frame header (SOF0) claims ``width`` x ``height`` pixels."""
+    data = bytearray(synthetic_jpeg(8, 8))
+    sof = data.find(b"\xff\xc0")  # marker, length (2), precision (1), height (2), width (2)
+    assert sof > 0
+    data[sof + 5 : sof + 7] = height.to_bytes(2, "big")
+    data[sof + 7 : sof + 9] = width.to_bytes(2, "big")
+    return bytes(data)
+
+
 @contextlib.contextmanager
-def served(state: LiveState) -> Iterator[int]:
-    server, port = serve(state)
+def served(state: LiveState, **kw: int) -> Iterator[int]:
+    server, port = serve(state, **kw)
     try:
         yield port
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
 
 
 def get(port: int, path: str) -> tuple[int, str, bytes]:
@@ -114,9 +128,65 @@ def test_snapshot_content_is_json() -> None:
         "latency_p50_s": 0.012,
         "latency_p99_s": None,
     }
-    # A camera first heard of later gets a tile after the configured ones.
+    assert snap["refused"] == {"unknown_camera": 0, "unreadable_preview": 0, "oversized_preview": 0}
+
+
+def test_unknown_cameras_and_bad_previews_are_refused_and_counted() -> None:
+    state = LiveState(["c01", "c02"], max_preview_size=(640, 640))
     state.heartbeat("c09", 1, 10.0, 0, 0.0)
-    assert [c["id"] for c in state.snapshot()["cameras"]] == ["c01", "c02", "c09"]
+    state.frame("c09", 1, 0.0, synthetic_jpeg(), np.zeros((0, 4)), [])
+    state.frame("c01", 1, 0.0, synthetic_jpeg(), np.zeros((0, 4)), [])
+    state.frame("c01", 2, 0.1, jpeg_bomb(), np.zeros((0, 4)), [])
+    state.frame("c01", 3, 0.2, synthetic_jpeg(480, 641), np.zeros((0, 4)), [])  # one pixel too wide
+    state.frame("c02", 4, 0.3, b"not a jpeg", np.zeros((0, 4)), [])
+    snap = state.snapshot()
+    assert [c["id"] for c in snap["cameras"]] == ["c01", "c02"]  # no tile for c09
+    assert snap["refused"] == {"unknown_camera": 2, "unreadable_preview": 1, "oversized_preview": 2}
+    assert state.preview("c09") is None and state.preview("c02") is None
+    assert state.preview("c01").frame == 1  # the refused ones did not replace it
+    with pytest.raises(ValueError, match="max_preview_size"):
+        LiveState([], max_preview_size=(0, 100))
+
+
+# --- preview images ----------------------------------------------------------------------------
+
+
+def test_jpeg_dimensions_from_the_header() -> None:
+    assert jpeg_dimensions(synthetic_jpeg(120, 160)) == (160, 120)
+    assert jpeg_dimensions(jpeg_bomb()) == (20000, 20000)
+    assert jpeg_dimensions(jpeg_bomb(30000, 7)) == (30000, 7)
+    ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+    for junk in [b"", b"\xff\xd8", b"hello", synthetic_jpeg()[:40], png.tobytes(), jpeg_bomb(20, 0)]:
+        assert jpeg_dimensions(junk) is None, junk[:20]
+
+
+def test_bomb_preview_is_refused_without_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[int] = []
+    real_imdecode = cv2.imdecode
+
+    def imdecode(buf: np.ndarray, flags: int) -> np.ndarray | None:
+        decoded.append(len(buf))
+        return real_imdecode(buf, flags)
+
+    monkeypatch.setattr(server_module.cv2, "imdecode", imdecode)
+    bomb = jpeg_bomb()
+    assert len(bomb) < 1000
+
+    def preview(data: bytes) -> Preview:
+        return Preview(1, 1, 0.0, data, [[20.0, 30.0, 60.0, 50.0]], [12], [1])
+
+    for data in (bomb, b"not a jpeg", synthetic_jpeg(2000, 100)):
+        refused = server_module.annotate(preview(data), (1920, 1920))
+        shown = real_imdecode(np.frombuffer(refused, np.uint8), cv2.IMREAD_COLOR)
+        assert shown.shape[:2] == PLACEHOLDER_SIZE[::-1]  # the small "preview refused" placeholder
+    assert decoded == []  # no decoder ever saw them
+
+    image = np.full((120, 160, 3), 90, np.uint8)
+    drawn = server_module.annotate(preview(jpeg(image)), (1920, 1920))
+    assert len(decoded) == 1
+    drawn = real_imdecode(np.frombuffer(drawn, np.uint8), cv2.IMREAD_COLOR)
+    expected = [int(id_color(12)[i : i + 2], 16) for i in (5, 3, 1)]  # BGR
+    assert drawn.shape == image.shape and np.abs(drawn[55, 20].astype(int) - expected).max() < 30
 
 
 def test_frame_rejects_mismatched_ids() -> None:
@@ -263,13 +333,93 @@ def test_routes() -> None:
         assert b"c99" in get(port, "/api/frame/c99.jpg")[2]
 
 
+def request(port: int, method: str, path: str) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request(method, path)
+    response = conn.getresponse()
+    response.body = response.read()  # type: ignore[attr-defined]
+    conn.close()
+    return response
+
+
+def test_head_methods_and_cache_headers() -> None:
+    with served(LiveState(["c01"])) as port:
+        for path, cache in [("/", "no-cache"), ("/static/app.js", "no-cache"), ("/api/state", "no-store")]:
+            got, head = request(port, "GET", path), request(port, "HEAD", path)
+            assert got.status == head.status == 200 and got.getheader("Cache-Control") == cache
+            assert head.getheader("Content-Length") == str(len(got.body)) and head.body == b""
+            assert head.getheader("Content-Type") == got.getheader("Content-Type")
+        missing = request(port, "HEAD", "/nope")
+        assert missing.status == 404 and missing.body == b""
+        post = request(port, "POST", "/api/state")
+        assert post.status == 405 and post.getheader("Allow") == "GET, HEAD"
+        assert request(port, "GET", "/healthz").getheader("Server") == "mtmc-dashboard"
+
+
+def test_idle_connections_take_no_threads() -> None:
+    before = threading.active_count()
+    server, port = serve(LiveState(["c01"]))
+    idle: list[socket.socket] = []
+    try:
+        assert threading.active_count() == before + server_module.THREADS + 1
+        for i in range(300):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if i % 2:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+            idle.append(sock)
+        time.sleep(0.5)  # let the server accept them all
+        assert threading.active_count() == before + server_module.THREADS + 1
+        assert get(port, "/healthz")[:2] == (200, "text/plain; charset=utf-8")
+        assert get(port, "/api/state")[0] == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        server.close()
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before  # close() ended the loop and every worker
+    server.close()  # idempotent
+
+
+def test_idle_connections_are_closed_and_the_limit_holds() -> None:
+    with served(LiveState([]), idle_timeout_s=1, connection_limit=12) as port:
+        quiet = socket.create_connection(("127.0.0.1", port), timeout=10)
+        partial = socket.create_connection(("127.0.0.1", port), timeout=10)
+        partial.sendall(b"GET /healthz HTTP/1.1\r\n")
+        start = time.monotonic()
+        assert quiet.recv(100) == b"" and partial.recv(100) == b""  # closed by the server
+        assert time.monotonic() - start < 8
+        quiet.close()
+        partial.close()
+        # More idle clients than the limit: the rest wait in the backlog, and are served once
+        # idle ones are closed.
+        crowd = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(15)]
+        assert get(port, "/healthz")[0] == 200
+        for sock in crowd:
+            sock.close()
+
+
+def test_close_frees_the_port() -> None:
+    server, port = serve(LiveState([]))
+    assert server.port == port and server.url == f"http://127.0.0.1:{port}/"
+    assert get(port, "/healthz")[0] == 200
+    server.close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    with served(LiveState([]), port=port) as again:  # the same port, at once
+        assert again == port and get(port, "/healthz")[0] == 200
+
+
 def test_port_in_use_is_a_user_error() -> None:
+    before = threading.active_count()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(MtmcError, match=rf"port {port} on 127\.0\.0\.1 is already in use.*another port"):
             serve(LiveState([]), port=port)
+    assert threading.active_count() == before  # nothing started
 
 
 # --- the page in headless Chromium -------------------------------------------------------------
@@ -345,6 +495,7 @@ def demo_state(data_dir: Path) -> LiveState:
             state.heartbeat("c03", 1140, 23.9, 4, 0.31)
     state.heartbeat("c01", 1410, 24.0, 1, 0.12)
     state.heartbeat("c02", 1398, 23.7, 0, 0.09)
+    state.heartbeat("c77", 10, 24.0, 0, 0.1)  # not configured: refused, and counted on the page
     for time_s, gid, camera in SIGHTINGS:
         state.identity(gid, camera, time_s)
     return state
@@ -424,3 +575,4 @@ def test_page_in_headless_chromium(data_dir: Path, tmp_path: Path) -> None:
         assert f'data-gid="{gid}"' in html and f"#{gid}</span>" in html
     assert '<article class="tile stale" data-camera="c03">' in html and "STALE · 12 s" in html
     assert 'c01<span class="arrow">→</span>c02<span class="arrow">→</span>c03' in html  # #13's path
+    assert 'data-camera="c77"' not in html and "<li>unknown_camera<b>1</b></li>" in html

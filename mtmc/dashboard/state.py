@@ -7,7 +7,10 @@ One lock guards everything, and every method holds it only to swap references or
 values, so the matcher never waits on a slow client. Memory is bounded: one preview per camera,
 at most :data:`MAX_IDENTITIES` identities (those unseen for ``history_s`` of stream time are
 dropped), :data:`MAX_PATH` cameras per identity's path, and one throughput sample per wall-clock
-second over ``history_s``.
+second over ``history_s``. Only the cameras it was built with are shown: a heartbeat or frame from
+any other is ignored and counted under ``refused`` (``unknown_camera``), and so is a preview whose
+JPEG is unreadable (``unreadable_preview``) or declares more pixels than ``max_preview_size``
+(``oversized_preview``), which is never decoded.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mtmc.dashboard.images import fits, jpeg_dimensions
+
 STALE_AFTER_S = 5.0  # a camera with no heartbeat for longer than this is marked stale
 MAX_IDENTITIES = 2000  # identities kept for the "active identities" panel, most recent first
 MAX_PATH = 32  # cameras kept per identity path (the latest ones)
 SHOWN_IDENTITIES = 100  # identities a snapshot lists
 RATE_WINDOW_S = 5  # seconds the current throughput is averaged over
 UNASSIGNED_COLOR = "#8a8f98"
+MAX_PREVIEW_SIZE = (1920, 1920)  # width, height: a preview declaring more is refused, never decoded
+REFUSALS = ("unknown_camera", "unreadable_preview", "oversized_preview")
 
 
 def id_color(global_id: int) -> str:
@@ -94,8 +101,11 @@ def _finite(value: float | None) -> float | None:
 class LiveState:
     """The matcher's live state for the dashboard; thread-safe, bounded in memory.
 
-    ``cameras`` fixes the tile order; a camera first seen later is appended. ``clock`` (seconds,
-    monotonic) times heartbeats and throughput; tests pass a fake one.
+    ``cameras`` are the configured cameras, in tile order; heartbeats and frames from any other
+    are ignored and counted (``snapshot()["refused"]["unknown_camera"]``). A preview whose JPEG
+    header declares more than ``max_preview_size`` (width, height) pixels, or cannot be parsed, is
+    not stored (the camera keeps its previous one) and counted too. ``clock`` (seconds, monotonic)
+    times heartbeats and throughput; tests pass a fake one.
     """
 
     def __init__(
@@ -104,14 +114,20 @@ class LiveState:
         history_s: float = 300,
         *,
         clock: Callable[[], float] = time.monotonic,
+        max_preview_size: tuple[int, int] = MAX_PREVIEW_SIZE,
     ) -> None:
         if not history_s > 0:
             raise ValueError(f"history_s must be positive, got {history_s}")
+        width, height = (int(v) for v in max_preview_size)
+        if width < 1 or height < 1:
+            raise ValueError(f"max_preview_size must be positive, got {max_preview_size}")
+        self.max_preview_size: tuple[int, int] = (width, height)
         self._lock = threading.Lock()
         self._clock = clock
         self._history_s = float(history_s)
         self._started = clock()
         self._cameras: dict[str, _Camera] = {str(c): _Camera() for c in cameras}
+        self._refused: dict[str, int] = dict.fromkeys(REFUSALS, 0)
         self._seq = 0
         self._identities: OrderedDict[int, _Identity] = OrderedDict()  # least recently seen first
         self._latest_s = -math.inf  # the latest stream time an identity was seen at
@@ -126,8 +142,12 @@ class LiveState:
             "latency_p99_s": None,
         }
 
-    def _camera(self, camera: str) -> _Camera:
-        return self._cameras.setdefault(str(camera), _Camera())
+    def _camera(self, camera: str) -> _Camera | None:
+        """The configured camera, or None (counted as refused) for any other; holds the lock."""
+        cam = self._cameras.get(str(camera))
+        if cam is None:
+            self._refused["unknown_camera"] += 1
+        return cam
 
     def frame(
         self,
@@ -141,7 +161,8 @@ class LiveState:
     ) -> None:
         """The camera's latest preview: JPEG bytes, ``(N, 4)`` x, y, w, h boxes in its pixels,
         each box's global id (None: not assigned yet) and, optionally, its local track id (shown
-        on unassigned boxes)."""
+        on unassigned boxes). Ignored, and counted, from an unknown camera or with a JPEG that is
+        unreadable or declares more than ``max_preview_size`` pixels (read from its header only)."""
         rows = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         if len(global_ids) != len(rows) or (track_ids is not None and len(track_ids) != len(rows)):
             raise ValueError(
@@ -151,17 +172,29 @@ class LiveState:
         preview_boxes = rows.round(1).tolist()
         gids = [None if g is None else int(g) for g in global_ids]
         tids = [None] * len(rows) if track_ids is None else [None if t is None else int(t) for t in track_ids]
+        size = jpeg_dimensions(jpeg)  # outside the lock: about 20 us, header only
+        refusal = (
+            "unreadable_preview"
+            if size is None
+            else None if fits(size, self.max_preview_size) else "oversized_preview"
+        )
         with self._lock:
+            cam = self._camera(camera)
+            if cam is None:
+                return
+            if refusal is not None:
+                self._refused[refusal] += 1
+                return
             self._seq += 1
-            self._camera(camera).preview = Preview(
-                self._seq, int(frame), float(time_s), bytes(jpeg), preview_boxes, gids, tids
-            )
+            cam.preview = Preview(self._seq, int(frame), float(time_s), bytes(jpeg), preview_boxes, gids, tids)
 
     def heartbeat(self, camera: str, frames_done: int, fps: float, outbox: int, lag_s: float) -> None:
         """A camera worker is alive: frames processed, its rate, its unacknowledged messages and
         how far the matcher's view of it lags behind real time."""
         with self._lock:
             cam = self._camera(camera)
+            if cam is None:
+                return
             cam.frames_done, cam.fps, cam.outbox, cam.lag_s = int(frames_done), fps, int(outbox), lag_s
             cam.heartbeat_at = self._clock()
 
@@ -229,7 +262,8 @@ class LiveState:
         return {"messages_per_s": rate, "history": [round(r, 2) for r in rates]}
 
     def snapshot(self) -> dict:
-        """Everything the page shows, as JSON-able values (what ``/api/state`` returns)."""
+        """Everything the page shows, as JSON-able values (what ``/api/state`` returns); ``refused``
+        counts the heartbeats and frames ignored, by reason (:data:`REFUSALS`)."""
         with self._lock:
             now = self._clock()
             cameras = []
@@ -270,5 +304,6 @@ class LiveState:
                 "identities": identities,
                 "identities_listed": len(self._identities),
                 "counters": dict(self._counters),
+                "refused": dict(self._refused),
                 "throughput": self._throughput(),
             }

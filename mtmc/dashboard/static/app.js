@@ -94,6 +94,16 @@ function renderIdentities(list, listed) {
   }));
 }
 
+function counts(list, reasons) {
+  list.replaceChildren(...(reasons.length
+    ? reasons.map(([reason, n]) => {
+        const li = el("li", null, reason);
+        li.append(el("b", null, num(n)));
+        return li;
+      })
+    : [el("li", "none", "none")]));
+}
+
 function renderCounters(s) {
   const c = s.counters;
   $("rate").textContent = num(s.throughput.messages_per_s, 1);
@@ -103,13 +113,9 @@ function renderCounters(s) {
   $("revisions").textContent = num(c.revisions);
   const reasons = Object.entries(c.dropped).sort((a, b) => b[1] - a[1]);
   $("dropped-total").textContent = num(reasons.reduce((sum, [, n]) => sum + n, 0));
-  $("dropped").replaceChildren(...(reasons.length
-    ? reasons.map(([reason, n]) => {
-        const li = el("li", null, reason);
-        li.append(el("b", null, num(n)));
-        return li;
-      })
-    : [el("li", "none", "none")]));
+  counts($("dropped"), reasons);
+  // Heartbeats and frames the dashboard ignored: unknown camera, unreadable or oversized preview.
+  counts($("refused"), Object.entries(s.refused || {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]));
   const h = s.throughput.history.slice(-60);
   const top = Math.max(1, ...h);
   $("spark").firstElementChild.setAttribute("points",
