@@ -29,6 +29,7 @@ class CameraReport:
         default_factory=lambda: {"detect": 0.0, "embed": 0.0, "track": 0.0, "write": 0.0}
     )
     wall: float = 0.0
+    lost: str = ""  # the source's frames it could not read, as ``Source.lost_summary()`` words them
 
     def ms_per_frame(self, stage: str) -> float:
         return 1000 * self.seconds[stage] / max(self.frames, 1)
@@ -39,7 +40,11 @@ class CameraReport:
 
     def summary(self) -> str:
         stages = ", ".join(f"{k} {self.ms_per_frame(k):.1f}" for k in self.seconds)
-        return f"{self.camera}: {self.frames} frames at {self.fps:.1f} FPS ({stages} ms/frame), {self.tracks} tracks"
+        lost = f"; {self.lost}, skipped" if self.lost else ""
+        return (
+            f"{self.camera}: {self.frames} frames at {self.fps:.1f} FPS ({stages} ms/frame), "
+            f"{self.tracks} tracks{lost}"
+        )
 
 
 def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> tuple[Source, Detector, Any, Any]:
@@ -170,5 +175,6 @@ class CameraPipeline:
             if self.annotator is not None:
                 self.annotator.close()
             report.tracks = len(ids)
+            report.lost = self.source.lost_summary()
             report.wall = time.perf_counter() - started
         return report

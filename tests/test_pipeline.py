@@ -39,6 +39,31 @@ def test_track_command_writes_tracks_and_video(short_clip, tmp_path, capsys):
     assert "FPS" in err and "detect" in err and "track" in err
 
 
+def test_track_skips_a_corrupt_image_says_so_and_exits_1(data_dir, tmp_path, capsys):
+    import cv2
+
+    capture = cv2.VideoCapture(str(data_dir / "videos" / "street-a.mp4"))
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    for n in range(1, 11):
+        ok, frame = capture.read()
+        cv2.imwrite(str(folder / f"{n:06d}.jpg"), frame)
+    capture.release()
+    (folder / "000004.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    config = tmp_path / "motion.yaml"
+    config.write_text("embedder: null\n")  # no re-id model: a faster test
+    out = tmp_path / "out" / "tracks.txt"
+    code = main(["track", str(folder), "-o", str(out), "--config", str(config), "-q"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert (
+        f"mtmc track: warning: {folder}: 1 frame unreadable (4), skipped; the output covers the rest" in err
+    )
+    assert "10 frames" not in err and "9 frames" in err
+    frames = set(read_mot(out).frame.astype(int).tolist())
+    assert 4 not in frames and max(frames) == 10 and len(frames & {5, 6, 7, 8, 9}) >= 4
+
+
 def test_run_keeps_going_when_one_camera_fails(short_clip, tmp_path, capsys, free_port):
     config = tmp_path / "city.yaml"
     config.write_text(

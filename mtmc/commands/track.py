@@ -13,6 +13,8 @@ Detect and track objects in one stream and write MOTChallenge rows
 --config (a run config; its cameras are ignored) or the defaults: openvino vehicle-detection-0202,
 Deep SORT, the glamor-mobilenetv2-2cam re-id embedder.
 Prints detection, embedding and tracking milliseconds per frame at the end.
+Frames a corrupt file or image cannot give are skipped and named in a warning; the exit code is
+then 1 (the output holds every readable frame).
 """
 EPILOG = """\
 examples:
@@ -92,4 +94,12 @@ def run(args: argparse.Namespace) -> int:
         f"tracks written to {args.output}" + (f", video to {args.video}" if args.video else ""),
         file=sys.stderr,
     )
+    if pipeline.source.lost_frames:
+        # The output is complete for every readable frame, but the camera did lose some: say so.
+        print(
+            f"mtmc track: warning: {args.source}: {pipeline.source.lost_summary()}, skipped; "
+            "the output covers the rest",
+            file=sys.stderr,
+        )
+        return 1
     return 0

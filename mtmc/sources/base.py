@@ -16,10 +16,16 @@ class Frame:
 
 
 class Source:
-    """A camera's frames. Subclasses implement ``_frames``; ``fps`` here is the native rate."""
+    """A camera's frames. Subclasses implement ``_frames``; ``fps`` here is the native rate.
+
+    ``lost_frames``: the 1-based native indices a file or folder could not read (a corrupt stretch
+    of video, a corrupt image), in order, filled while iterating; the frames around them keep the
+    indices and timestamps they have in an intact file. Streams reconnect instead and leave it empty.
+    """
 
     name: str
     fps: float
+    lost_frames: list[int]
 
     def __init__(self, name: str, fps: float, target_fps: float | None) -> None:
         if target_fps is not None and target_fps <= 0:
@@ -27,6 +33,11 @@ class Source:
         self.name = name
         self.fps = fps
         self.target_fps = target_fps
+        self.lost_frames = []
+
+    def lost_summary(self) -> str:
+        """The lost frames in one short text, e.g. ``"3 frames unreadable (289-291)"``; "" if none."""
+        return describe_lost(self.lost_frames)
 
     def _frames(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -56,3 +67,21 @@ class Source:
         """How many frames iteration will yield (after subsampling), when known: for progress bars."""
         native = self.native_frames()
         return None if native is None else int(np.ceil(native * self.output_fps / self.fps))
+
+
+def describe_lost(indices: list[int], most: int = 4) -> str:
+    """``"4 frames unreadable (7, 289-291)"``: runs compacted into ranges, at most ``most`` shown."""
+    if not indices:
+        return ""
+    runs: list[list[int]] = []
+    for index in sorted(set(indices)):
+        if runs and index == runs[-1][1] + 1:
+            runs[-1][1] = index
+        else:
+            runs.append([index, index])
+    shown = [str(a) if a == b else f"{a}-{b}" for a, b in runs[:most]]
+    if len(runs) > most:
+        more = len(runs) - most
+        shown.append(f"+{more} more stretch{'es' if more != 1 else ''}")
+    count = len(set(indices))
+    return f"{count} frame{'s' if count != 1 else ''} unreadable ({', '.join(shown)})"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import configparser
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from mtmc.errors import MtmcError
 from mtmc.sources.base import Frame, Source
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -17,6 +20,7 @@ class ImageFolderSource(Source):
         root = Path(path)
         info = _seqinfo(root)
         folder = root / info.get("imdir", "img1") if (root / info.get("imdir", "img1")).is_dir() else root
+        self.folder = folder
         self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:
             raise MtmcError(f"no images in {folder} (expected .jpg/.png frames, or img1/ with seqinfo.ini)")
@@ -27,14 +31,26 @@ class ImageFolderSource(Source):
         return len(self.files)
 
     def _frames(self) -> Iterator[Frame]:
+        """Every readable image; a corrupt one is skipped into ``lost_frames`` with a warning."""
         import cv2
 
+        self.lost_frames = []
+        yielded = 0
         for position, file in enumerate(self.files):
+            index = int(file.stem) if file.stem.isdigit() else position + 1
             image = cv2.imread(str(file), cv2.IMREAD_COLOR)
             if image is None:
-                raise MtmcError(f"cannot read image {file} (corrupt or not an image)")
-            index = int(file.stem) if file.stem.isdigit() else position + 1
+                self.lost_frames.append(index)
+                log.warning(
+                    "%s: cannot read image %s (corrupt or not an image), skipped", self.folder, file.name
+                )
+                continue
+            yielded += 1
             yield Frame(index, (index - 1) / self.fps, image)
+        if yielded == 0:
+            raise MtmcError(
+                f"no image in {self.folder} could be read ({len(self.files)} corrupt or not images)"
+            )
 
 
 def _seqinfo(root: Path) -> dict[str, str]:
