@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    from mtmc.runtime.lifeline import follow_parent
+
+    follow_parent()
     try:
         return int(args.run(args) or 0)
     except MtmcError as exc:

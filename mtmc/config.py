@@ -187,6 +187,8 @@ def _resolve_paths(model: Model, base: Path) -> Model:
             updates[name] = _resolve_paths(value, base)
         elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
             updates[name] = [_resolve_paths(item, base) for item in value]
+        elif isinstance(value, dict) and value and isinstance(next(iter(value)), Path):  # key files -> cameras
+            updates[name] = {k if k.is_absolute() else Path(os.path.normpath(base / k)): v for k, v in value.items()}
         elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), BaseModel):
             updates[name] = {key: _resolve_paths(item, base) for key, item in value.items()}
     if isinstance(model, CameraConfig) and "://" not in model.source and not Path(model.source).is_absolute():

@@ -14,7 +14,10 @@ Receive the workers' tracklet updates (ZeroMQ ROUTER at matcher.bind), journal t
 acknowledging, associate tracklets across cameras (online: ids within a bounded delay, revised in
 a window; offline: constrained clustering at the end), and write OUTPUT_DIR/submission.txt (AI City)
 and OUTPUT_DIR/mot/<camera>.txt (MOTChallenge with global ids). A restarted matcher replays its
-journal first. It stops when every camera is done, or on SIGTERM / Ctrl-C (finishing with what it has).
+journal first. It stops when every camera is done (exit 0, status.json "complete"); on SIGTERM or
+Ctrl-C it writes what it has, marks it partial (status.json "interrupted") and exits 143 / 130:
+started again, it replays its journal and continues. SIGUSR1 asks it to finish now with the
+cameras that ran (the results are final; exit 0).
 """
 EPILOG = """\
 examples:
@@ -49,8 +52,15 @@ def run(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"matcher": config.matcher.model_copy(update=overrides)})
     out_dir = Path(args.out) if args.out else config.output.dir
     service = MatcherService(config, out_dir, fresh=args.fresh)
+    stopped_by: list[int] = []
+
+    def interrupted(signum: int, _frame: object) -> None:
+        stopped_by.append(signum)
+        service.stop("interrupted")
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: service.stop())
+        signal.signal(sig, interrupted)
+    signal.signal(signal.SIGUSR1, lambda *_: service.stop("finish"))
 
     def ready(info: dict) -> None:
         if args.ready:
@@ -64,4 +74,7 @@ def run(args: argparse.Namespace) -> int:
         f"{summary['received']} messages, dropped {summary['dropped'] or 'none'}, replayed {summary['replayed']}",
         file=sys.stderr,
     )
-    return 0
+    if summary["complete"] or service.stopping == "finish":
+        return 0
+    print(f"matcher: stopped early: {out_dir / 'status.json'} marks these results partial", file=sys.stderr)
+    return 128 + (stopped_by[0] if stopped_by else signal.SIGTERM)

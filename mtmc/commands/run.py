@@ -14,11 +14,17 @@ resumes; a camera that fails on its input is reported and the others go on), and
 output.dir: submission.txt (AI City, global ids), mot/<camera>.txt (MOTChallenge, global ids),
 videos/<camera>.mp4 (annotated with global ids), logs/. When the config names ground truth
 (eval.gt, or a scenario's ground_truth.txt) the result is scored as `mtmc eval` would.
+
+status.json says whether the results are whole. Ctrl-C or SIGTERM stops every process, marks the
+results partial and exits 130 / 143; `mtmc run CONFIG --resume` then continues from the journal and
+outboxes and ends with the results an uninterrupted run gives. Without --resume a run starts over.
+Exit 0: complete; 1: a camera failed or lost frames it could not read (listed, and in scores.json).
 """
 EPILOG = """\
 examples:
   mtmc run configs/demo.yaml
   mtmc run configs/demo.yaml --out runs/demo-offline --mode offline
+  mtmc run configs/demo.yaml --resume        (after an interrupted run)
 """
 
 
@@ -35,28 +41,71 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run, command="run")
 
 
+class Interrupted(Exception):
+    """SIGTERM to ``mtmc run``, raised in its main thread like Ctrl-C's KeyboardInterrupt."""
+
+
 def run(args: argparse.Namespace) -> int:
+    import signal
+
     from mtmc.config import load_config
     from mtmc.runtime.scenario import with_scenario
+    from mtmc.runtime.status import write_status
     from mtmc.runtime.supervisor import Supervisor, render_global_videos
 
     config_path = Path(args.config)
     config = with_scenario(load_config(config_path))
     out_dir = Path(args.out).resolve() if args.out else config.output.dir
+    _say_what_happens_to(out_dir, args.resume)
     supervisor = Supervisor(config_path, config, out_dir, resume=args.resume, mode=args.mode)
-    outcomes = _supervise(supervisor, quiet=args.quiet)
+    resume = f"mtmc run {args.config}" + (f" --out {args.out}" if args.out else "") + " --resume"
+
+    def terminated(*_: object) -> None:
+        raise Interrupted
+
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        outcomes = _supervise(supervisor, quiet=args.quiet)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        code = 143 if isinstance(exc, Interrupted) else 130
+        write_status(out_dir, "interrupted", why="mtmc run was interrupted: these results are partial", resume=resume)
+        print(f"mtmc run: interrupted; the results in {out_dir} are partial. Continue with: {resume}", file=sys.stderr)
+        return code
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     failed = {name: why for name, why in outcomes.items() if why != "done"}
     for name, why in failed.items():
         print(f"mtmc run: error: camera {name}: {why}", file=sys.stderr)
+    lost = {w.name: w.lost for w in supervisor.workers.values() if w.lost}
+    for name, what in lost.items():
+        print(f"mtmc run: warning: camera {name}: {what}, skipped; its results cover the rest", file=sys.stderr)
     restarts = {w.name: w.restarts for w in supervisor.workers.values() if w.restarts}
     if restarts or supervisor.matcher_restarts:
         print(f"restarted: {restarts or ''} matcher {supervisor.matcher_restarts}x", file=sys.stderr)
+    if failed or lost:
+        write_status(out_dir, "incomplete", failed=failed, lost_frames=lost)
+    else:
+        write_status(out_dir, "complete")
     if config.output.video and not args.no_video:
         render_global_videos(config, out_dir)
     if config.eval.gt is not None:
-        _score(config, out_dir)
+        _score(config, out_dir, incomplete={"failed": failed, "lost_frames": lost} if failed or lost else None)
     print(f"outputs in {out_dir}", file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed or lost else 0
+
+
+def _say_what_happens_to(out_dir: Path, resume: bool) -> None:
+    """One line when a run replaces or cannot find the run it was pointed at."""
+    journal = out_dir / "matcher.journal"
+    had_run = (journal.is_file() and journal.stat().st_size > 0) or (out_dir / "state").is_dir()
+    if had_run and not resume:
+        print(
+            f"mtmc run: starting a new run in {out_dir}; the previous run's journal and outboxes are replaced "
+            "once the matcher is up (--resume continues that run instead)",
+            file=sys.stderr,
+        )
+    elif resume and not had_run:
+        print(f"mtmc run: nothing to resume in {out_dir}: starting a new run", file=sys.stderr)
 
 
 def _supervise(supervisor, quiet: bool) -> dict[str, str]:
@@ -79,13 +128,13 @@ def _supervise(supervisor, quiet: bool) -> dict[str, str]:
     return result
 
 
-def _score(config, out_dir: Path) -> None:
+def _score(config, out_dir: Path, incomplete: dict | None = None) -> None:
     from mtmc.commands.eval import score
     from mtmc.metrics.report import print_table, write_json
 
     settings = config.eval.model_copy(update={"pred": out_dir / "submission.txt"})
     results, notes = score(settings)
-    write_json(out_dir / "scores.json", results)
+    write_json(out_dir / "scores.json", {**results, "incomplete": incomplete} if incomplete else results)
     print_table(results, f"{settings.mode} mode, IoU >= {settings.iou:g}")
     for note in notes:
         print(note, file=sys.stderr)

@@ -57,4 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
     report = Worker(camera, config, state_dir, endpoint).run(args.threads, progress if args.progress else None)
     print(report.summary(), file=sys.stderr)
+    if report.lost:
+        if args.progress:
+            print(f"lost {report.lost}", flush=True)
+        print(f"mtmc worker: warning: camera {camera.id}: {report.lost}, skipped", file=sys.stderr)
     return 0

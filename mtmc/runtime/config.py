@@ -49,6 +49,13 @@ class MatcherServiceConfig(MatcherConfig):
         "the workers' resend_s); 0: after every journal write",
     )
 
+    claim_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="a camera is spoken for by the first connection that sends for it; another connection is "
+        "refused until the first has sent nothing (heartbeats included) for this long, as when its worker died",
+    )
+
     @field_validator("bind", "publish")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
@@ -63,7 +70,11 @@ class SecurityConfig(StrictModel):
     server_secret: Path | None = Field(None, description="the matcher's .key_secret (matcher side)")
     server_public: Path | None = Field(None, description="the matcher's .key (worker side)")
     client_secret: Path | None = Field(None, description="the workers' .key_secret (worker side)")
-    allowed_clients: Path | None = Field(None, description="folder of allowed workers' .key files (matcher side)")
+    allowed_clients: Path | dict[Path, list[str]] | None = Field(
+        None,
+        description="matcher side: a folder of allowed workers' .key files, where NAME.key may send for camera NAME "
+        "only; or a mapping of each worker's .key file to the camera ids it may send",
+    )
 
 
 def transport_security(config: SecurityConfig | None) -> Security:

@@ -203,13 +203,18 @@ class Stats:
     ended_at: dict[tuple[int, int], float] = field(default_factory=dict)
     identities: set[int] = field(default_factory=set)
     beats: dict[int, tuple[int, float]] = field(default_factory=dict)
+    told: set = field(default_factory=set)  # refusals already logged once
 
     def latency(self, q: float) -> float | None:
         return float(np.quantile(np.fromiter(self.latencies, float), q)) if self.latencies else None
 
 
 class MatcherService:
-    """Sockets, journal, dashboard and live feed around a ``MatchState``."""
+    """Sockets, journal, dashboard and live feed around a ``MatchState``.
+
+    ``fresh`` starts a new run: the journal is emptied only once the ports are bound and the
+    journal's lock is held, so a matcher that cannot start never destroys the run it found.
+    """
 
     def __init__(self, config: MtmcConfig, out_dir: Path, fresh: bool = False) -> None:
         from mtmc.transport.journal import Journal
@@ -218,25 +223,27 @@ class MatcherService:
             raise MtmcError("the config names no cameras (add a cameras: list, or scenario: DIR)")
         self.config, self.out_dir = config, out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
-        journal_path = out_dir / "matcher.journal"
-        if fresh and journal_path.exists():
-            journal_path.unlink()
-        self.journal = Journal(journal_path)
-        names = {c.number: c.id for c in config.cameras}
-        self.state = MatchState(config, ResultWriter(out_dir, names, scene_of(config).homographies))
+        self.journal = Journal(out_dir / "matcher.journal")
+        self.fresh = fresh
+        self.names = {c.number: c.id for c in config.cameras}
+        self.state = MatchState(config, ResultWriter(out_dir, self.names, scene_of(config).homographies))
         self.stats = Stats()
         self.replayed = 0
         self.live: Any = None
+        self.dashboard_server: Any = None
         self.publisher: Any = None
-        self.stopping = False
+        self.stopping: str | None = None  # why it stops early: "interrupted" (a signal) or "finish" (asked to)
         self.started = time.monotonic()
 
-    def stop(self) -> None:
-        """Finish with what has arrived (SIGTERM, Ctrl-C, or a supervisor giving up on a camera)."""
-        self.stopping = True
+    def stop(self, why: str = "interrupted") -> None:
+        """Stop early with what has arrived: ``interrupted`` (SIGTERM, Ctrl-C: the results are
+        marked partial; a restart resumes) or ``finish`` (the supervisor gave up on a camera: the
+        results are final for the cameras that ran)."""
+        self.stopping = why
 
     def summary(self) -> dict:
         return {
+            "complete": self.state.finished and self.stopping != "interrupted",
             "tracklets": self.state.writer.tracklets,
             "rows": self.state.writer.rows,
             "received": self.stats.received,
@@ -256,77 +263,47 @@ class MatcherService:
         return self.replayed
 
     def serve(self, on_ready: Callable[[dict], None] | None = None) -> dict:
-        """Serve until every camera is done; returns a summary."""
+        """Serve until every camera is done (or ``stop``); returns a summary."""
         import zmq
 
+        from mtmc.runtime.admission import Admission
         from mtmc.runtime.config import transport_security
-        from mtmc.transport.sockets import matcher_socket, publisher_socket, stop_authenticator
+        from mtmc.runtime.status import write_status
+        from mtmc.transport.keys import camera_permits
+        from mtmc.transport.sockets import matcher_socket, publisher_socket
 
         settings = self.config.matcher
+        security = transport_security(self.config.security)
+        context = zmq.Context()
+        router = None
+        try:  # the ports first: a matcher that cannot start must leave the run it found untouched
+            router = matcher_socket(context, settings.bind, security)
+            if settings.publish:
+                self.publisher = publisher_socket(context, settings.publish, security)
+            dashboard_url = self._start_dashboard()
+        except BaseException:
+            self._close_sockets(context, router)
+            raise
         thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
-        self.replay()
-        context = zmq.Context()
-        router = matcher_socket(context, settings.bind, transport_security(self.config.security))
-        if settings.publish:
-            self.publisher = publisher_socket(context, settings.publish, transport_security(self.config.security))
-        dashboard_url = self._start_dashboard()
-        if on_ready is not None:
-            on_ready({"bind": settings.bind, "dashboard": dashboard_url, "replayed": self.replayed})
-        expected = {c: n + 1 for c, n in self.state.through.items()}
-        unacked: dict[int, bytes] = {}  # camera -> its peer, for messages journaled but not yet acked
-        acked_at: dict[int, float] = {}
         try:
-            while not self.state.finished and not self.stopping:
-                if not router.poll(200):
-                    self._acknowledge(router, unacked, acked_at, settings.ack_every_s)
-                    self._tick()
-                    continue
-                received: list[tuple[Batch, bytes]] = []
-                reply: dict[int, bytes] = {}
-                while len(received) < settings.batch:
-                    try:
-                        frames = router.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    self.stats.received += 1
-                    if len(frames) != 2:
-                        self.stats.dropped["malformed"] += 1
-                        continue
-                    peer, payload = frames
-                    try:
-                        message = decode(payload)
-                    except WireError as exc:
-                        self.stats.dropped[exc.reason] += 1
-                        log.debug("%s", exc)
-                        continue
-                    if isinstance(message, Heartbeat | Preview):
-                        self._observe(message)
-                        continue
-                    if isinstance(message, Ack) or message.camera not in expected:
-                        self.stats.dropped["unexpected"] += 1
-                        continue
-                    verdict = self.state.verdict(message, expected[message.camera])
-                    if verdict == "next":
-                        received.append((message, payload))
-                        expected[message.camera] += 1
-                    elif verdict == "gap":
-                        self.stats.dropped["out_of_order"] += 1
-                        continue
-                    reply[message.camera] = peer
-                if received:
-                    self.journal.append([payload for _, payload in received])
-                    now = time.monotonic()
-                    for message, _ in received:
-                        if self.state.online is not None:
-                            for update in message.updates:
-                                if update.ended:
-                                    self.stats.ended_at[(message.camera, update.track)] = now
-                        self._publish(self.state.apply(message), now)
-                unacked.update(reply)
-                self._acknowledge(router, unacked, acked_at, settings.ack_every_s)
-                self._tick()
-            self._acknowledge(router, unacked, acked_at, 0.0)
+            if self.fresh:
+                self.journal.clear()
+                self.fresh = False
+            self.replay()
+            write_status(self.out_dir, "running")
+            permits = camera_permits(security.allowed_clients) if security.allowed_clients is not None else None
+            admission = Admission(self.names, settings.claim_timeout_s, permits)
+            if permits is not None:
+                unknown = sorted({c for ids in permits.values() for c in ids} - set(self.names.values()))
+                if unknown and isinstance(security.allowed_clients, dict):
+                    raise MtmcError(
+                        f"security.allowed_clients maps keys to {', '.join(unknown)}, not cameras of this run "
+                        f"({', '.join(self.names.values())}): fix the camera ids"
+                    )
+            if on_ready is not None:
+                on_ready({"bind": settings.bind, "dashboard": dashboard_url, "replayed": self.replayed})
+            self._serve(router, admission, keyed=permits is not None)
             if self.stopping:
                 self._publish(self.state.close_all(), time.monotonic())
             if self.state.online is None:
@@ -337,12 +314,92 @@ class MatcherService:
             gc.set_threshold(*thresholds)
             self.state.writer.close()
             self.journal.close()
-            router.close(linger=0)
-            if self.publisher is not None:
-                self.publisher.close(linger=0)
-            stop_authenticator(context)
-            context.term()
-        return self.summary()
+            self._close_sockets(context, router)
+        summary = self.summary()
+        if summary["complete"]:
+            write_status(self.out_dir, "complete")
+        else:
+            write_status(
+                self.out_dir, "interrupted" if self.stopping == "interrupted" else "incomplete",
+                why="the matcher was stopped before every camera was done: these results are partial",
+                resume="start the matcher again (mtmc run CONFIG --resume): it replays its journal and continues",
+            )  # fmt: skip
+        return summary
+
+    def _close_sockets(self, context: Any, router: Any) -> None:
+        from mtmc.transport.sockets import stop_authenticator
+
+        if self.dashboard_server is not None:
+            self.dashboard_server.close()
+            self.dashboard_server = None
+        for socket in (router, self.publisher):
+            if socket is not None:
+                socket.close(linger=0)
+        stop_authenticator(context)
+        context.term()
+
+    def _serve(self, router: Any, admission: Any, keyed: bool) -> None:
+        import zmq
+
+        settings = self.config.matcher
+        expected = {c: n + 1 for c, n in self.state.through.items()}
+        unacked: dict[int, bytes] = {}  # camera -> its peer, for messages journaled but not yet acked
+        acked_at: dict[int, float] = {}
+        while not self.state.finished and not self.stopping:
+            if not router.poll(200):
+                self._acknowledge(router, unacked, acked_at, settings.ack_every_s)
+                self._tick()
+                continue
+            received: list[tuple[Batch, bytes]] = []
+            reply: dict[int, bytes] = {}
+            while len(received) < settings.batch:
+                try:
+                    frames = router.recv_multipart(zmq.NOBLOCK, copy=not keyed)
+                except zmq.Again:
+                    break
+                self.stats.received += 1
+                if len(frames) != 2:
+                    self.stats.dropped["malformed"] += 1
+                    continue
+                key = frames[1].get("User-Id") if keyed else None
+                peer, payload = (frames[0].bytes, frames[1].bytes) if keyed else frames
+                try:
+                    message = decode(payload)
+                except WireError as exc:
+                    self.stats.dropped[exc.reason] += 1
+                    log.debug("%s", exc)
+                    continue
+                if isinstance(message, Ack):
+                    self.stats.dropped["unexpected"] += 1
+                    continue
+                refused = admission.check(message.camera, peer, key, time.monotonic())
+                if refused is not None:
+                    self.stats.dropped[refused] += 1
+                    continue
+                if isinstance(message, Heartbeat | Preview):
+                    self._observe(message)
+                    continue
+                verdict = self.state.verdict(message, expected[message.camera])
+                if verdict == "next":
+                    received.append((message, payload))
+                    expected[message.camera] += 1
+                elif verdict == "gap":
+                    self.stats.dropped["out_of_order"] += 1
+                    continue
+                reply[message.camera] = peer  # acks go only to the connection that sent the batch
+            if received:
+                self.journal.append([payload for _, payload in received])
+                now = time.monotonic()
+                for message, _ in received:
+                    if self.state.online is not None:
+                        for update in message.updates:
+                            if update.ended:
+                                self.stats.ended_at[(message.camera, update.track)] = now
+                    self._publish(self.state.apply(message), now)
+            unacked.update(reply)
+            self._acknowledge(router, unacked, acked_at, settings.ack_every_s)
+            self._tick()
+        self._acknowledge(router, unacked, acked_at, 0.0)
 
     def _acknowledge(self, router: Any, unacked: dict[int, bytes], acked_at: dict[int, float], every_s: float) -> None:
         """Cumulative acks for the cameras not acknowledged in the last ``every_s``: at 10 messages
@@ -373,7 +430,7 @@ class MatcherService:
     def _observe(self, message: Heartbeat | Preview) -> None:
         if self.live is None:
             return
-        name = f"c{message.camera:03d}"
+        name = self.names[message.camera]
         if isinstance(message, Heartbeat):
             now = time.monotonic()
             before = self.stats.beats.get(message.camera)
@@ -381,11 +438,32 @@ class MatcherService:
             fps = (message.frames_done - before[0]) / (now - before[1]) if before and now > before[1] else 0.0
             self.live.heartbeat(name, message.frames_done, max(fps, 0.0), message.outbox_size, max(0.0, time.time() - message.sent))
             return
+        if not self._preview_fits(message):
+            return
         ids = [
             self.state.online.global_id((message.camera, int(t))) if self.state.online is not None else None
             for t in message.tracks.tolist()
         ]
         self.live.frame(name, message.frame, message.time_s, message.jpeg, message.boxes, ids, message.tracks.tolist())
+
+    def _preview_fits(self, message: Preview) -> bool:
+        """A preview is at most ``preview_width`` wide (and twice that tall): its size is checked in
+        its header before anything decodes it, so a few bytes claiming 20000x20000 are refused."""
+        from mtmc.dashboard.images import jpeg_dimensions
+
+        width = self.config.worker.preview_width
+        bound = (width, 2 * width)
+        size = jpeg_dimensions(message.jpeg) if len(message.jpeg) <= bound[0] * bound[1] else None
+        if size is None or size[0] > bound[0] or size[1] > bound[1]:
+            self.stats.dropped["preview_refused"] += 1
+            if ("preview", message.camera) not in self.stats.told:
+                self.stats.told.add(("preview", message.camera))
+                log.warning(
+                    "camera %s: a preview of %s bytes, %s, refused (at most %dx%d)", self.names[message.camera],
+                    len(message.jpeg), "not a JPEG" if size is None else f"{size[0]}x{size[1]}", *bound,
+                )  # fmt: skip
+            return False
+        return True
 
     def _start_dashboard(self) -> str | None:
         port = self.config.matcher.dashboard
@@ -393,8 +471,9 @@ class MatcherService:
             return None
         from mtmc.dashboard import LiveState, serve
 
-        self.live = LiveState([c.id for c in self.config.cameras])
-        _, bound = serve(self.live, "127.0.0.1", port)
+        width = self.config.worker.preview_width
+        self.live = LiveState([c.id for c in self.config.cameras], max_preview_size=(width, 2 * width))
+        self.dashboard_server, bound = serve(self.live, "127.0.0.1", port)
         return f"http://127.0.0.1:{bound}/"
 
     def _tick(self) -> None:

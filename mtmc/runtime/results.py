@@ -22,16 +22,22 @@ class ResultWriter:
     def __init__(self, out_dir: Path, cameras: dict[int, str], homographies: dict[int, np.ndarray]) -> None:
         self.out_dir = out_dir
         self.submission_path = out_dir / "submission.txt"
-        (out_dir / "mot").mkdir(parents=True, exist_ok=True)
+        self.cameras = cameras
         self.homographies = homographies
-        self._submission = self.submission_path.open("w", encoding="utf-8")
-        self._mot: dict[int, IO[str]] = {
-            number: (out_dir / "mot" / f"{name}.txt").open("w", encoding="utf-8") for number, name in cameras.items()
-        }
+        self._submission: IO[str] | None = None
+        self._mot: dict[int, IO[str]] = {}
         self.tracklets = 0
         self.rows = 0
 
+    def _open(self) -> None:
+        if self._submission is not None:
+            return
+        (self.out_dir / "mot").mkdir(parents=True, exist_ok=True)
+        self._submission = self.submission_path.open("w", encoding="utf-8")
+        self._mot = {n: (self.out_dir / "mot" / f"{name}.txt").open("w", encoding="utf-8") for n, name in self.cameras.items()}
+
     def write(self, tracklet: Tracklet, global_id: int) -> None:
+        self._open()
         n = len(tracklet.frames)
         rows = TrackRows(tracklet.frames, np.full(n, global_id), tracklet.boxes, camera=np.full(n, tracklet.camera))
         self._submission.write(aicity_lines(rows, ground_points(rows, self.homographies)))
@@ -42,9 +48,12 @@ class ResultWriter:
         self.rows += n
 
     def flush(self) -> None:
-        for handle in (self._submission, *self._mot.values()):
-            handle.flush()
+        if self._submission is not None:
+            for handle in (self._submission, *self._mot.values()):
+                handle.flush()
 
     def close(self) -> None:
+        """Close the files (creating them, empty, when nothing was written)."""
+        self._open()
         for handle in (self._submission, *self._mot.values()):
             handle.close()

@@ -2,8 +2,13 @@
 
 A worker that crashes (killed, out of memory, a bug) is started again and resumes from its
 checkpoint; one that fails on the user's input (exit code 2: a missing video, a bad config) is not,
-and the matcher is told to finish with the other cameras. A matcher that crashes is started again
-and replays its journal; the workers' outboxes resend what it had not acknowledged.
+and the matcher is told to finish with the other cameras. A matcher that crashes or is stopped
+alone is started again and replays its journal; the workers' outboxes resend what it had not
+acknowledged. Only the matcher's exit 0 (every camera done) ends a run.
+
+Children run in their own process group, so Ctrl-C reaches the supervisor alone and it stops them
+in order (``stop``); each child also ends when the supervisor dies (``lifeline``), so no orphan holds
+the ports. A new run empties the journal and outboxes only once its matcher holds the ports.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import IO, Any
 
 from mtmc.config import MtmcConfig
 from mtmc.errors import MtmcError
+from mtmc.runtime.lifeline import ENV as LIFELINE
 
 USER_ERROR = 2  # the CLI's exit code for MtmcError
 
@@ -38,6 +44,7 @@ class Child:
     outcome: str | None = None  # None while running; "done" or the reason it failed
     frame: int = 0
     total: int | None = None
+    lost: str | None = None  # the frames its source could not read, when any
     lines: queue.Queue = field(default_factory=queue.Queue)
     log: IO[str] | None = None
 
@@ -48,8 +55,8 @@ class Child:
         self.log = self.log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mtmc", *self.args, *(extra or [])],
-            stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1, process_group=0,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", LIFELINE: str(os.getpid())},
         )  # fmt: skip
         threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
 
@@ -72,11 +79,8 @@ class Supervisor:
         self, config_path: Path, config: MtmcConfig, out_dir: Path, resume: bool = False,
         max_restarts: int = 3, threads: int | None = None, mode: str | None = None,
     ) -> None:  # fmt: skip
-        self.config, self.out_dir, self.max_restarts = config, out_dir, max_restarts
-        state = out_dir / "state"
-        if not resume:
-            shutil.rmtree(state, ignore_errors=True)
-            (out_dir / "matcher.journal").unlink(missing_ok=True)
+        self.config, self.out_dir, self.max_restarts, self.resume = config, out_dir, max_restarts, resume
+        self.state_dir = state = out_dir / "state"
         threads = threads or max(1, (os.cpu_count() or 1) // max(1, len(config.cameras)))
         base = [str(config_path)]
         matcher_args = ["matcher", *base, "--out", str(out_dir), "--ready", *(["--mode", mode] if mode else [])]
@@ -110,39 +114,59 @@ class Supervisor:
                 return
         raise MtmcError(f"the matcher did not start within 120 s (see {self.matcher.log_path})")
 
-    def run(self, on_change: Any = None, fresh: bool = True) -> dict[str, str]:
-        """Each camera's outcome ("done" or why it failed); ``on_change(self)`` after every poll."""
-        self._start_matcher(fresh)
-        for worker in self.workers.values():
-            worker.start()
-        told_to_finish = False
+    def run(self, on_change: Any = None) -> dict[str, str]:
+        """Each camera's outcome ("done" or why it failed); ``on_change(self)`` after every poll.
+
+        An exception here (KeyboardInterrupt, ``Interrupted``) stops every child first."""
         try:
-            while True:
-                for worker in self.workers.values():
-                    self._watch_worker(worker)
-                code = self.matcher.process.poll()
-                if code is not None:
-                    if code == 0:
-                        break
-                    if code == USER_ERROR or self.matcher_restarts >= self.max_restarts:
-                        raise MtmcError(f"the matcher failed: {self.matcher.last_error()}")
-                    self.matcher_restarts += 1
-                    self._start_matcher(fresh=False)  # replays its journal; outboxes resend the rest
-                if not told_to_finish and all(w.outcome for w in self.workers.values()):
-                    if any(w.outcome != "done" for w in self.workers.values()):
-                        self.matcher.process.send_signal(signal.SIGTERM)  # finish with the cameras that ran
-                    told_to_finish = True
-                if on_change is not None:
-                    on_change(self)
-                time.sleep(0.2)
+            self._start_matcher(fresh=not self.resume)
+            if not self.resume:  # the matcher holds the ports and has emptied its journal: a new run
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+            for worker in self.workers.values():
+                worker.start()
+            self._watch(on_change)
         finally:
-            for child in (*self.workers.values(), self.matcher):
-                if child.process is not None and child.process.poll() is None:
-                    child.process.kill()
-                    child.process.wait()
+            self.stop()
         for worker in self.workers.values():  # a worker still draining when the matcher ended
             worker.outcome = worker.outcome or "done"
         return {name: w.outcome or "done" for name, w in self.workers.items()}
+
+    def _watch(self, on_change: Any) -> None:
+        told_to_finish = False
+        while True:
+            for worker in self.workers.values():
+                self._watch_worker(worker)
+            code = self.matcher.process.poll()
+            if code is not None:
+                if code == 0:
+                    return
+                if code == USER_ERROR or self.matcher_restarts >= self.max_restarts:
+                    raise MtmcError(f"the matcher failed: {self.matcher.last_error()}")
+                self.matcher_restarts += 1  # crashed, killed or stopped alone: never the end of the run
+                self._start_matcher(fresh=False)  # replays its journal; outboxes resend the rest
+                told_to_finish = False
+            if not told_to_finish and all(w.outcome for w in self.workers.values()):
+                if any(w.outcome != "done" for w in self.workers.values()):
+                    self.matcher.process.send_signal(signal.SIGUSR1)  # finish with the cameras that ran
+                told_to_finish = True
+            if on_change is not None:
+                on_change(self)
+            time.sleep(0.2)
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """End every child still running: workers first (SIGTERM: their outboxes are on disk), then
+        the matcher (SIGTERM: it marks its results partial), each killed if it outlives ``grace_s``."""
+        for group in (list(self.workers.values()), [self.matcher]):
+            running = [c for c in group if c.process is not None and c.process.poll() is None]
+            for child in running:
+                child.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            for child in running:
+                try:
+                    child.process.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+                    child.process.wait()
 
     def _watch_worker(self, worker: Child) -> None:
         while True:
@@ -153,6 +177,8 @@ class Supervisor:
             parts = line.split()
             if len(parts) == 3 and parts[0] == "frame":
                 worker.frame, worker.total = int(parts[1]), int(parts[2]) or None
+            elif line.startswith("lost "):
+                worker.lost = line.removeprefix("lost ")
         if worker.outcome is not None or worker.process.poll() is None:
             return
         code = worker.process.returncode

@@ -40,11 +40,13 @@ class WorkerReport:
     messages: int
     unacked: int
     wall: float
+    lost: str | None = None  # the source's unreadable frames, skipped, when any
 
     def summary(self) -> str:
         resumed = f", resumed after frame {self.resumed_from}" if self.resumed_from else ""
         left = f", {self.unacked} messages still in the outbox" if self.unacked else ""
-        return f"{self.camera}: {self.frames} frames in {self.wall:.1f} s{resumed}, {self.messages} messages{left}"
+        lost = f"; {self.lost}, skipped" if self.lost else ""
+        return f"{self.camera}: {self.frames} frames in {self.wall:.1f} s{resumed}, {self.messages} messages{left}{lost}"
 
 
 class OutboxSender:
@@ -135,7 +137,7 @@ class Worker:
 
         from mtmc.runtime.config import transport_security
         from mtmc.sources.stream import is_stream_url
-        from mtmc.transport.sockets import stop_authenticator, worker_socket
+        from mtmc.transport.sockets import connection_id, stop_authenticator, worker_socket
 
         started = time.monotonic()
         settings = self.config.worker
@@ -143,16 +145,17 @@ class Worker:
         classifier = build_attributes(self.config, threads)
         every = self.config.attributes.every if self.config.attributes is not None else 1
         emitter = TrackletEmitter(self.camera.number)
-        resumed_from, done = 0, False
+        resumed_from, done, lost_before = 0, False, []
         blob = self.outbox.checkpoint()
         if blob is not None:
             state = pickle.loads(blob)
             if state.get("version") != CHECKPOINT_VERSION:
                 raise MtmcError(f"{self.outbox.path}: checkpoint of another mtmc version (delete it to start the camera over)")
             tracker, emitter, resumed_from, done = state["tracker"], state["emitter"], state["frame"], state["done"]
+            lost_before = state.get("lost", [])
             log.warning("%s: resuming after frame %d (%d messages unacknowledged)", self.camera.id, resumed_from, len(self.outbox))
         context = zmq.Context()
-        socket = worker_socket(context, self.endpoint, self.camera.id.encode(), transport_security(self.config.security))
+        socket = worker_socket(context, self.endpoint, connection_id(self.camera.id), transport_security(self.config.security))
         sender = OutboxSender(socket, self.outbox, self.camera.number, settings.window, settings.resend_s)
         wall_base = time.time() if is_stream_url(self.camera.source) else 0.0  # live: the global clock is the wall
         last_frame = resumed_from
@@ -160,10 +163,16 @@ class Worker:
         next_commit: float | None = None
         next_beat = next_preview = 0.0
 
+        def lost() -> list[int]:
+            return sorted(set(lost_before) | set(source.lost_frames))
+
         def commit(final: bool = False) -> None:
             nonlocal messages
             batches = emitter.flush(self.outbox.next_number, done=final)
-            state = {"version": CHECKPOINT_VERSION, "tracker": tracker, "emitter": emitter, "frame": last_frame, "done": final}
+            state = {
+                "version": CHECKPOINT_VERSION, "tracker": tracker, "emitter": emitter, "frame": last_frame, "done": final,
+                "lost": lost(),
+            }  # fmt: skip
             self.outbox.commit([encode(b) for b in batches], checkpoint=pickle.dumps(state))
             messages += len(batches)
 
@@ -210,13 +219,20 @@ class Worker:
             while len(self.outbox) and time.monotonic() < deadline:
                 sender.pump()
                 socket.poll(50)
+                if time.monotonic() >= next_beat:  # still alive: the matcher keeps this camera's claim
+                    sender.send_now(encode(Heartbeat(self.camera.number, time.time(), emitter.frames_done, len(self.outbox))))
+                    next_beat = time.monotonic() + settings.heartbeat_s
         finally:
             socket.close(linger=0)
             stop_authenticator(context)
             context.term()
             unacked = len(self.outbox)
             self.outbox.close()
-        report = WorkerReport(self.camera.id, emitter.frames_done, resumed_from, messages, unacked, time.monotonic() - started)
+        source.lost_frames = lost()
+        report = WorkerReport(
+            self.camera.id, emitter.frames_done, resumed_from, messages, unacked, time.monotonic() - started,
+            source.lost_summary() or None,
+        )  # fmt: skip
         if error is not None:
             raise error
         if unacked:

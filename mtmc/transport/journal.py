@@ -108,6 +108,12 @@ class Journal:
         self._file.truncate(offset)
         os.fsync(self._file.fileno())
 
+    def clear(self) -> None:
+        """Start a new run in this file: called only once the matcher holds its lock and its ports."""
+        self._file.truncate(0)
+        os.fsync(self._file.fileno())
+        self.size_bytes, self.records, self._replayed = 0, 0, True
+
     def append(self, records: list[bytes]) -> None:
         """Write every record, then fsync once; on return the batch is durable.
 

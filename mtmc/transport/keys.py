@@ -73,6 +73,26 @@ def load_public_keys(directory: Path) -> list[bytes]:
     return keys
 
 
+def camera_permits(allowed: Path | dict[Path, list[str]]) -> dict[str, frozenset[str]]:
+    """Each allowed worker key (z85, as ZeroMQ reports it per message) -> the camera ids it may send.
+
+    ``allowed`` is a folder, where ``NAME.key`` may send for camera NAME only, or a mapping of key
+    files to camera ids (one key for the several cameras of one machine).
+    """
+    if isinstance(allowed, dict):
+        permits: dict[str, frozenset[str]] = {}
+        for path, cameras in allowed.items():
+            key = load_public_key(Path(path)).decode("ascii")
+            permits[key] = permits.get(key, frozenset()) | frozenset(cameras)
+        return permits
+    directory = Path(allowed)
+    load_public_keys(directory)  # the folder's own clear errors
+    return {
+        _load(path)[0].decode("ascii"): frozenset([path.name.removesuffix(PUBLIC_SUFFIX)])
+        for path in sorted(directory.glob(f"*{PUBLIC_SUFFIX}"))
+    }
+
+
 def _load(path: Path) -> tuple[bytes, bytes | None]:
     try:
         return zmq.auth.load_certificate(path)

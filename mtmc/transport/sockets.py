@@ -3,7 +3,8 @@
 Every queue is bounded by a high-water mark: past it a worker's send fails at once (zmq.Again)
 and the message simply stays in its outbox, so memory never grows with an absent matcher.
 With CURVE, traffic is encrypted and the matcher's ZAP handler lets in only the allowed workers'
-keys; a refused worker sees no error, only silence, and keeps retrying.
+keys; a refused worker sees no error, only silence, and keeps retrying. Each message then carries
+its sender's key (``User-Id``), which the matcher checks against the cameras that key may send.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zmq.auth import CURVE_ALLOW_ANY
 from zmq.auth.thread import ThreadAuthenticator
 
 from mtmc.errors import MtmcError
-from mtmc.transport.keys import load_keypair, load_public_key, load_public_keys
+from mtmc.transport.keys import camera_permits, load_keypair, load_public_key
 
 _RECONNECT_MS, _RECONNECT_MAX_MS = 100, 2000
 _HEARTBEAT_MS, _HEARTBEAT_TIMEOUT_MS = 1000, 5000  # notice a silently dead peer (cable pulled) in seconds
@@ -29,8 +30,9 @@ _authenticators: dict[zmq.Context, ThreadAuthenticator] = {}
 class Security:
     """Which key files to use; all None is plaintext.
 
-    Matcher: ``server_secret`` and optionally ``allowed_clients``, a folder of the allowed
-    workers' .key files (without it any CURVE client gets in: encrypted, not authenticated).
+    Matcher: ``server_secret`` and optionally ``allowed_clients``: a folder of the allowed
+    workers' .key files (``c001.key`` may send for camera c001 only), or a mapping of key files to
+    the camera ids each may send; without it any CURVE client gets in (encrypted, not authenticated).
     Worker: ``server_public`` (the matcher's .key) and ``client_secret`` (its own .key_secret;
     without it a throwaway key is made, which only a matcher allowing any client accepts).
     """
@@ -38,7 +40,7 @@ class Security:
     server_secret: Path | None = None
     server_public: Path | None = None
     client_secret: Path | None = None
-    allowed_clients: Path | None = None
+    allowed_clients: Path | dict[Path, list[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.allowed_clients is not None and self.server_secret is None:
@@ -53,9 +55,12 @@ PLAINTEXT = Security()
 
 
 def matcher_socket(context: zmq.Context, bind: str, security: Security, hwm: int = 10000) -> zmq.Socket:
-    """The matcher's ROUTER, bound to ``bind``; a restarted worker takes over its old connection."""
+    """The matcher's ROUTER, bound to ``bind``.
+
+    No handover: a second connection presenting a routing id already connected is left unattached,
+    so it can neither take the first one's acknowledgements nor cut it off (workers use a fresh id
+    per process, so a restarted worker is a new connection)."""
     socket = _socket(context, zmq.ROUTER, hwm)
-    socket.router_handover = 1
     _serve(socket, bind, security)
     return socket
 
@@ -72,7 +77,8 @@ def publisher_socket(
 def worker_socket(
     context: zmq.Context, endpoint: str, identity: bytes, security: Security, hwm: int = 1000
 ) -> zmq.Socket:
-    """A worker's DEALER connected to the matcher at ``endpoint`` under ``identity``.
+    """A worker's DEALER connected to the matcher at ``endpoint`` under ``identity`` (unique per
+    process: see ``connection_id``).
 
     Messages are queued only to a connected (and, with CURVE, accepted) matcher.
     """
@@ -95,6 +101,13 @@ def worker_socket(
     return socket
 
 
+def connection_id(camera: str) -> bytes:
+    """A worker's routing id: its camera (readable in logs) and a random part, new per process."""
+    import secrets
+
+    return f"{camera}/{secrets.token_hex(4)}".encode()[-255:]
+
+
 def stop_authenticator(context: zmq.Context) -> None:
     """Stop the ZAP handler ``matcher_socket`` started on ``context``, if any; call before term()."""
     authenticator = _authenticators.pop(context, None)
@@ -115,11 +128,11 @@ def _serve(socket: zmq.Socket, bind: str, security: Security) -> None:
     """Make ``socket`` a CURVE server when configured, then bind it."""
     try:
         if security.server_secret is not None:
-            if security.allowed_clients is not None:
-                load_public_keys(security.allowed_clients)  # a clear error now, not silence later
-            _authenticator(socket.context).configure_curve(
-                location=security.allowed_clients if security.allowed_clients is not None else CURVE_ALLOW_ANY
-            )
+            authenticator = _authenticator(socket.context)
+            if security.allowed_clients is None:
+                authenticator.configure_curve(location=CURVE_ALLOW_ANY)
+            else:  # a clear error now for a missing or bad key file, not silence later
+                authenticator.configure_curve_callback(credentials_provider=_AllowedKeys(security.allowed_clients))
             socket.curve_server = 1
             socket.curve_publickey, socket.curve_secretkey = load_keypair(security.server_secret)
         socket.bind(bind)
@@ -133,6 +146,16 @@ def _serve(socket: zmq.Socket, bind: str, security: Security) -> None:
     except MtmcError:
         socket.close()
         raise
+
+
+class _AllowedKeys:
+    """The ZAP handler's question, "may this key connect?", for a folder or mapping of key files."""
+
+    def __init__(self, allowed: Path | dict[Path, list[str]]) -> None:
+        self.keys = {key.encode("ascii") for key in camera_permits(allowed)}
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        return key in self.keys
 
 
 def _authenticator(context: zmq.Context) -> ThreadAuthenticator:
