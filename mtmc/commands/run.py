@@ -41,17 +41,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run, command="run")
 
 
-class Interrupted(Exception):
-    """SIGTERM to ``mtmc run``, raised in its main thread like Ctrl-C's KeyboardInterrupt."""
-
-
 def run(args: argparse.Namespace) -> int:
     import signal
 
     from mtmc.config import load_config
     from mtmc.runtime.scenario import with_scenario
     from mtmc.runtime.status import write_status
-    from mtmc.runtime.supervisor import Supervisor, render_global_videos
+    from mtmc.runtime.supervisor import Interrupted, Supervisor, render_global_videos
 
     config_path = Path(args.config)
     config = with_scenario(load_config(config_path))
@@ -60,19 +56,17 @@ def run(args: argparse.Namespace) -> int:
     supervisor = Supervisor(config_path, config, out_dir, resume=args.resume, mode=args.mode)
     resume = f"mtmc run {args.config}" + (f" --out {args.out}" if args.out else "") + " --resume"
 
-    def terminated(*_: object) -> None:
-        raise Interrupted
-
-    signal.signal(signal.SIGTERM, terminated)
+    stops = (signal.SIGINT, signal.SIGTERM)
+    handlers = {sig: signal.signal(sig, lambda signum, _: supervisor.interrupt(signum)) for sig in stops}
     try:
         outcomes = _supervise(supervisor, quiet=args.quiet)
-    except (KeyboardInterrupt, Interrupted) as exc:
-        code = 143 if isinstance(exc, Interrupted) else 130
+    except Interrupted as exc:
         write_status(out_dir, "interrupted", why="mtmc run was interrupted: these results are partial", resume=resume)
         print(f"mtmc run: interrupted; the results in {out_dir} are partial. Continue with: {resume}", file=sys.stderr)
-        return code
+        return exc.code
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     failed = {name: why for name, why in outcomes.items() if why != "done"}
     for name, why in failed.items():
         print(f"mtmc run: error: camera {name}: {why}", file=sys.stderr)

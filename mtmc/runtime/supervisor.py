@@ -72,6 +72,14 @@ class Child:
         return lines[-1] if lines else f"exit code {self.process.returncode if self.process else '?'}"
 
 
+class Interrupted(Exception):
+    """The run was stopped by a signal (``Supervisor.interrupt``); ``code`` is 128 + its number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.code = 128 + signum
+
+
 class Supervisor:
     """Starts, watches and restarts the processes of one run; ``run`` returns when the matcher ends."""
 
@@ -96,6 +104,16 @@ class Supervisor:
         }
         self.dashboard: str | None = None
         self.matcher_restarts = 0
+        self.interrupted: int | None = None
+
+    def interrupt(self, signum: int) -> None:
+        """For a signal handler: stop at the next safe point (never between a fork and its
+        bookkeeping, which would leave a child nobody stops); ``run`` then raises ``Interrupted``."""
+        self.interrupted = signum
+
+    def _check_interrupt(self) -> None:
+        if self.interrupted is not None:
+            raise Interrupted(self.interrupted)
 
     def _start_matcher(self, fresh: bool) -> None:
         import json
@@ -103,6 +121,7 @@ class Supervisor:
         self.matcher.start(["--fresh"] if fresh else [])
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
+            self._check_interrupt()
             try:
                 line = self.matcher.lines.get(timeout=0.2)
             except queue.Empty:
@@ -117,12 +136,13 @@ class Supervisor:
     def run(self, on_change: Any = None) -> dict[str, str]:
         """Each camera's outcome ("done" or why it failed); ``on_change(self)`` after every poll.
 
-        An exception here (KeyboardInterrupt, ``Interrupted``) stops every child first."""
+        Raises ``Interrupted`` after ``interrupt``; any exception here stops every child first."""
         try:
             self._start_matcher(fresh=not self.resume)
             if not self.resume:  # the matcher holds the ports and has emptied its journal: a new run
                 shutil.rmtree(self.state_dir, ignore_errors=True)
             for worker in self.workers.values():
+                self._check_interrupt()
                 worker.start()
             self._watch(on_change)
         finally:
@@ -134,6 +154,7 @@ class Supervisor:
     def _watch(self, on_change: Any) -> None:
         told_to_finish = False
         while True:
+            self._check_interrupt()
             for worker in self.workers.values():
                 self._watch_worker(worker)
             code = self.matcher.process.poll()

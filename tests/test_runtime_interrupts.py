@@ -1,0 +1,201 @@
+"""Interrupt means interrupted, resume means resume (issue 17), with real `mtmc run` processes.
+
+Ctrl-C (SIGINT) or SIGTERM to `mtmc run`, or SIGKILL of its whole process group, at some moment of
+a run; then `mtmc run --resume` must end with the submission and scores of an uninterrupted run.
+Also: a matcher stopped alone is restarted, not taken for the end; no child outlives its parent;
+a camera whose video has a corrupt stretch says so, skips it and makes the run exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FRAMES = 72
+
+
+@pytest.fixture(scope="module")
+def clips(data_dir, tmp_path_factory) -> dict[str, Path]:
+    import cv2
+
+    folder = tmp_path_factory.mktemp("clips")
+    out = {}
+    for name in ("street-a", "street-b"):
+        capture = cv2.VideoCapture(str(data_dir / "videos" / f"{name}.mp4"))
+        writer = None
+        for _ in range(FRAMES):
+            ok, frame = capture.read()
+            if writer is None:
+                size = (frame.shape[1], frame.shape[0])
+                writer = cv2.VideoWriter(str(folder / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 24, size)
+            writer.write(frame)
+        writer.release()
+        out[name] = folder / f"{name}.mp4"
+    return out
+
+
+def _config(folder: Path, clips: dict[str, Path], port: int, gt: Path | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "city.yaml"
+    path.write_text(
+        f"cameras:\n  - {{id: c001, source: {clips['street-a']}}}\n  - {{id: c002, source: {clips['street-b']}}}\n"
+        "tracker: {name: deepsort-byte}\nembedder: null\n"
+        f"matcher: {{mode: online, bind: 'tcp://127.0.0.1:{port}', publish: null, dashboard: null, claim_timeout_s: 1,\n"
+        "          distances: [{name: geometric}, {name: continuity}]}\n"
+        "worker: {update_every_s: 0.25, resend_s: 0.5, preview_every_s: 0}\n"
+        "output: {dir: out, video: false}\n" + (f"eval: {{gt: {gt}}}\n" if gt else "")
+    )
+    return path
+
+
+def _start(config: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mtmc", "run", str(config), "-q", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def _finish(process: subprocess.Popen, timeout: float = 240) -> tuple[int, str]:
+    _, err = process.communicate(timeout=timeout)
+    return process.returncode, err
+
+
+def _journal_size(config: Path) -> int:
+    journal = config.parent / "out" / "matcher.journal"
+    return journal.stat().st_size if journal.is_file() else 0
+
+
+def _wait_for(condition, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the run never got there"
+        time.sleep(0.05)
+
+
+def _children_of(pid: int) -> list[int]:
+    """Every process whose parent was ``pid`` when started (read back from /proc's environ)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if f"MTMC_PARENT_PID={pid}".encode() in environ:
+                found.append(int(entry.name))
+    return found
+
+
+def _sorted_submission(config: Path) -> list[str]:
+    return sorted((config.parent / "out" / "submission.txt").read_text().splitlines())
+
+
+@pytest.fixture(scope="module")
+def reference(clips, tmp_path_factory) -> dict:
+    """An uninterrupted run: its submission, used as ground truth so every run is also scored."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("reference")
+    config = _config(folder, clips, port)
+    code, err = _finish(_start(config))
+    assert code == 0, err
+    gt = folder / "gt.txt"
+    gt.write_text((folder / "out" / "submission.txt").read_text())
+    lines = _sorted_submission(config)
+    assert len(lines) > 100
+    from mtmc.commands.eval import score
+    from mtmc.config import load_config
+
+    settings = load_config(_config(folder, clips, port, gt=gt)).eval.model_copy(update={"pred": gt})
+    scores, _ = score(settings)  # the AI City protocol's score of this very submission
+    return {"lines": lines, "gt": gt, "journal": _journal_size(config), "scores": json.loads(json.dumps(scores))}
+
+
+@pytest.mark.parametrize(
+    "how, when",
+    [(signal.SIGINT, "start"), (signal.SIGTERM, "middle"), (signal.SIGKILL, "middle")],
+    ids=["ctrl-c-at-start", "sigterm-mid-run", "kill-9-group-mid-run"],
+)
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, clips, free_port, reference, how, when):
+    config = _config(tmp_path, clips, free_port, gt=reference["gt"])
+    process = _start(config)
+    if when == "start":
+        _wait_for(lambda: (tmp_path / "out" / "status.json").is_file())  # the matcher is up
+    else:
+        _wait_for(lambda: _journal_size(config) >= reference["journal"] // 2)
+    children = _children_of(process.pid)
+    assert children, "no child process seen"
+    if how == signal.SIGKILL:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+        _wait_for(lambda: not any(Path(f"/proc/{c}").exists() for c in children), timeout=30)  # no orphan
+    else:
+        process.send_signal(how)
+        code, err = _finish(process, timeout=60)
+        assert code == 128 + how, err
+        assert f"--resume" in err and "interrupted" in err
+        assert not any(Path(f"/proc/{c}").exists() for c in children)
+        status = json.loads((tmp_path / "out" / "status.json").read_text())
+        assert status["state"] == "interrupted" and not status["complete"]
+        assert not (tmp_path / "out" / "scores.json").exists()
+    journal = _journal_size(config)
+    code, err = _finish(_start(config, "--resume"))
+    assert code == 0, err
+    assert _journal_size(config) >= journal  # continued, not started over
+    assert _sorted_submission(config) == reference["lines"]
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert scores == reference["scores"]
+    assert json.loads((tmp_path / "out" / "status.json").read_text())["state"] == "complete"
+
+
+def test_a_matcher_stopped_alone_is_restarted_and_a_busy_port_keeps_the_old_run(tmp_path, clips, free_port, reference):
+    config = _config(tmp_path, clips, free_port, gt=reference["gt"])
+    process = _start(config)
+    _wait_for(lambda: _journal_size(config) >= reference["journal"] // 3)
+    [matcher] = [p for p in _children_of(process.pid) if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[3] == b"matcher"]
+    os.kill(matcher, signal.SIGTERM)
+    code, err = _finish(process)
+    assert code == 0, err
+    assert "matcher 1x" in err  # restarted, and the run went on to the end
+    assert _sorted_submission(config) == reference["lines"]
+    # Another run while the port is taken: it fails before touching the finished run.
+    import socket
+
+    journal = _journal_size(config)
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the old run's TIME_WAIT
+        squatter.bind(("127.0.0.1", free_port))
+        squatter.listen()
+        code, err = _finish(_start(config))
+    assert code == 2 and "already in use" in err
+    assert _journal_size(config) == journal and _sorted_submission(config) == reference["lines"]
+
+
+def test_a_corrupt_stretch_of_video_is_skipped_reported_and_the_run_is_incomplete(tmp_path, clips, free_port):
+    broken = tmp_path / "broken.mp4"
+    data = bytearray(clips["street-a"].read_bytes())
+    start, end = int(len(data) * 0.4), int(len(data) * 0.5)
+    data[start:end] = os.urandom(end - start)
+    broken.write_bytes(bytes(data))
+    config = _config(tmp_path, {**clips, "street-a": broken}, free_port, gt=tmp_path / "gt.txt")
+    (tmp_path / "gt.txt").write_text("")
+    code, err = _finish(_start(config))
+    assert code == 1, err
+    assert "camera c001:" in err and "unreadable" in err and "skipped" in err
+    status = json.loads((tmp_path / "out" / "status.json").read_text())
+    assert status["state"] == "incomplete" and "c001" in status["lost_frames"]
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert "c001" in scores["incomplete"]["lost_frames"]
+    frames = {int(line.split()[2]) for line in (tmp_path / "out" / "submission.txt").read_text().splitlines()
+              if line.split()[0] == "1"}  # fmt: skip  (AI City rows: camera, id, frame, box...)
+    assert max(frames) > FRAMES * 0.6  # frames after the corrupt stretch were tracked
