@@ -143,7 +143,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, clips, fr
         process.send_signal(how)
         code, err = _finish(process, timeout=60)
         assert code == 128 + how, err
-        assert f"--resume" in err and "interrupted" in err
+        assert "--resume" in err and "interrupted" in err
         assert not any(Path(f"/proc/{c}").exists() for c in children)
         status = json.loads((tmp_path / "out" / "status.json").read_text())
         assert status["state"] == "interrupted" and not status["complete"]
