@@ -59,6 +59,7 @@ def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> t
 
         embedder = build_embedder(config.embedder.name, **{"threads": threads, **config.embedder.options()})
     detector = build_detector(config.detector.name, **{"threads": threads, **config.detector.options()})
+    detector.check_source(source)
     tracker = build_tracker(config.tracker.name, **{"fps": source.output_fps, **config.tracker.options()})
     return source, detector, tracker, embedder
 
@@ -150,7 +151,7 @@ class CameraPipeline:
         try:
             for frame in self.source:
                 t0 = time.perf_counter()
-                detections = self.detector.detect(frame.image)
+                detections = self.detector.detect_frame(frame.index, frame.image)
                 t1 = time.perf_counter()
                 embeddings = None
                 if self.embedder is not None:

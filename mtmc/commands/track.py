@@ -11,7 +11,9 @@ DESCRIPTION = """\
 Detect and track objects in one stream and write MOTChallenge rows
 (frame,id,x,y,w,h,score,-1,-1,-1) to OUT. Parts (detector, tracker, embedder) come from
 --config (a run config; its cameras are ignored) or the defaults: openvino vehicle-detection-0202,
-Deep SORT, the glamor-mobilenetv2-2cam re-id embedder.
+Deep SORT, the glamor-mobilenetv2-2cam re-id embedder. --detections reads boxes computed
+beforehand (MOTChallenge det/det.txt, AI City det_*.txt) instead of running a detector; appearance
+still comes from the frames when an embedder is configured.
 Prints detection, embedding and tracking milliseconds per frame at the end.
 Frames a corrupt file or image cannot give are skipped and named in a warning; the exit code is
 then 1 (the output holds every readable frame).
@@ -21,6 +23,7 @@ examples:
   mtmc track street.mp4 -o street.txt --video street-annotated.mp4
   mtmc track data/PETS09-S2L1 -o pets.txt --detector onnx-yolox --classes person
   mtmc track rtsp://camera.local/stream -o live.txt --fps 5
+  mtmc track data/MOT17-04-FRCNN -o mot17-04.txt --detections data/MOT17-04-FRCNN/det/det.txt --classes person
 """
 
 
@@ -39,6 +42,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="CFG", help="YAML naming detector, tracker and embedder")
     p.add_argument(
         "--detector", metavar="NAME", help="a detector by name with its own defaults (e.g. onnx-yolox)"
+    )
+    p.add_argument(
+        "--detections",
+        metavar="DET.txt",
+        help="boxes from this file (frame,-1,left,top,width,height,score[,x,y,z]) instead of a detector: "
+        "detector 'file'; --classes names their one class (default car)",
     )
     p.add_argument(
         "--classes",
@@ -66,7 +75,19 @@ def run(args: argparse.Namespace) -> int:
     from mtmc.config import CameraConfig, MtmcConfig, load_config
     from mtmc.schema import PartConfig
 
+    from mtmc.errors import MtmcError
+    from mtmc.outputs.paths import writable_file
+
+    writable_file(args.output, "tracks file")
+    if args.video:
+        writable_file(args.video, "video")
+    if args.jsonl:
+        writable_file(args.jsonl, "JSON lines file")
     config = load_config(args.config) if args.config else MtmcConfig()
+    if args.detector and args.detections:
+        raise MtmcError("give --detector or --detections (boxes from a file), not both")
+    if args.detections:
+        config = config.model_copy(update={"detector": PartConfig(name="file", path=str(args.detections))})
     if args.detector:
         config = config.model_copy(update={"detector": PartConfig(name=args.detector)})
     if args.classes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mtmc.detect import detectron2, maskrcnn, openvino_ssd, yolox  # noqa: F401  (register their detectors)
+from mtmc.detect import detectron2, file, maskrcnn, openvino_ssd, yolox  # noqa: F401  (register their detectors)
 from mtmc.detect.base import DETECTORS, Detector
 from mtmc.errors import MtmcError
 

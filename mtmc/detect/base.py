@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from mtmc.registry import Registry
 
+if TYPE_CHECKING:
+    from mtmc.sources import Source
+
 
 class Detector:
-    """``detect(image BGR uint8) -> (N, 6) float32 [x1, y1, x2, y2, score, cls]`` (COCO class ids)."""
+    """``detect(image BGR uint8) -> (N, 6) float32 [x1, y1, x2, y2, score, cls]`` (COCO class ids).
+
+    Pipelines call ``detect_frame(index, image)`` with the source's 1-based frame number: a detector
+    that reads boxes computed beforehand (``file``) looks them up by it; the others see the image only.
+    ``check_source`` lets a detector refuse a source before any frame is read.
+    """
 
     def detect(self, image: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def detect_frame(self, index: int, image: np.ndarray) -> np.ndarray:
+        return self.detect(image)
+
+    def check_source(self, source: Source) -> None:
+        """Raise ``MtmcError`` when this detector cannot serve ``source``; any source by default."""
 
 
 DETECTORS: Registry[Detector] = Registry("detector")

@@ -185,7 +185,7 @@ class Worker:
                         if frame.index <= resumed_from:
                             continue
                         time_s = self.camera.offset_s + wall_base + frame.timestamp
-                        detections = detector.detect(frame.image)
+                        detections = detector.detect_frame(frame.index, frame.image)
                         embeddings = None
                         if embedder is not None:
                             embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
