@@ -53,13 +53,13 @@ def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> t
     from mtmc.track import build_tracker
 
     source = open_source(camera.source, fps=camera.fps, give_up_s=camera.give_up_s)
+    detector = build_detector(config.detector.name, **{"threads": threads, **config.detector.options()})
+    detector.check_source(source)
     embedder = None
     if config.embedder is not None:
         from mtmc.reid import build_embedder
 
         embedder = build_embedder(config.embedder.name, **{"threads": threads, **config.embedder.options()})
-    detector = build_detector(config.detector.name, **{"threads": threads, **config.detector.options()})
-    detector.check_source(source)
     tracker = build_tracker(config.tracker.name, **{"fps": source.output_fps, **config.tracker.options()})
     return source, detector, tracker, embedder
 

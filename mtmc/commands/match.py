@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from mtmc.match.files import global_ids, identity_rows, read_camera_tracklets, write_mot_dir, write_submission
     from mtmc.match.geometry import image_to_ground
     from mtmc.match.offline import associate
+    from mtmc.outputs.paths import writable_dir, writable_file
 
     config = load_config(args.config, MatchConfig)
     matcher = config.matcher
@@ -61,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     tracks_dir = Path(args.tracks)
     if not tracks_dir.is_dir():
         raise MtmcError(f"tracks folder not found: {tracks_dir} (check the path)")
+    writable_file(args.output, "submission file")
+    if args.mot_dir:
+        writable_dir(args.mot_dir, "MOT folder")
     started = time.perf_counter()
     scene = Scene({c.number: h for c in config.cameras if (h := image_to_ground(c)) is not None})
     tracklets = [t for camera in config.cameras for t in read_camera_tracklets(camera, tracks_dir)]
