@@ -110,4 +110,4 @@ def test_track_picks_a_detector_by_name_and_says_which_has_the_classes(data_dir,
     assert main(["track", video, "-o", str(tmp_path / "t.txt"), "--classes", "person", "-q"]) == 2
     assert "use a detector that has them, e.g. onnx-yolox" in capsys.readouterr().err
     assert main(["track", video, "-o", str(tmp_path / "t.txt"), "--detector", "yolo9", "-q"]) == 2
-    assert "unknown detector 'yolo9': valid names are onnx-yolox, openvino" in capsys.readouterr().err
+    assert "unknown detector 'yolo9': valid names are file, onnx-yolox, openvino" in capsys.readouterr().err

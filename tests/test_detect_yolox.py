@@ -34,7 +34,7 @@ def test_letterbox_keeps_aspect_and_pads_with_114():
 
 
 def test_unknown_names_are_listed():
-    with pytest.raises(MtmcError, match="valid names are onnx-yolox"):
+    with pytest.raises(MtmcError, match="valid names are file, onnx-yolox"):
         build_detector("yolo-v99")
     with pytest.raises(MtmcError, match="unknown COCO class 'vehicle'"):
         class_ids(["vehicle"])

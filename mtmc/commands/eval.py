@@ -101,8 +101,11 @@ def settings(args: argparse.Namespace) -> EvalConfig:
 
 def run(args: argparse.Namespace) -> int:
     from mtmc.metrics.report import print_table, write_json
+    from mtmc.outputs.paths import writable_file
 
     config = settings(args)
+    if config.json_out is not None:
+        writable_file(config.json_out, "scores file")
     started = time.perf_counter()
     results, notes = score(config)
     elapsed = time.perf_counter() - started

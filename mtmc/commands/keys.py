@@ -39,8 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from mtmc.outputs.paths import writable_dir
     from mtmc.transport.keys import generate
 
+    writable_dir(args.directory, "keys folder")
     public, secret = generate(Path(args.directory), args.name, force=args.force)
     print(f"public key: {public} (share it)")
     print(f"secret key: {secret} (keep it on this machine)")

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     import signal
 
     from mtmc.config import load_config
+    from mtmc.outputs.paths import writable_dir
     from mtmc.runtime.scenario import with_scenario
     from mtmc.runtime.status import write_status
     from mtmc.runtime.supervisor import Interrupted, Supervisor, render_global_videos
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     config_path = Path(args.config)
     config = with_scenario(load_config(config_path))
     out_dir = Path(args.out).resolve() if args.out else config.output.dir
+    writable_dir(out_dir, "output folder")
     _say_what_happens_to(out_dir, args.resume)
     supervisor = Supervisor(config_path, config, out_dir, resume=args.resume, mode=args.mode)
     resume = f"mtmc run {args.config}" + (f" --out {args.out}" if args.out else "") + " --resume"
