@@ -10,10 +10,20 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from mtmc.camera_names import ERROR_TYPE, assign_numbers, expand
 from mtmc.errors import MtmcError
-from mtmc.match.config import CameraGeometry, TopologyConfig
+from mtmc.match.config import NamedCamera, TopologyConfig
+from mtmc.detect.defaults import DEFAULT_TRACKER, VEHICLE_DETECTOR, VEHICLE_EMBEDDER
 from mtmc.runtime.config import MatcherServiceConfig, SecurityConfig, WorkerConfig
 from mtmc.schema import PartConfig, StrictModel
 
@@ -48,18 +58,14 @@ class EvalConfig(StrictModel):
         return value
 
 
-class CameraConfig(CameraGeometry):
-    """One camera: an id like ``c001`` (AI City style), where its frames come from, and (for the
-    matcher) its clock offset and ground-plane homography."""
+class CameraConfig(NamedCamera):
+    """One camera: its name (``id``, e.g. ``north-gate`` or AI City's ``c001``) and AI City ``number``
+    (:mod:`mtmc.camera_names`), where its frames come from, and (for the matcher) its clock offset
+    and ground-plane homography."""
 
-    id: str = Field(pattern=r"^c?\d{1,6}$", description="camera id, e.g. c001 (AI City numbers it 1)")
     source: str = Field(description="video file, image folder, or rtsp:// / http:// URL")
     fps: float | None = Field(None, gt=0, description="subsample to this frame rate")
     give_up_s: float = Field(60.0, gt=0, description="streams: end the camera after this long without frames")
-
-    @property
-    def number(self) -> int:
-        return int(self.id.lstrip("c"))
 
 
 class OutputConfig(StrictModel):
@@ -92,15 +98,17 @@ class AttributesConfig(PartConfig):
 class MtmcConfig(StrictModel):
     """The root of a config file (``configs/*.yaml``); every section has defaults."""
 
-    cameras: list[CameraConfig] = Field(default_factory=list)
-    # The measured best parts (issue 16): Open Model Zoo vehicle-detection-0202 finds far more of a real
-    # intersection's vehicles than YOLOX-Nano; the re-id weights trained on real labelled vehicles.
-    detector: PartConfig = Field(
-        default_factory=lambda: PartConfig(name="openvino", weights="vehicle-detection-0202")
+    cameras: list[CameraConfig] = Field(
+        default_factory=list,
+        description="camera entries, or a folder / glob of videos (one camera per file, named by its stem), or a list of both",
     )
-    tracker: PartConfig = Field(default_factory=lambda: PartConfig(name="deepsort"))
+    # The measured best parts (mtmc/detect/defaults.py says by how much): Open Model Zoo
+    # vehicle-detection-0202, passing low-score boxes to deepsort-bot's second stage; the re-id
+    # weights trained on real labelled vehicles. `mtmc track --classes` picks by class.
+    detector: PartConfig = Field(default_factory=VEHICLE_DETECTOR.model_copy)
+    tracker: PartConfig = Field(default_factory=DEFAULT_TRACKER.model_copy)
     embedder: PartConfig | None = Field(
-        default_factory=lambda: PartConfig(name="reid", weights="glamor-mobilenetv2-2cam"),
+        default_factory=VEHICLE_EMBEDDER.model_copy,
         description="re-id embedder for appearance; null: motion only",
     )
     attributes: AttributesConfig | None = Field(
@@ -116,13 +124,17 @@ class MtmcConfig(StrictModel):
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     security: SecurityConfig | None = Field(None, description="CURVE keys; none: plaintext (loopback only)")
 
+    @field_validator("cameras", mode="before")
+    @classmethod
+    def _expand_folders(cls, value: Any, info: ValidationInfo) -> Any:
+        """Folders and globs of videos -> one camera each, relative to the config file's folder."""
+        base = (info.context or {}).get("base")
+        return expand(value, Path(base) if base is not None else Path.cwd())
+
     @field_validator("cameras")
     @classmethod
-    def _unique_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
-        numbers = [c.number for c in cameras]
-        if len(set(numbers)) != len(numbers):
-            raise ValueError(f"camera ids must be unique, got {[c.id for c in cameras]}")
-        return cameras
+    def _numbered(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        return assign_numbers(cameras)
 
     @model_validator(mode="after")
     def _metadata_has_attributes(self) -> MtmcConfig:
@@ -166,13 +178,12 @@ def load_config(path: str | Path, model: type[Model] = MtmcConfig) -> Model:  # 
     if not isinstance(data, dict):
         raise MtmcError(f"{path}: expected a mapping of sections at the top, found {type(data).__name__}")
     try:
-        config = model.model_validate(data)
+        config = model.model_validate(data, context={"base": path.parent})
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "(top)"
-        value = (
-            f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
-        )
+        shown = "input" in error and not isinstance(error["input"], dict) and error["type"] != ERROR_TYPE
+        value = f" (got {error['input']!r})" if shown else ""
         more = f" [+{exc.error_count() - 1} more]" if exc.error_count() > 1 else ""
         raise MtmcError(f"{path}: {field}: {error['msg']}{value}{more}") from None
     return _resolve_paths(config, path.parent)

@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     scene = Scene({c.number: h for c in config.cameras if (h := image_to_ground(c)) is not None})
     tracklets = [t for camera in config.cameras for t in read_camera_tracklets(camera, tracks_dir)]
-    labels = associate(tracklets, matcher, scene, config.topology)
+    topology = config.topology.by_number({c.id: c.number for c in config.cameras}) if config.topology else None
+    labels = associate(tracklets, matcher, scene, topology)
     ids = global_ids(tracklets, labels)
     rows = identity_rows(tracklets, ids)
     write_submission(Path(args.output), rows, scene.homographies)

@@ -9,11 +9,14 @@ maps world to image (as AI City and SynthCity write it).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mtmc.camera_names import aicity_number, assign_numbers, check_name
+from mtmc.errors import MtmcError
 from mtmc.schema import StrictModel
 
 
@@ -41,24 +44,45 @@ class CameraGeometry(StrictModel):
         return self
 
 
-class MatchCamera(CameraGeometry):
-    id: str = Field(pattern=r"^c\d{1,6}$", description="camera id, e.g. c001 (AI City number 1)")
-    fps: float = Field(gt=0, description="frame rate of the track files' frame numbers")
+class NamedCamera(CameraGeometry):
+    """A camera's name and AI City number (rules: :mod:`mtmc.camera_names`). ``number`` is set here
+    for names like ``c001``; the others get theirs from the list they are in (``assign_numbers``)."""
 
-    @property
-    def number(self) -> int:
-        return int(self.id[1:])
+    id: str = Field(description="camera name: letters, digits, - and _ (e.g. north-gate, c001)")
+    number: int | None = Field(
+        None, ge=1, description="AI City camera number; default: a name like c001 is 1, others the lowest free in name order"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_name(value)
+
+    @model_validator(mode="after")
+    def _number_from_name(self) -> NamedCamera:
+        if self.number is None:
+            self.number = aicity_number(self.id)
+        return self
+
+
+class MatchCamera(NamedCamera):
+    fps: float = Field(gt=0, description="frame rate of the track files' frame numbers")
 
 
 class Link(StrictModel):
     """A vehicle seen by ``from`` can next be seen by ``to`` after ``min_s``..``max_s`` seconds
     (between the middle times of the two tracklets, i.e. view centre to view centre)."""
 
-    from_: str = Field(alias="from", pattern=r"^c\d{1,6}$")
-    to: str = Field(pattern=r"^c\d{1,6}$")
+    from_: str = Field(alias="from", description="camera name")
+    to: str = Field(description="camera name")
     min_s: float = Field(ge=0)
     max_s: float = Field(gt=0)
     model_config = ConfigDict(extra="ignore", populate_by_name=True)  # SynthCity adds distance_m, observed_s
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_name(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> Link:
@@ -80,6 +104,25 @@ class TopologyConfig(StrictModel):
         "evidence); false: only what is known (a learnt topology), so an unlinked pair is gated by "
         "time alone (matcher.max_gap_s), as without a topology",
     )
+
+    def by_number(self, numbers: Mapping[str, int], strict: bool = True) -> TopologyConfig:
+        """This topology as the matcher's gates read it: each link's cameras as ``c<number>``, by
+        ``numbers`` (camera name -> AI City number). A link to a camera not in ``numbers`` gates
+        nothing and is left out; unless ``strict`` is false, an unknown name that is not ``cNNN``
+        (a scenario's other cameras) is an error: most likely a typo."""
+        links = []
+        for link in self.links:
+            unknown = [end for end in (link.from_, link.to) if end not in numbers and aicity_number(end) is None]
+            if unknown and strict:
+                unknown = unknown[0]
+                raise MtmcError(
+                    f"topology link {link.from_} -> {link.to}: no camera named {unknown} "
+                    f"(the cameras are {', '.join(sorted(numbers))}): fix the name"
+                )
+            if link.from_ in numbers and link.to in numbers:
+                update = {"from_": f"c{numbers[link.from_]:03d}", "to": f"c{numbers[link.to]:03d}"}
+                links.append(link.model_copy(update=update))
+        return self.model_copy(update={"links": links})
 
 
 class DistanceConfig(BaseModel):
@@ -169,9 +212,7 @@ class MatchConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> MatchConfig:
-        numbers = [c.number for c in self.cameras]
-        if len(set(numbers)) != len(numbers):
-            raise ValueError(f"camera ids must be unique, got {[c.id for c in self.cameras]}")
+        self.cameras = assign_numbers(self.cameras)
         known = {c.id for c in self.cameras}
         for link in self.topology.links if self.topology else []:
             for end in (link.from_, link.to):

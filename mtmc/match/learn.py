@@ -19,8 +19,12 @@ from mtmc.types import Tracklet
 
 
 class TravelTimeLearner:
-    def __init__(self, confident: float = 0.25, min_pairs: int = 3, slack: float = 0.2, max_identities: int = 100_000) -> None:
+    def __init__(
+        self, confident: float = 0.25, min_pairs: int = 3, slack: float = 0.2, max_identities: int = 100_000,
+        names: dict[int, str] | None = None,
+    ) -> None:  # fmt: skip
         self.confident, self.min_pairs, self.slack, self.max_identities = confident, min_pairs, slack, max_identities
+        self.names = names or {}  # camera number -> name, as the written links name cameras
         self._last: OrderedDict[int, tuple[int, float, float, np.ndarray | None]] = OrderedDict()
         self.observed: dict[tuple[int, int], list[float]] = defaultdict(list)
 
@@ -49,7 +53,7 @@ class TravelTimeLearner:
                 continue
             lo, hi = min(times), max(times)
             out.append(
-                {"from": f"c{a:03d}", "to": f"c{b:03d}", "min_s": round(max(0.0, lo * (1 - self.slack)), 2),
+                {"from": self.names.get(a, f"c{a:03d}"), "to": self.names.get(b, f"c{b:03d}"), "min_s": round(max(0.0, lo * (1 - self.slack)), 2),
                  "max_s": round(hi * (1 + self.slack), 2), "observations": len(times)}
             )  # fmt: skip
         return out

@@ -86,7 +86,9 @@ class MatchState:
         self.watermark = -math.inf
         from mtmc.match.learn import TravelTimeLearner
 
-        self.learner = TravelTimeLearner(confident=self.config.matcher.threshold / 2)
+        self.learner = TravelTimeLearner(
+            confident=self.config.matcher.threshold / 2, names={c.number: c.id for c in self.config.cameras}
+        )
 
     def verdict(self, message: Batch, expected: int) -> str:
         """``next`` (apply it), ``duplicate`` (already applied: ack again) or ``gap`` (wait for a resend)."""
@@ -166,13 +168,16 @@ class MatchState:
             self._final(tracklets[k], int(ids[k]))
 
 
-def topology_of(config: MtmcConfig) -> Any:
+def topology_of(config: MtmcConfig, strict: bool = True) -> Any:
+    """The config's topology with its links' cameras by number (``TopologyConfig.by_number``);
+    ``strict``: a link naming a camera the config does not have is an error."""
     from mtmc.match.config import TopologyConfig
 
     topology = config.topology
-    if topology is None or isinstance(topology, TopologyConfig):
-        return topology
-    return read_topology(topology)
+    if topology is not None and not isinstance(topology, TopologyConfig):
+        topology = read_topology(topology)
+    # links name cameras; the gates read them by AI City number
+    return None if topology is None else topology.by_number({c.id: c.number for c in config.cameras}, strict)
 
 
 def read_topology(path: Path) -> Any:
@@ -266,6 +271,7 @@ class MatcherService:
         """Serve until every camera is done (or ``stop``); returns a summary."""
         import zmq
 
+        from mtmc.camera_names import write_cameras_csv
         from mtmc.runtime.admission import Admission
         from mtmc.runtime.config import transport_security
         from mtmc.runtime.status import write_status
@@ -290,6 +296,7 @@ class MatcherService:
             if self.fresh:
                 self.journal.clear()
                 self.fresh = False
+            write_cameras_csv(self.out_dir / "cameras.csv", self.config.cameras)  # submission numbers -> names
             self.replay()
             write_status(self.out_dir, "running")
             permits = camera_permits(security.allowed_clients) if security.allowed_clients is not None else None
@@ -419,9 +426,12 @@ class MatcherService:
             if a.kind == "assign" and ended is not None:
                 self.stats.latencies.append(now - ended)
             if self.live is not None:
-                self.live.identity(a.global_id, f"c{a.key[0]:03d}", now)
+                self.live.identity(a.global_id, self.names.get(a.key[0], str(a.key[0])), now)
             if self.publisher is not None:
-                record = {"camera": a.key[0], "track": a.key[1], "global_id": a.global_id, "kind": a.kind}
+                record = {
+                    "camera": a.key[0], "name": self.names.get(a.key[0]), "track": a.key[1],
+                    "global_id": a.global_id, "kind": a.kind,
+                }  # fmt: skip
                 try:
                     self.publisher.send_multipart([b"id", msgpack.packb(record)], zmq.NOBLOCK)
                 except zmq.Again:

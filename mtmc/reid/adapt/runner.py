@@ -126,7 +126,7 @@ def adapt(
     run_config = source_run_config(config.source)
     check_model(config)
     resolve_device(device)
-    topology = topology_of(run_config)
+    topology = topology_of(run_config, strict=False)  # source.cameras may leave some of its cameras out
     out.mkdir(parents=True, exist_ok=True)
 
     log.info("mining %d cameras with %s + %s", len(run_config.cameras), run_config.detector.name, run_config.tracker.name)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mtmc.camera_names import aicity_number
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.reid.data.mining import MinedTrack, MiningOptions, mine_camera, select_identities
@@ -54,6 +55,7 @@ class CameraTrack:
     offset_s: float
     fps: float
     truth: np.ndarray | None = None
+    number: int | None = None  # the camera's AI City number (None: from a name like c001)
 
     @property
     def name(self) -> str:
@@ -61,7 +63,7 @@ class CameraTrack:
 
     @property
     def camera_number(self) -> int:
-        return int(self.camera.lstrip("c"))
+        return self.number if self.number is not None else int(self.camera.lstrip("c"))
 
     @property
     def times(self) -> np.ndarray:
@@ -130,7 +132,10 @@ def _parameters(run_config: MtmcConfig, options: MiningOptions) -> dict[str, Any
     for camera in run_config.cameras:
         source = Path(camera.source)
         size = source.stat().st_size if source.is_file() else None
-        cameras.append({**camera.model_dump(mode="json"), "bytes": size})
+        value = camera.model_dump(mode="json", exclude={"number"})
+        if camera.number != aicity_number(camera.id):  # as before names were free: old caches stay valid
+            value["number"] = camera.number
+        cameras.append({**value, "bytes": size})
     value = {
         "cameras": cameras,
         "detector": run_config.detector.model_dump(mode="json"),
@@ -250,6 +255,7 @@ def _store(
         offset_s=camera.offset_s,
         fps=fps,
         truth=truth,
+        number=camera.number,
     )
 
 
@@ -266,6 +272,7 @@ def _write_cache(out_dir: Path, parameters: dict[str, Any], tracks: list[CameraT
             "offset_s": t.offset_s,
             "fps": t.fps,
             "truth": None if t.truth is None else t.truth.tolist(),
+            "number": t.number,
         }
         for t in tracks
     ]
@@ -301,6 +308,7 @@ def _read_cache(out_dir: Path, parameters: dict[str, Any]) -> MinedSource | None
                 offset_s=float(row["offset_s"]),
                 fps=float(row["fps"]),
                 truth=None if row["truth"] is None else np.asarray(row["truth"], np.int64),
+                number=row.get("number"),
             )
         )
     cameras = stored["cameras"]
