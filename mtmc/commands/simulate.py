@@ -16,6 +16,12 @@ cXXX/vdo.mp4, cXXX/gt/gt.txt, cXXX/roi.jpg, cXXX/calibration.txt, ground_truth.t
 submission format, vehicles seen by 2+ cameras), cam_timestamp.txt, topology.yaml, vehicles.json.
 The same CONFIG and seed give the same files.
 
+With --layout aicity DIR is written as an AI City Challenge Track 1 download holding one scene:
+DIR/<split>/<scene>/cXXX/vdo.avi, roi.jpg, calibration.txt, gt/gt.txt (MOTChallenge rows of
+the vehicles seen by 2+ cameras; none in the test split), DIR/cam_timestamp/<scene>.txt,
+DIR/cam_framenum/<scene>.txt, and what AI City does not ship under DIR/synthcity/<scene>/
+(ground_truth.txt, topology.yaml, vehicles.json). `mtmc aicity DIR --split <split>` runs it.
+
 With --no-render no pixels are made: per-camera tracklets (boxes, timestamps, synthetic
 embeddings) go to DIR/tracks/, for matcher load tests with thousands of cameras.
 """
@@ -24,6 +30,7 @@ examples:
   mtmc simulate configs/synthcity-small.yaml -o runs/synthcity-small
   mtmc simulate configs/synthcity-city.yaml -o runs/city --seed 3
   mtmc simulate configs/synthcity-scale.yaml -o runs/scale --no-render
+  mtmc simulate configs/synthcity-small.yaml -o runs/aic --layout aicity --split validation --scene S01
 """
 
 
@@ -37,6 +44,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.add_argument("--no-render", action="store_true", help="tracklet streams only, no video")
     p.add_argument("--duration", type=float, metavar="S", help="override duration_s")
+    p.add_argument(
+        "--layout", choices=["scenario", "aicity"], default="scenario",
+        help="scenario: one folder (default); aicity: an AI City Track 1 download's layout",
+    )  # fmt: skip
+    p.add_argument("--split", choices=["train", "validation", "test"], default="validation", help="aicity: the split (default validation)")
+    p.add_argument("--scene", default="S01", metavar="SXX", help="aicity: the scene's name (default S01)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run, command="simulate")
 
@@ -58,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     config = config.model_copy(update=updates)
     out = Path(args.out)
     start = time.perf_counter()
+    if args.no_render and args.layout == "aicity":
+        from mtmc.errors import MtmcError
+
+        raise MtmcError("--no-render writes tracklet streams only; --layout aicity needs the videos (drop one of them)")
     if args.no_render:
         from mtmc.sim.tracklets import write_tracklets
 
@@ -65,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         from mtmc.sim.scenario import simulate
 
-        summary = simulate(config, out, show_progress=not args.quiet)
+        summary = simulate(
+            config, out, show_progress=not args.quiet, layout=args.layout, split=args.split, scene_name=args.scene
+        )
     took = time.perf_counter() - start
     print(
         ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()) + f"; {took:.1f} s; written to {out}",

@@ -143,6 +143,9 @@ class RenderConfig(StrictModel):
     min_box_px: float = Field(8.0, ge=1, description="GT keeps boxes at least this tall after clipping")
     max_offset_s: float = Field(3.0, ge=0, description="camera start offsets are drawn in [0, this]")
     codec: str = Field("mp4v", min_length=4, max_length=4, description="OpenCV fourcc of vdo.mp4")
+    avi_codec: str = Field(
+        "XVID", min_length=4, max_length=4, description="OpenCV fourcc of vdo.avi (--layout aicity; XVID or MJPG)"
+    )
     workers: int = Field(2, ge=1, le=64, description="cameras rendered in parallel")
     clear_parked: bool = Field(True, description="paint parked vehicles out of the backgrounds")
 

@@ -1,10 +1,18 @@
-"""Write a SynthCity scenario in the AI City layout.
+"""Write a SynthCity scenario, as one scenario folder (``layout="scenario"``, the default)::
 
     DIR/cXXX/vdo.mp4, gt/gt.txt, roi.jpg, calibration.txt   one folder per camera
     DIR/ground_truth.txt    AI City submission format, vehicles seen by two or more cameras
     DIR/cam_timestamp.txt   each camera's start on the global clock (seconds)
     DIR/topology.yaml       cameras, and which camera follows which with travel-time ranges
     DIR/vehicles.json       per vehicle: which real vehicle it looks like, its route, its cameras
+
+or as one scene of an AI City Challenge Track 1 download (``layout="aicity"``)::
+
+    ROOT/<split>/SXX/cXXX/vdo.avi, roi.jpg, calibration.txt, gt/gt.txt (not in the test split:
+                            MOTChallenge rows frame,id,left,top,width,height,1,-1,-1,-1 of the
+                            vehicles seen by two or more cameras, as AI City's)
+    ROOT/cam_timestamp/SXX.txt, ROOT/cam_framenum/SXX.txt   each camera's start (s) and frame count
+    ROOT/synthcity/SXX/     what AI City does not ship: ground_truth.txt, topology.yaml, vehicles.json
 
 Cameras render in parallel processes; every random draw comes from the seed, so the same config
 and seed give the same files.
@@ -15,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import re
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +112,10 @@ def render_camera(
     out_dir: str,
     backgrounds: dict[str, np.ndarray],
     events: multiprocessing.Queue | None = None,
+    video_name: str = "vdo.mp4",
 ) -> dict:
-    """Process entry point: render one camera's video and ground truth; returns its GT rows."""
+    """Process entry point: render one camera's video and ground truth; returns its GT rows.
+    ``video_name``: vdo.mp4 (``render.codec``) or vdo.avi (``render.avi_codec``)."""
     import cv2
 
     scene = Scene.build(SimConfig.model_validate(config), backgrounds)
@@ -115,11 +126,13 @@ def render_camera(
     if events is not None:
         events.put((camera_id, "total", count))
     placement = renderer.placement
-    writer = cv2.VideoWriter(
-        str(folder / "vdo.mp4"), cv2.VideoWriter_fourcc(*scene.config.render.codec), placement.fps, placement.size
+    codec, setting = (
+        (scene.config.render.avi_codec, "render.avi_codec") if video_name.endswith(".avi") else (scene.config.render.codec, "render.codec")
     )
+    writer = cv2.VideoWriter(str(folder / video_name), cv2.VideoWriter_fourcc(*codec), placement.fps, placement.size)
     if not writer.isOpened():
-        raise MtmcError(f"cannot write {folder / 'vdo.mp4'} with codec {scene.config.render.codec!r} (try mp4v)")
+        fix = "XVID or MJPG" if video_name.endswith(".avi") else "mp4v"
+        raise MtmcError(f"cannot write {folder / video_name} with codec {codec!r} (set {setting} to {fix})")
     rows = []
     keep = scene.config.render
     try:
@@ -152,11 +165,28 @@ def render_camera(
     return {"camera": camera_id, "frames": count, "rows": table}
 
 
-def simulate(config: SimConfig, out_dir: Path, show_progress: bool = True) -> dict:
-    """Render every camera and write the scenario files; returns a summary."""
+SPLITS = ("train", "validation", "test")
+
+
+def simulate(
+    config: SimConfig, out_dir: Path, show_progress: bool = True, layout: str = "scenario",
+    split: str = "validation", scene_name: str = "S01",
+) -> dict:  # fmt: skip
+    """Render every camera and write the scenario files; returns a summary.
+
+    ``layout="aicity"`` writes ``out_dir`` as an AI City download holding one scene (module docstring)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if layout not in ("scenario", "aicity"):
+        raise MtmcError(f"unknown layout {layout!r}: scenario or aicity")
+    if layout == "aicity":
+        if split not in SPLITS:
+            raise MtmcError(f"unknown split {split!r}: {', '.join(SPLITS)}")
+        if not re.fullmatch(r"S\d{1,4}", scene_name):
+            raise MtmcError(f"scene name {scene_name!r} is not an AI City scene name (S01, S02, ...)")
+    check_footage(config)
+    cameras_dir = out_dir / split / scene_name if layout == "aicity" else out_dir
+    cameras_dir.mkdir(parents=True, exist_ok=True)
     scene = Scene.build(config)  # harvest (or load) sprites once, before the workers read the cache
     context = multiprocessing.get_context("spawn")
     manager = context.Manager()
@@ -169,10 +199,68 @@ def simulate(config: SimConfig, out_dir: Path, show_progress: bool = True) -> di
         ProcessPoolExecutor(max_workers=min(config.render.workers, len(cameras)), mp_context=context) as pool,
     ):
         tasks = {c: progress.add_task(f"render {c}", total=None) for c in cameras}
-        futures: dict[str, Future] = {c: pool.submit(render_camera, payload, c, str(out_dir), scene.backgrounds, events) for c in cameras}
+        video = "vdo.avi" if layout == "aicity" else "vdo.mp4"
+        futures: dict[str, Future] = {
+            c: pool.submit(render_camera, payload, c, str(cameras_dir), scene.backgrounds, events, video) for c in cameras
+        }
         results = follow(progress, tasks, events, futures, Future.result, lambda camera, _: f"render {camera} done")
     manager.shutdown()
+    if layout == "aicity":
+        return write_aicity_files(scene, out_dir, split, scene_name, results)
     return write_scenario_files(scene, out_dir, results)
+
+
+def check_footage(config: SimConfig) -> None:
+    """Every footage video the render reads exists: a missing one is named with the fix, not a traceback."""
+    used = list(config.sprites.footage or config.footage)
+    used += [c.footage for c in config.cameras if c.footage is not None and c.footage not in used]
+    if config.auto_cameras is not None or any(c.footage is None for c in config.cameras):
+        used += [name for name in config.footage if name not in used]  # cameras take the footage list in turn
+    for name in used:
+        footage = config.footage.get(name)
+        if footage is None:
+            continue  # the config's own checks name an unknown footage
+        if not Path(footage.video).is_file():
+            raise MtmcError(
+                f"footage {name}: video not found: {footage.video} (set footage.{name}.video in the config to "
+                "an existing video; relative paths are taken from the config's folder)"
+            )
+
+
+def write_aicity_files(scene: Scene, root: Path, split: str, scene_name: str, results: dict[str, dict]) -> dict:
+    """The AI City scene files of a rendered scene: clocks and frame counts at ``root``, each camera's
+    gt/gt.txt in AI City's form (vehicles seen by 2+ cameras; none in the test split), and the files AI
+    City does not ship (ground_truth.txt, topology.yaml, vehicles.json) under ``root/synthcity/SXX``."""
+    world = scene.world
+    extras = root / "synthcity" / scene_name
+    extras.mkdir(parents=True, exist_ok=True)
+    summary = write_scenario_files(scene, extras, results)
+    (extras / "cam_timestamp.txt").unlink(missing_ok=True)  # the clocks are ROOT/cam_timestamp/SXX.txt
+    for folder, lines in (
+        ("cam_timestamp", [f"{c.id} {c.offset_s:.3f}\n" for c in world.cameras]),
+        ("cam_framenum", [f"{c.id} {results[c.id]['frames']}\n" for c in world.cameras]),
+    ):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / f"{scene_name}.txt").write_text("".join(lines))
+    seen_by: dict[int, set[str]] = {}
+    for camera, result in results.items():
+        for vehicle in np.unique(result["rows"][:, 1]).astype(int).tolist():
+            seen_by.setdefault(vehicle, set()).add(camera)
+    multi = {v for v, cams in seen_by.items() if len(cams) >= 2}
+    for camera, result in results.items():
+        gt = root / split / scene_name / camera / "gt"
+        if split == "test":  # AI City's test split comes without ground truth
+            (gt / "gt.txt").unlink(missing_ok=True)
+            if gt.is_dir() and not any(gt.iterdir()):
+                gt.rmdir()
+            continue
+        lines = [
+            f"{int(f)},{int(i)},{round(x)},{round(y)},{round(w)},{round(h)},1,-1,-1,-1\n"
+            for f, i, x, y, w, h, *_ in result["rows"].tolist()
+            if int(i) in multi
+        ]
+        (gt / "gt.txt").write_text("".join(lines))
+    return {**summary, "scene": f"{split}/{scene_name}"}
 
 
 def write_scenario_files(scene: Scene, out_dir: Path, results: dict[str, dict]) -> dict:
