@@ -12,6 +12,7 @@ import os
 import sys
 
 from mtmc import __version__
+from mtmc.commands import aicity as aicity_command
 from mtmc.commands import eval as eval_command
 from mtmc.commands import keys as keys_command
 from mtmc.commands import match as match_command
@@ -33,6 +34,7 @@ COMMANDS = (
     match_command,
     reid_command,
     simulate_command,
+    aicity_command,
     weights_command,
     keys_command,
 )
