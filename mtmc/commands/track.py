@@ -10,8 +10,10 @@ HELP = "track one video, image folder or stream; write MOTChallenge rows (and a 
 DESCRIPTION = """\
 Detect and track objects in one stream and write MOTChallenge rows
 (frame,id,x,y,w,h,score,-1,-1,-1) to OUT. Parts (detector, tracker, embedder) come from
---config (a run config; its cameras are ignored) or the defaults: openvino vehicle-detection-0202,
-Deep SORT, the glamor-mobilenetv2-2cam re-id embedder. --detections reads boxes computed
+--config (a run config; its cameras are ignored) or the best measured defaults for --classes:
+vehicles: openvino vehicle-detection-0202 and the glamor-mobilenetv2-2cam re-id embedder; people
+and bicycles: openvino person-vehicle-bike-detection-crossroad-0078, motion only; other COCO
+classes: YOLOX-Nano, motion only; the tracker is deepsort-bot. The first line says which. --detections reads boxes computed
 beforehand (MOTChallenge det/det.txt, AI City det_*.txt) instead of running a detector; appearance
 still comes from the frames when an embedder is configured.
 Prints detection, embedding and tracking milliseconds per frame at the end.
@@ -21,7 +23,7 @@ then 1 (the output holds every readable frame).
 EPILOG = """\
 examples:
   mtmc track street.mp4 -o street.txt --video street-annotated.mp4
-  mtmc track data/PETS09-S2L1 -o pets.txt --detector onnx-yolox --classes person
+  mtmc track data/PETS09-S2L1 -o pets.txt --classes person
   mtmc track rtsp://camera.local/stream -o live.txt --fps 5
   mtmc track data/MOT17-04-FRCNN -o mot17-04.txt --detections data/MOT17-04-FRCNN/det/det.txt --classes person
 """
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mtmc.camera import CameraPipeline
     from mtmc.config import CameraConfig, MtmcConfig, load_config
+    from mtmc.detect.defaults import default_detector, default_embedder, describe_parts
     from mtmc.schema import PartConfig
 
     from mtmc.errors import MtmcError
@@ -86,15 +89,18 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else MtmcConfig()
     if args.detector and args.detections:
         raise MtmcError("give --detector or --detections (boxes from a file), not both")
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
     if args.detections:
         config = config.model_copy(update={"detector": PartConfig(name="file", path=str(args.detections))})
-    if args.detector:
+    elif args.detector:
         config = config.model_copy(update={"detector": PartConfig(name=args.detector)})
-    if args.classes:
-        detector = config.detector.model_copy(
-            update={"classes": [c.strip() for c in args.classes.split(",") if c.strip()]}
-        )
-        config = config.model_copy(update={"detector": detector})
+    elif "detector" not in config.model_fields_set:  # the best measured detector for these classes
+        config = config.model_copy(update={"detector": default_detector(classes)})
+    if "embedder" not in config.model_fields_set:  # vehicle re-id for vehicles, motion only otherwise
+        config = config.model_copy(update={"embedder": default_embedder(classes)})
+    if classes:
+        config = config.model_copy(update={"detector": config.detector.model_copy(update={"classes": classes})})
+    print(f"mtmc track: {describe_parts(config)}", file=sys.stderr)
     camera = CameraConfig(id="c001", source=str(args.source), fps=args.fps, give_up_s=args.give_up)
     pipeline = CameraPipeline.from_config(
         camera,

@@ -39,3 +39,15 @@ def default_detector(classes: list[str] | None) -> PartConfig:
 def default_embedder(classes: list[str] | None) -> PartConfig | None:
     """Vehicle re-id for vehicles; nothing (motion only) for other classes."""
     return VEHICLE_EMBEDDER.model_copy() if set(classes or VEHICLES) <= set(VEHICLES) else None
+
+
+def describe_parts(config) -> str:
+    """One line for the log: which detector, tracker and embedder a run uses."""
+
+    def name(part: PartConfig | None) -> str:
+        if part is None:
+            return "none"
+        weights = part.options().get("weights")
+        return f"{part.name} ({weights})" if weights else part.name
+
+    return f"detector {name(config.detector)}, tracker {name(config.tracker)}, embedder {name(config.embedder)}"
