@@ -39,3 +39,19 @@ def test_track_without_config_uses_and_names_the_class_defaults(data_dir, tmp_pa
     err = capsys.readouterr().err
     assert "detector openvino (person-vehicle-bike-detection-crossroad-0078), tracker deepsort-bot, embedder none" in err
     assert len(out.read_text().splitlines()) >= 4  # PETS09 has several people on every frame
+
+
+def test_city_yaml_shows_the_defaults_and_finds_the_shared_videos(data_dir) -> None:
+    """configs/city.yaml says its values are what a user gets by leaving them out: keep it true."""
+    from pathlib import Path
+
+    from mtmc.config import load_config
+
+    city = load_config(Path(__file__).parents[1] / "configs" / "city.yaml")
+    assert [c.id for c in city.cameras] == ["detrac-intersection", "street-a", "street-b"]
+    defaults = MtmcConfig()
+    for section in ("detector", "tracker", "embedder", "attributes", "topology", "security"):
+        assert getattr(city, section) == getattr(defaults, section), section
+    matcher = city.matcher.model_dump()
+    assert matcher == defaults.matcher.model_dump()
+    assert city.worker == defaults.worker
