@@ -148,6 +148,11 @@ def read_scene(folder: Path) -> Scene:
 
 def _aicity_scene(folder: Path) -> Scene:
     root, split, name = folder.parent.parent, folder.parent.name, folder.name
+    folders = _camera_folders(folder)
+    if not folders:
+        raise MtmcError(f"scene {folder} has no cameras (expected camera folders such as {folder}/c001/vdo.avi)")
+    for sub in folders:
+        _video(sub)
     timestamps = root / "cam_timestamp" / f"{name}.txt"
     if not (root / "cam_timestamp").is_dir():
         raise MtmcError(
@@ -160,9 +165,6 @@ def _aicity_scene(folder: Path) -> Scene:
     framenums = root / "cam_framenum" / f"{name}.txt"
     counts = read_frame_counts(framenums) if framenums.is_file() else None
     notes = [] if counts is not None else [f"no {framenums}: frame counts not checked"]
-    folders = _camera_folders(folder)
-    if not folders:
-        raise MtmcError(f"scene {folder} has no cameras (expected camera folders such as {folder}/c001/vdo.avi)")
     cameras = []
     for sub in folders:
         if sub.name not in offsets:
@@ -177,10 +179,15 @@ def _camera_folders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and CAMERA_FOLDER.fullmatch(p.name))
 
 
-def _camera(sub: Path, offset_s: float, frames: int | None) -> SceneCamera:
+def _video(sub: Path) -> Path:
     video = next((sub / name for name in VIDEOS if (sub / name).is_file()), None)
     if video is None:
         raise MtmcError(f"camera folder {sub} has no video ({' or '.join(VIDEOS)})")
+    return video
+
+
+def _camera(sub: Path, offset_s: float, frames: int | None) -> SceneCamera:
+    video = _video(sub)
     optional = {"calibration": sub / "calibration.txt", "roi": sub / "roi.jpg", "gt": sub / "gt" / "gt.txt"}
     found = {key: path if path.is_file() else None for key, path in optional.items()}
     return SceneCamera(id=sub.name, folder=sub, video=video, offset_s=offset_s, frames=frames, **found)
