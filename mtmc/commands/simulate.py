@@ -11,7 +11,7 @@ HELP = "generate a semi-synthetic multi-camera vehicle scenario with exact groun
 DESCRIPTION = """\
 Build a SynthCity scenario from CONFIG (configs/synthcity-*.yaml): vehicles cut from real footage
 drive routes through a road network watched by several cameras, each with its own background,
-perspective, colour, blur, noise and frame rate. Writes the AI City layout to DIR:
+perspective, colour, blur, noise and frame rate. Writes a scenario folder to DIR:
 cXXX/vdo.mp4, cXXX/gt/gt.txt, cXXX/roi.jpg, cXXX/calibration.txt, ground_truth.txt (AI City
 submission format, vehicles seen by 2+ cameras), cam_timestamp.txt, topology.yaml, vehicles.json.
 The same CONFIG and seed give the same files.
