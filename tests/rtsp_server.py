@@ -123,8 +123,10 @@ class RtspServer:
         fps: int = 24,
         width: int = 640,
         height: int = 352,
+        max_lifetime_s: float = MAX_LIFETIME_S,
     ) -> None:
         self.frames = frames
+        self.max_lifetime_s = max_lifetime_s  # the server process ends by itself after this long
         if frames is not None:  # rtpjpegpay needs the size in the caps: take it from the first frame
             import cv2
 
@@ -155,6 +157,7 @@ class RtspServer:
             return self
         command = [SYSTEM_PYTHON, str(Path(__file__).resolve()), str(self.port), self.path, str(self.fps)]
         command += [str(self.width), str(self.height), str(self.frames or ""), str(os.getpid())]
+        command += [str(self.max_lifetime_s)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         self._log_file = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks
         self.process = subprocess.Popen(
@@ -211,9 +214,13 @@ class RtspServer:
                 pass
 
 
-def _serve(port: int, path: str, fps: int, width: int, height: int, frames: str, parent: int) -> None:
+def _serve(
+    port: int, path: str, fps: int, width: int, height: int, frames: str, parent: int,
+    max_lifetime_s: float = MAX_LIFETIME_S,
+) -> None:  # fmt: skip
     """The server process (Debian's python3 with python3-gi): runs until killed, until the test
-    process that started it is gone, or for MAX_LIFETIME_S at most, so none outlives its tests."""
+    process that started it is gone, or for ``max_lifetime_s`` at most (MAX_LIFETIME_S unless a
+    soak asks for longer), so none outlives its tests."""
     import gi
 
     gi.require_version("Gst", "1.0")
@@ -247,7 +254,7 @@ def _serve(port: int, path: str, fps: int, width: int, height: int, frames: str,
     started = time.monotonic()
 
     def watchdog() -> bool:
-        if os.getppid() != parent or time.monotonic() - started > MAX_LIFETIME_S:
+        if os.getppid() != parent or time.monotonic() - started > max_lifetime_s:
             loop.quit()
             return False
         return True
@@ -258,6 +265,8 @@ def _serve(port: int, path: str, fps: int, width: int, height: int, frames: str,
 
 if __name__ == "__main__":
     port_arg, path_arg, fps_arg, width_arg, height_arg, frames_arg, parent_arg = sys.argv[1:8]
+    lifetime_arg = float(sys.argv[8]) if len(sys.argv) > 8 else MAX_LIFETIME_S
     _serve(
-        int(port_arg), path_arg, int(fps_arg), int(width_arg), int(height_arg), frames_arg, int(parent_arg)
+        int(port_arg), path_arg, int(fps_arg), int(width_arg), int(height_arg), frames_arg, int(parent_arg),
+        lifetime_arg,
     )
