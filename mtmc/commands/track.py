@@ -100,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"embedder": default_embedder(classes)})
     if classes:
         config = config.model_copy(update={"detector": config.detector.model_copy(update={"classes": classes})})
-    print(f"mtmc track: {describe_parts(config)}", file=sys.stderr)
     camera = CameraConfig(id="c001", source=str(args.source), fps=args.fps, give_up_s=args.give_up)
     pipeline = CameraPipeline.from_config(
         camera,
@@ -112,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         jsonl=Path(args.jsonl) if args.jsonl else None,
         video=Path(args.video) if args.video else None,
     )
+    print(f"mtmc track: {describe_parts(config)}", file=sys.stderr)  # once they are built: errors stay one line
     columns = (TextColumn(pipeline.source.name), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, disable=args.quiet, transient=True) as progress:
         task = progress.add_task("track", total=pipeline.source.expected_frames())
