@@ -160,3 +160,17 @@ def test_a_folder_that_refuses_writes_even_for_root(tmp_path, monkeypatch, capsy
     assert main(["keys", "generate", str(out), "--name", "m"]) == 2
     assert one_line_error(capsys, "keys") == f"keys folder {out}: {denied}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.txt", "out", "run.yaml"]
+
+
+def test_the_other_writing_commands_refuse_a_file_where_a_folder_goes(tmp_path, blocker, capsys):
+    config = run_config(tmp_path, tmp_path / "ok")
+    assert main(["matcher", str(config), "--out", str(blocker)]) == 2
+    assert one_line_error(capsys, "matcher") == f"output folder {blocker}: is a file: choose another path"
+    assert main(["worker", str(config), "--camera", "c001", "--state-dir", str(blocker)]) == 2
+    assert one_line_error(capsys, "worker") == f"state folder {blocker}: is a file: choose another path"
+    scenario = Path(__file__).parents[1] / "configs" / "synthcity-small.yaml"
+    assert main(["simulate", str(scenario), "-o", str(blocker)]) == 2
+    assert one_line_error(capsys, "simulate") == f"scenario folder {blocker}: is a file: choose another path"
+    assert main(["reid", "export", str(tmp_path / "model.pt"), "-o", str(blocker / "m.onnx")]) == 2
+    assert one_line_error(capsys, "reid") == f"ONNX file {blocker / 'm.onnx'}: {blocker} is a file: choose another path"
+    assert blocker.read_text() == "kept\n"

@@ -82,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         raise MtmcError(f"{args.config}: remove cameras: (mtmc aicity takes each scene's cameras from ROOT)")
     if base.scenario is not None:
         _say(f"note: {args.config}'s scenario: is not used; each scene of {args.root}/{args.split} is run")
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    from mtmc.outputs.paths import writable_dir
+
+    out = writable_dir(Path(args.out).resolve(), "output folder")
     _warn_shared_cameras(scenes)
 
     state: dict = {"supervisor": None, "signal": None}

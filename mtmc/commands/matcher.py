@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("bind", args.bind), ("mode", args.mode), ("dashboard", args.dashboard)) if v is not None}
     if overrides:
         config = config.model_copy(update={"matcher": config.matcher.model_copy(update=overrides)})
-    out_dir = Path(args.out) if args.out else config.output.dir
+    from mtmc.outputs.paths import writable_dir
+
+    out_dir = writable_dir(Path(args.out) if args.out else config.output.dir, "output folder")
     service = MatcherService(config, out_dir, fresh=args.fresh)
     stopped_by: list[int] = []
 

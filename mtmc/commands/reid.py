@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mtmc.errors import MtmcError
+from mtmc.outputs.paths import writable_dir, writable_file
 
 HELP = "train, evaluate, list and export vehicle re-id models"
 DESCRIPTION = """\
@@ -203,6 +204,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.out:
         updates["output_dir"] = Path(args.out)
     config = config.model_copy(update=updates)
+    writable_dir(config.output_dir, "training output folder")
     trainer = Trainer(config, device=args.device, progress=not args.quiet, echo=not args.quiet)
     result = trainer.fit(resume=args.resume)
     best = (
@@ -215,6 +217,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    if args.json:
+        writable_file(args.json, "JSON file")
     from rich import box
     from rich.table import Table
 
@@ -340,6 +344,7 @@ def model_summaries(
 def run_export(args: argparse.Namespace) -> int:
     from mtmc.reid.export import export_checkpoint
 
+    writable_file(args.output, "ONNX file")
     report = export_checkpoint(
         args.checkpoint, args.output, opset=args.opset, check=not args.no_check, atol=args.atol, fp16=args.fp16
     )
@@ -371,6 +376,7 @@ def run_adapt(args: argparse.Namespace) -> int:
     if args.rounds is not None:
         updates["rounds"] = config.rounds.model_copy(update={"count": check_at_least("--rounds", args.rounds, 0)})
     config = config.model_copy(update=updates)
+    writable_dir(config.output_dir, "adaptation output folder")
     workers = check_at_least("--workers", args.workers, 1)
     if not args.quiet:
         logging.getLogger("mtmc.reid.adapt").setLevel(logging.INFO)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 HELP = "generate a semi-synthetic multi-camera vehicle scenario with exact ground truth"
 DESCRIPTION = """\
@@ -69,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
             raise MtmcError(f"--duration must be > 0 seconds, got {args.duration}")
         updates["duration_s"] = args.duration
     config = config.model_copy(update=updates)
-    out = Path(args.out)
+    from mtmc.outputs.paths import writable_dir
+
+    out = writable_dir(args.out, "scenario folder")
     start = time.perf_counter()
     if args.no_render and args.layout == "aicity":
         from mtmc.errors import MtmcError

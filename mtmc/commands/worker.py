@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     if camera is None:
         raise MtmcError(f"camera {args.camera} is not in {args.config} (it has {', '.join(c.id for c in config.cameras)})")
     endpoint = args.matcher or config.matcher.bind
-    state_dir = Path(args.state_dir) if args.state_dir else config.output.dir / "state"
+    from mtmc.outputs.paths import writable_dir
+
+    state_dir = writable_dir(Path(args.state_dir) if args.state_dir else config.output.dir / "state", "state folder")
     shown = [0.0]
 
     def progress(frame: int, total: int | None) -> None:
