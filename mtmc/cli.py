@@ -19,6 +19,7 @@ from mtmc.commands import match as match_command
 from mtmc.commands import matcher as matcher_command
 from mtmc.commands import reid as reid_command
 from mtmc.commands import run as run_command
+from mtmc.commands import search as search_command
 from mtmc.commands import simulate as simulate_command
 from mtmc.commands import track as track_command
 from mtmc.commands import weights as weights_command
@@ -37,6 +38,7 @@ COMMANDS = (
     aicity_command,
     weights_command,
     keys_command,
+    search_command,
 )
 
 

@@ -95,6 +95,17 @@ class AttributesConfig(PartConfig):
         return value
 
 
+class StoreConfig(StrictModel):
+    """The sightings database the matcher writes (``mtmc search``): SQLite, rebuilt from the journal
+    each time the matcher starts."""
+
+    enabled: bool = Field(True, description="write each identity's sightings (false: none)")
+    path: Path | None = Field(None, description="the database file; null: OUT/sightings.db")
+    keep_days: float | None = Field(
+        None, gt=0, description="drop sightings that ended this many days before the newest (null: keep all)"
+    )
+
+
 class MtmcConfig(StrictModel):
     """The root of a config file (``configs/*.yaml``); every section has defaults."""
 
@@ -123,6 +134,7 @@ class MtmcConfig(StrictModel):
     matcher: MatcherServiceConfig = Field(default_factory=MatcherServiceConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     security: SecurityConfig | None = Field(None, description="CURVE keys; none: plaintext (loopback only)")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="the sightings database (mtmc search)")
 
     @field_validator("cameras", mode="before")
     @classmethod

@@ -71,6 +71,7 @@ class MatchState:
     ended: list[Tracklet] = field(default_factory=list)  # offline mode only
     applied: int = 0
     rejected: int = 0
+    store: Any = None  # a SightingStore: each ended tracklet, its id once decided, merges relabelled
 
     def __post_init__(self) -> None:
         self.through = {c.number: 0 for c in self.config.cameras}
@@ -132,6 +133,8 @@ class MatchState:
         return self._decided(*(self.online.finish() if self.finished else self.online.advance(watermark)))
 
     def _ended(self, tracklet: Tracklet) -> None:
+        if self.store is not None:
+            self.store.record(tracklet)
         if self.online is None:
             self.ended.append(tracklet)
         else:
@@ -145,7 +148,20 @@ class MatchState:
     def _decided(self, decisions: list, finalised: list[tuple[Tracklet, int]]) -> list[Assignment]:
         for tracklet, global_id in sorted(finalised, key=lambda item: item[0].start):
             self._final(tracklet, global_id)
+        if self.store is not None:
+            self._store_decisions(decisions)
         return [Assignment(tuple(d.key), d.global_id, d.kind) for d in decisions]
+
+    def _store_decisions(self, decisions: list) -> None:
+        """``assign``: the sighting takes its id; ``revise`` (a merge): every sighting of the key's
+        old identity takes the new id, the final ones too, so none keeps a stale id."""
+        for d in decisions:
+            if d.kind == "assign":
+                self.store.assign(d.key, d.global_id)
+                continue
+            old = self.store.global_id(d.key)
+            if old is not None and old != d.global_id:
+                self.store.relabel({old: d.global_id})
 
     def close_all(self) -> list[Assignment]:
         """The run is stopped early: every tracklet being built ends here, every camera is done."""
@@ -166,6 +182,21 @@ class MatchState:
         ids = global_ids(tracklets, labels).tolist()
         for k in np.argsort([t.start for t in tracklets], kind="stable").tolist():
             self._final(tracklets[k], int(ids[k]))
+            if self.store is not None:
+                self.store.assign(tracklets[k].key, int(ids[k]))
+
+
+def store_of(config: MtmcConfig, out_dir: Path) -> Any:
+    """The sightings store the config asks for (None: ``store.enabled: false``), not yet opened."""
+    settings = config.store
+    if not settings.enabled:
+        return None
+    from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
+    from mtmc.store import open_store
+
+    path = settings.path if settings.path is not None else out_dir / "sightings.db"
+    cameras = {c.number: c.id for c in config.cameras}
+    return open_store(path, cameras=cameras, labels=VEHICLE_ATTRIBUTES, keep_days=settings.keep_days)
 
 
 def topology_of(config: MtmcConfig, strict: bool = True) -> Any:
@@ -231,7 +262,9 @@ class MatcherService:
         self.journal = Journal(out_dir / "matcher.journal")
         self.fresh = fresh
         self.names = {c.number: c.id for c in config.cameras}
-        self.state = MatchState(config, ResultWriter(out_dir, self.names, scene_of(config).homographies))
+        self.state = MatchState(
+            config, ResultWriter(out_dir, self.names, scene_of(config).homographies), store=store_of(config, out_dir)
+        )
         self.stats = Stats()
         self.replayed = 0
         self.live: Any = None
@@ -261,11 +294,20 @@ class MatcherService:
         }
 
     def replay(self) -> int:
-        """Rebuild the state from the journal (silently: nothing is published for old decisions)."""
+        """Rebuild the state (and the sightings store, from nothing) from the journal, silently:
+        nothing is published for old decisions."""
+        if self.state.store is not None:
+            self.state.store.open()
         for payload in self.journal.replay():
             self.state.apply(decode(payload))
             self.replayed += 1
+        self._commit_store()
         return self.replayed
+
+    def _commit_store(self) -> None:
+        if self.state.store is not None:
+            self.state.store.prune()
+            self.state.store.commit()
 
     def serve(self, on_ready: Callable[[dict], None] | None = None) -> dict:
         """Serve until every camera is done (or ``stop``); returns a summary."""
@@ -320,6 +362,8 @@ class MatcherService:
         finally:
             gc.set_threshold(*thresholds)
             self.state.writer.close()
+            if self.state.store is not None:
+                self.state.store.close()
             self.journal.close()
             self._close_sockets(context, router)
         summary = self.summary()
@@ -488,6 +532,7 @@ class MatcherService:
 
     def _tick(self) -> None:
         self.state.writer.flush()
+        self._commit_store()
         if self.live is not None:
             online = self.state.online
             self.live.counters(

@@ -1,0 +1,116 @@
+"""``mtmc search``: one vehicle's journey across cameras, or the sightings matching colour, type,
+camera and time, from the sightings database a matcher writes (``OUT/sightings.db``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+HELP = "search a run's sightings: one identity's journey (--id) or by colour, type, camera and time"
+DESCRIPTION = """\
+Read OUT/sightings.db (or the database file given) that the matcher writes as it decides and revises
+global identities (store: in the config), while a run or a monitor is going or after it.
+
+--id N shows identity N's journey: its sightings in time order, each with its camera, local track,
+first and last time (seconds on the run's clock) and frame, colour and type when the workers sent
+attributes, and the travel time from the previous sighting's end. Without --id, the filters select
+decided sightings: --color (white gray yellow red green blue black), --type (car bus truck van),
+--camera (name or AI City number), and --since/--until (seen at some time in that span).
+"""
+EPILOG = """\
+examples:
+  mtmc search runs/city --id 17
+  mtmc search runs/city --color red --type truck --camera north-gate --since 600 --until 900
+  mtmc search runs/city/sightings.db --id 17 --json
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "search", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("where", metavar="OUT|DB", help="a run's output folder (its sightings.db) or a sightings database")
+    p.add_argument("--id", type=int, metavar="N", dest="global_id", help="the journey of global identity N")
+    p.add_argument("--color", "--colour", dest="colour", metavar="NAME", help="sightings of this colour")
+    p.add_argument("--type", dest="vehicle_type", metavar="NAME", help="sightings of this vehicle type")
+    p.add_argument("--camera", metavar="NAME", help="sightings on this camera (name or number)")
+    p.add_argument("--since", type=float, metavar="S", help="seen at or after S seconds (the run's clock)")
+    p.add_argument("--until", type=float, metavar="S", help="seen at or before S seconds")
+    p.add_argument("--limit", type=int, default=1000, metavar="K", help="at most K sightings (default 1000)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=run, command="search")
+
+
+def database_of(where: str | Path) -> Path:
+    path = Path(where)
+    return path / "sightings.db" if path.is_dir() or not path.suffix else path
+
+
+def journey_of(sightings: list[Any]) -> list[dict]:
+    """Each sighting as a dict with ``travel_s``: from the previous sighting's end to its start."""
+    out = []
+    for k, s in enumerate(sightings):
+        d = s.as_dict()
+        d["travel_s"] = None if k == 0 else round(s.first_s - sightings[k - 1].last_s, 3)
+        out.append(d)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtmc.errors import MtmcError
+    from mtmc.store import SQLiteStore
+
+    if args.limit < 1:
+        raise MtmcError(f"--limit must be at least 1, got {args.limit}")
+    store = SQLiteStore.read(database_of(args.where))
+    try:
+        if args.global_id is not None:
+            sightings = store.journey(args.global_id)
+            if not sightings:
+                raise MtmcError(f"no identity {args.global_id} in {store.path} ({store.identities()} identities stored)")
+            rows = journey_of(sightings)
+            result = {
+                "global_id": args.global_id, "first_s": sightings[0].first_s,
+                "last_s": max(s.last_s for s in sightings), "cameras": [s.camera_name for s in sightings],
+                "sightings": rows,
+            }  # fmt: skip
+            title = f"identity {args.global_id}: {len(rows)} sightings, {len(set(result['cameras']))} cameras"
+        else:
+            found = store.find(args.colour, args.vehicle_type, args.camera, args.since, args.until, limit=args.limit)
+            rows = [dict(s.as_dict(), travel_s=None) for s in found]
+            result = {"filters": {k: getattr(args, k) for k in ("colour", "vehicle_type", "camera", "since", "until")},
+                      "sightings": rows}  # fmt: skip
+            title = f"{len(rows)} sightings" + (f" (at most {args.limit})" if len(rows) == args.limit else "")
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    if not rows:
+        print("no sightings match")
+        return 0
+    _print_table(title, rows, journey=args.global_id is not None)
+    return 0
+
+
+def _print_table(title: str, rows: list[dict], journey: bool) -> None:
+    from rich.table import Table
+
+    from mtmc.console import print_wide
+
+    table = Table(title=title)
+    for name in ("id", "camera", "track", "first s", "last s", "frames", "colour", "type"):
+        table.add_column(name, justify="right" if name in ("id", "track", "first s", "last s") else "left")
+    if journey:
+        table.add_column("travel s", justify="right")
+    for r in rows:
+        cells = [
+            str(r["global_id"]), r["camera"], str(r["track"]), f"{r['first_s']:.1f}", f"{r['last_s']:.1f}",
+            f"{r['first_frame']}-{r['last_frame']}", r["colour"] or "", r["type"] or "",
+        ]  # fmt: skip
+        if journey:
+            cells.append("" if r["travel_s"] is None else f"{r['travel_s']:.1f}")
+        table.add_row(*cells)
+    print_wide(table)

@@ -1,0 +1,274 @@
+"""The sightings store: record, assign, relabel (merges), journeys, filters, schema versions; the
+matcher writing it (online and offline, revisions), a restarted matcher rebuilding it exactly from
+the journal, and ``mtmc search`` on it."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+
+import numpy as np
+import pytest
+
+from mtmc.cli import main
+from mtmc.config import CameraConfig, MtmcConfig
+from mtmc.errors import MtmcError
+from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
+from mtmc.runtime.matcher import MatcherService, MatchState, store_of
+from mtmc.runtime.results import ResultWriter
+from mtmc.store import SCHEMA_VERSION, SQLiteStore
+from mtmc.transport.codec import Batch, TrackletUpdate, decode, encode
+from mtmc.types import Tracklet
+
+CAMERAS = {1: "north-gate", 2: "c002", 3: "c003"}
+
+
+def colour(name: str) -> np.ndarray:
+    scores = np.full(7, 0.02, np.float32)
+    scores[VEHICLE_ATTRIBUTES["colour"].index(name)] = 0.88
+    return scores
+
+
+def vtype(name: str) -> np.ndarray:
+    scores = np.full(4, 0.1, np.float32)
+    scores[VEHICLE_ATTRIBUTES["type"].index(name)] = 0.7
+    return scores
+
+
+def tracklet(camera: int, track: int, t0: float, t1: float, feature=None, **attributes) -> Tracklet:
+    times = np.arange(t0, t1 + 1e-9, 0.5)
+    boxes = np.tile([10.0, 20.0, 30.0, 40.0], (len(times), 1)) + np.arange(len(times))[:, None]
+    return Tracklet(camera, track, np.arange(1, len(times) + 1) + int(t0 * 2), boxes, times, feature=feature,
+                    feature_count=len(times) if feature is not None else 0, attributes=attributes, ended=True)  # fmt: skip
+
+
+def _store(tmp_path, name: str = "sightings.db") -> SQLiteStore:
+    return SQLiteStore(tmp_path / name, cameras=CAMERAS, labels=VEHICLE_ATTRIBUTES)
+
+
+def test_store_records_assigns_relabels_and_answers_journeys_and_filters(tmp_path) -> None:
+    store = _store(tmp_path)
+    red_truck = {"colour": colour("red"), "type": vtype("truck")}
+    a = tracklet(3, 7, 20.0, 24.0, np.array([0.6, 0.8, 0.0], np.float32), **red_truck)
+    b = tracklet(1, 2, 0.0, 5.0, np.array([0.6, 0.8, 0.0], np.float32), **red_truck)
+    c = tracklet(2, 4, 10.0, 12.0, None, colour=colour("blue"), type=vtype("car"))
+    for t in (a, b, c):
+        store.record(t)
+    store.record(a)  # a key already stored is left as it is
+    assert store.global_id(a.key) is None and store.find() == []  # undecided sightings are not found
+    store.assign(a.key, 5)
+    store.assign(b.key, 5)
+    store.assign(c.key, 9)
+    store.commit()
+    journey = store.journey(5)
+    assert [(s.camera_name, s.track) for s in journey] == [("north-gate", 2), ("c003", 7)]  # time order
+    first = journey[0]
+    assert (first.first_s, first.last_s, first.first_frame, first.last_frame) == (0.0, 5.0, 1, 11)
+    assert [box[0] for box in first.boxes] == [1, 6, 11] and first.boxes[0][2:] == [10.0, 20.0, 30.0, 40.0]
+    assert first.colour == "red" and first.vehicle_type == "truck"
+    assert first.attributes["colour"]["scores"]["red"] == pytest.approx(0.88)
+    np.testing.assert_allclose(first.feature, [0.6, 0.8, 0.0], atol=1e-3)  # float16 on disk
+    assert store.journey(9)[0].feature is None and store.journey(404) == []
+    assert [s.track for s in store.find(colour="red")] == [2, 7]
+    assert [s.track for s in store.find(colour="RED", vehicle_type="truck", camera="c003")] == [7]
+    assert [s.track for s in store.find(camera="1")] == [2]  # a camera by number too
+    assert [s.track for s in store.find(since=11.0, until=21.0)] == [4, 7]  # seen at some time in [since, until]
+    assert [s.track for s in store.find(until=4.0)] == [2]
+    assert store.find(colour="green") == []
+    # a merge: every sighting of the old id takes the new one
+    store.relabel({9: 5})
+    assert [s.track for s in store.journey(5)] == [2, 4, 7] and store.journey(9) == []
+    rows = store.rows()
+    store.close()
+    again = SQLiteStore.read(tmp_path / "sightings.db")
+    assert again.rows() == rows and again.identities() == 1
+    again.close()
+
+
+def test_store_refuses_another_schema_version_and_other_files(tmp_path) -> None:
+    store = _store(tmp_path)
+    store.record(tracklet(1, 1, 0.0, 1.0))
+    store.close()
+    db = sqlite3.connect(tmp_path / "sightings.db")
+    db.execute("UPDATE meta SET value = '99' WHERE name = 'schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(MtmcError, match=rf"schema version 99; this mtmc reads version {SCHEMA_VERSION}: delete it .*rebuilds"):
+        SQLiteStore.read(tmp_path / "sightings.db")
+    with pytest.raises(MtmcError, match="no sightings database at"):
+        SQLiteStore.read(tmp_path / "missing.db")
+    (tmp_path / "notes.txt").write_text("precious\n" * 100)
+    with pytest.raises(MtmcError, match="not a sightings database"):
+        SQLiteStore.read(tmp_path / "notes.txt")
+    with pytest.raises(MtmcError, match="refusing to replace it"):  # the matcher never overwrites another file
+        _store(tmp_path, "notes.txt").open()
+    assert (tmp_path / "notes.txt").read_text().startswith("precious")
+    fresh = _store(tmp_path)  # a store of another version is rebuilt by the matcher
+    fresh.open()
+    assert fresh.rows() == []
+    fresh.close()
+    assert SQLiteStore.read(tmp_path / "sightings.db").rows() == []
+
+
+def test_retention_drops_sightings_older_than_keep_days(tmp_path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", cameras=CAMERAS, keep_days=1.0)
+    store.record(tracklet(1, 1, 0.0, 10.0))
+    store.record(tracklet(1, 2, 50_000.0, 50_010.0))
+    store.record(tracklet(1, 3, 96_400.0, 96_500.0))  # 1 day after track 1 ended (+90 s)
+    assert store.prune() == 1
+    assert [r[3] for r in store.rows()] == [2, 3]
+    store.close()
+
+
+# ---- the matcher writing it -------------------------------------------------------------------
+
+
+def _angle(degrees: float) -> list[float]:
+    return [math.cos(math.radians(degrees)), math.sin(math.radians(degrees)), 0.0]
+
+
+def _config(tmp_path, mode: str = "online", **store) -> MtmcConfig:
+    return MtmcConfig(
+        cameras=[CameraConfig(id=CAMERAS[k], source="x.mp4", number=k) for k in (1, 2, 3)],
+        matcher={"mode": mode, "distances": [{"name": "cosine"}], "threshold": 0.5, "dashboard": None, "publish": None},
+        output={"dir": tmp_path},
+        store=store,
+    )
+
+
+def _update(camera: int, t0: float, degrees: float, paint: str, track: int = 1) -> TrackletUpdate:
+    times = t0 + np.arange(5) * 0.5
+    return TrackletUpdate(camera, track, 0, 0, np.arange(1, 6) + int(t0 * 2), np.tile([1, 2, 30, 40], (5, 1)), times,
+                          np.array(_angle(degrees), np.float32), 5, {"colour": colour(paint), "type": vtype("car")},
+                          ended=True)  # fmt: skip
+
+
+def _batches() -> list[Batch]:
+    """A (camera 1, 0-2 s) and B (camera 3, 10-12 s) are two identities (64 degrees apart) until C
+    (camera 2, 20-22 s) lies between them: C joins A and the revision merges B into A's identity.
+    Then two more vehicles, far apart in appearance; in an order that honours each camera's numbering."""
+    return [
+        Batch(1, 1, 15.0, 10, updates=(_update(1, 0.0, 0, "red"),)),
+        Batch(3, 1, 15.0, 10, updates=(_update(3, 10.0, 64, "red"),)),
+        Batch(2, 1, 15.0, 10),
+        Batch(2, 2, 25.0, 20, updates=(_update(2, 20.0, 31, "red"),)),
+        Batch(1, 2, 25.0, 20),
+        Batch(3, 2, 25.0, 20),
+        Batch(1, 3, 40.0, 30, updates=(TrackletUpdate(1, 2, 0, 0, [61, 62], np.tile([1, 2, 30, 40], (2, 1)), [30.0, 30.5],
+                                                      np.array([0, 0, 1.0], np.float32), 2, ended=True),)),  # fmt: skip
+        Batch(2, 3, 40.0, 30, updates=(_update(2, 33.0, 180, "blue", track=2),)),
+        Batch(3, 3, 40.0, 30),
+        *(Batch(c, 4, 40.0, 40, done=True) for c in (1, 2, 3)),
+    ]
+
+
+def _run_state(tmp_path, config: MtmcConfig) -> list[tuple]:
+    state = MatchState(config, ResultWriter(tmp_path, CAMERAS, {}), store=store_of(config, tmp_path))
+    state.store.open()
+    for batch in _batches():
+        state.apply(batch)
+    assert state.finished
+    if state.online is None:
+        state.finish_offline()
+    state.writer.close()
+    rows = state.store.rows()
+    state.store.close()
+    return rows
+
+
+@pytest.mark.parametrize("mode", ["online", "offline"])
+def test_matcher_writes_sightings_and_revisions_leave_no_stale_id(tmp_path, mode) -> None:
+    rows = _run_state(tmp_path, _config(tmp_path, mode))
+    store = SQLiteStore.read(tmp_path / "sightings.db")
+    assert store.rows() == rows and len(rows) == 5 and all(r[0] is not None for r in rows)
+    ids = {(r[1], r[3]): r[0] for r in rows}
+    merged = ids[(1, 1)]
+    assert ids[(3, 1)] == ids[(2, 1)] == merged  # B was merged into A's identity: no stale id left
+    assert len({merged, ids[(1, 2)], ids[(2, 2)]}) == 3
+    assert [(s.camera_name, s.first_s) for s in store.journey(merged)] == [("north-gate", 0.0), ("c003", 10.0), ("c002", 20.0)]
+    assert [s.track for s in store.find(colour="blue")] == [2] and store.find(camera="c002", colour="red")[0].first_s == 20.0
+    # the files and the store agree on every final id ... except that in the files a tracklet
+    # finalised before a merge keeps the id it had (here nothing was final before the merge)
+    submission = {(int(line.split()[0]), int(line.split()[1])) for line in (tmp_path / "submission.txt").read_text().splitlines()}
+    assert {(c, g) for (c, _), g in ids.items()} == submission
+    store.close()
+
+
+def test_store_disabled_writes_nothing(tmp_path) -> None:
+    config = _config(tmp_path, enabled=False)
+    assert store_of(config, tmp_path) is None
+    state = MatchState(config, ResultWriter(tmp_path, CAMERAS, {}), store=store_of(config, tmp_path))
+    for batch in _batches():
+        state.apply(batch)
+    assert not (tmp_path / "sightings.db").exists()
+
+
+def test_restarted_matcher_rebuilds_exactly_the_uninterrupted_store(tmp_path) -> None:
+    """kill -9 after part of the journal: the old file is half written (even a transaction left
+    open); a fresh service replays the whole journal and its store equals an uninterrupted run's."""
+    reference = _run_state(tmp_path / "ref", _config(tmp_path / "ref"))
+    config = _config(tmp_path, path=str(tmp_path / "db" / "s.db"))
+    payloads = [encode(b) for b in _batches()]
+    for cut in (4, 7):
+        out = tmp_path / f"out{cut}"
+        first = MatcherService(config, out)
+        first.journal.append(payloads[:cut])
+        assert first.replay() == cut
+        first.state.store.record(tracklet(3, 99, 0.0, 1.0))  # written, never committed: killed here
+        first.journal.close()
+        first.state.store._db = None  # dropped as a kill would (its connection never closed)
+        again = MatcherService(config, out)
+        assert again.replay() == cut
+        again.journal.append(payloads[cut:])  # the rest arrives, is journaled and applied, as serve() does
+        for payload in payloads[cut:]:
+            again.state.apply(decode(payload))
+        assert again.state.finished
+        again.state.writer.close()
+        again.state.store.close()
+        again.journal.close()
+        store = SQLiteStore.read(tmp_path / "db" / "s.db")
+        assert store.rows() == reference
+        store.close()
+        third = MatcherService(config, out)  # and a restart after the end replays the whole journal
+        assert third.replay() == len(payloads)
+        third.state.writer.close()
+        third.state.store.close()
+        third.journal.close()
+        assert SQLiteStore.read(tmp_path / "db" / "s.db").rows() == reference
+
+
+# ---- mtmc search ------------------------------------------------------------------------------
+
+
+def test_search_cli_journey_filters_json_and_errors(tmp_path, capsys) -> None:
+    rows = _run_state(tmp_path, _config(tmp_path))
+    merged = next(r[0] for r in rows if (r[1], r[3]) == (1, 1))
+    assert main(["search", str(tmp_path), "--id", str(merged), "--json"]) == 0
+    journey = json.loads(capsys.readouterr().out)
+    assert journey["global_id"] == merged
+    assert [s["camera"] for s in journey["sightings"]] == ["north-gate", "c003", "c002"]
+    assert [s["travel_s"] for s in journey["sightings"]] == [None, 8.0, 8.0]  # 2.0 -> 10.0, 12.0 -> 20.0
+    assert journey["first_s"] == 0.0 and journey["last_s"] == 22.0
+    assert main(["search", str(tmp_path / "sightings.db"), "--id", str(merged)]) == 0
+    table = capsys.readouterr().out
+    assert "north-gate" in table and "c003" in table and "8.0" in table
+    assert main(["search", str(tmp_path), "--color", "red", "--camera", "c002", "--since", "15", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(s["camera"], s["global_id"]) for s in found["sightings"]] == [("c002", merged)]
+    assert main(["search", str(tmp_path), "--type", "car", "--until", "12"]) == 0
+    assert "north-gate" in capsys.readouterr().out
+    assert main(["search", str(tmp_path), "--colour", "green"]) == 0
+    assert "no sightings" in capsys.readouterr().out
+    # one-line errors
+    assert main(["search", str(tmp_path), "--id", "404"]) == 2
+    assert "no identity 404" in capsys.readouterr().err
+    assert main(["search", str(tmp_path / "nothing")]) == 2
+    assert "no sightings database at" in capsys.readouterr().err
+    db = sqlite3.connect(tmp_path / "sightings.db")
+    db.execute("UPDATE meta SET value = '0' WHERE name = 'schema_version'")
+    db.commit()
+    db.close()
+    assert main(["search", str(tmp_path), "--id", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "schema version 0" in err and len(err.splitlines()) == 1
