@@ -272,3 +272,49 @@ def test_search_cli_journey_filters_json_and_errors(tmp_path, capsys) -> None:
     assert main(["search", str(tmp_path), "--id", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "schema version 0" in err and len(err.splitlines()) == 1
+
+
+def test_serving_matcher_commits_per_tick_readers_see_it_live_and_the_end_is_the_reference(tmp_path, free_port) -> None:
+    import threading
+    import time
+
+    import zmq
+
+    reference = _run_state(tmp_path / "ref", _config(tmp_path / "ref"))
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    config = _config(tmp_path)
+    config.matcher.bind = endpoint
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sightings.db").write_bytes(b"")  # an empty file is not a sightings database
+    (tmp_path / "out" / "submission.txt").write_text("the run found here\n")
+    with pytest.raises(MtmcError, match="refusing to replace it"):
+        MatcherService(config, tmp_path / "out", fresh=True).serve()
+    assert (tmp_path / "out" / "submission.txt").read_text() == "the run found here\n"  # left untouched
+    (tmp_path / "out" / "sightings.db").unlink()
+    service = MatcherService(config, tmp_path / "out", fresh=True)
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(service.serve()), daemon=True)
+    thread.start()
+    peers = {}
+    for camera in (1, 2, 3):
+        peers[camera] = zmq.Context.instance().socket(zmq.DEALER)
+        peers[camera].connect(endpoint)
+    batches = _batches()
+    for batch in batches[:6]:  # A, B and C decided, B merged into A
+        peers[batch.camera].send(encode(batch))
+    deadline = time.monotonic() + 10
+    live = []
+    while time.monotonic() < deadline and len(live) < 3:
+        time.sleep(0.2)
+        if (tmp_path / "out" / "sightings.db").is_file():
+            reader = SQLiteStore.read(tmp_path / "out" / "sightings.db")  # while the matcher writes
+            live = [s for s in reader.find()]
+            reader.close()
+    assert len(live) == 3 and len({s.global_id for s in live}) == 1
+    for batch in batches[6:]:
+        peers[batch.camera].send(encode(batch))
+    thread.join(10)
+    assert not thread.is_alive() and result["complete"]
+    assert SQLiteStore.read(tmp_path / "out" / "sightings.db").rows() == reference
+    for peer in peers.values():
+        peer.close(0)

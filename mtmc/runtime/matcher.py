@@ -329,6 +329,8 @@ class MatcherService:
             if settings.publish:
                 self.publisher = publisher_socket(context, settings.publish, security)
             dashboard_url = self._start_dashboard()
+            if self.state.store is not None:  # a store path naming some other file stops it here
+                self.state.store.open()
         except BaseException:
             self._close_sockets(context, router)
             raise

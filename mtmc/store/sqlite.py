@@ -116,7 +116,7 @@ class SQLiteStore(SightingStore):
             return
         if self.path.exists():
             try:
-                old = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+                old = sqlite3.connect(self.path)  # read only: a killed matcher's -wal is recovered
                 try:
                     _schema_version(old, self.path)
                 finally:
