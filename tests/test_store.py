@@ -20,6 +20,7 @@ from mtmc.runtime.results import ResultWriter
 from mtmc.store import SCHEMA_VERSION, SQLiteStore
 from mtmc.transport.codec import Batch, TrackletUpdate, decode, encode
 from mtmc.types import Tracklet
+from test_runtime_reliability import _run, clips  # noqa: F401 (clips: the fixture of two short real clips)
 
 CAMERAS = {1: "north-gate", 2: "c002", 3: "c003"}
 
@@ -236,6 +237,17 @@ def test_restarted_matcher_rebuilds_exactly_the_uninterrupted_store(tmp_path) ->
         third.state.store.close()
         third.journal.close()
         assert SQLiteStore.read(tmp_path / "db" / "s.db").rows() == reference
+
+
+def test_real_kill_9_of_the_matcher_leaves_the_store_of_an_uninterrupted_run(tmp_path, clips, free_port) -> None:  # noqa: F811
+    """The supervisor's run of two real clips, the matcher killed with SIGKILL mid-run and restarted
+    (tests/test_runtime_reliability.py): the same sightings, row for row."""
+    reference, _ = _run(tmp_path / "plain", clips, "online", free_port)
+    interrupted, supervisor = _run(tmp_path / "killed", clips, "online", free_port, kill="matcher")
+    assert supervisor.matcher_restarts == 1 and interrupted == reference
+    rows = SQLiteStore.read(tmp_path / "plain" / "out" / "sightings.db").rows()
+    assert rows and all(r[0] is not None for r in rows)
+    assert SQLiteStore.read(tmp_path / "killed" / "out" / "sightings.db").rows() == rows
 
 
 # ---- mtmc search ------------------------------------------------------------------------------
