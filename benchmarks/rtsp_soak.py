@@ -219,6 +219,7 @@ def main() -> int:
     parser.add_argument("--sample-s", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / ".cache" / "rtsp_soak")
     args = parser.parse_args()
+    args.out = args.out.resolve()
     why = missing()
     if why:
         print(f"rtsp_soak: {why}", file=sys.stderr)

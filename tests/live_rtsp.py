@@ -55,7 +55,7 @@ def monitor_config(folder: Path, urls: list[str], **worker: object) -> tuple[Pat
         bind=f"tcp://127.0.0.1:{free_port()}", publish=f"tcp://127.0.0.1:{free_port()}", dashboard=free_port()
     )
     config.setdefault("worker", {}).update(worker)
-    config["output"]["dir"] = str(folder / "out")
+    config["output"]["dir"] = str(folder.resolve() / "out")  # a relative one would be read from the config's folder
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "monitor.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -92,6 +92,7 @@ def test_live_monitor_dashboard_feed_and_ctrl_c(servers, tmp_path):
         assert sent["tracklets"] and len(written) == sent["rows"]
         summary = (out / "logs" / "matcher.log").read_text()
         assert f"matcher: {len(sent['tracklets'])} tracklets ({sent['rows']} rows)" in summary
+        assert (out / "sightings.db").is_file()  # for mtmc search
 
         feed.send_signal(signal.SIGINT)  # the subscriber ends quietly on Ctrl-C too
         assert feed.wait(timeout=10) == 0
