@@ -9,6 +9,7 @@ anything it cannot stand behind. Messages leave the outbox only when the matcher
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pickle
 import time
@@ -157,7 +158,8 @@ class Worker:
         context = zmq.Context()
         socket = worker_socket(context, self.endpoint, connection_id(self.camera.id), transport_security(self.config.security))
         sender = OutboxSender(socket, self.outbox, self.camera.number, settings.window, settings.resend_s)
-        wall_base = time.time() if is_stream_url(self.camera.source) else 0.0  # live: the global clock is the wall
+        live = is_stream_url(self.camera.source)
+        wall_base = time.time() if live else 0.0  # live: the global clock is the wall
         last_frame = resumed_from
         messages = 0
         next_commit: float | None = None
@@ -182,7 +184,9 @@ class Worker:
                 total = source.expected_frames()
                 try:
                     for frame in source:
-                        if frame.index <= resumed_from:
+                        if live:  # a reopened stream counts from 1 again: number on from the checkpoint
+                            frame = dataclasses.replace(frame, index=resumed_from + frame.index)
+                        elif frame.index <= resumed_from:  # a file replays its frames: skip those done
                             continue
                         time_s = self.camera.offset_s + wall_base + frame.timestamp
                         detections = detector.detect_frame(frame.index, frame.image)
