@@ -15,3 +15,23 @@ def rows(*boxes, camera=None) -> TrackRows:
 def track(track_id, frames, x=0.0, y=0.0, w=10.0, h=10.0, camera=None) -> TrackRows:
     """One track with the same box in each of ``frames``."""
     return rows(*[(f, track_id, x, y, w, h) for f in frames], camera=camera)
+
+
+def short_clips(data_dir, folder, frames: int) -> dict:
+    """The first ``frames`` frames of the shared street-a and street-b videos as mp4 files in
+    ``folder``: two real cameras short enough for tests that run the whole system."""
+    import cv2
+
+    out = {}
+    for name in ("street-a", "street-b"):
+        capture = cv2.VideoCapture(str(data_dir / "videos" / f"{name}.mp4"))
+        writer = None
+        for _ in range(frames):
+            ok, frame = capture.read()
+            if writer is None:
+                size = (frame.shape[1], frame.shape[0])
+                writer = cv2.VideoWriter(str(folder / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 24, size)
+            writer.write(frame)
+        writer.release()
+        out[name] = folder / f"{name}.mp4"
+    return out

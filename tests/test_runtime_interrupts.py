@@ -17,28 +17,14 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import short_clips
 
 FRAMES = 72
 
 
 @pytest.fixture(scope="module")
 def clips(data_dir, tmp_path_factory) -> dict[str, Path]:
-    import cv2
-
-    folder = tmp_path_factory.mktemp("clips")
-    out = {}
-    for name in ("street-a", "street-b"):
-        capture = cv2.VideoCapture(str(data_dir / "videos" / f"{name}.mp4"))
-        writer = None
-        for _ in range(FRAMES):
-            ok, frame = capture.read()
-            if writer is None:
-                size = (frame.shape[1], frame.shape[0])
-                writer = cv2.VideoWriter(str(folder / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 24, size)
-            writer.write(frame)
-        writer.release()
-        out[name] = folder / f"{name}.mp4"
-    return out
+    return short_clips(data_dir, tmp_path_factory.mktemp("clips"), FRAMES)
 
 
 def _config(folder: Path, clips: dict[str, Path], port: int, gt: Path | None = None) -> Path:
