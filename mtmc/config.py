@@ -216,4 +216,7 @@ def _resolve_paths(model: Model, base: Path) -> Model:
             updates[name] = {key: _resolve_paths(item, base) for key, item in value.items()}
     if isinstance(model, CameraConfig) and "://" not in model.source and not Path(model.source).is_absolute():
         updates["source"] = os.path.normpath(base / model.source)
+    detections = model.options().get("path") if isinstance(model, PartConfig) and model.name == "file" else None
+    if isinstance(detections, str) and not Path(detections).is_absolute():  # a detections file, like any path
+        updates["path"] = os.path.normpath(base / detections)
     return model.model_copy(update=updates)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import json
 from pathlib import Path
 
@@ -184,3 +186,13 @@ def test_missing_file_and_both_detector_options(tmp_path, capsys):
     assert main(["track", str(folder), "--detections", str(det), "--classes", "car,bus", "-o", out, "-q"]) == 2
     assert "no class column" in one_line_error(capsys)
     assert not Path(out).exists()
+
+
+def test_a_config_names_its_detections_file_relative_to_itself(tmp_path, monkeypatch) -> None:
+    from mtmc.config import load_config
+
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "run.yaml").write_text("detector: {name: file, path: det/det.txt}\n")
+    monkeypatch.chdir(tmp_path)
+    path = load_config("cfg/run.yaml").detector.options()["path"]
+    assert pathlib.Path(path).resolve() == tmp_path / "cfg" / "det" / "det.txt"

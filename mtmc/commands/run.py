@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         outcomes = _supervise(supervisor, quiet=args.quiet)
     except Interrupted as exc:
         write_status(out_dir, "interrupted", why="mtmc run was interrupted: these results are partial", resume=resume)
+        _say_restarts(supervisor)
         print(f"mtmc run: interrupted; the results in {out_dir} are partial. Continue with: {resume}", file=sys.stderr)
         return exc.code
     finally:
@@ -75,9 +76,7 @@ def run(args: argparse.Namespace) -> int:
     lost = {w.name: w.lost for w in supervisor.workers.values() if w.lost}
     for name, what in lost.items():
         print(f"mtmc run: warning: camera {name}: {what}, skipped; its results cover the rest", file=sys.stderr)
-    restarts = {w.name: w.restarts for w in supervisor.workers.values() if w.restarts}
-    if restarts or supervisor.matcher_restarts:
-        print(f"restarted: {restarts or ''} matcher {supervisor.matcher_restarts}x", file=sys.stderr)
+    _say_restarts(supervisor)
     if failed or lost:
         write_status(out_dir, "incomplete", failed=failed, lost_frames=lost)
     else:
@@ -88,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
         _score(config, out_dir, incomplete={"failed": failed, "lost_frames": lost} if failed or lost else None)
     print(f"outputs in {out_dir}", file=sys.stderr)
     return 1 if failed or lost else 0
+
+
+def _say_restarts(supervisor) -> None:
+    restarts = {w.name: w.restarts for w in supervisor.workers.values() if w.restarts}
+    if restarts or supervisor.matcher_restarts:
+        print(f"restarted: {restarts or ''} matcher {supervisor.matcher_restarts}x", file=sys.stderr)
 
 
 def _say_what_happens_to(out_dir: Path, resume: bool) -> None:
