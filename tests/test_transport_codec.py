@@ -398,3 +398,33 @@ def test_rebuilding_refuses_a_gap_and_a_foreign_track_and_stays_as_it_was() -> N
     with pytest.raises(ValueError, match="applied to"):
         builder.add(foreign)
     assert _same(builder.tracklet(), before) and builder.rows == 10
+
+
+def test_a_long_tracklet_holds_its_own_rows_not_every_message_it_came_in() -> None:
+    """A vehicle parked in view for hours: its builder must not keep each decoded batch alive
+    (1,500 batches of 31 tracks: 7.75 MB held with views, 0.8 MB with copies)."""
+    import gc
+    import tracemalloc
+
+    from mtmc.transport.codec import TrackletBuilder
+
+    def update(track: int, seq: int, first: int, feature: np.ndarray) -> TrackletUpdate:
+        frames = np.arange(first + 1, first + 6)
+        return TrackletUpdate(1, track, seq, first, frames, np.tile([1, 2, 30, 40], (5, 1)), frames * 0.1, feature, first + 5)
+
+    builder = TrackletBuilder(1, 7)
+    feature = np.ones(256, np.float32)
+    tracemalloc.start()
+    try:
+        for k in range(1500):
+            others = tuple(update(100 + j, 0, 0, feature) for j in range(30))
+            message = decode(encode(Batch(1, k + 1, float(k), 0, updates=(update(7, k, 5 * k, feature), *others))))
+            builder.add(message.updates[0])
+            del message, others
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert builder.rows == 7500
+    assert held < 2e6, f"{held / 1e6:.1f} MB held"
+    assert builder.tracklet().frames.tolist() == list(range(1, 7501))

@@ -608,9 +608,11 @@ class TrackletBuilder:
             )
         skip = have - update.first_row
         if skip < len(update.frames):
-            self._frames.append(update.frames[skip:] if skip else update.frames)
-            self._boxes.append(update.boxes[skip:] if skip else update.boxes)
-            self._times.append(update.times[skip:] if skip else update.times)
+            # Copies, not views: a view keeps its whole decoded message alive, so a track that
+            # lasts hours (a parked vehicle) would hold every batch it was ever part of.
+            self._frames.append(update.frames[skip:].copy())
+            self._boxes.append(update.boxes[skip:].copy())
+            self._times.append(update.times[skip:].copy())
             self.rows += len(update.frames) - skip
         held = self._appearance.feature_count if self._appearance is not None else 0
         if update.first_row + len(update.frames) >= have and update.feature_count >= held:
