@@ -34,7 +34,9 @@ def test_a_folder_of_named_videos_runs_end_to_end(tmp_path, data_dir, free_port)
         "          distances: [{name: geometric}, {name: continuity}]}\n"
         "worker: {update_every_s: 0.25, resend_s: 0.5, preview_every_s: 0}\n"
         "output: {dir: out, video: false}\n"
+        "eval: {gt: gt.txt, mode: aicity, per_camera: true}\n"
     )
+    (tmp_path / "gt.txt").write_text("1 1 1 10 10 40 40 -1 -1\n2 1 1 10 10 40 40 -1 -1\n")  # one vehicle, both cameras
     done = subprocess.run(
         [sys.executable, "-m", "mtmc", "run", str(config), "-q"], capture_output=True, text=True, timeout=240
     )
@@ -50,3 +52,7 @@ def test_a_folder_of_named_videos_runs_end_to_end(tmp_path, data_dir, free_port)
     cameras = {line.split()[0] for line in (out / "submission.txt").read_text().splitlines()}
     assert cameras == {"1", "2"}
     assert not list((out / "mot").glob("c0*"))
+    import json
+
+    scores = json.loads((out / "scores.json").read_text())
+    assert {"north-gate", "south_1", "overall"} <= set(scores) and "c001" not in scores  # rows by name

@@ -135,6 +135,10 @@ def _score(config, out_dir: Path, incomplete: dict | None = None) -> None:
 
     settings = config.eval.model_copy(update={"pred": out_dir / "submission.txt"})
     results, notes = score(settings)
+    from mtmc.metrics.aicity import camera_name
+
+    names = {camera_name(c.number): c.id for c in config.cameras}  # per-camera rows by the user's names
+    results = {names.get(key, key): value for key, value in results.items()}
     write_json(out_dir / "scores.json", {**results, "incomplete": incomplete} if incomplete else results)
     print_table(results, f"{settings.mode} mode, IoU >= {settings.iou:g}")
     for note in notes:
