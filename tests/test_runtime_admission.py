@@ -214,5 +214,8 @@ def test_a_mapping_naming_cameras_outside_the_run_is_one_clear_error(tmp_path, f
         assert main(["keys", "generate", str(keys), "--name", name]) == 0
     security = SecurityConfig(server_secret=keys / "matcher.key_secret", allowed_clients={keys / "w.key": ["c009"]})
     config = _config(tmp_path, f"tcp://127.0.0.1:{free_port}").model_copy(update={"security": security})
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "matcher.journal").write_bytes(b"a previous run")
     with pytest.raises(MtmcError, match="c009, not cameras of this run"):
-        MatcherService(config, tmp_path / "out").serve()
+        MatcherService(config, tmp_path / "out", fresh=True).serve()
+    assert (tmp_path / "out" / "matcher.journal").read_bytes() == b"a previous run"  # refused before clearing

@@ -331,6 +331,15 @@ class MatcherService:
             dashboard_url = self._start_dashboard()
             if self.state.store is not None:  # a store path naming some other file stops it here
                 self.state.store.open()
+            permits = camera_permits(security.allowed_clients) if security.allowed_clients is not None else None
+            admission = Admission(self.names, settings.claim_timeout_s, permits)
+            if permits is not None:  # a key mapped to cameras this run lacks: a typo, said before anything is cleared
+                unknown = sorted({c for ids in permits.values() for c in ids} - set(self.names.values()))
+                if unknown and isinstance(security.allowed_clients, dict):
+                    raise MtmcError(
+                        f"security.allowed_clients maps keys to {', '.join(unknown)}, not cameras of this run "
+                        f"({', '.join(self.names.values())}): fix the camera ids"
+                    )
         except BaseException:
             self._close_sockets(context, router)
             raise
@@ -343,15 +352,6 @@ class MatcherService:
             write_cameras_csv(self.out_dir / "cameras.csv", self.config.cameras)  # submission numbers -> names
             self.replay()
             write_status(self.out_dir, "running")
-            permits = camera_permits(security.allowed_clients) if security.allowed_clients is not None else None
-            admission = Admission(self.names, settings.claim_timeout_s, permits)
-            if permits is not None:
-                unknown = sorted({c for ids in permits.values() for c in ids} - set(self.names.values()))
-                if unknown and isinstance(security.allowed_clients, dict):
-                    raise MtmcError(
-                        f"security.allowed_clients maps keys to {', '.join(unknown)}, not cameras of this run "
-                        f"({', '.join(self.names.values())}): fix the camera ids"
-                    )
             if on_ready is not None:
                 on_ready({"bind": settings.bind, "dashboard": dashboard_url, "replayed": self.replayed})
             self._serve(router, admission, keyed=permits is not None)
