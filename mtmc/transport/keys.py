@@ -86,11 +86,9 @@ def camera_permits(allowed: Path | dict[Path, list[str]]) -> dict[str, frozenset
             permits[key] = permits.get(key, frozenset()) | frozenset(cameras)
         return permits
     directory = Path(allowed)
-    load_public_keys(directory)  # the folder's own clear errors
-    return {
-        _load(path)[0].decode("ascii"): frozenset([path.name.removesuffix(PUBLIC_SUFFIX)])
-        for path in sorted(directory.glob(f"*{PUBLIC_SUFFIX}"))
-    }
+    keys = load_public_keys(directory)  # sorted by file, with the folder's own clear errors
+    files = sorted(directory.glob(f"*{PUBLIC_SUFFIX}"))
+    return {key.decode("ascii"): frozenset([file.name.removesuffix(PUBLIC_SUFFIX)]) for key, file in zip(keys, files)}
 
 
 def _load(path: Path) -> tuple[bytes, bytes | None]:
