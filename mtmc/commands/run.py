@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     config = with_scenario(load_config(config_path))
     out_dir = Path(args.out).resolve() if args.out else config.output.dir
     writable_dir(out_dir, "output folder")
-    _say_what_happens_to(out_dir, args.resume)
     supervisor = Supervisor(config_path, config, out_dir, resume=args.resume, mode=args.mode)
+    _say_what_happens_to(out_dir, supervisor.state_dir, args.resume)
     resume = f"mtmc run {args.config}" + (f" --out {args.out}" if args.out else "") + " --resume"
 
     stops = (signal.SIGINT, signal.SIGTERM)
@@ -95,10 +95,10 @@ def _say_restarts(supervisor) -> None:
         print(f"restarted: {restarts or ''} matcher {supervisor.matcher_restarts}x", file=sys.stderr)
 
 
-def _say_what_happens_to(out_dir: Path, resume: bool) -> None:
+def _say_what_happens_to(out_dir: Path, state_dir: Path, resume: bool) -> None:
     """One line when a run replaces or cannot find the run it was pointed at."""
     journal = out_dir / "matcher.journal"
-    had_run = (journal.is_file() and journal.stat().st_size > 0) or (out_dir / "state").is_dir()
+    had_run = (journal.is_file() and journal.stat().st_size > 0) or state_dir.is_dir()
     if had_run and not resume:
         print(
             f"mtmc run: starting a new run in {out_dir}; the previous run's journal and outboxes are replaced "
