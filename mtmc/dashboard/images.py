@@ -58,3 +58,60 @@ def placeholder_jpeg(text: str) -> bytes:
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
     assert ok, "OpenCV cannot encode a JPEG"
     return data.tobytes()
+
+
+# ---- uploaded pictures (search by picture) ---------------------------------------------------
+
+MAX_UPLOAD_BYTES = 4 * 2**20  # an uploaded picture: at most 4 MiB ...
+MAX_UPLOAD_PIXELS = 4096 * 4096  # ... and at most this many pixels, read from its header before decoding
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class PictureRefused(ValueError):
+    """An upload that is not a picture the search takes; ``status`` is the HTTP status to answer
+    (413: too large, 415: not a JPEG/PNG or not decodable)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def png_dimensions(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from a PNG's IHDR chunk (the first one, by the format), or None."""
+    if len(data) < 24 or not data.startswith(_PNG_MAGIC) or data[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def read_picture(
+    data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS
+) -> np.ndarray:
+    """An uploaded JPEG or PNG as a BGR image, checked before anything decodes it: at most
+    ``max_bytes`` (413), a JPEG or PNG by its magic bytes (415), at most ``max_pixels`` as its
+    header declares (413), and decodable (415). Raises :class:`PictureRefused` with one line."""
+    if len(data) > max_bytes:
+        raise PictureRefused(413, f"picture of {len(data):,} bytes refused: at most {max_bytes:,} bytes ({max_bytes // 2**20} MiB)")
+    if not data:
+        raise PictureRefused(415, "no picture: the upload is empty (send a JPEG or PNG)")
+    if data.startswith(_JPEG_MAGIC):
+        kind, size = "JPEG", jpeg_dimensions(data)
+    elif data.startswith(_PNG_MAGIC):
+        kind, size = "PNG", png_dimensions(data)
+    else:
+        raise PictureRefused(415, "not a JPEG or PNG picture (its first bytes are neither); send a JPEG or PNG")
+    if size is None:
+        raise PictureRefused(415, f"a broken {kind}: its header cannot be read")
+    if size[0] * size[1] > max_pixels:
+        raise PictureRefused(413, f"{kind} of {size[0]}x{size[1]} pixels refused: at most {max_pixels:,} pixels")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise PictureRefused(415, f"a broken {kind}: it cannot be decoded")
+    return image
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok, "OpenCV cannot encode a JPEG"
+    return data.tobytes()

@@ -14,22 +14,31 @@ are, the dashboard adds ``THREADS + 1`` threads to the matcher.
 
 from __future__ import annotations
 
+import email.policy
 import errno
 import json
 import logging
+import math
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from email.parser import BytesParser
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import parse_qsl, quote
 
 import cv2
 import numpy as np
 from waitress import wasyncore
 from waitress.server import create_server
 
-from mtmc.dashboard.images import fits, jpeg_dimensions, placeholder_jpeg
-from mtmc.dashboard.state import MAX_PREVIEW_SIZE, UNASSIGNED_COLOR, LiveState, Preview, id_color, ink
+from mtmc.dashboard.auth import authorize, check_exposure
+from mtmc.dashboard.images import (
+    MAX_UPLOAD_BYTES, PictureRefused, encode_jpeg, fits, jpeg_dimensions, placeholder_jpeg, read_picture,
+)  # fmt: skip
+from mtmc.dashboard.sightings import IMAGE_RESULTS, SEARCH_LIMIT, StoreUnavailable, StoreView
+from mtmc.dashboard.state import KEPT_PREVIEWS, MAX_PREVIEW_SIZE, UNASSIGNED_COLOR, LiveState, Preview, id_color, ink
 from mtmc.errors import MtmcError
 
 STATIC = Path(__file__).with_name("static")
@@ -115,31 +124,211 @@ class _Annotated:
 
 
 Response = tuple[HTTPStatus, bytes, str, str]  # status, body, content type, Cache-Control
+_TEXT = "text/plain; charset=utf-8"
+_PAGES = re.compile(r"/(?:index\.html|search|graph|identity/\d{1,18})?")  # views of the one page
+_IDENTITY = re.compile(r"/api/identity/(\d{1,18})")
+_SIGHTING_IMAGE = re.compile(r"/api/(thumbnail|sighting)/(\d{1,9})/(\d{1,18})\.jpg")
+_STATIC_FILES = frozenset(f.name for f in STATIC.iterdir() if f.is_file() and f.suffix in _CONTENT_TYPES)
+UPLOAD_PATH = "/api/search/image"  # the one POST route: a search by picture
+UPLOAD_SLACK = 64 * 1024  # multipart framing on top of MAX_UPLOAD_BYTES
+MAX_BODY = 16 * 2**20  # waitress refuses a larger request body itself (413) before the app sees it
+SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; frame-ancestors 'none'"),
+]
 
 
 def _not_found(what: str) -> Response:
-    return HTTPStatus.NOT_FOUND, f"not found: {what}\n".encode(), "text/plain; charset=utf-8", "no-store"
+    return HTTPStatus.NOT_FOUND, f"not found: {what}\n".encode(), _TEXT, "no-store"
+
+
+def _json(body: object, status: HTTPStatus = HTTPStatus.OK) -> Response:
+    return status, json.dumps(body, allow_nan=False, separators=(",", ":")).encode(), "application/json", "no-store"
+
+
+def _error(status: HTTPStatus, message: str) -> Response:
+    return _json({"error": message, "status": status.value}, status)
 
 
 def _static(name: str) -> Response:
-    file = STATIC / name
-    if "/" in name or file.suffix not in _CONTENT_TYPES or not file.is_file():
+    # Only the files the static folder held when mtmc started, by exact name: nothing a request
+    # says becomes a path of its own.
+    if name not in _STATIC_FILES:
         return _not_found(f"/static/{name}")
+    file = STATIC / name
     return HTTPStatus.OK, file.read_bytes(), _CONTENT_TYPES[file.suffix], "no-cache"
 
 
-def app(state: LiveState) -> Callable[[dict, Callable], Iterable[bytes]]:
-    """The dashboard as a WSGI application over ``state``."""
+def _query(environ: dict) -> dict[str, str]:
+    return {k: v for k, v in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=False)}
+
+
+def _number(query: dict[str, str], name: str) -> float | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {value[:40]!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value[:40]!r}")
+    return number
+
+
+def _word(query: dict[str, str], name: str, longest: int) -> str | None:
+    value = query.get(name, "").strip()
+    if not value:
+        return None
+    if len(value) > longest or not value.isprintable():
+        raise ValueError(f"{name} must be at most {longest} printable characters")
+    return value
+
+
+def draw_sighting(preview: Preview, track: int, global_id: int) -> bytes:
+    """``preview`` with ``track``'s box drawn thick in ``global_id``'s colour and the others thin and grey."""
+    image = cv2.imdecode(np.frombuffer(preview.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return placeholder_jpeg("frame not readable")
+    thick = max(2, round(image.shape[0] / 160))
+    color = _bgr(id_color(global_id))
+    for k, box in enumerate(preview.boxes):
+        x, y, w, h = (round(v) for v in box)
+        if preview.track_ids[k] == track:
+            cv2.rectangle(image, (x, y), (x + w, y + h), color, thick, cv2.LINE_AA)
+            label = f"#{global_id}"
+            (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
+            top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
+            cv2.rectangle(image, (x, top), (x + tw + 6, top + th + base + 4), color, cv2.FILLED)
+            ink_bgr = _bgr(ink(id_color(global_id)))
+            cv2.putText(image, label, (x + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, ink_bgr, 1, cv2.LINE_AA)
+        else:
+            cv2.rectangle(image, (x, y), (x + w, y + h), _bgr(UNASSIGNED_COLOR), 1, cv2.LINE_AA)
+    return encode_jpeg(image)
+
+
+def _upload(environ: dict) -> bytes:
+    """The picture in a POST body: raw (``image/jpeg``, ``image/png``, anything) or the first file
+    of a ``multipart/form-data`` form; bounded before it is read."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise PictureRefused(400, "a Content-Length that is not a number") from None
+    kind = environ.get("CONTENT_TYPE", "")
+    multipart = kind.lower().startswith("multipart/form-data")
+    bound = MAX_UPLOAD_BYTES + (UPLOAD_SLACK if multipart else 0)
+    if length > bound:
+        raise PictureRefused(
+            413, f"picture of {length:,} bytes refused: at most {MAX_UPLOAD_BYTES:,} bytes ({MAX_UPLOAD_BYTES // 2**20} MiB)"
+        )
+    body = environ["wsgi.input"].read(min(length, bound + 1)) if length else b""
+    if not multipart:
+        return body
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {kind}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace") + body
+    )
+    if not message.is_multipart():
+        raise PictureRefused(400, "a multipart/form-data body that cannot be parsed")
+    for part in message.iter_parts():
+        if part.get_filename() is not None or part.get_param("name", header="content-disposition") in ("picture", "image", "file"):
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else b""
+    raise PictureRefused(400, "the form holds no file: send the picture as the field 'picture'")
+
+
+def app(
+    state: LiveState | None,
+    view: StoreView | None = None,
+    *,
+    token: str | None = None,
+    live: bool = True,
+) -> Callable[[dict, Callable], Iterable[bytes]]:
+    """The dashboard as a WSGI application over ``state`` (the live view) and ``view`` (the sightings
+    store: identity pages, searches, the camera graph). ``live=False``: a finished run's store, read
+    only (``state`` then only names the cameras). ``token``: every request but ``/healthz`` needs it."""
+    state = state if state is not None else LiveState([])
     annotated = _Annotated(state.max_preview_size)
 
-    def route(path: str) -> Response:
-        if path in ("/", "/index.html"):
+    def store_missing() -> Response:
+        return _error(HTTPStatus.NOT_FOUND, "this dashboard has no sightings store (store: enabled: false in the config)")
+
+    def info() -> Response:
+        return _json({
+            "live": live, "store": None if view is None else view.where, "token": token is not None,
+            "picture_search": view is not None and view.image_search is not None,
+            "picture_search_missing": None if view is None or view.image_search is not None else view.image_search_missing,
+            "cameras": state.camera_ids(), "max_upload_bytes": MAX_UPLOAD_BYTES,
+        })  # fmt: skip
+
+    def identity(global_id: int) -> Response:
+        assert view is not None
+        journey = view.identity(global_id)
+        if journey is None:
+            stored = view.identities()
+            count = "" if stored is None else f" ({stored} identities stored)"
+            return _error(HTTPStatus.NOT_FOUND, f"no identity {global_id} in {view.where}{count}")
+        for s in journey["sightings"]:
+            preview = state.preview_of_track(s["camera"], s["track"], s["first_frame"], s["last_frame"]) if live else None
+            s["frame_shown"] = (
+                {"kind": "frame", "frame": preview.frame, "time_s": preview.time_s} if preview is not None
+                else {"kind": "thumbnail", "why": "the frame is not kept (the dashboard keeps each camera's last "
+                      f"{KEPT_PREVIEWS} previews)" if live else "the frame is not kept (a finished run's store keeps thumbnails only)"}
+            )  # fmt: skip
+        return _json(journey)
+
+    def sighting_image(what: str, camera: int, track: int) -> Response:
+        assert view is not None
+        if what == "sighting" and live:
+            sighting = view.sighting(camera, track)
+            if sighting is not None and sighting.global_id is not None:
+                preview = state.preview_of_track(sighting.camera_name, track, sighting.first_frame, sighting.last_frame)
+                if preview is not None:
+                    return HTTPStatus.OK, draw_sighting(preview, track, sighting.global_id), "image/jpeg", "no-store"
+        data = view.thumbnail(camera, track)
+        if data is None:
+            return HTTPStatus.OK, placeholder_jpeg("no thumbnail stored"), "image/jpeg", "no-store"
+        return HTTPStatus.OK, data, "image/jpeg", "max-age=60"
+
+    def search(environ: dict) -> Response:
+        assert view is not None
+        query = _query(environ)
+        try:
+            limit = int(query.get("limit") or SEARCH_LIMIT)
+            if not 1 <= limit <= SEARCH_LIMIT:
+                raise ValueError
+        except ValueError:
+            return _error(HTTPStatus.BAD_REQUEST, f"limit must be a whole number from 1 to {SEARCH_LIMIT}")
+        try:
+            found = view.search(
+                colour=_word(query, "colour", 64) or _word(query, "color", 64), vehicle_type=_word(query, "type", 64),
+                camera=_word(query, "camera", 255), since=_number(query, "since"), until=_number(query, "until"), limit=limit,
+            )  # fmt: skip
+        except ValueError as exc:
+            return _error(HTTPStatus.BAD_REQUEST, str(exc))
+        return _json(found)
+
+    def by_picture(environ: dict) -> Response:
+        assert view is not None
+        try:
+            picture = read_picture(_upload(environ))
+        except PictureRefused as exc:
+            return _error(HTTPStatus(exc.status), str(exc))
+        k = _query(environ).get("k", "")
+        return _json(view.by_picture(picture, int(k) if k.isdigit() and 1 <= int(k) <= 50 else IMAGE_RESULTS))
+
+    def route(method: str, path: str, environ: dict) -> Response:
+        if method == "POST":
+            return store_missing() if view is None else by_picture(environ)
+        if _PAGES.fullmatch(path):
             return _static("index.html")
         if path.startswith("/static/"):
             return _static(path.removeprefix("/static/"))
         if path == "/api/state":
-            body = json.dumps(state.snapshot(), allow_nan=False, separators=(",", ":")).encode()
-            return HTTPStatus.OK, body, "application/json", "no-store"
+            return _json(dict(state.snapshot(), live=live))
+        if path == "/api/info":
+            return info()
         if path.startswith("/api/frame/") and path.endswith(".jpg"):
             camera = path.removeprefix("/api/frame/").removesuffix(".jpg")
             preview = state.preview(camera)
@@ -147,23 +336,52 @@ def app(state: LiveState) -> Callable[[dict, Callable], Iterable[bytes]]:
                 return _not_found(f"no frame for camera {camera!r}")
             return HTTPStatus.OK, annotated.get(camera, preview), "image/jpeg", "no-store"
         if path == "/healthz":
-            return HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8", "no-store"
+            return HTTPStatus.OK, b"ok\n", _TEXT, "no-store"
+        if path.startswith("/api/") and view is None and path.split("/")[2] in ("identity", "search", "graph", "thumbnail", "sighting"):
+            return store_missing()
+        if (m := _IDENTITY.fullmatch(path)) is not None:
+            return identity(int(m.group(1)))
+        if (m := _SIGHTING_IMAGE.fullmatch(path)) is not None:
+            return sighting_image(m.group(1), int(m.group(2)), int(m.group(3)))
+        if path == "/api/search":
+            return search(environ)
+        if path == "/api/graph":
+            return _json(view.graph(state.camera_ids()))  # type: ignore[union-attr]
+        if path.startswith("/api/"):
+            return _error(HTTPStatus.NOT_FOUND, f"not found: {path}")
         return _not_found(path)
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         # WSGI hands the (percent-decoded) path over as latin-1; the URL's bytes are UTF-8.
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace") or "/"
-        if method in ("GET", "HEAD"):
-            status, body, content_type, cache = route(path)
-            extra = []
+        extra: list[tuple[str, str]] = []
+        verdict = authorize(environ, token, path)
+        if not verdict.ok:
+            message = "this dashboard needs its token: send 'Authorization: Bearer TOKEN', or open the page once with ?token=TOKEN"
+            status, body, content_type, cache = (
+                _error(HTTPStatus.UNAUTHORIZED, message) if path.startswith("/api/")
+                else (HTTPStatus.UNAUTHORIZED, f"401 unauthorized: {message}\n".encode(), _TEXT, "no-store")
+            )  # fmt: skip
+            extra = [("WWW-Authenticate", 'Bearer realm="mtmc-dashboard"')]
+        elif verdict.redirect is not None:
+            location, cookie = verdict.redirect
+            status, body, content_type, cache = HTTPStatus.SEE_OTHER, b"", _TEXT, "no-store"
+            extra = [("Location", quote(location, safe="/?=&")), ("Set-Cookie", cookie)]
+        elif (method == "POST") != (path == UPLOAD_PATH) or method not in ("GET", "HEAD", "POST"):
+            status, body = HTTPStatus.METHOD_NOT_ALLOWED, f"method {method} not allowed on {path}\n".encode()
+            content_type, cache = _TEXT, "no-store"
+            extra = [("Allow", "POST" if path == UPLOAD_PATH else "GET, HEAD")]
         else:
-            status, body = HTTPStatus.METHOD_NOT_ALLOWED, f"method {method} not allowed\n".encode()
-            content_type, cache, extra = "text/plain; charset=utf-8", "no-store", [("Allow", "GET, HEAD")]
+            try:
+                status, body, content_type, cache = route(method, path, environ)
+            except StoreUnavailable as exc:
+                status, body, content_type, cache = _error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
         headers = [
             ("Content-Type", content_type),
             ("Content-Length", str(len(body))),
             ("Cache-Control", cache),
+            *SECURITY_HEADERS,
             *extra,
         ]
         start_response(f"{status.value} {status.phrase}", headers)
@@ -249,26 +467,32 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def serve(
-    state: LiveState,
+    state: LiveState | None,
     host: str = "127.0.0.1",
     port: int = 0,
     *,
+    view: StoreView | None = None,
+    token: str | None = None,
+    live: bool = True,
     threads: int = THREADS,
     connection_limit: int = CONNECTION_LIMIT,
     idle_timeout_s: int = IDLE_TIMEOUT_S,
 ) -> tuple[DashboardServer, int]:
-    """Serve the dashboard for ``state`` from a daemon thread; returns the server and its port.
+    """Serve the dashboard for ``state`` (and the sightings store ``view``) from a daemon thread;
+    returns the server and its port.
 
     ``port=0`` picks a free port; a port in use is an :class:`MtmcError`. Stop it with
     ``server.close()``. ``threads`` worker threads answer requests, at most ``connection_limit``
-    connections are open at once, and one idle for ``idle_timeout_s`` seconds is closed.
+    connections are open at once, and one idle for ``idle_timeout_s`` seconds is closed. A host
+    that is not loopback needs a ``token`` (else an :class:`MtmcError`, before anything listens).
     """
+    check_exposure(host, token)
     sock = _listen(host, port)
     bound = sock.getsockname()[1]
     socket_map: dict = {}
     try:
         server = create_server(
-            app(state),
+            app(state, view, token=token, live=live),
             map=socket_map,
             sockets=[sock],
             threads=threads,
@@ -277,6 +501,7 @@ def serve(
             cleanup_interval=1,  # how often idle connections are looked for, in seconds
             asyncore_use_poll=True,  # poll(): no FD_SETSIZE limit on how many sockets it watches
             ident="mtmc-dashboard",
+            max_request_body_size=MAX_BODY,
             clear_untrusted_proxy_headers=False,  # no proxy in front; nothing reads those headers
         )
     except BaseException:

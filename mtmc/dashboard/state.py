@@ -35,6 +35,7 @@ RATE_WINDOW_S = 5  # seconds the current throughput is averaged over
 UNASSIGNED_COLOR = "#8a8f98"
 MAX_PREVIEW_SIZE = (1920, 1920)  # width, height: a preview declaring more is refused, never decoded
 REFUSALS = ("unknown_camera", "unreadable_preview", "oversized_preview")
+KEPT_PREVIEWS = 60  # previews kept per camera (about a minute): a sighting's own frame, while kept
 
 
 def id_color(global_id: int) -> str:
@@ -76,6 +77,7 @@ class Preview:
 @dataclass
 class _Camera:
     preview: Preview | None = None
+    kept: deque[Preview] = field(default_factory=lambda: deque(maxlen=KEPT_PREVIEWS))
     frames_done: int = 0
     fps: float | None = None
     outbox: int | None = None
@@ -128,6 +130,7 @@ class LiveState:
         self._started = clock()
         self._cameras: dict[str, _Camera] = {str(c): _Camera() for c in cameras}
         self._refused: dict[str, int] = dict.fromkeys(REFUSALS, 0)
+        self._learnt: list[dict] = []
         self._seq = 0
         self._identities: OrderedDict[int, _Identity] = OrderedDict()  # least recently seen first
         self._latest_s = -math.inf  # the latest stream time an identity was seen at
@@ -187,6 +190,7 @@ class LiveState:
                 return
             self._seq += 1
             cam.preview = Preview(self._seq, int(frame), float(time_s), bytes(jpeg), preview_boxes, gids, tids)
+            cam.kept.append(cam.preview)
 
     def heartbeat(self, camera: str, frames_done: int, fps: float, outbox: int, lag_s: float) -> None:
         """A camera worker is alive: frames processed, its rate, its unacknowledged messages and
@@ -250,6 +254,30 @@ class LiveState:
         with self._lock:
             cam = self._cameras.get(camera)
             return None if cam is None else cam.preview
+
+    def preview_of_track(self, camera: str, track: int, first_frame: int, last_frame: int) -> Preview | None:
+        """A kept preview of ``camera`` (its last :data:`KEPT_PREVIEWS`) between ``first_frame`` and
+        ``last_frame`` that shows local track ``track``, the one nearest the middle; None if none is
+        kept (older, or the camera sent no preview then)."""
+        with self._lock:
+            cam = self._cameras.get(camera)
+            kept = [] if cam is None else list(cam.kept)
+        middle = (first_frame + last_frame) / 2
+        shown = [p for p in kept if first_frame <= p.frame <= last_frame and track in p.track_ids]
+        return min(shown, key=lambda p: abs(p.frame - middle), default=None)
+
+    def learnt(self, links: list[dict]) -> None:
+        """The camera links the matcher's topology learner has measured (``TravelTimeLearner.links()``)."""
+        links = [dict(link) for link in links]
+        with self._lock:
+            self._learnt = links
+
+    def learnt_links(self) -> list[dict]:
+        with self._lock:
+            return [dict(link) for link in self._learnt]
+
+    def camera_ids(self) -> list[str]:
+        return list(self._cameras)
 
     def _throughput(self) -> dict[str, object]:
         samples = list(self._received)
