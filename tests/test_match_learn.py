@@ -34,3 +34,16 @@ def test_memory_is_bounded_by_identities():
     for k in range(1000):
         learner.observe(_t(1, k, float(k), [1, 0]), global_id=k)
     assert len(learner._last) == 100
+
+
+def test_identities_beyond_the_horizon_are_forgotten_and_observations_are_bounded():
+    learner = TravelTimeLearner(confident=0.1, min_pairs=1, horizon_s=60.0, max_observations=5)
+    for k in range(1000):  # a vehicle every 10 s, each seen on c001 then 20 s later on c002
+        learner.observe(_t(1, k, 10.0 * k, [1, 0]), global_id=k)
+        learner.observe(_t(2, k, 10.0 * k + 20.0, [1, 0]), global_id=k)
+    assert len(learner._last) <= 8  # the last minute's identities, not a thousand
+    assert len(learner.observed[(1, 2)]) == 5
+    assert learner.links()[0]["observations"] == 5
+    learner.observe(_t(1, 5000, 20_000.0, [1, 0]), global_id=5000)
+    learner.observe(_t(2, 5000, 20_000.0 + 30.0, [1, 0]), global_id=5000)  # within the horizon: learnt
+    assert max(learner.observed[(1, 2)]) == 30.0

@@ -1,16 +1,22 @@
 """Camera topology learnt from confident matches: travel times between cameras, measured on the
 identities the matcher was sure of, written as a topology file the next run can gate with.
 
-For each identity only its latest tracklet is remembered (bounded by ``max_identities``); when the
-identity shows up on another camera later, and the two tracklets' appearance distance is under
-``confident`` (well inside the matching threshold), the time from one view's centre to the
-other's is one observation of that camera link. A link needs ``min_pairs`` observations; its
-range is the observed one widened by ``slack`` on each side.
+For each identity only its latest tracklet is remembered; when the identity shows up on another
+camera later, and the two tracklets' appearance distance is under ``confident`` (well inside the
+matching threshold), the time from one view's centre to the other's is one observation of that
+camera link. A link needs ``min_pairs`` observations; its range is the observed one widened by
+``slack`` on each side.
+
+Memory stays bounded on a monitor that runs for months: an identity is forgotten once the newest
+tracklet seen ended ``horizon_s`` after it (the matcher passes its window: a later sighting could
+not be matched to it anyway) or when more than ``max_identities`` are held, and each link keeps
+its latest ``max_observations`` travel times.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+import math
+from collections import OrderedDict, defaultdict, deque
 from pathlib import Path
 
 import numpy as np
@@ -21,18 +27,21 @@ from mtmc.types import Tracklet
 class TravelTimeLearner:
     def __init__(
         self, confident: float = 0.25, min_pairs: int = 3, slack: float = 0.2, max_identities: int = 100_000,
-        names: dict[int, str] | None = None,
+        names: dict[int, str] | None = None, horizon_s: float = math.inf, max_observations: int = 10_000,
     ) -> None:  # fmt: skip
         self.confident, self.min_pairs, self.slack, self.max_identities = confident, min_pairs, slack, max_identities
         self.names = names or {}  # camera number -> name, as the written links name cameras
+        self.horizon_s = horizon_s
         self._last: OrderedDict[int, tuple[int, float, float, np.ndarray | None]] = OrderedDict()
-        self.observed: dict[tuple[int, int], list[float]] = defaultdict(list)
+        self._newest_end = -math.inf
+        self.observed: dict[tuple[int, int], deque[float]] = defaultdict(lambda: deque(maxlen=max_observations))
 
     def observe(self, tracklet: Tracklet, global_id: int) -> None:
         """A tracklet with its final id, in any order of identities (each identity's in time order)."""
         feature = None
         if tracklet.feature is not None and np.linalg.norm(tracklet.feature) > 0:
-            feature = np.asarray(tracklet.feature, np.float64) / np.linalg.norm(tracklet.feature)
+            unit = np.asarray(tracklet.feature, np.float32)
+            feature = unit / np.linalg.norm(unit)
         previous = self._last.get(global_id)
         if previous is not None and feature is not None and previous[3] is not None:
             camera, start, end, before = previous
@@ -42,7 +51,9 @@ class TravelTimeLearner:
         if previous is None or tracklet.start >= previous[1]:
             self._last[global_id] = (tracklet.camera, tracklet.start, tracklet.end, feature)
             self._last.move_to_end(global_id)
-        while len(self._last) > self.max_identities:
+        self._newest_end = max(self._newest_end, tracklet.end)
+        forget = self._newest_end - self.horizon_s
+        while self._last and (len(self._last) > self.max_identities or next(iter(self._last.values()))[2] < forget):
             self._last.popitem(last=False)
 
     def links(self) -> list[dict]:

@@ -257,6 +257,11 @@ class OnlineAssociator:
         return len(self._members)
 
     @property
+    def identities_issued(self) -> int:
+        """Global ids given so far (ids are issued 1, 2, ...; a merge does not take one back)."""
+        return self._issued
+
+    @property
     def pending_size(self) -> int:
         return len(self._pending_keys)
 

@@ -87,8 +87,9 @@ class MatchState:
         self.watermark = -math.inf
         from mtmc.match.learn import TravelTimeLearner
 
-        self.learner = TravelTimeLearner(
-            confident=self.config.matcher.threshold / 2, names={c.number: c.id for c in self.config.cameras}
+        self.learner = TravelTimeLearner(  # online, a sighting beyond the window cannot match: forget it
+            confident=self.config.matcher.threshold / 2, names={c.number: c.id for c in self.config.cameras},
+            horizon_s=self.online.window_s if self.online is not None else math.inf,
         )
 
     def verdict(self, message: Batch, expected: int) -> str:
@@ -237,7 +238,6 @@ class Stats:
     dropped: Counter = field(default_factory=Counter)
     latencies: deque = field(default_factory=lambda: deque(maxlen=20000))
     ended_at: dict[tuple[int, int], float] = field(default_factory=dict)
-    identities: set[int] = field(default_factory=set)
     beats: dict[int, tuple[int, float]] = field(default_factory=dict)
     told: set = field(default_factory=set)  # refusals already logged once
 
@@ -467,7 +467,6 @@ class MatcherService:
         import zmq
 
         for a in assignments:
-            self.stats.identities.add(a.global_id)
             ended = self.stats.ended_at.pop(a.key, None)
             if a.kind == "assign" and ended is not None:
                 self.stats.latencies.append(now - ended)
@@ -525,12 +524,11 @@ class MatcherService:
         port = self.config.matcher.dashboard
         if port is None:
             return None
-        from mtmc.dashboard import LiveState, serve
+        from mtmc.dashboard.live import start_dashboard
 
-        width = self.config.worker.preview_width
-        self.live = LiveState([c.id for c in self.config.cameras], max_preview_size=(width, 2 * width))
-        self.dashboard_server, bound = serve(self.live, "127.0.0.1", port)
-        return f"http://127.0.0.1:{bound}/"
+        # the live view, and the sightings store's journeys, searches and camera graph (dashboard: host, token)
+        self.live, self.dashboard_server, url = start_dashboard(self.config, self.state.store, self.state.learner, port)
+        return url
 
     def _tick(self) -> None:
         self.state.writer.flush()
@@ -541,7 +539,7 @@ class MatcherService:
                 self.stats.received,
                 dict(self.stats.dropped),
                 getattr(online, "identities_active", 0),
-                len(self.stats.identities),
+                getattr(online, "identities_issued", 0),
                 getattr(online, "revisions", 0),
                 self.stats.latency(0.5),
                 self.stats.latency(0.99),
