@@ -5,6 +5,7 @@ Stage times are measured separately so that users see where a frame's millisecon
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import numpy as np
 
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.detect.base import Detector
+from mtmc.errors import MtmcError
 from mtmc.outputs import TrackWriter, VideoAnnotator
 from mtmc.sources import Source, open_source
 
@@ -53,7 +55,7 @@ def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> t
     from mtmc.track import build_tracker
 
     source = open_source(camera.source, fps=camera.fps, give_up_s=camera.give_up_s)
-    detector = build_detector(config.detector.name, **{"threads": threads, **config.detector.options()})
+    detector = build_detector(config.detector.name, **{"threads": threads, **detector_options(config, camera)})
     detector.check_source(source)
     embedder = None
     if config.embedder is not None:
@@ -62,6 +64,28 @@ def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> t
         embedder = build_embedder(config.embedder.name, **{"threads": threads, **config.embedder.options()})
     tracker = build_tracker(config.tracker.name, **{"fps": source.output_fps, **config.tracker.options()})
     return source, detector, tracker, embedder
+
+
+PLACEHOLDERS = ("camera", "number", "source_dir")
+
+
+def detector_options(config: MtmcConfig, camera: CameraConfig) -> dict[str, Any]:
+    """The detector's options for one camera: a detections file ``path`` may name the camera,
+    ``{camera}`` (its name), ``{number}`` (its AI City number: ``c{number:03d}``) or ``{source_dir}``
+    (its video's folder), so one config serves every camera of a benchmark (AI City's
+    ``{source_dir}/det/det_mask_rcnn.txt``)."""
+    options = config.detector.options()
+    path = options.get("path")
+    if config.detector.name != "file" or not isinstance(path, str) or "{" not in path:
+        return options
+    source_dir = os.path.dirname(camera.source) if "://" not in camera.source else ""
+    try:
+        options["path"] = path.format(camera=camera.id, number=camera.number, source_dir=source_dir)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise MtmcError(
+            f"detector.path {path!r}: cannot fill in {exc} (placeholders: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})"
+        ) from None
+    return options
 
 
 def embed_for_tracker(embedder: Any, tracker: Any, image: np.ndarray, detections: np.ndarray) -> np.ndarray:

@@ -106,6 +106,19 @@ class StoreConfig(StrictModel):
     )
 
 
+class DashboardConfig(StrictModel):
+    """Where the matcher's dashboard listens (its port is ``matcher.dashboard``) and who may use it."""
+
+    host: str = Field(
+        "127.0.0.1", description="the address to serve on; anything but loopback needs a token"
+    )
+    token: str | None = Field(
+        None,
+        description="required from every client (Authorization: Bearer, or ?token= once); null: "
+        "MTMC_DASHBOARD_TOKEN's, else none (loopback only)",
+    )
+
+
 class MtmcConfig(StrictModel):
     """The root of a config file (``configs/*.yaml``); every section has defaults."""
 
@@ -135,6 +148,7 @@ class MtmcConfig(StrictModel):
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     security: SecurityConfig | None = Field(None, description="CURVE keys; none: plaintext (loopback only)")
     store: StoreConfig = Field(default_factory=StoreConfig, description="the sightings database (mtmc search)")
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig, description="the web dashboard's host and token")
 
     @field_validator("cameras", mode="before")
     @classmethod
@@ -217,6 +231,7 @@ def _resolve_paths(model: Model, base: Path) -> Model:
     if isinstance(model, CameraConfig) and "://" not in model.source and not Path(model.source).is_absolute():
         updates["source"] = os.path.normpath(base / model.source)
     detections = model.options().get("path") if isinstance(model, PartConfig) and model.name == "file" else None
-    if isinstance(detections, str) and not Path(detections).is_absolute():  # a detections file, like any path
+    if isinstance(detections, str) and not Path(detections).is_absolute() and not detections.startswith("{source_dir}"):
+        # a detections file, like any path ({source_dir}: the camera's video folder, already absolute)
         updates["path"] = os.path.normpath(base / detections)
     return model.model_copy(update=updates)

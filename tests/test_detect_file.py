@@ -196,3 +196,33 @@ def test_a_config_names_its_detections_file_relative_to_itself(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     path = load_config("cfg/run.yaml").detector.options()["path"]
     assert pathlib.Path(path).resolve() == tmp_path / "cfg" / "det" / "det.txt"
+
+
+def test_one_config_names_each_cameras_detections_file(tmp_path) -> None:
+    from mtmc.camera import detector_options
+    from mtmc.config import load_config
+
+    for camera in ("c006", "c007"):
+        (tmp_path / "S02" / camera / "det").mkdir(parents=True)
+        (tmp_path / "S02" / camera / "det" / "det_mask_rcnn.txt").write_text(f"1,-1,10,20,30,40,0.9\n{camera[-1]},-1,1,1,5,5,0.8\n")
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "aicity.yaml").write_text(
+        "cameras: [{id: c006, source: ../S02/c006/vdo.avi}, {id: north-gate, source: ../S02/c007/vdo.avi, number: 7}]\n"
+        "detector: {name: file, path: '{source_dir}/det/det_mask_rcnn.txt'}\n"
+    )
+    config = load_config(tmp_path / "cfg" / "aicity.yaml")
+    paths = [pathlib.Path(detector_options(config, c)["path"]) for c in config.cameras]
+    assert paths == [tmp_path / "S02" / c / "det" / "det_mask_rcnn.txt" for c in ("c006", "c007")]
+    detectors = [build_detector("file", **detector_options(config, c)) for c in config.cameras]
+    assert [sorted(d.spans) for d in detectors] == [[1, 6], [1, 7]]  # each camera read its own file
+
+    (tmp_path / "cfg" / "named.yaml").write_text(
+        "cameras: [{id: north-gate, source: a.mp4}]\ndetector: {name: file, path: 'dets/{camera}-c{number:03d}.txt'}\n"
+    )
+    config = load_config(tmp_path / "cfg" / "named.yaml")
+    assert pathlib.Path(detector_options(config, config.cameras[0])["path"]) == tmp_path / "cfg" / "dets" / "north-gate-c001.txt"
+
+    (tmp_path / "cfg" / "typo.yaml").write_text("cameras: [{id: a, source: a.mp4}]\ndetector: {name: file, path: 'd/{cam}.txt'}\n")
+    config = load_config(tmp_path / "cfg" / "typo.yaml")
+    with pytest.raises(MtmcError, match=r"detector.path .*\{cam\}.*cannot fill in 'cam' \(placeholders: \{camera\}, \{number\}, \{source_dir\}\)"):
+        detector_options(config, config.cameras[0])
