@@ -13,6 +13,7 @@ import sys
 
 from mtmc import __version__
 from mtmc.commands import aicity as aicity_command
+from mtmc.commands import dashboard as dashboard_command
 from mtmc.commands import eval as eval_command
 from mtmc.commands import keys as keys_command
 from mtmc.commands import match as match_command
@@ -39,6 +40,7 @@ COMMANDS = (
     weights_command,
     keys_command,
     search_command,
+    dashboard_command,
 )
 
 

@@ -1,0 +1,99 @@
+"""``mtmc dashboard``: the dashboard's identity pages, searches and camera graph over a run's
+sightings database, read only: a finished run's, or a running one's from another process."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+HELP = "serve a run's sightings (journeys, search, camera graph) as the web dashboard, read only"
+DESCRIPTION = """\
+Serve OUT/sightings.db (or the database file given) as the dashboard: each identity's journey
+(/identity/N: its sightings in time order with cameras, times, travel times and thumbnails), a
+search box (by id, by colour/type/camera/time, by an uploaded picture) and the camera graph
+(cameras, the links between them with counts and travel-time histograms). Nothing is written.
+
+It listens on 127.0.0.1 unless --host says otherwise; any other host needs a token (--token,
+dashboard.token in --config, or the MTMC_DASHBOARD_TOKEN variable), which every client then sends
+(Authorization: Bearer TOKEN, or the page opened once with ?token=TOKEN). Search by picture embeds
+the picture with the run's embedder (--config, else the config the run left in OUT).
+"""
+EPILOG = """\
+examples:
+  mtmc dashboard runs/city
+  mtmc dashboard runs/city/sightings.db --port 8800
+  MTMC_DASHBOARD_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))') \\
+    mtmc dashboard runs/city --host 0.0.0.0
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "dashboard", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("where", metavar="OUT|DB", help="a run's output folder (its sightings.db) or a sightings database")
+    p.add_argument("--host", help="address to serve on (default: dashboard.host of --config, else 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free one)")
+    p.add_argument("--token", help="the token clients must send (default: dashboard.token, else $MTMC_DASHBOARD_TOKEN)")
+    p.add_argument("--config", metavar="CONFIG", help="the run's config: its embedder for search by picture, its dashboard:")
+    p.set_defaults(run=run, command="dashboard")
+
+
+def database_of(where: str | Path) -> Path:
+    path = Path(where)
+    return path / "sightings.db" if path.is_dir() or not path.suffix else path
+
+
+def store_view(database: Path, config: Any = None) -> Any:
+    """A :class:`StoreView` over ``database`` (checked now: a missing or foreign file is one line)."""
+    from mtmc.dashboard.sightings import StoreView, read_learnt
+    from mtmc.store import SQLiteStore
+
+    SQLiteStore.read(database).close()
+    learnt_file = database.parent / "topology-learnt.yaml"
+    search, missing = picture_search(config)
+    return StoreView(
+        lambda: SQLiteStore.read(database), str(database), learnt=lambda: read_learnt(learnt_file),
+        image_search=search, image_search_missing=missing,
+    )  # fmt: skip
+
+
+def picture_search(config: Any) -> tuple[Any, str]:
+    """The search by picture for a run with ``config`` (its embedder), or None and why not."""
+    from mtmc.dashboard.pictures import picture_search_for
+
+    return picture_search_for(config)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mtmc.config import load_config
+    from mtmc.dashboard import LiveState, serve
+    from mtmc.dashboard.auth import token_from
+    from mtmc.errors import MtmcError
+    from mtmc.store import SQLiteStore
+
+    if not 0 <= args.port <= 65535:
+        raise MtmcError(f"--port must be 0 to 65535, got {args.port}")
+    config = load_config(args.config) if args.config else None
+    database = database_of(args.where)
+    view = store_view(database, config)
+    reader = SQLiteStore.read(database)
+    try:
+        cameras = reader.camera_names()
+    finally:
+        reader.close()
+    host = args.host or (config.dashboard.host if config is not None else "127.0.0.1")
+    token = token_from(args.token or (config.dashboard.token if config is not None else None))
+    server, port = serve(LiveState(cameras), host, args.port, view=view, token=token, live=False)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"dashboard: http://{shown}:{port}/ (read only: {database}; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0

@@ -1,0 +1,57 @@
+"""The matcher's dashboard, started from its config: live state, the run's sightings store, the
+topology the matcher is learning, its host and token (``dashboard:``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+
+def reader_of(store: Any) -> Callable[[], Any]:
+    """Opens a read-only connection to the store the matcher writes (its class's ``read``), one per
+    request: the matcher's own connection stays its own thread's."""
+    read = type(store).read
+    target = getattr(store, "url", None) or store.path
+    return lambda: read(target)
+
+
+def learnt_links(learner: Any) -> Callable[[], list[dict]]:
+    """The learner's links, read from a dashboard thread while the matcher's thread adds to them:
+    a read that meets a change in progress is tried again (and the last good answer kept)."""
+    last: list[list[dict]] = [[]]
+
+    def links() -> list[dict]:
+        for _ in range(3):
+            try:
+                last[0] = learner.links()
+                break
+            except RuntimeError:  # "deque/dict mutated during iteration"
+                continue
+        return last[0]
+
+    return links
+
+
+def start_dashboard(config: Any, store: Any, learner: Any, port: int) -> tuple[Any, Any, str]:
+    """``(LiveState, server, url)`` for a matcher with ``config``, writing ``store`` (None: no
+    store), learning topology with ``learner``; on ``dashboard.host`` (a token needed off loopback)."""
+    from mtmc.dashboard.auth import token_from
+    from mtmc.dashboard.pictures import picture_search_for
+    from mtmc.dashboard.server import serve
+    from mtmc.dashboard.sightings import StoreView
+    from mtmc.dashboard.state import LiveState
+
+    width = config.worker.preview_width
+    live = LiveState([c.id for c in config.cameras], max_preview_size=(width, 2 * width))
+    view = None
+    if store is not None:
+        search, missing = picture_search_for(config)
+        where = re.sub(r"//[^/@]*@", "//", str(getattr(store, "url", None) or store.path))  # no password shown
+        view = StoreView(
+            reader_of(store), where, learnt=learnt_links(learner), image_search=search, image_search_missing=missing
+        )
+    host = config.dashboard.host
+    server, bound = serve(live, host, port, view=view, token=token_from(config.dashboard.token))
+    shown = f"[{host}]" if ":" in host else host
+    return live, server, f"http://{shown}:{bound}/"

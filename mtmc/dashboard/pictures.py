@@ -1,0 +1,74 @@
+"""Search by picture for the dashboard: embed the uploaded picture, find the nearest identities.
+
+:func:`picture_search` wraps an ``embed(BGR picture) -> (D,) feature`` into the ``(store, picture,
+k) -> [(global_id, distance)]`` a :class:`~mtmc.dashboard.sightings.StoreView` calls; the identities'
+features (:class:`mtmc.store.index.IdentityIndex`, track-averaged per identity) are read from the
+store once and reused for :data:`INDEX_TTL_S`. :func:`picture_search_for` builds the embed function
+from a run's config (its ``embedder``: the same one the workers used, so distances mean the same),
+on the first search only (loading a model takes seconds and memory the matcher needs otherwise).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+INDEX_TTL_S = 10.0  # identities' features are re-read from the store at most this often
+
+Embed = Callable[[np.ndarray], np.ndarray]
+
+
+def picture_search(embed: Embed, clock: Callable[[], float] = time.monotonic) -> Callable[[Any, np.ndarray, int], list]:
+    """``(store, picture BGR, k) -> [(global_id, cosine distance)]``, nearest first."""
+    from mtmc.store.index import IdentityIndex
+
+    lock = threading.Lock()
+    cached: list[Any] = [None, -float("inf")]  # index, when read
+
+    def search(store: Any, picture: np.ndarray, k: int) -> list[tuple[int, float]]:
+        with lock:
+            if cached[0] is None or clock() - cached[1] >= INDEX_TTL_S:
+                cached[0], cached[1] = IdentityIndex.from_store(store), clock()
+            index = cached[0]
+        if len(index) == 0:
+            return []
+        feature = np.asarray(embed(picture), np.float32).reshape(-1)
+        ids, distances = index.search(feature, k)
+        return [(int(i), float(d)) for i, d in zip(ids, distances)]
+
+    return search
+
+
+def embed_whole(embedder: Any) -> Embed:
+    """An embedder (``embed(image, boxes x1y1x2y2)``) applied to the whole picture: the picture is the crop."""
+
+    def embed(picture: np.ndarray) -> np.ndarray:
+        h, w = picture.shape[:2]
+        return embedder.embed(picture, np.array([[0, 0, w, h]], np.float32))[0]
+
+    return embed
+
+
+def picture_search_for(config: Any) -> tuple[Any, str]:
+    """The search by picture with ``config``'s embedder, built on first use; or None and why not."""
+    if config is None:
+        return None, "search by picture needs the run's embedder: start the dashboard with --config CONFIG"
+    if config.embedder is None:
+        return None, "search by picture needs an embedder: the run's config has embedder: null (motion only)"
+    part = config.embedder
+    lock = threading.Lock()
+    built: list[Embed] = []
+
+    def embed(picture: np.ndarray) -> np.ndarray:
+        with lock:
+            if not built:
+                from mtmc.reid import build_embedder
+
+                built.append(embed_whole(build_embedder(part.name, **{"threads": 1, **part.options()})))
+        return built[0](picture)
+
+    return picture_search(embed), ""
