@@ -24,12 +24,12 @@ Embed = Callable[[np.ndarray], np.ndarray]
 
 def picture_search(embed: Embed, clock: Callable[[], float] = time.monotonic) -> Callable[[Any, np.ndarray, int], list]:
     """``(store, picture BGR, k) -> [(global_id, cosine distance)]``, nearest first."""
-    from mtmc.store.index import IdentityIndex
-
     lock = threading.Lock()
     cached: list[Any] = [None, -float("inf")]  # index, when read
 
     def search(store: Any, picture: np.ndarray, k: int) -> list[tuple[int, float]]:
+        from mtmc.store.index import IdentityIndex
+
         with lock:
             if cached[0] is None or clock() - cached[1] >= INDEX_TTL_S:
                 cached[0], cached[1] = IdentityIndex.from_store(store), clock()
