@@ -1,5 +1,6 @@
-"""``mtmc search``: one vehicle's journey across cameras, or the sightings matching colour, type,
-camera and time, from the sightings database a matcher writes (``OUT/sightings.db``)."""
+"""``mtmc search``: one vehicle's journey across cameras, the sightings matching colour, type,
+camera and time, or the identities nearest an example picture, from the sightings database a
+matcher writes (``OUT/sightings.db``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-HELP = "search a run's sightings: one identity's journey (--id) or by colour, type, camera and time"
+HELP = "search a run's sightings: one identity's journey (--id), by colour, type, camera and time, or by picture (--image)"
 DESCRIPTION = """\
 Read OUT/sightings.db (or the database file given) that the matcher writes as it decides and revises
 global identities (store: in the config), while a run or a monitor is going or after it.
@@ -18,12 +19,19 @@ first and last time (seconds on the run's clock) and frame, colour and type when
 attributes, and the travel time from the previous sighting's end. Without --id, the filters select
 decided sightings: --color (white gray yellow red green blue black), --type (car bus truck van),
 --camera (name or AI City number), and --since/--until (seen at some time in that span).
+
+--image crop.jpg embeds the picture (the whole image is the vehicle's crop) with the run's embedder
+and lists the --top K identities nearest it: cosine distance (0 = same direction, 2 = opposite) to
+each identity's track-averaged feature, with its cameras in time order and its first and last time.
+The output folder does not record the run's config: give it with --config so the picture is
+embedded as the run's tracks were; without it the default vehicle embedder is used (said on stderr).
 """
 EPILOG = """\
 examples:
   mtmc search runs/city --id 17
   mtmc search runs/city --color red --type truck --camera north-gate --since 600 --until 900
   mtmc search runs/city/sightings.db --id 17 --json
+  mtmc search runs/city --image crop.jpg --config configs/city.yaml --top 10
 """
 
 
@@ -32,7 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "search", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("where", metavar="OUT|DB", help="a run's output folder (its sightings.db) or a sightings database")
-    p.add_argument("--id", type=int, metavar="N", dest="global_id", help="the journey of global identity N")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--id", type=int, metavar="N", dest="global_id", help="the journey of global identity N")
+    what.add_argument("--image", type=Path, metavar="PICTURE", help="the identities nearest this picture (a vehicle crop: JPEG, PNG, ...)")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="with --image: the K nearest identities (default 5)")
+    p.add_argument("--config", metavar="CFG", help="with --image: the run's config, for its embedder (default: the default vehicle embedder)")
     p.add_argument("--color", "--colour", dest="colour", metavar="NAME", help="sightings of this colour")
     p.add_argument("--type", dest="vehicle_type", metavar="NAME", help="sightings of this vehicle type")
     p.add_argument("--camera", metavar="NAME", help="sightings on this camera (name or number)")
@@ -41,11 +53,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=1000, metavar="K", help="at most K sightings (default 1000)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run, command="search")
-
-
-def database_of(where: str | Path) -> Path:
-    path = Path(where)
-    return path / "sightings.db" if path.is_dir() or not path.suffix else path
 
 
 def journey_of(sightings: list[Any]) -> list[dict]:
@@ -61,9 +68,12 @@ def journey_of(sightings: list[Any]) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     from mtmc.errors import MtmcError
     from mtmc.store import SQLiteStore
+    from mtmc.store.image_search import database_of
 
     if args.limit < 1:
         raise MtmcError(f"--limit must be at least 1, got {args.limit}")
+    if args.image is not None:
+        return _search_by_image(args)
     store = SQLiteStore.read(database_of(args.where))
     try:
         if args.global_id is not None:
@@ -92,6 +102,47 @@ def run(args: argparse.Namespace) -> int:
         print("no sightings match")
         return 0
     _print_table(title, rows, journey=args.global_id is not None)
+    return 0
+
+
+def _search_by_image(args: argparse.Namespace) -> int:
+    """--image: the picture's bytes are checked before any model loads, so a bad file fails fast."""
+    from mtmc.errors import MtmcError
+    from mtmc.store import SQLiteStore
+    from mtmc.store.image_search import PictureSearch, database_of, read_picture
+
+    if args.top < 1:
+        raise MtmcError(f"--top must be at least 1, got {args.top}")
+    filters = [f"--{k}" for k in ("colour", "vehicle_type", "camera", "since", "until") if getattr(args, k) is not None]
+    if filters:
+        raise MtmcError(f"--image ranks whole identities; {', '.join(filters).replace('vehicle_type', 'type')} filter sightings: use one or the other")
+    database = database_of(args.where)
+    SQLiteStore.read(database).close()  # no database, or another schema: said before the embedder loads
+    try:
+        data = args.image.read_bytes()
+    except OSError as exc:
+        raise MtmcError(f"{args.image}: cannot read the picture ({exc.strerror or exc})") from None
+    picture = read_picture(data, str(args.image))
+    found = PictureSearch(database, args.config).search(picture, args.top)
+    if args.json:
+        print(json.dumps({"image": str(args.image), "top": args.top, "identities": found}, indent=1))
+        return 0
+    if not found:
+        print(f"no identities with features in {database}")
+        return 0
+    from rich.table import Table
+
+    from mtmc.console import print_wide
+
+    table = Table(title=f"{len(found)} identities nearest {args.image}")
+    for name in ("rank", "id", "distance", "cameras", "first s", "last s"):
+        table.add_column(name, justify="left" if name == "cameras" else "right")
+    for r in found:
+        table.add_row(
+            str(r["rank"]), str(r["global_id"]), f"{r['distance']:.3f}", " > ".join(r["cameras"]),
+            f"{r['first_s']:.1f}", f"{r['last_s']:.1f}",
+        )  # fmt: skip
+    print_wide(table)
     return 0
 
 
