@@ -40,6 +40,7 @@ from mtmc.dashboard.images import (
 from mtmc.dashboard.sightings import IMAGE_RESULTS, SEARCH_LIMIT, StoreUnavailable, StoreView
 from mtmc.dashboard.state import KEPT_PREVIEWS, MAX_PREVIEW_SIZE, UNASSIGNED_COLOR, LiveState, Preview, id_color, ink
 from mtmc.errors import MtmcError
+from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
 
 STATIC = Path(__file__).with_name("static")
 _CONTENT_TYPES = {
@@ -260,6 +261,7 @@ def app(
             "picture_search": view is not None and view.image_search is not None,
             "picture_search_missing": None if view is None or view.image_search is not None else view.image_search_missing,
             "cameras": state.camera_ids(), "max_upload_bytes": MAX_UPLOAD_BYTES,
+            "attributes": {name: list(labels) for name, labels in VEHICLE_ATTRIBUTES.items()},
         })  # fmt: skip
 
     def identity(global_id: int) -> Response:

@@ -1,4 +1,6 @@
-// Polls /api/state every second and updates the page in place; no framework, no build step.
+// One page, four views by path: / (live: polls /api/state every second), /identity/N (a journey),
+// /search (by id, attributes or picture), /graph (cameras and the links between them).
+// No framework, no build step, nothing fetched from elsewhere.
 "use strict";
 
 const POLL_MS = 1000;
@@ -82,7 +84,10 @@ function renderIdentities(list, listed) {
     const chip = el("span", "gid", `#${ident.id}`);
     chip.style.background = ident.color;
     chip.style.color = ident.ink;
-    id.append(chip);
+    const link = el("a");
+    link.href = `/identity/${ident.id}`;
+    link.append(chip);
+    id.append(link);
     const path = el("td", "path");
     ident.cameras.forEach((cam, i) => {
       if (i) path.append(el("span", "arrow", "→"));
@@ -136,7 +141,9 @@ async function poll() {
   try {
     const response = await fetch("/api/state", { cache: "no-store" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    render(await response.json());
+    const state = await response.json();
+    if (state.live === false) return; // a finished run's store: nothing live to poll
+    render(state);
   } catch (err) {
     const status = $("status");
     status.className = "status bad";
@@ -145,4 +152,340 @@ async function poll() {
   setTimeout(poll, POLL_MS);
 }
 
-poll();
+// ---- shared ----------------------------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+let INFO = { live: true, store: null, cameras: [], attributes: {}, picture_search: false };
+
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function chip(id, color, ink) {
+  const a = el("a", "gid", `#${id}`);
+  a.href = `/identity/${id}`;
+  a.style.background = color;
+  a.style.color = ink;
+  return a;
+}
+
+function clock(s) {
+  if (s === null || s === undefined) return "–";
+  const sign = s < 0 ? "-" : "";
+  s = Math.abs(s);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const mm = String(m).padStart(2, "0"), ss = sec.toFixed(1).padStart(4, "0");
+  return h ? `${sign}${h}:${mm}:${ss}` : `${sign}${m}:${ss}`;
+}
+
+function span(s) {
+  if (s === null || s === undefined) return "–";
+  return Math.abs(s) < 60 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`;
+}
+
+async function getJSON(url, options) {
+  const response = await fetch(url, { cache: "no-store", ...(options || {}) });
+  let body = null;
+  try { body = await response.json(); } catch (_) { /* not JSON */ }
+  if (!response.ok) throw new Error((body && body.error) || `HTTP ${response.status}`);
+  return body;
+}
+
+function problem(container, message) {
+  container.replaceChildren(el("p", "error", message));
+}
+
+function thumb(url, alt) {
+  const img = el("img", "thumb");
+  img.src = url;
+  img.alt = alt;
+  img.loading = "lazy";
+  return img;
+}
+
+function sightingLine(s) {
+  const line = el("span", "sighting-line");
+  line.append(el("b", null, s.camera), document.createTextNode(` track ${s.track} · ${clock(s.first_s)}–${clock(s.last_s)}`));
+  const attrs = [s.colour, s.type].filter(Boolean).join(" ");
+  if (attrs) line.append(el("span", "attrs", attrs));
+  return line;
+}
+
+// ---- identity: the journey timeline -------------------------------------------------------------
+
+async function showIdentity(id) {
+  const head = $("journey-head"), list = $("journey");
+  document.title = `MTMC · identity #${id}`;
+  let j;
+  try {
+    j = await getJSON(`/api/identity/${id}`);
+  } catch (err) {
+    problem(head, err.message);
+    list.replaceChildren();
+    return;
+  }
+  const title = el("h2", "journey-title");
+  title.append(chip(j.global_id, j.color, j.ink),
+    document.createTextNode(` ${j.sightings.length} sightings on ${j.camera_count} camera${j.camera_count === 1 ? "" : "s"}`));
+  const path = el("div", "path");
+  j.cameras.forEach((cam, i) => {
+    if (i) path.append(el("span", "arrow", "→"));
+    path.append(document.createTextNode(cam));
+  });
+  const when = el("div", "note", `first seen ${clock(j.first_s)} · last seen ${clock(j.last_s)} · over ${span(j.last_s - j.first_s)} (times on the run's clock) · ${j.store}`);
+  head.replaceChildren(title, path, when);
+  list.replaceChildren(...j.sightings.flatMap((s, i) => {
+    const items = [];
+    if (i) {
+      const hop = el("li", "hop");
+      hop.dataset.travel = s.travel_s;
+      hop.append(el("span", "arrow", "↓"), document.createTextNode(` ${j.sightings[i - 1].camera} → ${s.camera}: travel ${span(s.travel_s)}`));
+      items.push(hop);
+    }
+    const card = el("li", "sighting");
+    card.dataset.camera = s.camera;
+    card.dataset.track = s.track;
+    const text = el("div", "sighting-text");
+    text.append(el("div", "cam", s.camera),
+      el("div", "when", `${clock(s.first_s)} – ${clock(s.last_s)} (${span(s.last_s - s.first_s)})`),
+      el("div", "note", `track ${s.track} · frames ${s.first_frame}–${s.last_frame}`));
+    const attrs = [s.colour, s.type].filter(Boolean).join(" ");
+    if (attrs) text.append(el("div", "attrs", attrs));
+    const pics = el("div", "pictures");
+    const t = el("figure", "thumbnail");
+    t.append(thumb(s.thumbnail, `thumbnail of ${s.camera} track ${s.track}`), el("figcaption", null, "thumbnail"));
+    pics.append(t);
+    const shown = s.frame_shown || { kind: "thumbnail" };
+    const f = el("figure", `frame ${shown.kind}`);
+    if (shown.kind === "frame") {
+      const img = thumb(s.frame, `frame ${shown.frame} of ${s.camera}`);
+      img.className = "frame-img";
+      f.append(img, el("figcaption", null, `frame ${shown.frame} (a kept preview), its box drawn`));
+    } else {
+      f.append(el("figcaption", "not-kept", `Frame not shown: ${shown.why || "the frame is not kept"}; the thumbnail is what is stored.`));
+    }
+    pics.append(f);
+    card.append(text, pics);
+    items.push(card);
+    return items;
+  }));
+}
+
+// ---- search ----------------------------------------------------------------------------------------
+
+function fillSelect(select, values) {
+  select.append(...values.map((v) => { const o = el("option", null, v); o.value = v; return o; }));
+}
+
+function renderFound(found) {
+  const box = $("results");
+  $("results-title").textContent = `Results: ${found.identities.length} identities, ${found.sightings} sightings${found.truncated ? " (the first ones only)" : ""}`;
+  if (!found.identities.length) return problem(box, "no sightings match");
+  box.replaceChildren(...found.identities.map((ident) => {
+    const row = el("div", "result");
+    row.dataset.gid = ident.global_id;
+    const shots = el("div", "shots");
+    ident.sightings.slice(0, 6).forEach((s) => {
+      const item = el("div", "shot");
+      item.append(thumb(s.thumbnail, `${s.camera} track ${s.track}`), sightingLine(s));
+      shots.append(item);
+    });
+    row.append(chip(ident.global_id, ident.color, ident.ink), shots);
+    return row;
+  }));
+}
+
+function renderNearest(answer) {
+  const box = $("results");
+  const pic = answer.picture;
+  $("results-title").textContent = `Nearest identities to the picture (${pic.width}×${pic.height} px), by appearance`;
+  if (!answer.results.length) return problem(box, "the store has no identities with appearance features");
+  box.replaceChildren(...answer.results.map((r) => {
+    const row = el("div", "result nearest");
+    row.dataset.gid = r.global_id;
+    row.dataset.rank = r.rank;
+    const text = el("div", "nearest-text");
+    text.append(el("b", "rank", `${r.rank}.`), chip(r.global_id, r.color, r.ink),
+      el("span", "distance", `distance ${r.distance.toFixed(3)}`),
+      el("span", "path", r.cameras.join(" → ")), el("span", "note", `first seen ${clock(r.first_s)}`));
+    row.append(text);
+    if (r.thumbnail) row.append(thumb(r.thumbnail, `identity ${r.global_id}`));
+    return row;
+  }));
+}
+
+async function searchAttributes(form) {
+  const query = new URLSearchParams();
+  for (const [k, v] of new FormData(form).entries()) if (String(v).trim()) query.set(k, String(v).trim());
+  history.replaceState(null, "", `/search?${query}`);
+  try {
+    renderFound(await getJSON(`/api/search?${query}`));
+  } catch (err) {
+    problem($("results"), err.message);
+  }
+}
+
+async function searchPicture(file) {
+  const note = $("picture-note");
+  if (!file) { note.textContent = "choose a JPEG or PNG first"; return; }
+  if (file.size > INFO.max_upload_bytes) {
+    note.textContent = `${file.name}: ${(file.size / 2 ** 20).toFixed(1)} MiB, over the ${INFO.max_upload_bytes / 2 ** 20} MiB limit`;
+    return;
+  }
+  note.textContent = `searching with ${file.name}…`;
+  try {
+    const answer = await getJSON("/api/search/image", { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } });
+    note.textContent = `searched with ${file.name}`;
+    renderNearest(answer);
+  } catch (err) {
+    note.textContent = "";
+    problem($("results"), `${file.name}: ${err.message}`);
+  }
+}
+
+function setupSearch() {
+  fillSelect($("f-colour"), INFO.attributes.colour || []);
+  fillSelect($("f-type"), INFO.attributes.type || []);
+  fillSelect($("f-camera"), INFO.cameras || []);
+  const form = $("search-attributes");
+  const params = new URLSearchParams(location.search);
+  for (const name of ["colour", "type", "camera", "since", "until"]) {
+    if (params.has(name)) form.elements[name].value = params.get(name);
+  }
+  form.addEventListener("submit", (e) => { e.preventDefault(); searchAttributes(form); });
+  $("search-picture").addEventListener("submit", (e) => { e.preventDefault(); searchPicture($("picture").files[0]); });
+  $("picture").addEventListener("change", () => searchPicture($("picture").files[0]));
+  if (!INFO.picture_search) {
+    $("picture").disabled = $("picture-go").disabled = true;
+    $("picture-note").textContent = INFO.picture_search_missing || "search by picture is not available";
+  }
+  if ([...params.keys()].some((k) => ["colour", "type", "camera", "since", "until"].includes(k))) searchAttributes(form);
+}
+
+// ---- the camera graph ----------------------------------------------------------------------------
+
+function histogramSVG(h, width = 160, height = 34) {
+  const box = svg("svg", { class: "hist", viewBox: `0 0 ${width} ${height + 12}`, width, height: height + 12 });
+  if (!h) return box;
+  const top = Math.max(1, ...h.counts), bw = width / h.counts.length;
+  h.counts.forEach((c, i) => {
+    const bh = (c / top) * height;
+    const bar = svg("rect", { x: i * bw + 1, y: height - bh, width: Math.max(1, bw - 2), height: bh, class: "bar" });
+    bar.append(svg("title", {}, `${h.edges[i]}–${h.edges[i + 1]} s: ${c}`));
+    box.append(bar);
+  });
+  box.append(svg("text", { x: 0, y: height + 11, class: "axis" }, `${h.edges[0]} s`),
+    svg("text", { x: width, y: height + 11, class: "axis end" }, `${h.edges[h.edges.length - 1]} s`));
+  return box;
+}
+
+function renderGraph(g) {
+  const root = $("graph");
+  const W = 900, H = 520, cx = W / 2, cy = H / 2, R = Math.min(W, H) / 2 - 70;
+  const n = g.nodes.length;
+  const at = new Map(g.nodes.map((node, i) => {
+    const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, n);
+    return [node.id, { x: cx + (n > 1 ? R * Math.cos(a) : 0), y: cy + (n > 1 ? R * Math.sin(a) : 0) }];
+  }));
+  const defs = svg("defs");
+  const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+  marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));
+  defs.append(marker);
+  const top = Math.max(1, ...g.links.map((l) => l.count));
+  const links = g.links.map((l) => {
+    const a = at.get(l.from), b = at.get(l.to);
+    const group = svg("g", { class: `link${l.count ? "" : " learnt-only"}`, "data-from": l.from, "data-to": l.to, "data-count": l.count });
+    if (!a || !b) return group;
+    const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
+    const ux = dx / len, uy = dy / len, r = 34;
+    // bend each direction to its own side, so A→B and B→A do not overlap
+    const mx = (a.x + b.x) / 2 - uy * 40, my = (a.y + b.y) / 2 + ux * 40;
+    const sx = a.x + ux * r, sy = a.y + uy * r, ex = b.x - ux * (r + 4), ey = b.y - uy * (r + 4);
+    group.append(svg("path", { d: `M${sx},${sy} Q${mx},${my} ${ex},${ey}`, "stroke-width": 1.5 + (5 * l.count) / top, "marker-end": "url(#arrow)" }));
+    const label = l.count ? `${l.count} · ${span(l.travel_s.median)}` : "learnt";
+    group.append(svg("text", { x: (sx + 2 * mx + ex) / 4, y: (sy + 2 * my + ey) / 4, class: "link-label" }, label));
+    group.append(svg("title", {}, `${l.from} → ${l.to}: ${l.count} identities` + (l.travel_s ? `, travel ${span(l.travel_s.min)}–${span(l.travel_s.max)}` : "")));
+    return group;
+  });
+  const nodes = g.nodes.map((node) => {
+    const p = at.get(node.id);
+    const group = svg("g", { class: "node", "data-camera": node.id, transform: `translate(${p.x},${p.y})` });
+    group.append(svg("circle", { r: 30 }), svg("text", { class: "node-name", y: 4 }, node.id),
+      svg("text", { class: "node-count", y: 48 }, `${node.sightings} sightings`));
+    return group;
+  });
+  root.replaceChildren(defs, ...links, ...nodes);
+  $("graph-note").textContent = `(${g.nodes.length} cameras, ${g.links.length} links, from ${g.identities} identities in ${g.store})`;
+  $("links").replaceChildren(...(g.links.length ? g.links.map((l) => {
+    const row = el("tr");
+    row.dataset.from = l.from;
+    row.dataset.to = l.to;
+    const hist = el("td");
+    hist.append(histogramSVG(l.histogram));
+    const t = l.travel_s;
+    const learnt = l.learnt ? `${span(l.learnt.min_s)}–${span(l.learnt.max_s)} (${l.learnt.observations} confident)` : "–";
+    row.append(el("td", null, l.from), el("td", null, l.to), el("td", "num", num(l.count)),
+      el("td", "num", t ? `${span(t.min)} / ${span(t.median)} / ${span(t.max)}` : "–"), hist, el("td", null, learnt));
+    return row;
+  }) : [(() => { const r = el("tr"); const c = el("td", "none", "no identity was seen on two cameras yet"); c.colSpan = 6; r.append(c); return r; })()]));
+}
+
+async function showGraph() {
+  try {
+    renderGraph(await getJSON("/api/graph"));
+  } catch (err) {
+    problem($("graph").parentElement, err.message);
+  }
+}
+
+// ---- routing -----------------------------------------------------------------------------------
+
+function show(view) {
+  for (const name of ["live", "identity", "search", "graph"]) $(`view-${name}`).hidden = name !== view;
+  $("live-stats").hidden = view !== "live";
+  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === view));
+  document.body.dataset.view = view;
+}
+
+async function start() {
+  try {
+    INFO = await getJSON("/api/info");
+  } catch (err) {
+    $("status").className = "status bad";
+    $("status").textContent = `dashboard unreachable (${err.message})`;
+  }
+  $("goto").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const id = $("goto-id").value.trim();
+    if (/^\d+$/.test(id)) location.href = `/identity/${id}`;
+  });
+  if (!INFO.live) {
+    $("mode").textContent = "sightings";
+    $("nav-live").hidden = true;
+    const banner = $("banner");
+    banner.hidden = false;
+    banner.textContent = `Read only: ${INFO.store} (no live feed: a finished run's store)`;
+    $("status").className = "status ok";
+    $("status").textContent = `${INFO.cameras.length} cameras`;
+  }
+  const path = location.pathname;
+  const identity = path.match(/^\/identity\/(\d+)$/);
+  if (identity) {
+    show("identity");
+    await showIdentity(Number(identity[1]));
+  } else if (path === "/graph") {
+    show("graph");
+    await showGraph();
+  } else if (path === "/search" || !INFO.live) {
+    show("search");
+    setupSearch();
+  } else {
+    show("live");
+  }
+  if (INFO.live) poll();
+}
+
+start();
