@@ -96,14 +96,32 @@ class AttributesConfig(PartConfig):
 
 
 class StoreConfig(StrictModel):
-    """The sightings database the matcher writes (``mtmc search``): SQLite, rebuilt from the journal
-    each time the matcher starts."""
+    """The sightings database the matcher writes (``mtmc search``): SQLite, or PostgreSQL at ``url``;
+    rebuilt from the journal each time the matcher starts."""
 
     enabled: bool = Field(True, description="write each identity's sightings (false: none)")
-    path: Path | None = Field(None, description="the database file; null: OUT/sightings.db")
+    path: Path | None = Field(None, description="the SQLite database file; null: OUT/sightings.db")
+    url: str | None = Field(
+        None, description="a PostgreSQL database instead of the file: postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+    )
     keep_days: float | None = Field(
         None, gt=0, description="drop sightings that ended this many days before the newest (null: keep all)"
     )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        from mtmc.store.opening import is_url
+
+        if value is not None and not is_url(value):
+            raise ValueError(f"store.url must be a postgresql:// URL, got {value.split('@')[-1]!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_database(self) -> StoreConfig:
+        if self.url is not None and self.path is not None:
+            raise ValueError("store: give path (SQLite) or url (PostgreSQL), not both")
+        return self
 
 
 class DashboardConfig(StrictModel):

@@ -74,7 +74,8 @@ class Tracklet:
     i.e. with the camera's start offset added) are parallel. ``feature`` is the running mean of the
     track's appearance embeddings (not normalised; ``feature_count`` of them), None without
     appearance. ``attributes`` holds per-class scores (e.g. colour, type) when a model gives them.
-    ``ended`` is set when the tracker has dropped the track.
+    ``ended`` is set when the tracker has dropped the track. ``thumbnail``: a small JPEG crop of
+    the vehicle the worker chose (its largest fully visible box), None when none was sent.
     """
 
     camera: int
@@ -86,6 +87,7 @@ class Tracklet:
     feature_count: int = 0
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     ended: bool = False
+    thumbnail: bytes | None = None
 
     def __post_init__(self) -> None:
         self.frames = np.asarray(self.frames, np.int64).reshape(-1)

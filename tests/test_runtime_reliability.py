@@ -23,7 +23,8 @@ def clips(data_dir, tmp_path_factory) -> dict[str, Path]:
     return short_clips(data_dir, tmp_path_factory.mktemp("clips"), FRAMES)
 
 
-def _config(folder: Path, clips: dict[str, Path], mode: str, port: int) -> Path:
+def _config(folder: Path, clips: dict[str, Path], mode: str, port: int, extra: str = "") -> Path:
+    """The run's config file; ``extra``: more YAML sections (e.g. ``store:``)."""
     path = folder / "city.yaml"
     path.write_text(
         f"cameras:\n  - {{id: c001, source: {clips['street-a']}}}\n  - {{id: c002, source: {clips['street-b']}}}\n"
@@ -31,14 +32,16 @@ def _config(folder: Path, clips: dict[str, Path], mode: str, port: int) -> Path:
         f"matcher: {{mode: {mode}, bind: 'tcp://127.0.0.1:{port}', publish: null, dashboard: null,\n"
         "          distances: [{name: geometric}, {name: continuity}]}\n"
         "worker: {update_every_s: 0.25, resend_s: 0.5, preview_every_s: 0}\n"
-        "output: {dir: out, video: false}\n"
+        "output: {dir: out, video: false}\n" + extra
     )
     return path
 
 
-def _run(folder: Path, clips, mode: str, port: int, kill: str | None = None) -> tuple[list[str], Supervisor]:
+def _run(
+    folder: Path, clips, mode: str, port: int, kill: str | None = None, extra: str = ""
+) -> tuple[list[str], Supervisor]:
     folder.mkdir(parents=True, exist_ok=True)
-    path = _config(folder, clips, mode, port)
+    path = _config(folder, clips, mode, port, extra)
     config = load_config(path)
     supervisor = Supervisor(path, config, config.output.dir, threads=1)
     killed = threading.Event()

@@ -1,6 +1,7 @@
 """The sightings store: record, assign, relabel (merges), journeys, filters, schema versions; the
 matcher writing it (online and offline, revisions), a restarted matcher rebuilding it exactly from
-the journal, and ``mtmc search`` on it."""
+the journal, and ``mtmc search`` on it. The same cases on SQLite and on PostgreSQL (a throwaway
+cluster, ``tests/postgres_cluster.py``; skipped where PostgreSQL is not installed)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,51 @@ from mtmc.errors import MtmcError
 from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
 from mtmc.runtime.matcher import MatcherService, MatchState, store_of
 from mtmc.runtime.results import ResultWriter
-from mtmc.store import SCHEMA_VERSION, SQLiteStore
+from mtmc.store import SCHEMA_VERSION, SQLiteStore, SQLStore, read_store
+from mtmc.store.opening import is_url
 from mtmc.transport.codec import Batch, TrackletUpdate, decode, encode
 from mtmc.types import Tracklet
+from postgres_cluster import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 from test_runtime_reliability import _run, clips  # noqa: F401 (clips: the fixture of two short real clips)
 
 CAMERAS = {1: "north-gate", 2: "c002", 3: "c003"}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def where(request, tmp_path) -> str:
+    """Where a test's store lives: ``tmp_path/sightings.db`` (a run's default) or an empty
+    PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "sightings.db")
+    return request.getfixturevalue("postgres_url")
+
+
+def writer(where: str, **options) -> SQLStore:
+    """The store the matcher would write at ``where`` (opened afresh on first use)."""
+    if is_url(where):
+        from mtmc.store.postgres import PostgresStore
+
+        return PostgresStore(where, **options)
+    return SQLiteStore(where, **options)
+
+
+def settings(where: str) -> dict:
+    """The config's ``store:`` section naming ``where``."""
+    return {"url": where} if is_url(where) else {"path": where}
+
+
+def set_version(where: str, value: str) -> None:
+    """Overwrite the stored schema version, as a database of another mtmc would have it."""
+    if is_url(where):
+        import psycopg
+
+        with psycopg.connect(where, autocommit=True) as db:
+            db.execute("UPDATE meta SET value = %s WHERE name = 'schema_version'", (value,))
+        return
+    db = sqlite3.connect(where)
+    db.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (value,))
+    db.commit()
+    db.close()
 
 
 def colour(name: str) -> np.ndarray:
@@ -44,12 +84,12 @@ def tracklet(camera: int, track: int, t0: float, t1: float, feature=None, **attr
                     feature_count=len(times) if feature is not None else 0, attributes=attributes, ended=True)  # fmt: skip
 
 
-def _store(tmp_path, name: str = "sightings.db") -> SQLiteStore:
-    return SQLiteStore(tmp_path / name, cameras=CAMERAS, labels=VEHICLE_ATTRIBUTES)
+def _store(where: str) -> SQLStore:
+    return writer(where, cameras=CAMERAS, labels=VEHICLE_ATTRIBUTES)
 
 
-def test_store_records_assigns_relabels_and_answers_journeys_and_filters(tmp_path) -> None:
-    store = _store(tmp_path)
+def test_store_records_assigns_relabels_and_answers_journeys_and_filters(where) -> None:
+    store = _store(where)
     red_truck = {"colour": colour("red"), "type": vtype("truck")}
     a = tracklet(3, 7, 20.0, 24.0, np.array([0.6, 0.8, 0.0], np.float32), **red_truck)
     b = tracklet(1, 2, 0.0, 5.0, np.array([0.6, 0.8, 0.0], np.float32), **red_truck)
@@ -82,38 +122,59 @@ def test_store_records_assigns_relabels_and_answers_journeys_and_filters(tmp_pat
     assert [s.track for s in store.journey(5)] == [2, 4, 7] and store.journey(9) == []
     rows = store.rows()
     store.close()
-    again = SQLiteStore.read(tmp_path / "sightings.db")
+    again = read_store(where)
     assert again.rows() == rows and again.identities() == 1
     again.close()
 
 
-def test_store_refuses_another_schema_version_and_other_files(tmp_path) -> None:
-    store = _store(tmp_path)
+def test_store_refuses_another_schema_version_and_is_rebuilt_by_the_matcher(where) -> None:
+    store = _store(where)
     store.record(tracklet(1, 1, 0.0, 1.0))
     store.close()
-    db = sqlite3.connect(tmp_path / "sightings.db")
-    db.execute("UPDATE meta SET value = '99' WHERE name = 'schema_version'")
-    db.commit()
-    db.close()
-    with pytest.raises(MtmcError, match=rf"schema version 99; this mtmc reads version {SCHEMA_VERSION}: delete it .*rebuilds"):
-        SQLiteStore.read(tmp_path / "sightings.db")
+    set_version(where, "99")
+    how = "drop its tables meta and sightings" if is_url(where) else "delete it"
+    with pytest.raises(MtmcError, match=rf"schema version 99; this mtmc reads version {SCHEMA_VERSION}: {how} .*rebuilds"):
+        read_store(where)
+    fresh = _store(where)  # a store of another version is rebuilt by the matcher
+    fresh.open()
+    assert fresh.rows() == []
+    fresh.close()
+    assert read_store(where).rows() == []
+
+
+def test_sqlite_store_refuses_other_files(tmp_path) -> None:
     with pytest.raises(MtmcError, match="no sightings database at"):
         SQLiteStore.read(tmp_path / "missing.db")
     (tmp_path / "notes.txt").write_text("precious\n" * 100)
     with pytest.raises(MtmcError, match="not a sightings database"):
         SQLiteStore.read(tmp_path / "notes.txt")
     with pytest.raises(MtmcError, match="refusing to replace it"):  # the matcher never overwrites another file
-        _store(tmp_path, "notes.txt").open()
+        _store(str(tmp_path / "notes.txt")).open()
     assert (tmp_path / "notes.txt").read_text().startswith("precious")
-    fresh = _store(tmp_path)  # a store of another version is rebuilt by the matcher
-    fresh.open()
-    assert fresh.rows() == []
-    fresh.close()
-    assert SQLiteStore.read(tmp_path / "sightings.db").rows() == []
 
 
-def test_retention_drops_sightings_older_than_keep_days(tmp_path) -> None:
-    store = SQLiteStore(tmp_path / "s.db", cameras=CAMERAS, keep_days=1.0)
+def test_postgres_store_refuses_other_tables_empty_databases_and_unreachable_servers(postgres_url) -> None:  # noqa: F811
+    import psycopg
+
+    with pytest.raises(MtmcError, match="no sightings database at postgresql://"):  # an empty database
+        read_store(postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("CREATE TABLE sightings (precious TEXT)")
+        db.execute("INSERT INTO sightings VALUES ('keep me')")
+    with pytest.raises(MtmcError, match="not a sightings database .*refusing to replace it"):
+        _store(postgres_url).open()
+    with psycopg.connect(postgres_url) as db:
+        assert db.execute("SELECT precious FROM sightings").fetchall() == [("keep me",)]
+    url = "postgresql://mtmc:secret@127.0.0.1:1/nowhere"  # nothing listens on port 1
+    with pytest.raises(MtmcError) as error:
+        read_store(url)
+    message = str(error.value)
+    assert "cannot reach the sightings database postgresql://mtmc:***@127.0.0.1:1/nowhere" in message
+    assert "secret" not in message and "fix store.url" in message and len(message.splitlines()) == 1
+
+
+def test_retention_drops_sightings_older_than_keep_days(where) -> None:
+    store = writer(where, cameras=CAMERAS, keep_days=1.0)
     store.record(tracklet(1, 1, 0.0, 10.0))
     store.record(tracklet(1, 2, 50_000.0, 50_010.0))
     store.record(tracklet(1, 3, 96_400.0, 96_500.0))  # 1 day after track 1 ended (+90 s)
@@ -179,9 +240,9 @@ def _run_state(tmp_path, config: MtmcConfig) -> list[tuple]:
 
 
 @pytest.mark.parametrize("mode", ["online", "offline"])
-def test_matcher_writes_sightings_and_revisions_leave_no_stale_id(tmp_path, mode) -> None:
-    rows = _run_state(tmp_path, _config(tmp_path, mode))
-    store = SQLiteStore.read(tmp_path / "sightings.db")
+def test_matcher_writes_sightings_and_revisions_leave_no_stale_id(tmp_path, where, mode) -> None:
+    rows = _run_state(tmp_path, _config(tmp_path, mode, **settings(where)))
+    store = read_store(where)
     assert store.rows() == rows and len(rows) == 5 and all(r[0] is not None for r in rows)
     ids = {(r[1], r[3]): r[0] for r in rows}
     merged = ids[(1, 1)]
@@ -205,11 +266,13 @@ def test_store_disabled_writes_nothing(tmp_path) -> None:
     assert not (tmp_path / "sightings.db").exists()
 
 
-def test_restarted_matcher_rebuilds_exactly_the_uninterrupted_store(tmp_path) -> None:
-    """kill -9 after part of the journal: the old file is half written (even a transaction left
+def test_restarted_matcher_rebuilds_exactly_the_uninterrupted_store(tmp_path, where) -> None:
+    """kill -9 after part of the journal: the old store is half written (even a transaction left
     open); a fresh service replays the whole journal and its store equals an uninterrupted run's."""
     reference = _run_state(tmp_path / "ref", _config(tmp_path / "ref"))
-    config = _config(tmp_path, path=str(tmp_path / "db" / "s.db"))
+    if not is_url(where):
+        where = str(tmp_path / "db" / "s.db")
+    config = _config(tmp_path, **settings(where))
     payloads = [encode(b) for b in _batches()]
     for cut in (4, 7):
         out = tmp_path / f"out{cut}"
@@ -218,7 +281,10 @@ def test_restarted_matcher_rebuilds_exactly_the_uninterrupted_store(tmp_path) ->
         assert first.replay() == cut
         first.state.store.record(tracklet(3, 99, 0.0, 1.0))  # written, never committed: killed here
         first.journal.close()
-        first.state.store._db = None  # dropped as a kill would (its connection never closed)
+        killed = first.state.store._db
+        first.state.store._db = None  # dropped as a kill would (its connection never closed) ...
+        if is_url(where):
+            killed.pgconn.finish()  # ... and a server notices a killed client's socket close
         again = MatcherService(config, out)
         assert again.replay() == cut
         again.journal.append(payloads[cut:])  # the rest arrives, is journaled and applied, as serve() does
@@ -228,7 +294,7 @@ def test_restarted_matcher_rebuilds_exactly_the_uninterrupted_store(tmp_path) ->
         again.state.writer.close()
         again.state.store.close()
         again.journal.close()
-        store = SQLiteStore.read(tmp_path / "db" / "s.db")
+        store = read_store(where)
         assert store.rows() == reference
         store.close()
         third = MatcherService(config, out)  # and a restart after the end replays the whole journal
@@ -236,52 +302,52 @@ def test_restarted_matcher_rebuilds_exactly_the_uninterrupted_store(tmp_path) ->
         third.state.writer.close()
         third.state.store.close()
         third.journal.close()
-        assert SQLiteStore.read(tmp_path / "db" / "s.db").rows() == reference
+        assert read_store(where).rows() == reference
 
 
-def test_real_kill_9_of_the_matcher_leaves_the_store_of_an_uninterrupted_run(tmp_path, clips, free_port) -> None:  # noqa: F811
+def test_real_kill_9_of_the_matcher_leaves_the_store_of_an_uninterrupted_run(tmp_path, clips, free_port, where) -> None:  # noqa: F811
     """The supervisor's run of two real clips, the matcher killed with SIGKILL mid-run and restarted
-    (tests/test_runtime_reliability.py): the same sightings, row for row."""
-    reference, _ = _run(tmp_path / "plain", clips, "online", free_port)
-    interrupted, supervisor = _run(tmp_path / "killed", clips, "online", free_port, kill="matcher")
-    assert supervisor.matcher_restarts == 1 and interrupted == reference
-    rows = SQLiteStore.read(tmp_path / "plain" / "out" / "sightings.db").rows()
+    (tests/test_runtime_reliability.py): the same sightings, row for row (PostgreSQL: the killed
+    run writes the database the uninterrupted one wrote, after its rows were read)."""
+    extra = f"store: {{url: '{where}'}}\n" if is_url(where) else ""
+    reference, _ = _run(tmp_path / "plain", clips, "online", free_port, extra=extra)
+    rows = read_store(where if is_url(where) else tmp_path / "plain" / "out").rows()
     assert rows and all(r[0] is not None for r in rows)
-    assert SQLiteStore.read(tmp_path / "killed" / "out" / "sightings.db").rows() == rows
+    interrupted, supervisor = _run(tmp_path / "killed", clips, "online", free_port, kill="matcher", extra=extra)
+    assert supervisor.matcher_restarts == 1 and interrupted == reference
+    assert read_store(where if is_url(where) else tmp_path / "killed" / "out").rows() == rows
 
 
 # ---- mtmc search ------------------------------------------------------------------------------
 
 
-def test_search_cli_journey_filters_json_and_errors(tmp_path, capsys) -> None:
-    rows = _run_state(tmp_path, _config(tmp_path))
+def test_search_cli_journey_filters_json_and_errors(tmp_path, where, capsys) -> None:
+    rows = _run_state(tmp_path, _config(tmp_path, **settings(where)))
     merged = next(r[0] for r in rows if (r[1], r[3]) == (1, 1))
-    assert main(["search", str(tmp_path), "--id", str(merged), "--json"]) == 0
+    out = where if is_url(where) else str(tmp_path)  # a run's folder names its sightings.db
+    assert main(["search", out, "--id", str(merged), "--json"]) == 0
     journey = json.loads(capsys.readouterr().out)
     assert journey["global_id"] == merged
     assert [s["camera"] for s in journey["sightings"]] == ["north-gate", "c003", "c002"]
     assert [s["travel_s"] for s in journey["sightings"]] == [None, 8.0, 8.0]  # 2.0 -> 10.0, 12.0 -> 20.0
     assert journey["first_s"] == 0.0 and journey["last_s"] == 22.0
-    assert main(["search", str(tmp_path / "sightings.db"), "--id", str(merged)]) == 0
+    assert main(["search", where, "--id", str(merged)]) == 0
     table = capsys.readouterr().out
     assert "north-gate" in table and "c003" in table and "8.0" in table
-    assert main(["search", str(tmp_path), "--color", "red", "--camera", "c002", "--since", "15", "--json"]) == 0
+    assert main(["search", out, "--color", "red", "--camera", "c002", "--since", "15", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert [(s["camera"], s["global_id"]) for s in found["sightings"]] == [("c002", merged)]
-    assert main(["search", str(tmp_path), "--type", "car", "--until", "12"]) == 0
+    assert main(["search", out, "--type", "car", "--until", "12"]) == 0
     assert "north-gate" in capsys.readouterr().out
-    assert main(["search", str(tmp_path), "--colour", "green"]) == 0
+    assert main(["search", out, "--colour", "green"]) == 0
     assert "no sightings" in capsys.readouterr().out
     # one-line errors
-    assert main(["search", str(tmp_path), "--id", "404"]) == 2
+    assert main(["search", out, "--id", "404"]) == 2
     assert "no identity 404" in capsys.readouterr().err
     assert main(["search", str(tmp_path / "nothing")]) == 2
     assert "no sightings database at" in capsys.readouterr().err
-    db = sqlite3.connect(tmp_path / "sightings.db")
-    db.execute("UPDATE meta SET value = '0' WHERE name = 'schema_version'")
-    db.commit()
-    db.close()
-    assert main(["search", str(tmp_path), "--id", "1"]) == 2
+    set_version(where, "0")
+    assert main(["search", out, "--id", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "schema version 0" in err and len(err.splitlines()) == 1
 
@@ -330,3 +396,13 @@ def test_serving_matcher_commits_per_tick_readers_see_it_live_and_the_end_is_the
     assert SQLiteStore.read(tmp_path / "out" / "sightings.db").rows() == reference
     for peer in peers.values():
         peer.close(0)
+
+
+def test_store_config_takes_a_postgresql_url_or_a_path_not_both(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    assert _config(tmp_path, url="postgresql://mtmc@db.example/city").store.url == "postgresql://mtmc@db.example/city"
+    with pytest.raises(ValidationError, match="must be a postgresql:// URL, got 'db.example/city'"):
+        _config(tmp_path, url="mysql://mtmc:secret@db.example/city")  # the password is not repeated
+    with pytest.raises(ValidationError, match="path .SQLite. or url .PostgreSQL., not both"):
+        _config(tmp_path, path="s.db", url="postgresql://db.example/city")

@@ -67,14 +67,13 @@ def journey_of(sightings: list[Any]) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     from mtmc.errors import MtmcError
-    from mtmc.store import SQLiteStore
-    from mtmc.store.image_search import database_of
+    from mtmc.store import read_store
 
     if args.limit < 1:
         raise MtmcError(f"--limit must be at least 1, got {args.limit}")
     if args.image is not None:
         return _search_by_image(args)
-    store = SQLiteStore.read(database_of(args.where))
+    store = read_store(args.where)
     try:
         if args.global_id is not None:
             sightings = store.journey(args.global_id)

@@ -195,9 +195,7 @@ def store_of(config: MtmcConfig, out_dir: Path) -> Any:
     from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
     from mtmc.store import open_store
 
-    path = settings.path if settings.path is not None else out_dir / "sightings.db"
-    cameras = {c.number: c.id for c in config.cameras}
-    return open_store(path, cameras=cameras, labels=VEHICLE_ATTRIBUTES, keep_days=settings.keep_days)
+    return open_store(settings, out_dir, cameras={c.number: c.id for c in config.cameras}, labels=VEHICLE_ATTRIBUTES)
 
 
 def topology_of(config: MtmcConfig, strict: bool = True) -> Any:

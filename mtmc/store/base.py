@@ -23,7 +23,8 @@ SCHEMA_VERSION = 1
 @dataclass
 class Sighting:
     """One camera's track of one identity. ``boxes``: a few ``[frame, time_s, x, y, w, h]`` (first,
-    middle, last); ``attributes``: ``{name: {"label": argmax class, "scores": {class: p}}}``."""
+    middle, last); ``attributes``: ``{name: {"label": argmax class, "scores": {class: p}}}``;
+    ``thumbnail``: the worker's JPEG crop of the vehicle (None: none sent)."""
 
     camera: int
     camera_name: str
@@ -37,6 +38,7 @@ class Sighting:
     feature: np.ndarray | None = None
     feature_count: int = 0
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    thumbnail: bytes | None = None
 
     @property
     def colour(self) -> str | None:
@@ -47,13 +49,15 @@ class Sighting:
         return self.attributes.get("type", {}).get("label")
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready (the feature left out: ``feature_dim`` says whether there is one)."""
+        """JSON-ready (the feature and thumbnail left out: ``feature_dim`` and ``thumbnail_bytes``
+        say whether there is one)."""
         return {
             "global_id": self.global_id, "camera": self.camera_name, "camera_number": self.camera,
             "track": self.track, "first_s": self.first_s, "last_s": self.last_s,
             "first_frame": self.first_frame, "last_frame": self.last_frame, "boxes": self.boxes,
             "colour": self.colour, "type": self.vehicle_type, "attributes": self.attributes,
             "feature_dim": None if self.feature is None else int(self.feature.size), "feature_count": self.feature_count,
+            "thumbnail_bytes": None if self.thumbnail is None else len(self.thumbnail),
         }  # fmt: skip
 
 
@@ -83,7 +87,7 @@ def key_boxes(tracklet: Tracklet) -> list[list[float]]:
 
 
 class SightingStore(ABC):
-    """Where sightings live; SQLite (``SQLiteStore``) today, one portable schema for others."""
+    """Where sightings live: one schema and these methods over SQLite and PostgreSQL (``mtmc.store.sql``)."""
 
     @abstractmethod
     def record(self, tracklet: Tracklet, global_id: int | None = None) -> None:

@@ -1,0 +1,251 @@
+"""The sightings store's SQL, shared by every backend: one schema, one set of statements.
+
+``SQLStore`` holds a DB-API connection and does all reading and writing; a backend
+(:class:`~mtmc.store.sqlite.SQLiteStore`, :class:`~mtmc.store.postgres.PostgresStore`) only says how
+to connect, how to start afresh, its placeholder (``?`` or ``%s``) and its binary type (``BLOB`` or
+``BYTEA``). Statements are written with ``?`` and the placeholder put in when they run.
+
+The matcher opens its store ``fresh``: its tables are rebuilt from nothing while the journal
+replays, so after a kill -9 at any point the restarted matcher ends with exactly what an
+uninterrupted run writes. ``keep_days`` drops sightings that ended that long before the newest one
+seen (data time, so a replay drops the same ones).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mtmc.errors import MtmcError
+from mtmc.store.base import SCHEMA_VERSION, Sighting, SightingStore, attribute_scores, key_boxes
+from mtmc.types import Tracklet
+
+COLUMNS = (
+    "global_id", "camera", "camera_name", "track", "first_s", "last_s", "first_frame", "last_frame",
+    "boxes", "feature", "feature_count", "colour", "vehicle_type", "attributes", "thumbnail",
+)  # fmt: skip
+SCHEMA = (
+    "CREATE TABLE meta (name VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE sightings (
+        global_id INTEGER,
+        camera INTEGER NOT NULL,
+        camera_name VARCHAR(255) NOT NULL,
+        track BIGINT NOT NULL,
+        first_s DOUBLE PRECISION NOT NULL,
+        last_s DOUBLE PRECISION NOT NULL,
+        first_frame BIGINT NOT NULL,
+        last_frame BIGINT NOT NULL,
+        boxes TEXT NOT NULL,
+        feature {blob},
+        feature_count INTEGER NOT NULL,
+        colour VARCHAR(64),
+        vehicle_type VARCHAR(64),
+        attributes TEXT NOT NULL,
+        thumbnail {blob},
+        PRIMARY KEY (camera, track)
+    )""",
+    "CREATE INDEX sightings_global ON sightings (global_id, first_s)",
+    "CREATE INDEX sightings_camera_time ON sightings (camera_name, first_s)",
+    "CREATE INDEX sightings_first ON sightings (first_s)",
+    "CREATE INDEX sightings_last ON sightings (last_s)",
+)
+TABLES = ("sightings", "meta")
+AUTOCOMMIT_WRITES = 5000  # a long replay commits on the way, so its transaction stays bounded
+REPLAY = "run the matcher again: it rebuilds the store from OUT/matcher.journal"
+
+
+class SQLStore(SightingStore):
+    """A store over one DB-API connection (``_connect`` on first use, ``_fresh`` to rebuild the
+    tables); ``where`` names it in messages (a path, or a URL without its password)."""
+
+    PARAM = "?"
+    BLOB = "BLOB"
+    REBUILD = REPLAY  # how to rebuild a store of another schema version
+
+    def __init__(
+        self, where: str, cameras: Mapping[int, str] | None = None,
+        labels: Mapping[str, tuple[str, ...]] | None = None, keep_days: float | None = None,
+    ) -> None:  # fmt: skip
+        self.where = where
+        self.cameras = dict(cameras or {})
+        self.labels = dict(labels or {})
+        self.keep_s = None if keep_days is None else keep_days * 86400.0
+        self.newest = -math.inf
+        self._db: Any = None
+        self._writes = 0
+        self.readonly = False
+
+    # ---- what a backend says -------------------------------------------------------------------
+
+    @abstractmethod
+    def _fresh(self) -> Any:
+        """Check that what is there may be replaced, and return a connection to empty tables'
+        place (the schema is created by :meth:`open`)."""
+
+    def _schema(self) -> list[str]:
+        return [statement.format(blob=self.BLOB) for statement in SCHEMA]
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.PARAM == "?" else statement.replace("?", self.PARAM)
+
+    def _execute(self, statement: str, values: tuple = ()) -> Any:
+        return self.db.execute(self._sql(statement), values)
+
+    # ---- opening -------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Start the store afresh (what is there must be a sightings store, of any version)."""
+        if self._db is not None:
+            return
+        db = self._fresh()
+        for statement in self._schema():
+            db.execute(statement)
+        db.execute(self._sql("INSERT INTO meta (name, value) VALUES ('schema_version', ?)"), (str(SCHEMA_VERSION),))
+        db.commit()
+        self._db = db
+
+    def _check_version(self, version: int) -> None:
+        """A reader's check: a store of another schema version is one clear error."""
+        if version != SCHEMA_VERSION:
+            self.close()
+            raise MtmcError(
+                f"{self.where}: a sightings database of schema version {version}; this mtmc reads version "
+                f"{SCHEMA_VERSION}: {self.REBUILD}"
+            )
+
+    @property
+    def db(self) -> Any:
+        if self._db is None:
+            self.open()
+        return self._db
+
+    def _write(self, statement: str, values: tuple) -> Any:
+        if self.readonly:
+            raise MtmcError(f"{self.where}: opened read-only")
+        cursor = self._execute(statement, values)
+        self._writes += 1
+        if self._writes >= AUTOCOMMIT_WRITES:
+            self.commit()
+        return cursor
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def record(self, tracklet: Tracklet, global_id: int | None = None) -> None:
+        if len(tracklet.frames) == 0:
+            return
+        camera, track = tracklet.key
+        if self._global_id_row(tracklet.key) is not None:
+            return
+        feature = None if tracklet.feature is None else np.asarray(tracklet.feature, "<f2").tobytes()
+        attributes = attribute_scores(tracklet, self.labels)
+        values = (
+            global_id, camera, self.cameras.get(camera, f"c{camera:03d}"), track,
+            tracklet.start, tracklet.end, int(tracklet.frames[0]), int(tracklet.frames[-1]),
+            json.dumps(key_boxes(tracklet)), feature, int(tracklet.feature_count),
+            attributes.get("colour", {}).get("label"), attributes.get("type", {}).get("label"),
+            json.dumps(attributes, sort_keys=True), tracklet.thumbnail,
+        )  # fmt: skip
+        self._write(f"INSERT INTO sightings ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", values)
+        self.newest = max(self.newest, tracklet.end)
+
+    def assign(self, key: tuple[int, int], global_id: int) -> None:
+        self._write("UPDATE sightings SET global_id = ? WHERE camera = ? AND track = ?", (global_id, *map(int, key)))
+
+    def relabel(self, ids: Mapping[int, int]) -> None:
+        for old, new in sorted(ids.items()):
+            if old != new:
+                self._write("UPDATE sightings SET global_id = ? WHERE global_id = ?", (int(new), int(old)))
+
+    def prune(self) -> int:
+        """Drop the sightings that ended ``keep_days`` before the newest (none without keep_days)."""
+        if self.keep_s is None or self.newest == -math.inf:
+            return 0
+        return max(0, self._write("DELETE FROM sightings WHERE last_s < ?", (self.newest - self.keep_s,)).rowcount)
+
+    def commit(self) -> None:
+        if self._db is not None and self._writes:
+            self._db.commit()
+        self._writes = 0
+
+    def close(self) -> None:
+        if self._db is None:
+            return
+        if not self.readonly:
+            self.prune()
+            self.commit()
+        self._db.close()
+        self._db = None
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def _global_id_row(self, key: tuple[int, int]) -> tuple | None:
+        return self._execute("SELECT global_id FROM sightings WHERE camera = ? AND track = ?", tuple(map(int, key))).fetchone()
+
+    def global_id(self, key: tuple[int, int]) -> int | None:
+        row = self._global_id_row(key)
+        return None if row is None or row[0] is None else int(row[0])
+
+    def thumbnail(self, key: tuple[int, int]) -> bytes | None:
+        """The sighting's JPEG thumbnail (None: none sent, or no such sighting)."""
+        row = self._execute("SELECT thumbnail FROM sightings WHERE camera = ? AND track = ?", tuple(map(int, key))).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def _select(self, where: str, values: tuple, limit: int | None = None) -> list[Sighting]:
+        statement = f"SELECT {', '.join(COLUMNS)} FROM sightings WHERE {where} ORDER BY first_s, camera, track"
+        if limit is not None:
+            statement += f" LIMIT {int(limit)}"
+        return [self._sighting(row) for row in self._execute(statement, values).fetchall()]
+
+    @staticmethod
+    def _sighting(row: tuple) -> Sighting:
+        d = dict(zip(COLUMNS, row))
+        feature = None if d["feature"] is None else np.frombuffer(bytes(d["feature"]), "<f2").astype(np.float32)
+        return Sighting(
+            camera=int(d["camera"]), camera_name=d["camera_name"], track=int(d["track"]),
+            global_id=None if d["global_id"] is None else int(d["global_id"]),
+            first_s=float(d["first_s"]), last_s=float(d["last_s"]),
+            first_frame=int(d["first_frame"]), last_frame=int(d["last_frame"]),
+            boxes=json.loads(d["boxes"]), feature=feature, feature_count=int(d["feature_count"]),
+            attributes=json.loads(d["attributes"]), thumbnail=None if d["thumbnail"] is None else bytes(d["thumbnail"]),
+        )  # fmt: skip
+
+    def journey(self, global_id: int) -> list[Sighting]:
+        return self._select("global_id = ?", (int(global_id),))
+
+    def find(
+        self, colour: str | None = None, vehicle_type: str | None = None, camera: str | None = None,
+        since: float | None = None, until: float | None = None, limit: int | None = None,
+    ) -> list[Sighting]:  # fmt: skip
+        where, values = ["global_id IS NOT NULL"], []
+        if colour is not None:
+            where.append("colour = ?")
+            values.append(colour.lower())
+        if vehicle_type is not None:
+            where.append("vehicle_type = ?")
+            values.append(vehicle_type.lower())
+        if camera is not None:
+            number = int(camera) if str(camera).isdigit() else None
+            where.append("(camera_name = ? OR camera = ?)")
+            values.extend([str(camera), number if number is not None else -1])
+        if since is not None:
+            where.append("last_s >= ?")
+            values.append(float(since))
+        if until is not None:
+            where.append("first_s <= ?")
+            values.append(float(until))
+        return self._select(" AND ".join(where), tuple(values), limit)
+
+    def identities(self) -> int:
+        return int(self._execute("SELECT COUNT(DISTINCT global_id) FROM sightings").fetchone()[0])
+
+    def camera_names(self) -> list[str]:
+        return [r[0] for r in self._execute("SELECT DISTINCT camera_name FROM sightings ORDER BY camera_name").fetchall()]
+
+    def rows(self) -> list[tuple]:
+        rows = self._execute(f"SELECT {', '.join(COLUMNS)} FROM sightings").fetchall()
+        return sorted((tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows), key=repr)
