@@ -107,27 +107,26 @@ def run(args: argparse.Namespace) -> int:
 def _search_by_image(args: argparse.Namespace) -> int:
     """--image: the picture's bytes are checked before any model loads, so a bad file fails fast."""
     from mtmc.errors import MtmcError
-    from mtmc.store import SQLiteStore
-    from mtmc.store.image_search import PictureSearch, database_of, read_picture
+    from mtmc.store import read_store
+    from mtmc.store.image_search import PictureSearch, read_picture
 
     if args.top < 1:
         raise MtmcError(f"--top must be at least 1, got {args.top}")
     filters = [f"--{k}" for k in ("colour", "vehicle_type", "camera", "since", "until") if getattr(args, k) is not None]
     if filters:
         raise MtmcError(f"--image ranks whole identities; {', '.join(filters).replace('vehicle_type', 'type')} filter sightings: use one or the other")
-    database = database_of(args.where)
-    SQLiteStore.read(database).close()  # no database, or another schema: said before the embedder loads
+    read_store(args.where).close()  # no database, or another schema: said before the embedder loads
     try:
         data = args.image.read_bytes()
     except OSError as exc:
         raise MtmcError(f"{args.image}: cannot read the picture ({exc.strerror or exc})") from None
     picture = read_picture(data, str(args.image))
-    found = PictureSearch(database, args.config).search(picture, args.top)
+    found = PictureSearch(args.where, args.config).search(picture, args.top)
     if args.json:
         print(json.dumps({"image": str(args.image), "top": args.top, "identities": found}, indent=1))
         return 0
     if not found:
-        print(f"no identities with features in {database}")
+        print(f"no identities with features in {args.where}")
         return 0
     from rich.table import Table
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from mtmc.errors import MtmcError
 from mtmc.store.index import IdentityIndex
+from mtmc.store.opening import database_of, read_store
 
 if TYPE_CHECKING:
     from mtmc.config import MtmcConfig
@@ -89,12 +90,6 @@ def build_query_embedder(config: MtmcConfig | PartConfig | str | Path | None, th
     return build_embedder(part.name, **{"threads": threads, **part.options()})
 
 
-def database_of(where: str | Path) -> Path:
-    """A run's output folder -> its ``sightings.db``; a database file as it is."""
-    path = Path(where)
-    return path / "sightings.db" if path.is_dir() or not path.suffix else path
-
-
 def identity_summary(store: SightingStore, global_id: int) -> dict[str, Any]:
     """An identity's journey in brief: cameras in time order, each sighting's span, first and last time."""
     sightings = store.journey(global_id)
@@ -118,22 +113,21 @@ class PictureSearch:
         self, where: SightingStore | str | Path, config: MtmcConfig | PartConfig | str | Path | None = None,
         embedder: Embedder | None = None,
     ) -> None:  # fmt: skip
-        """``where``: a run's output folder, a sightings database, or an open store (searched as it
-        is, the index rebuilt each time); ``embedder`` overrides the one ``config`` names."""
+        """``where``: a run's output folder, a sightings database file, a ``postgresql://`` URL, or an
+        open store (the last two searched as they are, the index rebuilt each time); ``embedder``
+        overrides the one ``config`` names."""
         self.where = where if hasattr(where, "journey") else database_of(where)
         self.embedder = embedder if embedder is not None else build_query_embedder(config)
         self._index: IdentityIndex | None = None
         self._stamp: tuple | None = None
 
     def _open(self) -> tuple[SightingStore, bool]:
-        if isinstance(self.where, Path):
-            from mtmc.store import SQLiteStore
-
-            return SQLiteStore.read(self.where), True
-        return self.where, False  # type: ignore[return-value]
+        if isinstance(self.where, (str, Path)):
+            return read_store(self.where), True
+        return self.where, False
 
     def _file_stamp(self) -> tuple | None:
-        """What changes when the database does (its file and WAL's size and time); None: an open store."""
+        """What changes when the database does (its file and WAL's size and time); None: not a file."""
         if not isinstance(self.where, Path):
             return None
         stamps = []

@@ -21,8 +21,12 @@ if TYPE_CHECKING:
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` (float32) with unit rows; normalised in a copy only when some row is not unit
+    already (at 100,000 x 1280 a copy is half a gigabyte)."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-12)
+    if np.allclose(norms, 1.0, atol=1e-5):
+        return matrix
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
 def identity_features(sightings: Iterable[Sighting]) -> tuple[np.ndarray, np.ndarray]:
@@ -46,9 +50,18 @@ def identity_features(sightings: Iterable[Sighting]) -> tuple[np.ndarray, np.nda
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, dim or 0), np.float32)
     unique, which = np.unique(np.asarray(ids, np.int64), return_inverse=True)
-    sums = np.zeros((len(unique), dim), np.float64)
-    np.add.at(sums, which, np.stack(rows).astype(np.float64) * np.asarray(weights)[:, None])
-    return unique, _unit_rows(sums).astype(np.float32)
+    weighted = np.stack(rows).astype(np.float32, copy=False)
+    del rows
+    weighted *= np.asarray(weights, np.float32)[:, None]
+    if len(unique) == len(weighted):  # one sighting each: a reorder, no sums
+        sums = np.empty_like(weighted)
+        sums[which] = weighted
+    else:
+        sums = np.zeros((len(unique), dim), np.float32)
+        np.add.at(sums, which, weighted)
+    del weighted
+    sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    return unique, sums
 
 
 class IdentityIndex:
@@ -60,9 +73,11 @@ class IdentityIndex:
         features = np.asarray(features, np.float32)
         if features.ndim != 2 or len(features) != len(ids):
             raise ValueError(f"need ids (N,) and features (N, D), got {ids.shape} and {features.shape}")
-        order = np.argsort(ids, kind="stable")  # ascending ids: argsort's stable tie order is by id
-        self.ids = ids[order]
-        self.features = np.ascontiguousarray(_unit_rows(features[order]), np.float32)
+        if len(ids) > 1 and not np.all(ids[1:] > ids[:-1]):
+            order = np.argsort(ids, kind="stable")  # ascending ids: ties at equal scores go by id
+            ids, features = ids[order], features[order]
+        self.ids = ids
+        self.features = np.ascontiguousarray(_unit_rows(features))
 
     @classmethod
     def from_store(cls, store) -> IdentityIndex:
