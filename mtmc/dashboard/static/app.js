@@ -155,6 +155,7 @@ async function poll() {
 // ---- shared ----------------------------------------------------------------------------------
 
 const SVG = "http://www.w3.org/2000/svg";
+const NODE_R = 46; // a camera's circle in the graph
 let INFO = { live: true, store: null, cameras: [], attributes: {}, picture_search: false };
 
 function svg(tag, attrs = {}, text) {
@@ -202,7 +203,6 @@ function thumb(url, alt) {
   const img = el("img", "thumb");
   img.src = url;
   img.alt = alt;
-  img.loading = "lazy";
   return img;
 }
 
@@ -391,7 +391,7 @@ function renderGraph(g) {
     return [node.id, { x: cx + (n > 1 ? R * Math.cos(a) : 0), y: cy + (n > 1 ? R * Math.sin(a) : 0) }];
   }));
   const defs = svg("defs");
-  const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+  const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 14, markerHeight: 14, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" });
   marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));
   defs.append(marker);
   const top = Math.max(1, ...g.links.map((l) => l.count));
@@ -400,7 +400,7 @@ function renderGraph(g) {
     const group = svg("g", { class: `link${l.count ? "" : " learnt-only"}`, "data-from": l.from, "data-to": l.to, "data-count": l.count });
     if (!a || !b) return group;
     const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
-    const ux = dx / len, uy = dy / len, r = 34;
+    const ux = dx / len, uy = dy / len, r = NODE_R + 4;
     // bend each direction to its own side, so A→B and B→A do not overlap
     const mx = (a.x + b.x) / 2 - uy * 40, my = (a.y + b.y) / 2 + ux * 40;
     const sx = a.x + ux * r, sy = a.y + uy * r, ex = b.x - ux * (r + 4), ey = b.y - uy * (r + 4);
@@ -413,8 +413,8 @@ function renderGraph(g) {
   const nodes = g.nodes.map((node) => {
     const p = at.get(node.id);
     const group = svg("g", { class: "node", "data-camera": node.id, transform: `translate(${p.x},${p.y})` });
-    group.append(svg("circle", { r: 30 }), svg("text", { class: "node-name", y: 4 }, node.id),
-      svg("text", { class: "node-count", y: 48 }, `${node.sightings} sightings`));
+    group.append(svg("circle", { r: NODE_R }), svg("text", { class: "node-name", y: -1 }, node.id),
+      svg("text", { class: "node-count", y: 16 }, `${node.sightings} sightings`));
     return group;
   });
   root.replaceChildren(defs, ...links, ...nodes);
@@ -448,6 +448,7 @@ function show(view) {
   $("live-stats").hidden = view !== "live";
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === view));
   document.body.dataset.view = view;
+  $("mode").textContent = view === "live" ? "live" : view === "graph" ? "camera graph" : view;
 }
 
 async function start() {
@@ -463,7 +464,6 @@ async function start() {
     if (/^\d+$/.test(id)) location.href = `/identity/${id}`;
   });
   if (!INFO.live) {
-    $("mode").textContent = "sightings";
     $("nav-live").hidden = true;
     const banner = $("banner");
     banner.hidden = false;
