@@ -17,7 +17,7 @@ from mtmc.reid import EMBEDDERS
 from mtmc.reid.embedder import Embedder
 from mtmc.store import SQLiteStore
 from mtmc.store import image_search
-from mtmc.store.base import Sighting
+from mtmc.store.base import SightingStore
 from mtmc.store.image_search import embedder_part, read_picture, search_by_image
 from mtmc.store.index import IdentityIndex, identity_features
 from mtmc.types import Tracklet
@@ -98,14 +98,22 @@ def test_index_equals_brute_force_on_random_data() -> None:
 
 
 def test_identity_feature_is_the_count_weighted_track_mean() -> None:
-    def sighting(gid, feature, count):
-        return Sighting(1, "c001", gid, gid, 0.0, 1.0, 0, 1, feature=np.asarray(feature, np.float32), feature_count=count)
-
-    rows = [sighting(5, [1, 0], 3), sighting(5, [0, 1], 1), sighting(2, [0, 2], 4)]
-    rows.append(Sighting(1, "c001", 9, None, 0, 1, 0, 1, feature=np.ones(2, np.float32), feature_count=1))  # undecided
-    ids, features = identity_features(rows)
+    features = np.array([[1, 0], [0, 1], [0, 2]], np.float32)
+    ids, means = identity_features(np.array([5, 5, 2]), np.array([3, 1, 4]), features)
     assert ids.tolist() == [2, 5]
-    assert features[0] == pytest.approx([0, 1]) and features[1] == pytest.approx(np.array([3, 1]) / np.sqrt(10))
+    assert means[0] == pytest.approx([0, 1]) and means[1] == pytest.approx(np.array([3, 1]) / np.sqrt(10))
+
+
+def test_store_features_read_by_sql_equal_the_generic_read(store_dir) -> None:
+    store = SQLiteStore.read(store_dir / "sightings.db")
+    try:
+        fast, generic = store.features(), SightingStore.features(store)  # three columns vs every Sighting
+    finally:
+        store.close()
+    order = np.lexsort((fast[2][:, 0], fast[0])), np.lexsort((generic[2][:, 0], generic[0]))
+    for a, b in zip(fast, generic):
+        assert np.array_equal(a[order[0]], b[order[1]])
+    assert fast[2].shape == (5, 12) and fast[2].dtype == np.float32
 
 
 def test_search_image_finds_the_right_identity_first_with_its_journey(store_dir, capsys) -> None:

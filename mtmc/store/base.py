@@ -117,6 +117,16 @@ class SightingStore(ABC):
         """Decided sightings matching every filter given (camera by name or number; seen at some
         time in ``[since, until]``, seconds on the run's clock), in time order."""
 
+    def features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every decided sighting with a feature, for search by picture: global ids (N,) int64,
+        feature counts (N,) int64 and features (N, D) float32 (a store holds one embedder's)."""
+        found = [s for s in self.find() if s.feature is not None]
+        dim = found[0].feature.size if found else 0
+        return (
+            np.array([s.global_id for s in found], np.int64), np.array([s.feature_count for s in found], np.int64),
+            np.stack([s.feature for s in found]).astype(np.float32) if found else np.zeros((0, dim), np.float32),
+        )  # fmt: skip
+
     @abstractmethod
     def rows(self) -> list[tuple]:
         """Every sighting as a plain tuple, sorted (to compare two stores)."""

@@ -240,6 +240,19 @@ class SQLStore(SightingStore):
             values.append(float(until))
         return self._select(" AND ".join(where), tuple(values), limit)
 
+    def features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Only the three columns, decoded at once (``find`` would parse every row's boxes and
+        attributes and read its thumbnail: at 100,000 sightings about 3x slower)."""
+        rows = self._execute(
+            "SELECT global_id, feature_count, feature FROM sightings WHERE global_id IS NOT NULL AND feature IS NOT NULL"
+        ).fetchall()
+        sizes = {len(r[2]) for r in rows}
+        if len(sizes) > 1:
+            raise MtmcError(f"{self.where}: features of {len(sizes)} sizes ({sorted(s // 2 for s in sizes)}-d): more than one embedder's")
+        dim = sizes.pop() // 2 if sizes else 0
+        features = np.frombuffer(b"".join(bytes(r[2]) for r in rows), "<f2").reshape(len(rows), dim).astype(np.float32)
+        return np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64), features
+
     def identities(self) -> int:
         return int(self._execute("SELECT COUNT(DISTINCT global_id) FROM sightings").fetchone()[0])
 
