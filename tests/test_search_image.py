@@ -15,15 +15,17 @@ from mtmc.detect.defaults import VEHICLE_EMBEDDER
 from mtmc.errors import MtmcError
 from mtmc.reid import EMBEDDERS
 from mtmc.reid.embedder import Embedder
-from mtmc.store import SQLiteStore
+from mtmc.store import SQLiteStore, SQLStore, read_store
 from mtmc.store import image_search
 from mtmc.store.base import SightingStore
-from mtmc.store.image_search import embedder_part, read_picture, search_by_image
+from mtmc.store.image_search import PictureSearch, embedder_part, read_picture, search_by_image
 from mtmc.store.index import IdentityIndex, identity_features
 from mtmc.types import Tracklet
+from postgres_cluster import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 from test_embedder import ChannelMeans
 
 TINY = "test-thumbnail"
+CAMERAS = {1: "north-gate", 2: "c002", 3: "c003"}
 
 
 class Thumbnail(Embedder):
@@ -59,19 +61,36 @@ def _tracklet(camera: int, track: int, t0: float, feature: np.ndarray, frames: i
                     feature_count=frames, ended=True)  # fmt: skip
 
 
-@pytest.fixture
-def store_dir(tmp_path):
-    """A run folder whose sightings.db holds vehicles 1-3; vehicle 1 seen three times on two cameras."""
+def _fill(store: SQLStore) -> None:
+    """Vehicles 1-3, vehicle 1 seen three times on two cameras, features from :class:`Thumbnail`."""
     embedder = Thumbnail()
     sightings = [(1, 1, 1, 0.0), (2, 2, 1, 5.0), (1, 3, 1, 20.0), (2, 1, 2, 8.0), (3, 1, 3, 8.0)]  # camera, track, vehicle, t0
-    store = SQLiteStore(tmp_path / "sightings.db", cameras={1: "north-gate", 2: "c002", 3: "c003"})
     for k, (camera, track, vehicle, t0) in enumerate(sightings):
         crop = picture(*VEHICLES[vehicle], seed=10 + k)
         feature = embedder.embed(crop, np.array([[0, 0, crop.shape[1], crop.shape[0]]]))[0]
         store.record(_tracklet(camera, track, t0, feature, frames=6), global_id=vehicle)
     store.close()
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    """A run folder with its sightings.db (:func:`_fill`) and a config naming the tiny embedder."""
+    _fill(SQLiteStore(tmp_path / "sightings.db", cameras=CAMERAS))
     (tmp_path / "run.yaml").write_text(f"embedder: {{name: {TINY}}}\n")
     return tmp_path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def where(request, tmp_path) -> str:
+    """A filled store on each backend: a SQLite file, or an empty PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        _fill(SQLiteStore(tmp_path / "sightings.db", cameras=CAMERAS))
+        return str(tmp_path / "sightings.db")
+    from mtmc.store.postgres import PostgresStore
+
+    url = request.getfixturevalue("postgres_url")
+    _fill(PostgresStore(url, cameras=CAMERAS))
+    return url
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -104,8 +123,8 @@ def test_identity_feature_is_the_count_weighted_track_mean() -> None:
     assert means[0] == pytest.approx([0, 1]) and means[1] == pytest.approx(np.array([3, 1]) / np.sqrt(10))
 
 
-def test_store_features_read_by_sql_equal_the_generic_read(store_dir) -> None:
-    store = SQLiteStore.read(store_dir / "sightings.db")
+def test_both_backends_read_the_features_as_the_generic_read_and_find_by_picture(where) -> None:
+    store = read_store(where)
     try:
         fast, generic = store.features(), SightingStore.features(store)  # three columns vs every Sighting
     finally:
@@ -114,6 +133,8 @@ def test_store_features_read_by_sql_equal_the_generic_read(store_dir) -> None:
     for a, b in zip(fast, generic):
         assert np.array_equal(a[order[0]], b[order[1]])
     assert fast[2].shape == (5, 12) and fast[2].dtype == np.float32
+    found = PictureSearch(where, embedder=Thumbnail()).search(_png(picture(*VEHICLES[2], seed=5)), 2)
+    assert [r["global_id"] for r in found][:1] == [2] and found[0]["cameras"] == ["c002"]
 
 
 def test_search_image_finds_the_right_identity_first_with_its_journey(store_dir, capsys) -> None:
