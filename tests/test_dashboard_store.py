@@ -633,3 +633,13 @@ def test_search_by_picture_through_the_page(database: Path, browser: Browser, tm
     assert colour_pixels(screen, id_color(QUERY[0])) > 100
     assert find_picture(crop(QUERY[1], "cam1"), screen) > 0.8  # the found identity's thumbnail
     assert found == [16]
+
+
+def test_picture_search_with_another_embedder_is_one_line(database: Path) -> None:
+    from mtmc.dashboard.pictures import picture_search
+
+    picture = cv2.imencode(".png", np.full((40, 60, 3), 200, np.uint8))[1].tobytes()
+    view = view_of(database, image_search=picture_search(lambda image: np.ones(7, np.float32)))
+    with served(LiveState([]), view) as port:
+        status, _, data = call(port, "POST", "/api/search/image", picture, {"Content-Type": "image/png"})
+    assert status == 503 and json.loads(data)["error"].startswith("the store's features are 1280-d but the embedder gives 7-d")

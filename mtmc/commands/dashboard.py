@@ -4,6 +4,7 @@ sightings database, read only: a finished run's, or a running one's from another
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
 from pathlib import Path
@@ -19,7 +20,8 @@ search box (by id, by colour/type/camera/time, by an uploaded picture) and the c
 It listens on 127.0.0.1 unless --host says otherwise; any other host needs a token (--token,
 dashboard.token in --config, or the MTMC_DASHBOARD_TOKEN variable), which every client then sends
 (Authorization: Bearer TOKEN, or the page opened once with ?token=TOKEN). Search by picture embeds
-the picture with the run's embedder (--config, else the config the run left in OUT).
+the picture with the run's embedder: give the run's config with --config (without it, the default
+vehicle embedder, as mtmc search --image).
 """
 EPILOG = """\
 examples:
@@ -34,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "dashboard", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("where", metavar="OUT|DB", help="a run's output folder (its sightings.db) or a sightings database")
+    p.add_argument("where", metavar="OUT|DB", help="a run's output folder (its sightings.db), a sightings database file or a postgresql:// URL")
     p.add_argument("--host", help="address to serve on (default: dashboard.host of --config, else 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free one)")
     p.add_argument("--token", help="the token clients must send (default: dashboard.token, else $MTMC_DASHBOARD_TOKEN)")
@@ -42,30 +44,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run, command="dashboard")
 
 
-def database_of(where: str | Path) -> Path:
-    path = Path(where)
-    return path / "sightings.db" if path.is_dir() or not path.suffix else path
-
-
-def store_view(database: Path, config: Any = None) -> Any:
-    """A :class:`StoreView` over ``database`` (checked now: a missing or foreign file is one line)."""
+def store_view(where: str | Path, config: Any = None) -> Any:
+    """A :class:`StoreView` over the store ``where`` names (a run's folder, a ``.db`` file, a
+    ``postgresql://`` URL), checked now: a missing or foreign one is one line."""
+    from mtmc.config import MtmcConfig
+    from mtmc.dashboard.pictures import picture_search_for
     from mtmc.dashboard.sightings import StoreView, read_learnt
-    from mtmc.store import SQLiteStore
+    from mtmc.store import database_of, read_store
 
-    SQLiteStore.read(database).close()
-    learnt_file = database.parent / "topology-learnt.yaml"
-    search, missing = picture_search(config)
+    target = database_of(where)
+    read_store(target).close()
+    learnt_file = None if isinstance(target, str) else Path(target).parent / "topology-learnt.yaml"
+    search, missing = picture_search_for(config if config is not None else MtmcConfig())
+    shown = re.sub(r"//[^/@]*@", "//", str(target))  # a URL's password is not shown
     return StoreView(
-        lambda: SQLiteStore.read(database), str(database), learnt=lambda: read_learnt(learnt_file),
+        lambda: read_store(target), shown, learnt=(lambda: read_learnt(learnt_file)) if learnt_file else None,
         image_search=search, image_search_missing=missing,
     )  # fmt: skip
-
-
-def picture_search(config: Any) -> tuple[Any, str]:
-    """The search by picture for a run with ``config`` (its embedder), or None and why not."""
-    from mtmc.dashboard.pictures import picture_search_for
-
-    return picture_search_for(config)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,14 +68,13 @@ def run(args: argparse.Namespace) -> int:
     from mtmc.dashboard import LiveState, serve
     from mtmc.dashboard.auth import token_from
     from mtmc.errors import MtmcError
-    from mtmc.store import SQLiteStore
+    from mtmc.store import read_store
 
     if not 0 <= args.port <= 65535:
         raise MtmcError(f"--port must be 0 to 65535, got {args.port}")
     config = load_config(args.config) if args.config else None
-    database = database_of(args.where)
-    view = store_view(database, config)
-    reader = SQLiteStore.read(database)
+    view = store_view(args.where, config)
+    reader = read_store(args.where)
     try:
         cameras = reader.camera_names()
     finally:
@@ -89,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     token = token_from(args.token or (config.dashboard.token if config is not None else None))
     server, port = serve(LiveState(cameras), host, args.port, view=view, token=token, live=False)
     shown = f"[{host}]" if ":" in host else host
-    print(f"dashboard: http://{shown}:{port}/ (read only: {database}; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    print(f"dashboard: http://{shown}:{port}/ (read only: {view.where}; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    if config is None:
+        print("dashboard: search by picture embeds with the default vehicle embedder (--config CONFIG: the run's)", file=sys.stderr, flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -37,6 +37,13 @@ def picture_search(embed: Embed, clock: Callable[[], float] = time.monotonic) ->
         if len(index) == 0:
             return []
         feature = np.asarray(embed(picture), np.float32).reshape(-1)
+        if feature.size != index.dim:
+            from mtmc.dashboard.sightings import StoreUnavailable
+
+            raise StoreUnavailable(
+                f"the store's features are {index.dim}-d but the embedder gives {feature.size}-d: serve the "
+                "dashboard with the run's own config (mtmc dashboard OUT --config CONFIG)"
+            )
         ids, distances = index.search(feature, k)
         return [(int(i), float(d)) for i, d in zip(ids, distances)]
 

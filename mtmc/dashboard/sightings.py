@@ -56,6 +56,19 @@ def read_learnt(path: Path) -> list[dict]:
     return [dict(link) for link in links if isinstance(link, dict)] if isinstance(links, list) else []
 
 
+def _spans(store: Any) -> list[tuple[int, str, float, float]]:
+    """Every decided sighting's (global id, camera name, first_s, last_s), in time order: only those
+    columns through the SQL stores' query (``find`` would read every feature and thumbnail too)."""
+    execute = getattr(store, "_execute", None)
+    if callable(execute):
+        rows = execute(
+            "SELECT global_id, camera_name, first_s, last_s FROM sightings WHERE global_id IS NOT NULL "
+            "ORDER BY first_s, camera, track"
+        ).fetchall()
+        return [(int(g), str(c), float(a), float(b)) for g, c, a, b in rows]
+    return [(int(s.global_id), s.camera_name, s.first_s, s.last_s) for s in store.find()]
+
+
 class StoreView:
     """The dashboard's read-only view of a sightings store.
 
@@ -219,17 +232,17 @@ class StoreView:
 
     def _compute_graph(self) -> dict:
         with self._store() as store:
-            sightings = store.find()
-        journeys: dict[int, list[Any]] = defaultdict(list)
+            spans = _spans(store)
+        journeys: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
         seen: dict[str, int] = defaultdict(int)
-        for s in sightings:  # time order
-            journeys[int(s.global_id)].append(s)
-            seen[s.camera_name] += 1
+        for global_id, camera, first_s, last_s in spans:  # time order
+            journeys[global_id].append((camera, first_s, last_s))
+            seen[camera] += 1
         travel: dict[tuple[str, str], list[float]] = defaultdict(list)
         for journey in journeys.values():
-            for a, b in zip(journey, journey[1:]):
-                if a.camera_name != b.camera_name:
-                    travel[(a.camera_name, b.camera_name)].append(b.first_s - a.last_s)
+            for (a, _, a_last), (b, b_first, _) in zip(journey, journey[1:]):
+                if a != b:
+                    travel[(a, b)].append(b_first - a_last)
         links = [
             {
                 "from": a, "to": b, "count": len(times),
