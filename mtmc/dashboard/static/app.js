@@ -242,7 +242,8 @@ async function showIdentity(id) {
     if (i) {
       const hop = el("li", "hop");
       hop.dataset.travel = s.travel_s;
-      hop.append(el("span", "arrow", "↓"), document.createTextNode(` ${j.sightings[i - 1].camera} → ${s.camera}: travel ${span(s.travel_s)}`));
+      const gap = s.travel_s < 0 ? `overlap ${span(-s.travel_s)} (seen on both at once)` : `travel ${span(s.travel_s)}`;
+      hop.append(el("span", "arrow", "↓"), document.createTextNode(` ${j.sightings[i - 1].camera} → ${s.camera}: ${gap}`));
       items.push(hop);
     }
     const card = el("li", "sighting");
@@ -414,7 +415,7 @@ function renderGraph(g) {
     const p = at.get(node.id);
     const group = svg("g", { class: "node", "data-camera": node.id, transform: `translate(${p.x},${p.y})` });
     group.append(svg("circle", { r: NODE_R }), svg("text", { class: "node-name", y: -1 }, node.id),
-      svg("text", { class: "node-count", y: 16 }, `${node.sightings} sightings`));
+      svg("text", { class: "node-count", y: 16 }, `${node.sightings} sighting${node.sightings === 1 ? "" : "s"}`));
     return group;
   });
   root.replaceChildren(defs, ...links, ...nodes);
