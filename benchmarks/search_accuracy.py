@@ -195,6 +195,8 @@ def synthcity() -> dict[str, Any]:
         "run": str(run.relative_to(ROOT)), "sightings": len(sightings),
         "identities": len({s.global_id for s in sightings}), "queries": len(crops),
         "answerable": answerable, "no_right_identity": unanswerable,
+        "vehicles_tracked": len(vehicle_ids),
+        "crop_px_median": [int(np.median([c[1].shape[k] for c in crops.values()])) for k in (1, 0)] if crops else None,
         "rank1": first / answerable if answerable else None, "top5": top5 / answerable if answerable else None,
         "camera_precision": float(np.mean(precision)) if precision else None,
         "camera_recall": float(np.mean(recall)) if recall else None, "details": details,
@@ -247,7 +249,8 @@ def main() -> int:
         s = result["synthcity"] = synthcity()
         print(f"SynthCity (simulated; {s['run']}: {s['sightings']} sightings, {s['identities']} identities): "
               f"{s['queries']} vehicles seen by 2+ cameras, {s['answerable']} with a right identity "
-              f"({s['no_right_identity']} never tracked on another camera)")  # fmt: skip
+              f"({s['no_right_identity']} never tracked on another camera); the store's sightings show "
+              f"{s['vehicles_tracked']} GT vehicles; query crops median {s['crop_px_median'][0]} x {s['crop_px_median'][1]} px")  # fmt: skip
         if s["answerable"]:
             print(f"  right identity first {100 * s['rank1']:.1f} %, in the top 5 {100 * s['top5']:.1f} % (chance: "
                   f"{100 / s['identities']:.1f} %, {100 * min(1, 5 / s['identities']):.1f} %)")
