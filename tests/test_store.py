@@ -9,6 +9,7 @@ import json
 import math
 import sqlite3
 
+import cv2
 import numpy as np
 import pytest
 
@@ -20,10 +21,11 @@ from mtmc.runtime.matcher import MatcherService, MatchState, store_of
 from mtmc.runtime.results import ResultWriter
 from mtmc.store import SCHEMA_VERSION, SQLiteStore, SQLStore, read_store
 from mtmc.store.opening import is_url
-from mtmc.transport.codec import Batch, TrackletUpdate, decode, encode
+from mtmc.transport.codec import MAX_THUMBNAIL_BYTES, THUMBNAIL_SIDE, Batch, TrackletUpdate, decode, encode
 from mtmc.types import Tracklet
 from postgres_cluster import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 from test_runtime_reliability import _run, clips  # noqa: F401 (clips: the fixture of two short real clips)
+from test_thumbnails import jpeg
 
 CAMERAS = {1: "north-gate", 2: "c002", 3: "c003"}
 
@@ -203,7 +205,7 @@ def _update(camera: int, t0: float, degrees: float, paint: str, track: int = 1) 
     times = t0 + np.arange(5) * 0.5
     return TrackletUpdate(camera, track, 0, 0, np.arange(1, 6) + int(t0 * 2), np.tile([1, 2, 30, 40], (5, 1)), times,
                           np.array(_angle(degrees), np.float32), 5, {"colour": colour(paint), "type": vtype("car")},
-                          ended=True)  # fmt: skip
+                          ended=True, thumbnail=jpeg(30 + camera, 40 + track))  # fmt: skip
 
 
 def _batches() -> list[Batch]:
@@ -250,6 +252,7 @@ def test_matcher_writes_sightings_and_revisions_leave_no_stale_id(tmp_path, wher
     assert len({merged, ids[(1, 2)], ids[(2, 2)]}) == 3
     assert [(s.camera_name, s.first_s) for s in store.journey(merged)] == [("north-gate", 0.0), ("c003", 10.0), ("c002", 20.0)]
     assert [s.track for s in store.find(colour="blue")] == [2] and store.find(camera="c002", colour="red")[0].first_s == 20.0
+    assert store.thumbnail((3, 1)) == jpeg(33, 41) and store.thumbnail((1, 2)) is None  # the worker's crops travelled
     # the files and the store agree on every final id ... except that in the files a tracklet
     # finalised before a merge keeps the id it had (here nothing was final before the merge)
     submission = {(int(line.split()[0]), int(line.split()[1])) for line in (tmp_path / "submission.txt").read_text().splitlines()}
@@ -311,8 +314,15 @@ def test_real_kill_9_of_the_matcher_leaves_the_store_of_an_uninterrupted_run(tmp
     run writes the database the uninterrupted one wrote, after its rows were read)."""
     extra = f"store: {{url: '{where}'}}\n" if is_url(where) else ""
     reference, _ = _run(tmp_path / "plain", clips, "online", free_port, extra=extra)
-    rows = read_store(where if is_url(where) else tmp_path / "plain" / "out").rows()
+    store = read_store(where if is_url(where) else tmp_path / "plain" / "out")
+    rows = store.rows()
     assert rows and all(r[0] is not None for r in rows)
+    pictures = [s.thumbnail for s in store.find() if s.thumbnail is not None]
+    assert len(pictures) >= len(rows) // 2  # the worker's crops of real vehicles, each a small JPEG
+    for picture in pictures:
+        image = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and max(image.shape[:2]) <= THUMBNAIL_SIDE and len(picture) <= MAX_THUMBNAIL_BYTES
+    store.close()
     interrupted, supervisor = _run(tmp_path / "killed", clips, "online", free_port, kill="matcher", extra=extra)
     assert supervisor.matcher_restarts == 1 and interrupted == reference
     assert read_store(where if is_url(where) else tmp_path / "killed" / "out").rows() == rows

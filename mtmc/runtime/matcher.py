@@ -136,6 +136,7 @@ class MatchState:
     def _ended(self, tracklet: Tracklet) -> None:
         if self.store is not None:
             self.store.record(tracklet)
+        tracklet.thumbnail = None  # the store keeps it; the matcher's memory need not
         if self.online is None:
             self.ended.append(tracklet)
         else:

@@ -198,7 +198,7 @@ class Worker:
                         scores = None
                         if classifier is not None:
                             scores = attributes_for_matcher(classifier, frame.image, detections, tracks, frame.index, every)
-                        emitter.add(frame.index, time_s, tracks, embeddings, alive, scores)
+                        emitter.add(frame.index, time_s, tracks, embeddings, alive, scores, image=frame.image)
                         last_frame = frame.index
                         if next_commit is None:
                             next_commit = time_s + settings.update_every_s

@@ -12,14 +12,18 @@ message            kind  fields
                          count, ended); f frames <i4, b boxes <f4 x4, ts times <f8 (the updates'
                          rows one after another); x features <f2 (one per update whose count is
                          not 0); a {name: {h has <u1 per update, v scores <f2 per update that has}};
-                         a batch without updates may leave its empty columns out
+                         j thumbnails {h has <u1 per update, v [JPEG bytes per update that has]}
+                         (only when one is sent); a batch without updates may leave its empty
+                         columns out
 ``Heartbeat``      hb    c camera, at sent time, fd frames done, ob outbox size
 ``Ack``            ack   c camera, m through (cumulative)
 ``Preview``        pv    c camera, fr frame, ts time, j JPEG, b boxes <f4 x4, t tracks <i8
 =================  ====  ===========================================================================
 
 Fields a decoder does not know are ignored, so adding a field needs no version bump; changing
-the meaning of one does. :func:`decode` turns every kind of bad input into one :class:`WireError`
+the meaning of one does. A thumbnail (a track's JPEG crop, sent when the worker picked a better
+one) is at most ``MAX_THUMBNAIL_BYTES``; one that is bigger or not a JPEG is dropped with a log
+line and its update kept, so a bad picture never costs the matcher a tracklet. :func:`decode` turns every kind of bad input into one :class:`WireError`
 whose ``reason`` the matcher counts before dropping the message (DESIGN.md, "Reliability model").
 
 The outbox protocol is go-back-N: a worker's ``Batch`` messages are numbered (``number`` 1, 2, 3 ...
@@ -38,6 +42,7 @@ journaled.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,8 +55,12 @@ import numpy as np
 from mtmc.errors import MtmcError
 from mtmc.types import Tracklet
 
+log = logging.getLogger(__name__)
+
 WIRE_VERSION = 2
 MAX_MESSAGE_BYTES = 1 << 20
+MAX_THUMBNAIL_BYTES = 16 << 10  # a 128-pixel JPEG at quality 80 takes 3-8 KiB
+THUMBNAIL_SIDE = 128  # the longest side of a thumbnail, pixels
 
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
@@ -118,6 +127,18 @@ def _as_frames(value: Any) -> np.ndarray:
     return frames
 
 
+def thumbnail_problem(data: Any) -> str | None:
+    """Why ``data`` is not a thumbnail the wire carries (None: it is one): JPEG bytes (start and
+    end markers) of at most ``MAX_THUMBNAIL_BYTES``."""
+    if type(data) is not bytes:
+        return f"a thumbnail is bytes, got {type(data).__name__}"
+    if len(data) > MAX_THUMBNAIL_BYTES:
+        return f"a {len(data)}-byte thumbnail, over the {MAX_THUMBNAIL_BYTES} limit"
+    if not (data.startswith(b"\xff\xd8\xff") and data.endswith(b"\xff\xd9")):
+        return "a thumbnail that is not a JPEG"
+    return None
+
+
 def _seconds(name: str, value: Any) -> float:
     """``value`` as a finite float (bools refused: they are ints to Python)."""
     real = int | float | np.integer | np.floating
@@ -134,6 +155,7 @@ class TrackletUpdate:
     ``first_row`` is the index, within the whole track, of ``frames[0]``. ``feature`` (float16) is
     the running mean over ``feature_count`` embeddings and ``attributes`` the current per-class
     scores: both are snapshots, so the latest update carries everything the matcher needs.
+    ``thumbnail``: a JPEG crop of the vehicle, only in the updates where the worker chose a new one.
     """
 
     camera: int
@@ -147,6 +169,7 @@ class TrackletUpdate:
     feature_count: int = 0
     attributes: Mapping[str, np.ndarray] = field(default_factory=dict)
     ended: bool = False
+    thumbnail: bytes | None = None
 
     def __post_init__(self) -> None:
         for name in ("camera", "track", "seq", "first_row", "feature_count"):
@@ -170,6 +193,8 @@ class TrackletUpdate:
             attributes[name] = _as_array(f"attribute {name!r}", scores, _F2)
         if not isinstance(self.ended, bool | np.bool_):
             raise ValueError(f"ended must be a bool, got {self.ended!r}")
+        if self.thumbnail is not None and (problem := thumbnail_problem(self.thumbnail)) is not None:
+            raise ValueError(problem)
         object.__setattr__(self, "ended", bool(self.ended))
         object.__setattr__(self, "frames", frames)
         object.__setattr__(self, "boxes", boxes)
@@ -342,7 +367,7 @@ def _update_columns(updates: tuple[TrackletUpdate, ...]) -> dict[str, Any]:
                             "v": np.concatenate(scores).astype(_F2).tobytes()}  # fmt: skip
     table = [(u.track, u.seq, u.first_row, len(u.frames), u.feature_count, u.ended) for u in updates]
     empty = np.zeros(0)
-    return {
+    columns = {
         "u": np.asarray(table, _I8).reshape(-1, _UPDATE_FIELDS).tobytes(),
         "f": np.concatenate([u.frames for u in updates] or [empty]).astype(_I4).tobytes(),
         "b": np.concatenate([u.boxes for u in updates] or [empty]).astype(_F4).tobytes(),
@@ -350,6 +375,35 @@ def _update_columns(updates: tuple[TrackletUpdate, ...]) -> dict[str, Any]:
         "x": np.concatenate(featured).astype(_F2).tobytes() if featured else b"",
         "a": attributes,
     }
+    if any(u.thumbnail is not None for u in updates):
+        columns["j"] = {"h": np.array([u.thumbnail is not None for u in updates], np.uint8).tobytes(),
+                        "v": [u.thumbnail for u in updates if u.thumbnail is not None]}  # fmt: skip
+    return columns
+
+
+def _thumbnails(body: dict, updates: int, camera: int) -> dict[int, bytes]:
+    """The batch's thumbnails by update index; a bad one (or a bad column) is dropped with a log
+    line, never the batch: the tracklets matter more than their pictures."""
+    packed = body.get("j")
+    if packed is None:
+        return {}
+    try:
+        if type(packed) is not dict or type(packed.get("v")) is not list:
+            raise WireError("malformed", "field 'j' is not {h, v: [JPEG bytes]}")
+        has = np.flatnonzero(_column(packed, "h", np.dtype(np.uint8), updates)).tolist()
+        if len(has) != len(packed["v"]):
+            raise WireError("malformed", f"field 'j' flags {len(has)} thumbnails but holds {len(packed['v'])}")
+    except WireError as exc:
+        log.warning("camera %d: thumbnails dropped: %s", camera, exc.detail)
+        return {}
+    out = {}
+    for k, data in zip(has, packed["v"]):
+        problem = thumbnail_problem(data)
+        if problem is None:
+            out[k] = data
+        else:
+            log.warning("camera %d: a thumbnail dropped: %s", camera, problem)
+    return out
 
 
 def _get(body: dict, name: str, kind: type) -> Any:
@@ -474,6 +528,7 @@ def _decode_batch(body: dict) -> Batch:
         has = np.flatnonzero(_column(packed, "h", np.dtype(np.uint8), len(table))).tolist()
         attributes.append((name, dict(zip(has, range(len(has)))), _vectors(_column(packed, "v", _F2), len(has), name)))
     camera = fields["camera"]
+    thumbnails = _thumbnails(body, len(table), camera)
     updates = []
     for i, (track, seq, first_row, rows, feature_count, ended) in enumerate(table):
         start = starts[i]
@@ -492,6 +547,7 @@ def _decode_batch(body: dict) -> Batch:
                     "feature_count": feature_count,
                     "attributes": {name: v[row[i]] for name, row, v in attributes if i in row},
                     "ended": bool(ended),
+                    "thumbnail": thumbnails.get(i),
                 }
             )
         )
@@ -576,6 +632,7 @@ def make_update(tracklet: Tracklet, seq: int, first_row: int) -> TrackletUpdate:
         feature_count=tracklet.feature_count if tracklet.feature is not None else 0,
         attributes=tracklet.attributes,
         ended=tracklet.ended,
+        thumbnail=tracklet.thumbnail,
     )
 
 
@@ -585,7 +642,8 @@ class TrackletBuilder:
 
     Resend-safe: rows already held are skipped, the appearance snapshot is taken only when it is
     not older than the one held, so a resent or stale update changes nothing; an update that
-    starts after rows not yet seen raises UpdateGap and changes nothing either.
+    starts after rows not yet seen raises UpdateGap and changes nothing either. The thumbnail is
+    the newest update's that had one (they come only when the worker picks a better crop).
     """
 
     def __init__(self, camera: int, track: int) -> None:
@@ -596,6 +654,8 @@ class TrackletBuilder:
         self._boxes: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
         self._appearance: TrackletUpdate | None = None  # the update whose snapshot is the newest
+        self.thumbnail: bytes | None = None
+        self._thumbnail_seq = -1
 
     def add(self, update: TrackletUpdate) -> None:
         if (update.camera, update.track) != (self.camera, self.track):
@@ -617,6 +677,8 @@ class TrackletBuilder:
         held = self._appearance.feature_count if self._appearance is not None else 0
         if update.first_row + len(update.frames) >= have and update.feature_count >= held:
             self._appearance = update
+        if update.thumbnail is not None and update.seq > self._thumbnail_seq:
+            self.thumbnail, self._thumbnail_seq = update.thumbnail, update.seq
         self.ended = self.ended or update.ended
 
     def tracklet(self, ended: bool | None = None) -> Tracklet:
@@ -633,4 +695,5 @@ class TrackletBuilder:
             feature_count=snapshot.feature_count if feature is not None else 0,
             attributes={} if snapshot is None else {n: s.astype(np.float32) for n, s in snapshot.attributes.items()},
             ended=self.ended if ended is None else ended,
+            thumbnail=self.thumbnail,
         )
