@@ -198,3 +198,22 @@ def test_without_a_config_the_default_embedder_is_said(caplog) -> None:
         part = embedder_part(None)
     assert part == VEHICLE_EMBEDDER
     assert "default embedder" in caplog.text and "--config" in caplog.text
+
+
+def test_picture_search_reads_the_index_again_only_when_the_store_changed(store_dir) -> None:
+    import sqlite3
+
+    search = PictureSearch(store_dir, embedder=Thumbnail())
+    crop = picture(*VEHICLES[3], seed=7)
+    assert search.search(crop, 1)[0]["global_id"] == 3
+    store = read_store(store_dir)
+    try:
+        index = search.index(store)
+        assert search.index(store) is index  # unchanged file: the same index
+    finally:
+        store.close()
+    db = sqlite3.connect(store_dir / "sightings.db")  # the matcher revises vehicle 3's id
+    db.execute("UPDATE sightings SET global_id = 7 WHERE global_id = 3")
+    db.commit()
+    db.close()
+    assert search.search(crop, 1)[0]["global_id"] == 7

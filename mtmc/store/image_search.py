@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,8 @@ def identity_summary(store: SightingStore, global_id: int) -> dict[str, Any]:
 
 class PictureSearch:
     """Search one store by picture, again and again: the embedder is built once and the index is
-    rebuilt only when the database file changed (a run or monitor still writing it)."""
+    rebuilt only when the database file changed (a run or monitor still writing it). Safe to share
+    between a server's threads (one of them rebuilds a stale index, the others wait for it)."""
 
     def __init__(
         self, where: SightingStore | str | Path, config: MtmcConfig | PartConfig | str | Path | None = None,
@@ -120,6 +122,7 @@ class PictureSearch:
         self.embedder = embedder if embedder is not None else build_query_embedder(config)
         self._index: IdentityIndex | None = None
         self._stamp: tuple | None = None
+        self._lock = threading.Lock()
 
     def _open(self) -> tuple[SightingStore, bool]:
         if isinstance(self.where, (str, Path)):
@@ -141,10 +144,12 @@ class PictureSearch:
         return tuple(stamps)
 
     def index(self, store: SightingStore) -> IdentityIndex:
-        stamp = self._file_stamp()
-        if self._index is None or stamp is None or stamp != self._stamp:
-            self._index, self._stamp = IdentityIndex.from_store(store), stamp
-        return self._index
+        """The store's identity index, read again only when the file changed (always: not a file)."""
+        with self._lock:
+            stamp = self._file_stamp()  # before the read: a write during it makes the next search read again
+            if self._index is None or stamp is None or stamp != self._stamp:
+                self._index, self._stamp = IdentityIndex.from_store(store), stamp
+            return self._index
 
     def search(self, image: bytes | np.ndarray, k: int = 5) -> list[dict[str, Any]]:
         """The k identities nearest the picture (file bytes, or a BGR array), nearest first: each
