@@ -34,7 +34,8 @@ def connect(url: str, **options: object) -> psycopg.Connection:
     try:
         return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, **options)
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        # libpq's first line ends with the cause ("... port 5432 failed: Connection refused")
+        reason = str(exc).strip().splitlines()[0].rsplit(" failed: ", 1)[-1] if str(exc).strip() else type(exc).__name__
         raise MtmcError(
             f"cannot reach the sightings database {redacted(url)} ({reason}): start PostgreSQL there or fix "
             "store.url (postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, the database created beforehand)"
