@@ -362,7 +362,7 @@ def test_search_cli_journey_filters_json_and_errors(tmp_path, where, capsys) -> 
     assert "schema version 0" in err and len(err.splitlines()) == 1
 
 
-def test_serving_matcher_commits_per_tick_readers_see_it_live_and_the_end_is_the_reference(tmp_path, free_port) -> None:
+def test_serving_matcher_commits_per_tick_readers_see_it_live_and_the_end_is_the_reference(tmp_path, free_port, where) -> None:
     import threading
     import time
 
@@ -370,15 +370,26 @@ def test_serving_matcher_commits_per_tick_readers_see_it_live_and_the_end_is_the
 
     reference = _run_state(tmp_path / "ref", _config(tmp_path / "ref"))
     endpoint = f"tcp://127.0.0.1:{free_port}"
-    config = _config(tmp_path)
+    config = _config(tmp_path, **({"url": where} if is_url(where) else {}))  # SQLite: OUT/sightings.db
     config.matcher.bind = endpoint
+    readable = where if is_url(where) else tmp_path / "out"
     (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "sightings.db").write_bytes(b"")  # an empty file is not a sightings database
+    if is_url(where):  # a table of the store's name that is not a sightings store
+        import psycopg
+
+        with psycopg.connect(where, autocommit=True) as db:
+            db.execute("CREATE TABLE meta (name TEXT)")
+    else:
+        (tmp_path / "out" / "sightings.db").write_bytes(b"")  # an empty file is not a sightings database
     (tmp_path / "out" / "submission.txt").write_text("the run found here\n")
     with pytest.raises(MtmcError, match="refusing to replace it"):
         MatcherService(config, tmp_path / "out", fresh=True).serve()
     assert (tmp_path / "out" / "submission.txt").read_text() == "the run found here\n"  # left untouched
-    (tmp_path / "out" / "sightings.db").unlink()
+    if is_url(where):
+        with psycopg.connect(where, autocommit=True) as db:
+            db.execute("DROP TABLE meta")
+    else:
+        (tmp_path / "out" / "sightings.db").unlink()
     service = MatcherService(config, tmp_path / "out", fresh=True)
     result: dict = {}
     thread = threading.Thread(target=lambda: result.update(service.serve()), daemon=True)
@@ -394,16 +405,18 @@ def test_serving_matcher_commits_per_tick_readers_see_it_live_and_the_end_is_the
     live = []
     while time.monotonic() < deadline and len(live) < 3:
         time.sleep(0.2)
-        if (tmp_path / "out" / "sightings.db").is_file():
-            reader = SQLiteStore.read(tmp_path / "out" / "sightings.db")  # while the matcher writes
-            live = [s for s in reader.find()]
-            reader.close()
+        try:
+            reader = read_store(readable)  # while the matcher writes
+        except MtmcError:  # not created yet
+            continue
+        live = reader.find()
+        reader.close()
     assert len(live) == 3 and len({s.global_id for s in live}) == 1
     for batch in batches[6:]:
         peers[batch.camera].send(encode(batch))
     thread.join(10)
     assert not thread.is_alive() and result["complete"]
-    assert SQLiteStore.read(tmp_path / "out" / "sightings.db").rows() == reference
+    assert read_store(readable).rows() == reference
     for peer in peers.values():
         peer.close(0)
 
