@@ -142,7 +142,7 @@ def served(state: LiveState | None, view: StoreView | None, **kw) -> Iterator[in
 def call(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
     """(status, headers, body) of one raw request: the path goes out exactly as written."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.putrequest(method, path, skip_accept_encoding=True)
+    conn.putrequest(method, path, skip_accept_encoding=True, skip_host="Host" in (headers or {}))
     for k, v in (headers or {}).items():
         conn.putheader(k, v)
     if body is not None:
@@ -643,3 +643,38 @@ def test_picture_search_with_another_embedder_is_one_line(database: Path) -> Non
     with served(LiveState([]), view) as port:
         status, _, data = call(port, "POST", "/api/search/image", picture, {"Content-Type": "image/png"})
     assert status == 503 and json.loads(data)["error"].startswith("the store's features are 1280-d but the embedder gives 7-d")
+
+
+def test_without_a_token_only_loopback_host_names_are_served(database: Path) -> None:
+    with served(LiveState(["c01"]), view_of(database)) as port:
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "127.0.0.2"):
+            assert call(port, "GET", "/api/graph", headers={"Host": host})[0] == 200, host
+        for host in (f"evil.example:{port}", "attacker.test", f"0.0.0.0:{port}", ""):
+            status, _, body = call(port, "GET", "/api/identity/11", headers={"Host": host})
+            assert status == 403 and b"not a loopback name" in body, host  # DNS rebinding gets nothing
+        assert call(port, "GET", "/healthz", headers={"Host": "evil.example"})[0] == 200
+
+
+def test_matcher_dashboard_host_and_token_from_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mtmc.dashboard.live import start_dashboard
+    from mtmc.match.learn import TravelTimeLearner
+
+    cameras = [{"id": "c01", "source": "x.mp4"}]
+    monkeypatch.delenv("MTMC_DASHBOARD_TOKEN", raising=False)
+    open_config = MtmcConfig.model_validate({"cameras": cameras, "dashboard": {"host": "0.0.0.0"}})
+    with pytest.raises(MtmcError, match="without a token"):
+        start_dashboard(open_config, None, TravelTimeLearner(), 0)
+    monkeypatch.setenv("MTMC_DASHBOARD_TOKEN", TOKEN)
+    _, server, url = start_dashboard(open_config, None, TravelTimeLearner(), 0)
+    try:
+        assert url == f"http://0.0.0.0:{server.port}/"
+        assert call(server.port, "GET", "/api/state")[0] == 401
+        assert call(server.port, "GET", "/api/state", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
+    finally:
+        server.close()
+    configured = MtmcConfig.model_validate({"cameras": cameras, "dashboard": {"token": "from-the-config-0123456"}})
+    _, server, _ = start_dashboard(configured, None, TravelTimeLearner(), 0)
+    try:
+        assert call(server.port, "GET", "/api/state", headers={"Authorization": "Bearer from-the-config-0123456"})[0] == 200
+    finally:
+        server.close()

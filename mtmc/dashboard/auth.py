@@ -1,6 +1,7 @@
 """Who may use the dashboard: loopback by default, a token anywhere else.
 
-On a loopback host (127.0.0.0/8, ::1, ``localhost``) the dashboard needs no token. On any other
+On a loopback host (127.0.0.0/8, ::1, ``localhost``) the dashboard needs no token, but a request
+must name loopback in its Host header (a DNS-rebinding page names its own site: 403). On any other
 host it refuses to start without one (:func:`check_exposure`). With a token set, every request but
 ``/healthz`` must carry it: an ``Authorization: Bearer TOKEN`` header, the ``mtmc_token`` cookie, or
 ``?token=TOKEN`` once (answered with a redirect that sets the cookie and drops the token from the
@@ -63,6 +64,23 @@ def check_exposure(host: str, token: str | None) -> None:
         )
 
 
+def loopback_name(host_header: str) -> bool:
+    """Whether a request's Host header names loopback literally (``127.0.0.1:8765``, ``[::1]``,
+    ``localhost``), nothing resolved: without a token, a page of another site whose name a
+    rebinding DNS points at 127.0.0.1 must not read the dashboard."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        host = host.split(":")[0]
+    if host in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _cookie_token(header: str) -> str | None:
     try:
         cookie = SimpleCookie(header)
@@ -85,9 +103,12 @@ class Verdict:
 
 
 def authorize(environ: dict, token: str | None, path: str) -> Verdict:
-    """Whether the request carries ``token`` (always, when there is none)."""
-    if token is None or path == "/healthz":
+    """Whether the request carries ``token``; without a token, whether it names loopback in its
+    Host header (the dashboard then listens on loopback only)."""
+    if path == "/healthz":
         return Verdict(True)
+    if token is None:
+        return Verdict(loopback_name(environ.get("HTTP_HOST", "")))
     header = environ.get("HTTP_AUTHORIZATION", "")
     if header[:7].lower() == "bearer " and _same(header[7:].strip(), token):
         return Verdict(True)

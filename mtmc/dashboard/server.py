@@ -359,7 +359,10 @@ def app(
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace") or "/"
         extra: list[tuple[str, str]] = []
         verdict = authorize(environ, token, path)
-        if not verdict.ok:
+        if not verdict.ok and token is None:
+            message = f"Host {environ.get('HTTP_HOST', '')[:100]!r} is not a loopback name: open the dashboard as http://127.0.0.1:PORT/"
+            status, body, content_type, cache = _error(HTTPStatus.FORBIDDEN, message)
+        elif not verdict.ok:
             message = "this dashboard needs its token: send 'Authorization: Bearer TOKEN', or open the page once with ?token=TOKEN"
             status, body, content_type, cache = (
                 _error(HTTPStatus.UNAUTHORIZED, message) if path.startswith("/api/")
