@@ -678,3 +678,13 @@ def test_matcher_dashboard_host_and_token_from_the_config(tmp_path: Path, monkey
         assert call(server.port, "GET", "/api/state", headers={"Authorization": "Bearer from-the-config-0123456"})[0] == 200
     finally:
         server.close()
+
+
+def test_an_upload_from_another_sites_page_is_refused(database: Path) -> None:
+    view = view_of(database, image_search=lambda store, picture, k: [(12, 0.25)])
+    picture = cv2.imencode(".png", np.full((40, 60, 3), 200, np.uint8))[1].tobytes()
+    with served(LiveState([]), view) as port:
+        status, _, body = call(port, "POST", "/api/search/image", picture, {"Origin": "http://evil.example", "Content-Type": "image/png"})
+        assert status == 403 and b"another site" in body
+        own = {"Origin": f"http://127.0.0.1:{port}", "Content-Type": "image/png"}
+        assert call(port, "POST", "/api/search/image", picture, own)[0] == 200

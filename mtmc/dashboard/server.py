@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from email.parser import BytesParser
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import cv2
 import numpy as np
@@ -186,6 +186,15 @@ def _word(query: dict[str, str], name: str, longest: int) -> str | None:
     if len(value) > longest or not value.isprintable():
         raise ValueError(f"{name} must be at most {longest} printable characters")
     return value
+
+
+def _same_origin(environ: dict) -> bool:
+    """A POST's ``Origin`` (browsers send it), when there is one, names this dashboard's own host:
+    another site's page cannot make a visitor's browser upload to it."""
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is None:
+        return True  # not from a browser page (curl, a script)
+    return urlsplit(origin).netloc.lower() == environ.get("HTTP_HOST", "").lower()
 
 
 def draw_sighting(preview: Preview, track: int, global_id: int) -> bytes:
@@ -373,6 +382,10 @@ def app(
             location, cookie = verdict.redirect
             status, body, content_type, cache = HTTPStatus.SEE_OTHER, b"", _TEXT, "no-store"
             extra = [("Location", quote(location, safe="/?=&")), ("Set-Cookie", cookie)]
+        elif method == "POST" and not _same_origin(environ):
+            status, body, content_type, cache = _error(
+                HTTPStatus.FORBIDDEN, "a search by picture from another site's page is refused (its Origin is not this dashboard)"
+            )
         elif (method == "POST") != (path == UPLOAD_PATH) or method not in ("GET", "HEAD", "POST"):
             status, body = HTTPStatus.METHOD_NOT_ALLOWED, f"method {method} not allowed on {path}\n".encode()
             content_type, cache = _TEXT, "no-store"
