@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from mtmc.errors import MtmcError
-from mtmc.store.sql import REPLAY, TABLES, SQLStore
+from mtmc.store.sql import REPLAY, TABLES, SQLStore, schema_version_of
 
 CONNECT_TIMEOUT_S = 5
 
@@ -60,12 +60,7 @@ def _schema_version(db: psycopg.Connection, where: str) -> int | None:
         row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
     except psycopg.Error as exc:
         raise MtmcError(f"{where}: not a sightings database (its meta table: {str(exc).strip()})") from None
-    if row is None:
-        raise MtmcError(f"{where}: not a sightings database (no schema_version in its meta table)")
-    try:
-        return int(row[0])
-    except ValueError:
-        raise MtmcError(f"{where}: not a sightings database (schema_version {row[0]!r})") from None
+    return schema_version_of(row, where)
 
 
 class PostgresStore(SQLStore):

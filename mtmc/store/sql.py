@@ -59,6 +59,17 @@ AUTOCOMMIT_WRITES = 5000  # a long replay commits on the way, so its transaction
 REPLAY = "run the matcher again: it rebuilds the store from OUT/matcher.journal"
 
 
+def schema_version_of(row: tuple | None, where: str) -> int:
+    """The meta table's ``schema_version`` row -> its number; none, or not a number: ``where`` is
+    not a sightings database (one line)."""
+    if row is None:
+        raise MtmcError(f"{where}: not a sightings database (no schema_version in its meta table)")
+    try:
+        return int(row[0])
+    except ValueError:
+        raise MtmcError(f"{where}: not a sightings database (schema_version {row[0]!r})") from None
+
+
 class SQLStore(SightingStore):
     """A store over one DB-API connection (``_connect`` on first use, ``_fresh`` to rebuild the
     tables); ``where`` names it in messages (a path, or a URL without its password)."""

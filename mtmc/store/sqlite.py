@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mtmc.errors import MtmcError
-from mtmc.store.sql import REPLAY, SQLStore
+from mtmc.store.sql import REPLAY, SQLStore, schema_version_of
 
 
 def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
@@ -20,12 +20,7 @@ def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
         row = connection.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:  # not SQLite, or SQLite without our meta table
         raise MtmcError(f"{path}: not a sightings database ({exc})") from None
-    if row is None:
-        raise MtmcError(f"{path}: not a sightings database (no schema_version in its meta table)")
-    try:
-        return int(row[0])
-    except ValueError:
-        raise MtmcError(f"{path}: not a sightings database (schema_version {row[0]!r})") from None
+    return schema_version_of(row, str(path))
 
 
 class SQLiteStore(SQLStore):
