@@ -19,7 +19,7 @@ from mtmc.errors import MtmcError
 from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
 from mtmc.runtime.matcher import MatcherService, MatchState, store_of
 from mtmc.runtime.results import ResultWriter
-from mtmc.store import SCHEMA_VERSION, SQLiteStore, SQLStore, read_store
+from mtmc.store import SCHEMA_VERSION, SightingStore, SQLiteStore, SQLStore, read_store
 from mtmc.store.opening import is_url
 from mtmc.transport.codec import MAX_THUMBNAIL_BYTES, THUMBNAIL_SIDE, Batch, TrackletUpdate, decode, encode
 from mtmc.types import Tracklet
@@ -126,6 +126,8 @@ def test_store_records_assigns_relabels_and_answers_journeys_and_filters(where) 
     store.close()
     again = read_store(where)
     assert again.rows() == rows and again.identities() == 1
+    spans = [(5, "north-gate", 0.0, 5.0), (5, "c002", 10.0, 12.0), (5, "c003", 20.0, 24.0)]  # the camera graph's read
+    assert again.spans() == SightingStore.spans(again) == spans
     again.close()
 
 

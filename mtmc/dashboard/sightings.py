@@ -56,23 +56,10 @@ def read_learnt(path: Path) -> list[dict]:
     return [dict(link) for link in links if isinstance(link, dict)] if isinstance(links, list) else []
 
 
-def _spans(store: Any) -> list[tuple[int, str, float, float]]:
-    """Every decided sighting's (global id, camera name, first_s, last_s), in time order: only those
-    columns through the SQL stores' query (``find`` would read every feature and thumbnail too)."""
-    execute = getattr(store, "_execute", None)
-    if callable(execute):
-        rows = execute(
-            "SELECT global_id, camera_name, first_s, last_s FROM sightings WHERE global_id IS NOT NULL "
-            "ORDER BY first_s, camera, track"
-        ).fetchall()
-        return [(int(g), str(c), float(a), float(b)) for g, c, a, b in rows]
-    return [(int(s.global_id), s.camera_name, s.first_s, s.last_s) for s in store.find()]
-
-
 class StoreView:
     """The dashboard's read-only view of a sightings store.
 
-    ``opener()`` returns an opened store (``journey``, ``find``, ``global_id``, ``close``; and
+    ``opener()`` returns an opened store (``journey``, ``find``, ``spans``, ``global_id``, ``close``; and
     ``thumbnail(key)`` where the store keeps thumbnails); an :class:`~mtmc.errors.MtmcError` from it
     (no database yet, another schema) is answered 503 with its line. ``where`` names the store on
     the page. ``learnt()`` gives the matcher's learnt links; ``image_search`` answers a search by
@@ -232,7 +219,7 @@ class StoreView:
 
     def _compute_graph(self) -> dict:
         with self._store() as store:
-            spans = _spans(store)
+            spans = store.spans()
         journeys: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
         seen: dict[str, int] = defaultdict(int)
         for global_id, camera, first_s, last_s in spans:  # time order

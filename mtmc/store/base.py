@@ -127,6 +127,11 @@ class SightingStore(ABC):
             np.stack([s.feature for s in found]).astype(np.float32) if found else np.zeros((0, dim), np.float32),
         )  # fmt: skip
 
+    def spans(self) -> list[tuple[int, str, float, float]]:
+        """Every decided sighting's (global id, camera name, first_s, last_s), in time order: what
+        the camera graph needs."""
+        return [(int(s.global_id), s.camera_name, s.first_s, s.last_s) for s in self.find()]
+
     @abstractmethod
     def rows(self) -> list[tuple]:
         """Every sighting as a plain tuple, sorted (to compare two stores)."""

@@ -264,6 +264,14 @@ class SQLStore(SightingStore):
         features = np.frombuffer(b"".join(bytes(r[2]) for r in rows), "<f2").reshape(len(rows), dim).astype(np.float32)
         return np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64), features
 
+    def spans(self) -> list[tuple[int, str, float, float]]:
+        """Only those four columns (``find`` would read every feature and thumbnail too)."""
+        rows = self._execute(
+            "SELECT global_id, camera_name, first_s, last_s FROM sightings WHERE global_id IS NOT NULL "
+            "ORDER BY first_s, camera, track"
+        ).fetchall()
+        return [(int(g), str(c), float(a), float(b)) for g, c, a, b in rows]
+
     def identities(self) -> int:
         return int(self._execute("SELECT COUNT(DISTINCT global_id) FROM sightings").fetchone()[0])
 
