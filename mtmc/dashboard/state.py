@@ -130,7 +130,6 @@ class LiveState:
         self._started = clock()
         self._cameras: dict[str, _Camera] = {str(c): _Camera() for c in cameras}
         self._refused: dict[str, int] = dict.fromkeys(REFUSALS, 0)
-        self._learnt: list[dict] = []
         self._seq = 0
         self._identities: OrderedDict[int, _Identity] = OrderedDict()  # least recently seen first
         self._latest_s = -math.inf  # the latest stream time an identity was seen at
@@ -265,16 +264,6 @@ class LiveState:
         middle = (first_frame + last_frame) / 2
         shown = [p for p in kept if first_frame <= p.frame <= last_frame and track in p.track_ids]
         return min(shown, key=lambda p: abs(p.frame - middle), default=None)
-
-    def learnt(self, links: list[dict]) -> None:
-        """The camera links the matcher's topology learner has measured (``TravelTimeLearner.links()``)."""
-        links = [dict(link) for link in links]
-        with self._lock:
-            self._learnt = links
-
-    def learnt_links(self) -> list[dict]:
-        with self._lock:
-            return [dict(link) for link in self._learnt]
 
     def camera_ids(self) -> list[str]:
         return list(self._cameras)
