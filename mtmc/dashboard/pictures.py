@@ -50,16 +50,6 @@ def picture_search(embed: Embed, clock: Callable[[], float] = time.monotonic) ->
     return search
 
 
-def embed_whole(embedder: Any) -> Embed:
-    """An embedder (``embed(image, boxes x1y1x2y2)``) applied to the whole picture: the picture is the crop."""
-
-    def embed(picture: np.ndarray) -> np.ndarray:
-        h, w = picture.shape[:2]
-        return embedder.embed(picture, np.array([[0, 0, w, h]], np.float32))[0]
-
-    return embed
-
-
 def picture_search_for(config: Any) -> tuple[Any, str]:
     """The search by picture with ``config``'s embedder, built on first use; or None and why not."""
     if config is None:
@@ -68,14 +58,14 @@ def picture_search_for(config: Any) -> tuple[Any, str]:
         return None, "search by picture needs an embedder: the run's config has embedder: null (motion only)"
     part = config.embedder
     lock = threading.Lock()
-    built: list[Embed] = []
+    built: list[Any] = []
 
     def embed(picture: np.ndarray) -> np.ndarray:
+        from mtmc.store.image_search import build_query_embedder, embed_picture
+
         with lock:
             if not built:
-                from mtmc.reid import build_embedder
-
-                built.append(embed_whole(build_embedder(part.name, **{"threads": 1, **part.options()})))
-        return built[0](picture)
+                built.append(build_query_embedder(part, threads=1))
+        return embed_picture(built[0], picture)
 
     return picture_search(embed), ""

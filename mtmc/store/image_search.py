@@ -91,6 +91,11 @@ def build_query_embedder(config: MtmcConfig | PartConfig | str | Path | None, th
     return build_embedder(part.name, **{"threads": threads, **part.options()})
 
 
+def embed_picture(embedder: Embedder, picture: np.ndarray) -> np.ndarray:
+    """The picture's (D,) feature: the whole (H, W, 3) BGR image is the vehicle's crop."""
+    return embedder.embed(picture, np.array([[0, 0, picture.shape[1], picture.shape[0]]], np.float32))[0]
+
+
 def identity_summary(store: SightingStore, global_id: int) -> dict[str, Any]:
     """An identity's journey in brief: cameras in time order, each sighting's span, first and last time."""
     sightings = store.journey(global_id)
@@ -160,7 +165,7 @@ class PictureSearch:
         picture = np.ascontiguousarray(picture)
         if picture.ndim != 3 or picture.shape[2] != 3 or picture.dtype != np.uint8:
             raise MtmcError(f"the picture must be (H, W, 3) uint8 BGR, got {picture.shape} {picture.dtype}")
-        query = self.embedder.embed(picture, np.array([[0, 0, picture.shape[1], picture.shape[0]]], np.float32))[0]
+        query = embed_picture(self.embedder, picture)
         store, owned = self._open()
         try:
             index = self.index(store)
