@@ -4,7 +4,6 @@ sightings database, read only: a finished run's, or a running one's from another
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import threading
 from pathlib import Path
@@ -53,10 +52,11 @@ def store_view(where: str | Path, config: Any = None) -> Any:
     from mtmc.store import database_of, read_store
 
     target = database_of(where)
-    read_store(target).close()
+    store = read_store(target)  # checked now; where: its path, or its URL without the password
+    shown = store.where
+    store.close()
     learnt_file = None if isinstance(target, str) else Path(target).parent / "topology-learnt.yaml"
     search, missing = picture_search_for(config if config is not None else MtmcConfig())
-    shown = re.sub(r"//[^/@]*@", "//", str(target))  # a URL's password is not shown
     return StoreView(
         lambda: read_store(target), shown, learnt=(lambda: read_learnt(learnt_file)) if learnt_file else None,
         image_search=search, image_search_missing=missing,

@@ -3,7 +3,6 @@ topology the matcher is learning, its host and token (``dashboard:``)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -47,9 +46,8 @@ def start_dashboard(config: Any, store: Any, learner: Any, port: int) -> tuple[A
     view = None
     if store is not None:
         search, missing = picture_search_for(config)
-        where = re.sub(r"//[^/@]*@", "//", str(getattr(store, "url", None) or store.path))  # no password shown
-        view = StoreView(
-            reader_of(store), where, learnt=learnt_links(learner), image_search=search, image_search_missing=missing
+        view = StoreView(  # store.where: its path, or its URL without the password
+            reader_of(store), store.where, learnt=learnt_links(learner), image_search=search, image_search_missing=missing
         )
     host = config.dashboard.host
     server, bound = serve(live, host, port, view=view, token=token_from(config.dashboard.token))
