@@ -5,7 +5,7 @@ one cannot tell a leak from a warm-up in 600 tracklets. This drives the matcher'
 process, without sockets or video, on a data clock that runs as fast as the CPU allows: two
 cameras (the monitor's), one vehicle every ``--every-s`` seconds seen on the first camera and
 ``--travel-s`` later on the second, each track sending an update a second and ``ended`` on its
-last, every batch encoded, journaled, decoded and applied as ``MatcherService._serve`` does, with
+last (and ``--parked`` vehicles in each camera's view all run, whose track never ends), every batch encoded, journaled, decoded and applied as ``MatcherService._serve`` does, with
 the assignments published (``_publish``), the sightings store committed and pruned each tick
 (``_tick``, store ``keep_days`` as the monitor's, here scaled by ``--keep-hours``) and the
 dashboard's LiveState fed a preview per camera per second.
@@ -42,6 +42,7 @@ from mtmc.transport.codec import Batch, TrackletUpdate, decode, encode  # noqa: 
 FLAT_PCT = 3.0
 FPS = 5  # the monitor's frames per second
 TRACK_S = 6.0  # how long a vehicle stays in one camera's view
+PARKED = 10_000_000  # the track numbers of the vehicles parked in view
 
 
 def rss_mb() -> float:
@@ -55,8 +56,8 @@ class Traffic:
     """Vehicle ``v`` enters camera 1 at ``v * every_s`` and camera 2 ``travel_s`` later; each
     camera's tracks as the worker sends them: one batch per camera per data second."""
 
-    def __init__(self, every_s: float, travel_s: float, dim: int, seed: int = 0) -> None:
-        self.every_s, self.travel_s, self.dim = every_s, travel_s, dim
+    def __init__(self, every_s: float, travel_s: float, dim: int, parked: int = 1, seed: int = 0) -> None:
+        self.every_s, self.travel_s, self.dim, self.parked = every_s, travel_s, dim, parked
         self.rng = np.random.default_rng(seed)
         self.numbers = {1: 0, 2: 0}
         self.identity: dict[int, np.ndarray] = {}
@@ -97,6 +98,13 @@ class Traffic:
                 )
                 if ended and camera == 2:  # seen by both: its look is not needed again
                     self.identity.pop(vehicle)
+            for k in range(self.parked):  # in view all run, as each soak clip's parked vehicle
+                times = second + np.arange(FPS) / FPS
+                frames = np.round(times * FPS).astype(np.int64) + 1
+                boxes = np.tile(np.array([300, 100, 120, 90], np.float32), (FPS, 1))
+                count = (second + 1) * FPS
+                feature = self._look(PARKED + k)  # the running mean
+                updates.append(TrackletUpdate(camera, PARKED + k, second, second * FPS, frames, boxes, times, feature, count))
             self.numbers[camera] += 1
             self.frames_done[camera] += FPS
             out.append(Batch(camera, self.numbers[camera], float(second + 1), self.frames_done[camera], updates=tuple(updates)))
@@ -124,6 +132,7 @@ def main() -> None:
     p.add_argument("--travel-s", type=float, default=15.0, help="seconds from camera 1 to camera 2")
     p.add_argument("--dim", type=int, default=512, help="feature length (default 512)")
     p.add_argument("--keep-hours", type=float, default=2.0, help="store retention, hours of data (the monitor: 30 days)")
+    p.add_argument("--parked", type=int, default=1, help="vehicles parked in each camera's view all run (the soak's clips: 1)")
     p.add_argument("--sample", type=int, default=500, help="tracklets between samples")
     p.add_argument("--trace", action="store_true", help="tracemalloc: the largest growths after warm-up")
     args = p.parse_args()
@@ -138,7 +147,7 @@ def main() -> None:
     service = MatcherService(config, out, fresh=True)
     service.live = LiveState(["gate", "yard"])
     service.state.store.open()
-    traffic = Traffic(args.every_s, args.travel_s, args.dim)
+    traffic = Traffic(args.every_s, args.travel_s, args.dim, args.parked)
     jpeg = placeholder_jpeg("gate")
     ended = 0
     second = 0

@@ -100,7 +100,7 @@ def database(tmp_path_factory, embedder) -> Path:
     """A small store: six vehicles north-gate -> south-gate (travel 6..11 s), the odd ones (12, 14, 16) on to
     the depot (20 s after); one sighting still undecided."""
     path = tmp_path_factory.mktemp("store") / "sightings.db"
-    store = SQLiteStore(path, cameras=CAMERAS, labels=VEHICLE_ATTRIBUTES)
+    store = SQLiteStore(path, cameras=CAMERAS, labels=VEHICLE_ATTRIBUTES, embedder=MtmcConfig().embedder.model_dump(mode="json"))
     for k, (gid, name, colour, kind) in enumerate(VEHICLES):
         t0 = 30.0 * k
         north = tracklet(1, 100 + k, t0, t0 + 4, feature=embed(embedder, crop(name, "cam1")), thumbnail=crop(name, "cam1"),
@@ -371,7 +371,7 @@ def test_uploads_are_size_and_type_checked(database: Path) -> None:
 
 @needs_reid
 def test_search_by_picture_finds_the_vehicle(database: Path) -> None:
-    search, why = picture_search_for(MtmcConfig())  # the run's (default) embedder, built on first use
+    search, why = picture_search_for(MtmcConfig().embedder)  # the run's (default) embedder, built on first use
     assert why == ""
     with served(LiveState([]), view_of(database, image_search=search)) as port:
         for gid, name, _, _ in VEHICLES:
@@ -610,7 +610,7 @@ def test_graph_page_in_chromium(database: Path, browser: Browser, tmp_path: Path
 @needs_chromium
 @needs_reid
 def test_search_by_picture_through_the_page(database: Path, browser: Browser, tmp_path: Path) -> None:
-    search, _ = picture_search_for(MtmcConfig())
+    search, _ = picture_search_for(MtmcConfig().embedder)
     query = tmp_path / "query.jpg"
     query.write_bytes(crop(QUERY[1], "cam2"))
     with served(LiveState(list(CAMERAS.values())), view_of(database, image_search=search)) as port:
@@ -688,3 +688,25 @@ def test_an_upload_from_another_sites_page_is_refused(database: Path) -> None:
         assert status == 403 and b"another site" in body
         own = {"Origin": f"http://127.0.0.1:{port}", "Content-Type": "image/png"}
         assert call(port, "POST", "/api/search/image", picture, own)[0] == 200
+
+
+def test_offline_dashboard_embeds_with_the_embedder_the_store_recorded(tmp_path, monkeypatch) -> None:
+    """``mtmc dashboard OUT`` without --config: the run's embedder as the matcher recorded it; a
+    motion-only run's store says search by picture is off."""
+    from mtmc.commands.dashboard import store_view
+    from mtmc.store import image_search
+
+    motion = tmp_path / "motion.db"
+    store = SQLiteStore(motion, cameras=CAMERAS, embedder=None)
+    store.record(tracklet(1, 1, 0.0, 1.0))
+    store.close()
+    view = store_view(motion)
+    assert view.image_search is None and "embedder: null" in view.image_search_missing
+    recorded = tmp_path / "recorded.db"
+    store = SQLiteStore(recorded, cameras=CAMERAS, embedder={"name": "reid", "weights": "run-own-weights"})
+    store.record(tracklet(1, 1, 0.0, 1.0))
+    store.close()
+    asked = []
+    monkeypatch.setattr(image_search, "embedder_part", lambda config, store=None: asked.append(store.recorded_embedder()))
+    store_view(recorded)
+    assert asked == [{"name": "reid", "weights": "run-own-weights"}]

@@ -74,8 +74,9 @@ def _fill(store: SQLStore) -> None:
 
 @pytest.fixture
 def store_dir(tmp_path):
-    """A run folder with its sightings.db (:func:`_fill`) and a config naming the tiny embedder."""
-    _fill(SQLiteStore(tmp_path / "sightings.db", cameras=CAMERAS))
+    """A run folder with its sightings.db (:func:`_fill`, recording the tiny embedder as the
+    matcher records the run's) and a config naming it."""
+    _fill(SQLiteStore(tmp_path / "sightings.db", cameras=CAMERAS, embedder={"name": TINY}))
     (tmp_path / "run.yaml").write_text(f"embedder: {{name: {TINY}}}\n")
     return tmp_path
 
@@ -198,6 +199,24 @@ def test_without_a_config_the_default_embedder_is_said(caplog) -> None:
         part = embedder_part(None)
     assert part == VEHICLE_EMBEDDER
     assert "default embedder" in caplog.text and "--config" in caplog.text
+
+
+def test_without_a_config_the_store_s_recorded_embedder_is_used(tmp_path, store_dir, capsys, caplog) -> None:
+    query = store_dir / "query.png"
+    query.write_bytes(_png(picture(*VEHICLES[3], seed=42)))
+    with caplog.at_level("WARNING"):
+        assert main(["search", str(store_dir), "--image", str(query), "--top", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["identities"][0]["global_id"] == 3
+    assert "default embedder" not in caplog.text  # the recorded one, not the default (12-d, not 1280-d)
+    # a config given wins over the record: this one's model is missing, so it fails naming it
+    wrong = store_dir / "wrong.yaml"
+    wrong.write_text("embedder: {name: onnx, weights: nothing.onnx}\n")
+    assert main(["search", str(store_dir), "--image", str(query), "--config", str(wrong)]) == 2
+    assert "nothing.onnx" in capsys.readouterr().err
+    # a motion-only run recorded no embedder: one line saying there is nothing to search by picture
+    _fill(SQLiteStore(tmp_path / "motion" / "sightings.db", cameras=CAMERAS, embedder=None))
+    assert main(["search", str(tmp_path / "motion"), "--image", str(query)]) == 2
+    assert "embedder: null" in capsys.readouterr().err
 
 
 def test_picture_search_reads_the_index_again_only_when_the_store_changed(store_dir) -> None:

@@ -255,6 +255,7 @@ def test_matcher_writes_sightings_and_revisions_leave_no_stale_id(tmp_path, wher
     assert [(s.camera_name, s.first_s) for s in store.journey(merged)] == [("north-gate", 0.0), ("c003", 10.0), ("c002", 20.0)]
     assert [s.track for s in store.find(colour="blue")] == [2] and store.find(camera="c002", colour="red")[0].first_s == 20.0
     assert store.thumbnail((3, 1)) == jpeg(33, 41) and store.thumbnail((1, 2)) is None  # the worker's crops travelled
+    assert store.recorded_embedder() == {"name": "reid", "weights": "glamor-mobilenetv2-2cam"}  # search embeds with it
     # the files and the store agree on every final id ... except that in the files a tracklet
     # finalised before a merge keeps the id it had (here nothing was final before the merge)
     submission = {(int(line.split()[0]), int(line.split()[1])) for line in (tmp_path / "submission.txt").read_text().splitlines()}

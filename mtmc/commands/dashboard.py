@@ -19,8 +19,8 @@ search box (by id, by colour/type/camera/time, by an uploaded picture) and the c
 It listens on 127.0.0.1 unless --host says otherwise; any other host needs a token (--token,
 dashboard.token in --config, or the MTMC_DASHBOARD_TOKEN variable), which every client then sends
 (Authorization: Bearer TOKEN, or the page opened once with ?token=TOKEN). Search by picture embeds
-the picture with the run's embedder: give the run's config with --config (without it, the default
-vehicle embedder, as mtmc search --image).
+the picture with the run's embedder, which the matcher records in the store (--config overrides it;
+a store written before mtmc recorded it gets the default vehicle embedder, said on stderr).
 """
 EPILOG = """\
 examples:
@@ -39,24 +39,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="address to serve on (default: dashboard.host of --config, else 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free one)")
     p.add_argument("--token", help="the token clients must send (default: dashboard.token, else $MTMC_DASHBOARD_TOKEN)")
-    p.add_argument("--config", metavar="CONFIG", help="the run's config: its embedder for search by picture, its dashboard:")
+    p.add_argument("--config", metavar="CONFIG", help="the run's config: its dashboard: (host, token), and its embedder for search by picture instead of the recorded one")
     p.set_defaults(run=run, command="dashboard")
 
 
 def store_view(where: str | Path, config: Any = None) -> Any:
     """A :class:`StoreView` over the store ``where`` names (a run's folder, a ``.db`` file, a
     ``postgresql://`` URL), checked now: a missing or foreign one is one line."""
-    from mtmc.config import MtmcConfig
     from mtmc.dashboard.pictures import picture_search_for
     from mtmc.dashboard.sightings import StoreView, read_learnt
+    from mtmc.errors import MtmcError
     from mtmc.store import database_of, read_store
+    from mtmc.store.image_search import embedder_part
 
     target = database_of(where)
     store = read_store(target)  # checked now; where: its path, or its URL without the password
-    shown = store.where
-    store.close()
+    try:
+        shown = store.where
+        try:
+            part = embedder_part(config, store)  # the config's, else the one the run recorded
+        except MtmcError:  # a motion-only run: the page says search by picture is off
+            part = None
+    finally:
+        store.close()
     learnt_file = None if isinstance(target, str) else Path(target).parent / "topology-learnt.yaml"
-    search, missing = picture_search_for(config if config is not None else MtmcConfig())
+    search, missing = picture_search_for(part)
     return StoreView(
         lambda: read_store(target), shown, learnt=(lambda: read_learnt(learnt_file)) if learnt_file else None,
         image_search=search, image_search_missing=missing,
@@ -84,8 +91,6 @@ def run(args: argparse.Namespace) -> int:
     server, port = serve(LiveState(cameras), host, args.port, view=view, token=token, live=False)
     shown = f"[{host}]" if ":" in host else host
     print(f"dashboard: http://{shown}:{port}/ (read only: {view.where}; Ctrl-C stops it)", file=sys.stderr, flush=True)
-    if config is None:
-        print("dashboard: search by picture embeds with the default vehicle embedder (--config CONFIG: the run's)", file=sys.stderr, flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

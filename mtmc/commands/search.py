@@ -23,15 +23,16 @@ decided sightings: --color (white gray yellow red green blue black), --type (car
 --image crop.jpg embeds the picture (the whole image is the vehicle's crop) with the run's embedder
 and lists the --top K identities nearest it: cosine distance (0 = same direction, 2 = opposite) to
 each identity's track-averaged feature, with its cameras in time order and its first and last time.
-The output folder does not record the run's config: give it with --config so the picture is
-embedded as the run's tracks were; without it the default vehicle embedder is used (said on stderr).
+The matcher records the run's embedder in the store, so the picture is embedded as the run's tracks
+were; --config CFG uses that config's embedder instead (a store written before mtmc recorded it gets
+the default vehicle embedder, said on stderr).
 """
 EPILOG = """\
 examples:
   mtmc search runs/city --id 17
   mtmc search runs/city --color red --type truck --camera north-gate --since 600 --until 900
   mtmc search runs/city/sightings.db --id 17 --json
-  mtmc search runs/city --image crop.jpg --config configs/city.yaml --top 10
+  mtmc search runs/city --image crop.jpg --top 10
 """
 
 
@@ -44,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--id", type=int, metavar="N", dest="global_id", help="the journey of global identity N")
     what.add_argument("--image", type=Path, metavar="PICTURE", help="the identities nearest this picture (a vehicle crop: JPEG, PNG, ...)")
     p.add_argument("--top", type=int, default=5, metavar="K", help="with --image: the K nearest identities (default 5)")
-    p.add_argument("--config", metavar="CFG", help="with --image: the run's config, for its embedder (default: the default vehicle embedder)")
+    p.add_argument("--config", metavar="CFG", help="with --image: embed with this config's embedder (default: the one the store recorded)")
     p.add_argument("--color", "--colour", dest="colour", metavar="NAME", help="sightings of this colour")
     p.add_argument("--type", dest="vehicle_type", metavar="NAME", help="sightings of this vehicle type")
     p.add_argument("--camera", metavar="NAME", help="sightings on this camera (name or number)")

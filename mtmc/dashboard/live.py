@@ -45,7 +45,7 @@ def start_dashboard(config: Any, store: Any, learner: Any, port: int) -> tuple[A
     live = LiveState([c.id for c in config.cameras], max_preview_size=(width, 2 * width))
     view = None
     if store is not None:
-        search, missing = picture_search_for(config)
+        search, missing = picture_search_for(config.embedder)
         view = StoreView(  # store.where: its path, or its URL without the password
             reader_of(store), store.where, learnt=learnt_links(learner), image_search=search, image_search_missing=missing
         )

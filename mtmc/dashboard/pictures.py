@@ -4,7 +4,7 @@
 k) -> [(global_id, distance)]`` a :class:`~mtmc.dashboard.sightings.StoreView` calls; the identities'
 features (:class:`mtmc.store.index.IdentityIndex`, track-averaged per identity) are read from the
 store once and reused for :data:`INDEX_TTL_S`. :func:`picture_search_for` builds the embed function
-from a run's config (its ``embedder``: the same one the workers used, so distances mean the same),
+from the run's embedder part (the same one the workers used, so distances mean the same),
 on the first search only (loading a model takes seconds and memory the matcher needs otherwise).
 """
 
@@ -50,13 +50,11 @@ def picture_search(embed: Embed, clock: Callable[[], float] = time.monotonic) ->
     return search
 
 
-def picture_search_for(config: Any) -> tuple[Any, str]:
-    """The search by picture with ``config``'s embedder, built on first use; or None and why not."""
-    if config is None:
-        return None, "search by picture needs the run's embedder: start the dashboard with --config CONFIG"
-    if config.embedder is None:
-        return None, "search by picture needs an embedder: the run's config has embedder: null (motion only)"
-    part = config.embedder
+def picture_search_for(part: Any) -> tuple[Any, str]:
+    """The search by picture with the run's embedder ``part`` (a :class:`~mtmc.schema.PartConfig`),
+    built on first use; or None and why not (``part`` None: the run had no embedder)."""
+    if part is None:
+        return None, "search by picture needs an embedder: the run had embedder: null (motion only)"
     lock = threading.Lock()
     built: list[Any] = []
 

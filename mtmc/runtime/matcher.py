@@ -196,7 +196,10 @@ def store_of(config: MtmcConfig, out_dir: Path) -> Any:
     from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
     from mtmc.store import open_store
 
-    return open_store(settings, out_dir, cameras={c.number: c.id for c in config.cameras}, labels=VEHICLE_ATTRIBUTES)
+    embedder = None if config.embedder is None else config.embedder.model_dump(mode="json")
+    return open_store(
+        settings, out_dir, cameras={c.number: c.id for c in config.cameras}, labels=VEHICLE_ATTRIBUTES, embedder=embedder
+    )  # fmt: skip
 
 
 def topology_of(config: MtmcConfig, strict: bool = True) -> Any:

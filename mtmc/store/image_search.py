@@ -6,9 +6,10 @@ by cosine distance to it (:class:`mtmc.store.index.IdentityIndex`). Used by ``mt
 and the dashboard's search box (:func:`search_by_image`, or :class:`PictureSearch` to keep the
 embedder and the index between searches).
 
-The run's config is not recorded in its output folder, so the embedder comes from the config given
-(``--config``); without one it is the default vehicle embedder, said in a logged line. A store whose
-features are of another size than the embedder's is refused with a line that says so.
+The matcher records the run's embedder in the store (:meth:`SQLStore.recorded_embedder`), so that
+is the one used; a config given (``--config``) overrides it, and a store written before it was
+recorded gets the default vehicle embedder, said in a logged line. A store whose features are of
+another size than the embedder's is refused with a line that says so.
 """
 
 from __future__ import annotations
@@ -61,17 +62,28 @@ def read_picture(data: bytes, what: str = "the picture") -> np.ndarray:
     return image
 
 
-def embedder_part(config: MtmcConfig | PartConfig | str | Path | None) -> PartConfig:
+def embedder_part(
+    config: MtmcConfig | PartConfig | str | Path | None, store: SightingStore | None = None,
+) -> PartConfig:  # fmt: skip
     """The embedder part a run used: from its config (a loaded one, its YAML path, or the part
-    itself); None: the default vehicle embedder, with a logged line saying so."""
+    itself), else as ``store`` recorded it; neither: the default vehicle embedder, with a logged
+    line saying so. A motion-only run (``embedder: null``) is one line: it has nothing to search."""
     from mtmc.config import MtmcConfig, load_config
     from mtmc.detect.defaults import VEHICLE_EMBEDDER
     from mtmc.schema import PartConfig
+    from mtmc.store.sql import UNRECORDED
 
+    motion_only = "the run's config has no embedder (embedder: null, motion only): its identities have no features to search by picture"
     if config is None:
+        recorded = UNRECORDED if store is None else store.recorded_embedder()
+        if recorded is None:
+            raise MtmcError(motion_only)
+        if recorded is not UNRECORDED:
+            log.info("embedding the picture with the run's embedder, %s (recorded in the store)", recorded)
+            return PartConfig.model_validate(recorded)
         log.warning(
-            "embedding the picture with the default embedder, reid (%s); pass the run's config (--config) "
-            "if it used another", VEHICLE_EMBEDDER.options()["weights"],
+            "embedding the picture with the default embedder, reid (%s): the store does not say which the "
+            "run used; pass the run's config (--config) if it used another", VEHICLE_EMBEDDER.options()["weights"],
         )  # fmt: skip
         return VEHICLE_EMBEDDER.model_copy()
     if isinstance(config, PartConfig):
@@ -79,15 +91,17 @@ def embedder_part(config: MtmcConfig | PartConfig | str | Path | None) -> PartCo
     if not isinstance(config, MtmcConfig):
         config = load_config(config)
     if config.embedder is None:
-        raise MtmcError("the run's config has no embedder (embedder: null, motion only): its identities have no features to search by picture")
+        raise MtmcError(motion_only)
     return config.embedder
 
 
-def build_query_embedder(config: MtmcConfig | PartConfig | str | Path | None, threads: int = 2) -> Embedder:
+def build_query_embedder(
+    config: MtmcConfig | PartConfig | str | Path | None, threads: int = 2, store: SightingStore | None = None,
+) -> Embedder:  # fmt: skip
     """The run's embedder (:func:`embedder_part`), built as a worker builds it."""
     from mtmc.reid import build_embedder
 
-    part = embedder_part(config)
+    part = embedder_part(config, store)
     return build_embedder(part.name, **{"threads": threads, **part.options()})
 
 
@@ -121,10 +135,17 @@ class PictureSearch:
         embedder: Embedder | None = None,
     ) -> None:  # fmt: skip
         """``where``: a run's output folder, a sightings database file, a ``postgresql://`` URL, or an
-        open store (the last two searched as they are, the index rebuilt each time); ``embedder``
-        overrides the one ``config`` names."""
+        open store (the last two searched as they are, the index rebuilt each time); the embedder is
+        ``embedder``, else the one ``config`` names, else the one the store recorded."""
         self.where = where if hasattr(where, "journey") else database_of(where)
-        self.embedder = embedder if embedder is not None else build_query_embedder(config)
+        if embedder is None:
+            store, owned = self._open()
+            try:
+                embedder = build_query_embedder(config, store=store)
+            finally:
+                if owned:
+                    store.close()
+        self.embedder = embedder
         self._index: IdentityIndex | None = None
         self._stamp: tuple | None = None
         self._lock = threading.Lock()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mtmc.store.sql import SQLStore
+from mtmc.store.sql import UNRECORDED, SQLStore
 
 if TYPE_CHECKING:
     from mtmc.config import StoreConfig
@@ -22,11 +22,11 @@ def is_url(where: object) -> bool:
 
 def open_store(
     settings: StoreConfig, out_dir: Path, cameras: Mapping[int, str] | None = None,
-    labels: Mapping[str, tuple[str, ...]] | None = None,
+    labels: Mapping[str, tuple[str, ...]] | None = None, embedder: Mapping[str, Any] | None | object = UNRECORDED,
 ) -> SQLStore:  # fmt: skip
     """The store the matcher writes (opened, afresh, on first use): PostgreSQL at ``store.url``,
-    else SQLite at ``store.path`` or ``OUT/sightings.db``."""
-    options = {"cameras": cameras, "labels": labels, "keep_days": settings.keep_days}
+    else SQLite at ``store.path`` or ``OUT/sightings.db``; ``embedder``: the run's part, recorded."""
+    options = {"cameras": cameras, "labels": labels, "keep_days": settings.keep_days, "embedder": embedder}
     if settings.url is not None:
         from mtmc.store.postgres import PostgresStore
 

@@ -10,12 +10,13 @@ own autocommit connection, so ``mtmc search`` sees each of the matcher's commits
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 from mtmc.errors import MtmcError
-from mtmc.store.sql import REPLAY, TABLES, SQLStore, schema_version_of
+from mtmc.store.sql import REPLAY, TABLES, UNRECORDED, SQLStore, schema_version_of
 
 CONNECT_TIMEOUT_S = 5
 
@@ -74,9 +75,10 @@ class PostgresStore(SQLStore):
     def __init__(
         self, url: str, cameras: Mapping[int, str] | None = None,
         labels: Mapping[str, tuple[str, ...]] | None = None, keep_days: float | None = None,
+        embedder: Mapping[str, Any] | None | object = UNRECORDED,
     ) -> None:  # fmt: skip
         self.url = url
-        super().__init__(redacted(url), cameras, labels, keep_days)
+        super().__init__(redacted(url), cameras, labels, keep_days, embedder)
         self.path = self.where  # what messages name, as SQLiteStore's path
 
     @classmethod

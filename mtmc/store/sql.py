@@ -8,7 +8,9 @@ to connect, how to start afresh, its placeholder (``?`` or ``%s``) and its binar
 The matcher opens its store ``fresh``: its tables are rebuilt from nothing while the journal
 replays, so after a kill -9 at any point the restarted matcher ends with exactly what an
 uninterrupted run writes. ``keep_days`` drops sightings that ended that long before the newest one
-seen (data time, so a replay drops the same ones).
+seen (data time, so a replay drops the same ones). The meta table also keeps the run's embedder
+(``embedder``: its part as JSON, ``null`` for a motion-only run), so a search by picture embeds the
+query as the run's tracks were without being told the run's config.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ SCHEMA = (
     "CREATE INDEX sightings_last ON sightings (last_s)",
 )
 TABLES = ("sightings", "meta")
+UNRECORDED = object()  # a store written before the embedder was recorded (or by a caller that gave none)
 AUTOCOMMIT_WRITES = 5000  # a long replay commits on the way, so its transaction stays bounded
 REPLAY = "run the matcher again: it rebuilds the store from OUT/matcher.journal"
 
@@ -81,7 +84,10 @@ class SQLStore(SightingStore):
     def __init__(
         self, where: str, cameras: Mapping[int, str] | None = None,
         labels: Mapping[str, tuple[str, ...]] | None = None, keep_days: float | None = None,
+        embedder: Mapping[str, Any] | None | object = UNRECORDED,
     ) -> None:  # fmt: skip
+        """``embedder``: the run's embedder part (``{"name": ..., **options}``; None: motion only),
+        written to the meta table when the store is started."""
         self.where = where
         self.cameras = dict(cameras or {})
         self.labels = dict(labels or {})
@@ -90,6 +96,7 @@ class SQLStore(SightingStore):
         self._db: Any = None
         self._writes = 0
         self.readonly = False
+        self.embedder = embedder
 
     # ---- what a backend says -------------------------------------------------------------------
 
@@ -117,6 +124,9 @@ class SQLStore(SightingStore):
         for statement in self._schema():
             db.execute(statement)
         db.execute(self._sql("INSERT INTO meta (name, value) VALUES ('schema_version', ?)"), (str(SCHEMA_VERSION),))
+        if self.embedder is not UNRECORDED:
+            record = json.dumps(self.embedder, sort_keys=True, default=str)
+            db.execute(self._sql("INSERT INTO meta (name, value) VALUES ('embedder', ?)"), (record,))
         db.commit()
         self._db = db
 
@@ -271,6 +281,12 @@ class SQLStore(SightingStore):
             "ORDER BY first_s, camera, track"
         ).fetchall()
         return [(int(g), str(c), float(a), float(b)) for g, c, a, b in rows]
+
+    def recorded_embedder(self) -> dict[str, Any] | None | object:
+        """The run's embedder part as the matcher recorded it (None: a motion-only run), or
+        :data:`UNRECORDED` (a store written before it was recorded)."""
+        row = self._execute("SELECT value FROM meta WHERE name = 'embedder'").fetchone()
+        return UNRECORDED if row is None else json.loads(row[0])
 
     def identities(self) -> int:
         return int(self._execute("SELECT COUNT(DISTINCT global_id) FROM sightings").fetchone()[0])

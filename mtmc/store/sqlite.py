@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from typing import Any
 from pathlib import Path
 
 from mtmc.errors import MtmcError
-from mtmc.store.sql import REPLAY, SQLStore, schema_version_of
+from mtmc.store.sql import REPLAY, UNRECORDED, SQLStore, schema_version_of
 
 
 def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
@@ -32,9 +33,10 @@ class SQLiteStore(SQLStore):
     def __init__(
         self, path: str | Path, cameras: Mapping[int, str] | None = None,
         labels: Mapping[str, tuple[str, ...]] | None = None, keep_days: float | None = None,
+        embedder: Mapping[str, Any] | None | object = UNRECORDED,
     ) -> None:  # fmt: skip
         self.path = Path(path)
-        super().__init__(str(self.path), cameras, labels, keep_days)
+        super().__init__(str(self.path), cameras, labels, keep_days, embedder)
 
     @classmethod
     def read(cls, path: str | Path) -> SQLiteStore:
