@@ -111,7 +111,7 @@ class MatchState:
         self.applied += 1
         for update in batch.updates:
             key = (camera, update.track)
-            builder = self.active.get(key) or TrackletBuilder(camera, update.track)
+            builder = self.active.get(key) or TrackletBuilder(camera, update.track, spill_dir=self.writer.out_dir)
             try:
                 builder.add(update)
             except UpdateGap as exc:  # only a worker bug gets here: say so, keep serving the others

@@ -44,10 +44,12 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import index
-from typing import Any, Literal
+from pathlib import Path
+from typing import IO, Any, Literal
 
 import msgpack
 import numpy as np
@@ -636,20 +638,32 @@ def make_update(tracklet: Tracklet, seq: int, first_row: int) -> TrackletUpdate:
     )
 
 
+SPILL_ROWS = 10_000  # ~17 min of one track at 10 fps, 0.16 MiB: ordinary tracks never reach it
+
+
 class TrackletBuilder:
-    """One track as the matcher receives it: rows kept as the updates' chunks and joined once,
-    when the track ends (``tracklet()``), rather than a new Tracklet per update.
+    """One track as the matcher receives it: rows kept as a few chunks (merged as they come) and
+    joined once, when the track ends (``tracklet()``), rather than a new Tracklet per update.
 
     Resend-safe: rows already held are skipped, the appearance snapshot is taken only when it is
     not older than the one held, so a resent or stale update changes nothing; an update that
     starts after rows not yet seen raises UpdateGap and changes nothing either. The thumbnail is
     the newest update's that had one (they come only when the worker picks a better crop).
+
+    Bounded: past ``spill_rows`` rows held in memory (a vehicle parked in view for days), they go
+    to unnamed temporary files in ``spill_dir`` (gone when closed or the process dies; the journal
+    rebuilds them) and are read back once, by ``tracklet()``.
     """
 
-    def __init__(self, camera: int, track: int) -> None:
+    def __init__(self, camera: int, track: int, spill_dir: Path | None = None, spill_rows: int = SPILL_ROWS) -> None:
+        if spill_rows < 1:
+            raise ValueError(f"spill_rows must be >= 1, got {spill_rows}")
         self.camera, self.track = camera, track
         self.rows = 0
         self.ended = False
+        self._spill_dir, self._spill_rows = spill_dir, spill_rows
+        self._spilled = 0  # the leading rows that are on disk
+        self._spill: tuple[IO[bytes], IO[bytes], IO[bytes]] | None = None  # frames, boxes, times
         self._frames: list[np.ndarray] = []  # the rows each update added, as it sent them
         self._boxes: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
@@ -674,6 +688,9 @@ class TrackletBuilder:
             self._boxes.append(update.boxes[skip:].copy())
             self._times.append(update.times[skip:].copy())
             self.rows += len(update.frames) - skip
+            self._merge_chunks()
+            if self.rows - self._spilled >= self._spill_rows:
+                self._spill_chunks()
         held = self._appearance.feature_count if self._appearance is not None else 0
         if update.first_row + len(update.frames) >= have and update.feature_count >= held:
             self._appearance = update
@@ -681,8 +698,43 @@ class TrackletBuilder:
             self.thumbnail, self._thumbnail_seq = update.thumbnail, update.seq
         self.ended = self.ended or update.ended
 
+    def _merge_chunks(self) -> None:
+        """Join the newest chunk into the one before while it is no smaller, as a binary counter
+        carries: O(log rows) chunks, each row copied O(log rows) times. A never-ending track
+        otherwise holds three small arrays per update, whose overhead outweighs the rows."""
+        while len(self._frames) >= 2 and len(self._frames[-2]) <= len(self._frames[-1]):
+            for chunks in (self._frames, self._boxes, self._times):
+                last = chunks.pop()
+                chunks[-1] = np.concatenate([chunks[-1], last])
+
+    def _spill_chunks(self) -> None:
+        if self._spill is None:
+            where = self._spill_dir
+            if where is not None:
+                where.mkdir(parents=True, exist_ok=True)
+            self._spill = tuple(tempfile.TemporaryFile(dir=where, prefix=".active-rows-") for _ in range(3))  # type: ignore[assignment]
+            log.info("c%03d/%d: %d rows held, spilling them to disk", self.camera, self.track, self.rows)
+        for file, chunks in zip(self._spill, (self._frames, self._boxes, self._times)):
+            for chunk in chunks:
+                file.write(chunk.tobytes())
+            chunks.clear()
+        self._spilled = self.rows
+
+    def _unspill(self) -> None:
+        """Bring the rows on disk back in front of those in memory, as one chunk, and close the files."""
+        if self._spill is None:
+            return
+        for file, chunks, dtype, width in zip(self._spill, (self._frames, self._boxes, self._times), (_I4, _F4, _F8), (1, 4, 1)):
+            file.flush()
+            file.seek(0)
+            held = np.fromfile(file, dtype)
+            file.close()
+            chunks.insert(0, held.reshape(-1, 4) if width == 4 else held)
+        self._spill, self._spilled = None, 0
+
     def tracklet(self, ended: bool | None = None) -> Tracklet:
         """The track so far (``ended`` overrides its state: a run stopped early ends every track)."""
+        self._unspill()
         snapshot = self._appearance
         feature = None if snapshot is None or snapshot.feature is None else snapshot.feature.astype(np.float32)
         return Tracklet(
