@@ -138,10 +138,12 @@ class PictureSearch:
         open store (the last two searched as they are, the index rebuilt each time); the embedder is
         ``embedder``, else the one ``config`` names, else the one the store recorded."""
         self.where = where if hasattr(where, "journey") else database_of(where)
-        if embedder is None:
+        if embedder is None and config is not None:
+            embedder = build_query_embedder(config)
+        elif embedder is None:  # the run's own, as its store recorded it
             store, owned = self._open()
             try:
-                embedder = build_query_embedder(config, store=store)
+                embedder = build_query_embedder(None, store=store)
             finally:
                 if owned:
                     store.close()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from mtmc.errors import MtmcError
 from mtmc.store.sql import REPLAY, UNRECORDED, SQLStore, schema_version_of

@@ -664,7 +664,7 @@ class TrackletBuilder:
         self._spill_dir, self._spill_rows = spill_dir, spill_rows
         self._spilled = 0  # the leading rows that are on disk
         self._spill: tuple[IO[bytes], IO[bytes], IO[bytes]] | None = None  # frames, boxes, times
-        self._frames: list[np.ndarray] = []  # the rows each update added, as it sent them
+        self._frames: list[np.ndarray] = []  # the rows in memory, as chunks merged by _merge_chunks
         self._boxes: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
         self._appearance: TrackletUpdate | None = None  # the update whose snapshot is the newest
@@ -724,12 +724,12 @@ class TrackletBuilder:
         """Bring the rows on disk back in front of those in memory, as one chunk, and close the files."""
         if self._spill is None:
             return
-        for file, chunks, dtype, width in zip(self._spill, (self._frames, self._boxes, self._times), (_I4, _F4, _F8), (1, 4, 1)):
+        for file, chunks, dtype, shape in zip(self._spill, (self._frames, self._boxes, self._times), (_I4, _F4, _F8), ((-1,), (-1, 4), (-1,))):
             file.flush()
             file.seek(0)
-            held = np.fromfile(file, dtype)
+            held = np.fromfile(file, dtype).reshape(shape)
             file.close()
-            chunks.insert(0, held.reshape(-1, 4) if width == 4 else held)
+            chunks.insert(0, held)
         self._spill, self._spilled = None, 0
 
     def tracklet(self, ended: bool | None = None) -> Tracklet:
