@@ -47,6 +47,7 @@ class Child:
     lost: str | None = None  # the frames its source could not read, when any
     lines: queue.Queue = field(default_factory=queue.Queue)
     log: IO[str] | None = None
+    reader: threading.Thread | None = None  # copies the process's stdout lines into ``lines``
 
     def start(self, extra: list[str] | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +59,8 @@ class Child:
             stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1, process_group=0,
             env={**os.environ, "PYTHONUNBUFFERED": "1", LIFELINE: str(os.getpid())},
         )  # fmt: skip
-        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
+        self.reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
+        self.reader.start()
 
     def _read(self, stream: IO[str]) -> None:
         for line in stream:
@@ -148,7 +150,12 @@ class Supervisor:
         finally:
             self.stop()
         for worker in self.workers.values():  # a worker still draining when the matcher ended
+            if worker.reader is not None:  # its process has ended: the last lines are on their way
+                worker.reader.join(timeout=1.0)
+            self._read_lines(worker)
             worker.outcome = worker.outcome or "done"
+        if on_change is not None:
+            on_change(self)
         return {name: w.outcome or "done" for name, w in self.workers.items()}
 
     def _watch(self, on_change: Any) -> None:
@@ -190,16 +197,7 @@ class Supervisor:
                     child.process.wait()
 
     def _watch_worker(self, worker: Child) -> None:
-        while True:
-            try:
-                line = worker.lines.get_nowait()
-            except queue.Empty:
-                break
-            parts = line.split()
-            if len(parts) == 3 and parts[0] == "frame":
-                worker.frame, worker.total = int(parts[1]), int(parts[2]) or None
-            elif line.startswith("lost "):
-                worker.lost = line.removeprefix("lost ")
+        self._read_lines(worker)
         if worker.outcome is not None or worker.process.poll() is None:
             return
         code = worker.process.returncode
@@ -210,6 +208,20 @@ class Supervisor:
         else:
             worker.restarts += 1
             worker.start()  # resumes from its checkpoint
+
+    @staticmethod
+    def _read_lines(worker: Child) -> None:
+        """The worker's progress and lost-frames lines printed since the last look."""
+        while True:
+            try:
+                line = worker.lines.get_nowait()
+            except queue.Empty:
+                break
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "frame":
+                worker.frame, worker.total = int(parts[1]), int(parts[2]) or None
+            elif line.startswith("lost "):
+                worker.lost = line.removeprefix("lost ")
 
 
 def render_global_videos(config: MtmcConfig, out_dir: Path) -> list[Path]:
