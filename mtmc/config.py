@@ -224,13 +224,39 @@ def load_config(path: str | Path, model: type[Model] = MtmcConfig) -> Model:  # 
     try:
         config = model.model_validate(data, context={"base": path.parent})
     except ValidationError as exc:
-        error = exc.errors()[0]
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")  # a misspelt key first
+        error = errors[0]
         field = ".".join(str(p) for p in error["loc"]) or "(top)"
         shown = "input" in error and not isinstance(error["input"], dict) and error["type"] != ERROR_TYPE
         value = f" (got {error['input']!r})" if shown else ""
         more = f" [+{exc.error_count() - 1} more]" if exc.error_count() > 1 else ""
-        raise MtmcError(f"{path}: {field}: {error['msg']}{value}{more}") from None
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key" + _did_you_mean(model, error["loc"])
+        raise MtmcError(f"{path}: {field}: {message}{value}{more}") from None
     return _resolve_paths(config, path.parent)
+
+
+def _did_you_mean(model: type[BaseModel], loc: tuple) -> str:
+    """For a misspelt key: the valid key nearest to it, found by walking the models along ``loc``."""
+    import difflib
+    import typing
+
+    for key in loc[:-1]:
+        if isinstance(key, int):
+            continue
+        field = model.model_fields.get(str(key))
+        if field is None:
+            return ""
+        candidates = [field.annotation, *typing.get_args(field.annotation)]
+        candidates += [inner for c in list(candidates) for inner in typing.get_args(c)]
+        models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not models:
+            return ""
+        model = models[0]
+    key, keys = str(loc[-1]), list(model.model_fields)
+    close = difflib.get_close_matches(key, keys, n=1) or [k for k in keys if key.startswith(k) or k.startswith(key)]
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _resolve_paths(model: Model, base: Path) -> Model:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from mtmc.cli import main
+from mtmc.cli import build_parser, main
 
 REQUIRED_KEYS = {
     "idf1", "idp", "idr", "mota", "motp", "recall", "precision",
@@ -24,6 +24,15 @@ def test_help_lists_commands_and_eval_options(capsys):
     out = capsys.readouterr().out
     for option in ("--mode", "--roi-dir", "--iou", "--json", "AI City"):
         assert option in out
+
+
+def test_every_output_folder_option_has_the_short_o():
+    """A user who types ``-o`` after one command types it after all of them."""
+    parser = build_parser()
+    for argv in (["run", "c.yaml", "-o", "D"], ["matcher", "c.yaml", "-o", "D"],
+                 ["reid", "train", "c.yaml", "-o", "D"], ["reid", "adapt", "c.yaml", "-o", "D"],
+                 ["simulate", "c.yaml", "-o", "D"], ["aicity", "root", "--split", "test", "-o", "D"]):
+        assert parser.parse_args(argv).out == "D", argv
 
 
 def test_eval_mot_folders_writes_json(data_dir, tmp_path, capsys):
@@ -112,3 +121,11 @@ def test_track_picks_a_detector_by_name_and_says_which_has_the_classes(data_dir,
     assert "use a detector that has them, e.g. onnx-yolox" in capsys.readouterr().err
     assert main(["track", video, "-o", str(tmp_path / "t.txt"), "--detector", "yolo9", "-q"]) == 2
     assert "unknown detector 'yolo9': valid names are file, onnx-yolox, openvino" in capsys.readouterr().err
+
+
+def test_run_summary_counts_vehicles_and_those_that_crossed_cameras(tmp_path):
+    from mtmc.commands.run import summary
+
+    rows = ["1 7 1 0 0 10 10 -1 -1", "2 7 5 0 0 10 10 -1 -1", "1 8 2 0 0 10 10 -1 -1", "1 8 3 0 0 10 10 -1 -1"]
+    (tmp_path / "s.txt").write_text("\n".join(rows) + "\n")
+    assert summary(tmp_path / "s.txt") == "4 boxes on 2 cameras: 2 vehicles, 1 of them seen by more than one camera"

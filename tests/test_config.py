@@ -19,10 +19,12 @@ def write(tmp_path, text) -> Path:
     [
         ("eval:\n  iou: 2\n", r"city.yaml: eval.iou: Input should be less than or equal to 1 \(got 2\)"),
         ("eval:\n  mode: sideways\n", r"city.yaml: eval.mode: Input should be 'mot' or 'aicity'"),
-        ("eval:\n  iuo: 0.5\n", r"city.yaml: eval.iuo: Extra inputs are not permitted"),
-        ("evaluation: {}\n", r"city.yaml: evaluation: Extra inputs are not permitted"),
+        ("eval:\n  iuo: 0.5\n", r"city.yaml: eval.iuo: unknown key \(did you mean 'iou'\?\) \(got 0.5\)"),
+        ("evaluation: {}\n", r"city.yaml: evaluation: unknown key \(did you mean 'eval'\?\)"),
         ("eval: [1, 2\n", r"city.yaml:\d+: not valid YAML"),
         ("- a\n- b\n", r"city.yaml: expected a mapping"),
+        ("cameras:\n  - {id: a, sorce: a.mp4}\n", r"city.yaml: cameras.0.sorce: unknown key \(did you mean 'source'\?\).* \[\+1 more\]"),
+        ("matcher: {mdoe: online}\n", r"city.yaml: matcher.mdoe: unknown key \(did you mean 'mode'\?\)"),
     ],
 )
 def test_bad_config_one_line(tmp_path, text, expected):

@@ -65,21 +65,34 @@ def test_track_skips_a_corrupt_image_says_so_and_exits_1(data_dir, tmp_path, cap
 
 
 def test_run_keeps_going_when_one_camera_fails(short_clip, tmp_path, capsys, free_port):
+    (tmp_path / "corrupt.mp4").write_bytes(b"not a video" * 100)
     config = tmp_path / "city.yaml"
     config.write_text(
         "cameras:\n"
         f"  - id: c001\n    source: {short_clip}\n"
-        f"  - id: c002\n    source: {tmp_path / 'missing.mp4'}\n"
+        f"  - id: c002\n    source: {tmp_path / 'corrupt.mp4'}\n"
         f"matcher:\n  mode: offline\n  bind: tcp://127.0.0.1:{free_port}\n  publish: null\n  dashboard: null\n"
         "output:\n  dir: out\n  video: false\n"
     )
     code = main(["run", str(config), "-q"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "camera c002" in err and "missing.mp4" in err
+    assert "camera c002" in err and "corrupt.mp4" in err
     rows = read_mot(tmp_path / "out" / "mot" / "c001.txt")
     assert len(rows) > 0 and rows.frame.max() <= 24
     assert (tmp_path / "out" / "submission.txt").stat().st_size > 0
+
+
+def test_run_with_a_missing_camera_file_stops_before_starting(short_clip, tmp_path, capsys):
+    config = tmp_path / "city.yaml"
+    config.write_text(f"cameras:\n  - {{id: north, source: {short_clip}}}\n  - {{id: south, source: sotuh.mp4}}\n")
+    assert main(["run", str(config), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"mtmc run: error: {config}: camera south: source not found: {tmp_path / 'sotuh.mp4'} "
+        "(a video file or image folder; relative paths are read from the config's folder)"
+    )
+    assert not (tmp_path / "runs").exists()
 
 
 def test_unknown_tracker_is_one_line(short_clip, tmp_path, capsys):

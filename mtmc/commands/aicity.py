@@ -145,6 +145,7 @@ def _read_scene_status(folder: Path) -> dict:
 
 def _run_scene(scene: Scene, number: int, count: int, base, out: Path, args, state: dict) -> int | None:
     """Run one scene into OUT/SXX; the signal number when interrupted, else None."""
+    from mtmc.commands.run import supervise_with_bars
     from mtmc.config import load_config
     from mtmc.formats import write_aicity
     from mtmc.runtime.scenario import scene_truth, with_scenario
@@ -172,7 +173,7 @@ def _run_scene(scene: Scene, number: int, count: int, base, out: Path, args, sta
     state["supervisor"] = supervisor
     started = time.monotonic()
     try:
-        outcomes = _supervise(supervisor, scene.name, quiet=args.quiet)
+        outcomes = supervise_with_bars(supervisor, quiet=args.quiet, prefix=f"{scene.name} ")
     except Interrupted as exc:
         write_status(folder, "interrupted", why="mtmc aicity was interrupted: these results are partial")
         return exc.code - 128
@@ -216,25 +217,6 @@ def _write_scene_config(base, scene: Scene, folder: Path, truth: Path | None) ->
     head = f"# written by mtmc aicity: scene {scene.name} of {scene.root} ({scene.split})\n"
     path.write_text(head + yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False))
     return path
-
-
-def _supervise(supervisor, scene: str, quiet: bool) -> dict[str, str]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=quiet) as progress:
-        tasks = {name: progress.add_task(f"{scene} {name}", total=None) for name in supervisor.workers}
-
-        def update(sup) -> None:
-            for name, worker in sup.workers.items():
-                label = f"{scene} {name}"
-                if worker.outcome is not None:
-                    label += " done" if worker.outcome == "done" else " FAILED"
-                if worker.restarts:
-                    label += f" (restarted {worker.restarts}x)"
-                progress.update(tasks[name], completed=worker.frame, total=worker.total, description=label)
-
-        return supervisor.run(on_change=update)
 
 
 def _check_frame_counts(scene: Scene, supervisor) -> dict[str, dict]:

@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("config", metavar="CONFIG", help="run config YAML")
     p.add_argument("--bind", metavar="tcp://HOST:PORT", help="override matcher.bind")
     p.add_argument("--mode", choices=["online", "offline"], help="override matcher.mode")
-    p.add_argument("--out", metavar="DIR", help="write here instead of the config's output.dir")
+    p.add_argument("-o", "--out", metavar="DIR", help="write here instead of the config's output.dir")
     p.add_argument("--fresh", action="store_true", help="delete the journal first (a new run, not a restart)")
     p.add_argument("--dashboard", type=int, metavar="PORT", help="override matcher.dashboard (0: any free port)")
     p.add_argument("--ready", action="store_true", help="print one JSON line on stdout once listening (for mtmc run)")

@@ -78,7 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--epochs", type=int, metavar="N", help="override epochs (e.g. to go on after a resume)"
     )
-    train.add_argument("--out", metavar="DIR", help="override output_dir")
+    train.add_argument("-o", "--out", metavar="DIR", help="override output_dir")
     train.add_argument("--data", metavar="ROOT", help="override data.root (the dataset's folder)")
     train.add_argument("--workers", type=int, metavar="N", help="override data.num_workers")
     add_device(train)
@@ -169,7 +169,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     adapt.add_argument("config", metavar="CONFIG", help="adaptation YAML (configs/reid/adapt-*.yaml)")
-    adapt.add_argument("--out", metavar="DIR", help="override output_dir")
+    adapt.add_argument("-o", "--out", metavar="DIR", help="override output_dir")
     adapt.add_argument("--rounds", type=int, metavar="N", help="override rounds.count (0: no clustering)")
     adapt.add_argument(
         "--workers", type=int, default=2, metavar="N", help="cameras mined in parallel (default 2)"

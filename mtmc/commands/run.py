@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mtmc.errors import MtmcError
+
 HELP = "run the matcher and one worker per camera, supervised; write and score the results"
 DESCRIPTION = """\
 Start the central matcher and one worker process per camera of CONFIG (its cameras: list, or
@@ -33,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "run", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("config", metavar="CONFIG", help="run config YAML (cameras or scenario, parts, matcher)")
-    p.add_argument("--out", metavar="DIR", help="write here instead of the config's output.dir")
+    p.add_argument("-o", "--out", metavar="DIR", help="write here instead of the config's output.dir")
     p.add_argument("--mode", choices=["online", "offline"], help="override matcher.mode")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run (keep outboxes and journal)")
     p.add_argument("--no-video", action="store_true", help="skip the annotated videos")
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     config_path = Path(args.config)
     config = with_scenario(load_config(config_path))
+    _check_sources(config_path, config)
     out_dir = Path(args.out).resolve() if args.out else config.output.dir
     writable_dir(out_dir, "output folder")
     supervisor = Supervisor(config_path, config, out_dir, resume=args.resume, mode=args.mode)
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     stops = (signal.SIGINT, signal.SIGTERM)
     handlers = {sig: signal.signal(sig, lambda signum, _: supervisor.interrupt(signum)) for sig in stops}
     try:
-        outcomes = _supervise(supervisor, quiet=args.quiet)
+        outcomes = supervise_with_bars(supervisor, quiet=args.quiet)
     except Interrupted as exc:
         write_status(out_dir, "interrupted", why="mtmc run was interrupted: these results are partial", resume=resume)
         _say_restarts(supervisor)
@@ -85,8 +88,32 @@ def run(args: argparse.Namespace) -> int:
         render_global_videos(config, out_dir)
     if config.eval.gt is not None:
         _score(config, out_dir, incomplete={"failed": failed, "lost_frames": lost} if failed or lost else None)
+    if (out_dir / "submission.txt").is_file():
+        print(summary(out_dir / "submission.txt"), file=sys.stderr)
     print(f"outputs in {out_dir}", file=sys.stderr)
     return 1 if failed or lost else 0
+
+
+def _check_sources(config_path: Path, config) -> None:
+    """A camera file or folder that is not there is a typo: say so before any process starts."""
+    for camera in config.cameras:
+        if "://" not in camera.source and not Path(camera.source).exists():
+            raise MtmcError(
+                f"{config_path}: camera {camera.id}: source not found: {Path(camera.source).resolve()} "
+                "(a video file or image folder; relative paths are read from the config's folder)"
+            )
+
+
+def summary(submission: Path) -> str:
+    """One line saying what the run found: boxes, vehicles, and how many crossed cameras."""
+    from mtmc.formats.aicity import read_aicity
+    from mtmc.metrics.aicity import seen_by_one_camera
+
+    rows = read_aicity(submission, "submission")
+    cameras = len(set(rows.camera.tolist()))
+    vehicles = len(set(rows.id.tolist()))
+    crossed = len(set(rows.id[~seen_by_one_camera(rows)].tolist()))
+    return f"{len(rows):,} boxes on {cameras} cameras: {vehicles} vehicles, {crossed} of them seen by more than one camera"
 
 
 def _say_restarts(supervisor) -> None:
@@ -109,19 +136,24 @@ def _say_what_happens_to(out_dir: Path, state_dir: Path, resume: bool) -> None:
         print(f"mtmc run: nothing to resume in {out_dir}: starting a new run", file=sys.stderr)
 
 
-def _supervise(supervisor, quiet: bool) -> dict[str, str]:
+def supervise_with_bars(supervisor, quiet: bool, prefix: str = "") -> dict[str, str]:
+    """Run ``supervisor`` with one progress bar per camera, labelled done / FAILED when it ends."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=quiet) as progress:
-        tasks = {name: progress.add_task(name, total=None) for name in supervisor.workers}
+        tasks = {name: progress.add_task(f"{prefix}{name}", total=None) for name in supervisor.workers}
 
         def update(sup) -> None:
             for name, worker in sup.workers.items():
-                label = name if worker.outcome is None else f"{name} {'done' if worker.outcome == 'done' else 'FAILED'}"
+                label = f"{prefix}{name}"
+                if worker.outcome is not None:
+                    label += " done" if worker.outcome == "done" else " FAILED"
                 if worker.restarts:
                     label += f" (restarted {worker.restarts}x)"
                 progress.update(tasks[name], completed=worker.frame, total=worker.total, description=label)
+                if worker.outcome is not None:
+                    progress.stop_task(tasks[name])  # its clock shows how long it ran
 
         result = supervisor.run(on_change=update)
         if supervisor.dashboard and not quiet:
