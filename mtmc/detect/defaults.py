@@ -3,9 +3,9 @@
 Measured (README "Detectors on real and simulated vehicles", "Default parts for other classes"):
 vehicles: Open Model Zoo vehicle-detection-0202 (UA-DETRAC AP 0.911 vs YOLOX-Nano 0.839) and the
 re-id weights trained on real vehicles; people and bicycles: Open Model Zoo
-person-vehicle-bike-detection-crossroad-0078 (PETS09 with deepsort-bot: IDF1 0.777 / MOTA 0.822 vs
-YOLOX-Nano 0.761 / 0.790) and no embedder (ours are vehicle re-id); any other COCO class:
-YOLOX-Nano, the one detector here that knows all 80.
+person-vehicle-bike-detection-crossroad-0078 (PETS09 with deepsort-bot: IDF1 0.766-0.777 / MOTA
+0.819-0.822 by CPU, vs YOLOX-Nano 0.761 / 0.790) and no embedder (ours are vehicle re-id); any
+other COCO class: YOLOX-Nano, the one detector here that knows all 80.
 """
 
 from __future__ import annotations
