@@ -227,7 +227,10 @@ def load_config(path: str | Path, model: type[Model] = MtmcConfig) -> Model:  # 
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")  # a misspelt key first
         error = errors[0]
         field = ".".join(str(p) for p in error["loc"]) or "(top)"
-        shown = "input" in error and not isinstance(error["input"], dict) and error["type"] != ERROR_TYPE
+        shown = (
+            "input" in error and not isinstance(error["input"], dict)
+            and error["type"] not in (ERROR_TYPE, "extra_forbidden")  # an unknown key's value says nothing
+        )
         value = f" (got {error['input']!r})" if shown else ""
         more = f" [+{exc.error_count() - 1} more]" if exc.error_count() > 1 else ""
         message = error["msg"]

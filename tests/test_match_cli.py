@@ -39,6 +39,18 @@ def test_missing_config_and_folder(tmp_path, capsys):
     assert len(err) == 2 and "none.yaml" in err[0] and "nope" in err[1]
 
 
+def test_a_run_config_is_named_as_one(tmp_path, capsys):
+    """`mtmc match city.yaml` is an easy slip: one line saying which config it wants, not 14 errors."""
+    run_config = tmp_path / "city.yaml"
+    run_config.write_text("cameras:\n  - {id: north-gate, source: a.mp4}\nmatcher: {mode: online}\n")
+    assert main(["match", str(run_config), "--tracks", str(tmp_path), "-o", str(tmp_path / "o.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a run config" in err[0] and "match config" in err[0]
+    misspelt = _write_config(tmp_path / "m.yaml", "matcher: {mdoe: x}\n")
+    assert main(["match", str(misspelt), "--tracks", str(tmp_path), "-o", "o.txt"]) == 2
+    assert "matcher.mdoe: unknown key" in capsys.readouterr().err  # a bad match config keeps its own message
+
+
 def test_features_and_mot_dir(tmp_path):
     # Two cameras, two objects each, far apart in time: only appearance can tell who is who.
     config = _write_config(tmp_path / "m.yaml", "matcher: {distances: [{name: cosine}], threshold: 0.3}\n")

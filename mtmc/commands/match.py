@@ -42,16 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mtmc.config import load_config
     from mtmc.errors import MtmcError
-    from mtmc.match.config import MatchConfig
     from mtmc.match.distances import Scene
     from mtmc.match.files import global_ids, identity_rows, read_camera_tracklets, write_mot_dir, write_submission
     from mtmc.match.geometry import image_to_ground
     from mtmc.match.offline import associate
     from mtmc.outputs.paths import writable_dir, writable_file
 
-    config = load_config(args.config, MatchConfig)
+    config = _match_config(args.config)
     matcher = config.matcher
     if args.rerank is not None:
         matcher = matcher.model_copy(update={"rerank": matcher.rerank.model_copy(update={"enabled": args.rerank})})
@@ -85,3 +83,24 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _match_config(path: str):  # -> MatchConfig
+    """The match config at ``path``; a run config given by mistake is named as one, not as 14 errors."""
+    from mtmc.config import MtmcConfig, load_config
+    from mtmc.errors import MtmcError
+    from mtmc.match.config import MatchConfig
+
+    try:
+        return load_config(path, MatchConfig)
+    except MtmcError:
+        try:
+            load_config(path, MtmcConfig)
+        except MtmcError:
+            pass
+        else:
+            raise MtmcError(
+                f"{path}: a run config (for mtmc run / mtmc matcher); mtmc match takes a match config: cameras "
+                "with fps, optional topology and a matcher section (like configs/epfl-laboratory.yaml)"
+            ) from None
+        raise
