@@ -10,7 +10,10 @@ if [ $# -lt 2 ]; then
   exit 2
 fi
 here="$(cd "$(dirname "$0")" && pwd)"
+# mtmc on PATH (an activated .venv), else this checkout's .venv; MTMC=/path/to/mtmc overrides both.
+mtmc="${MTMC:-$(command -v mtmc || echo "$here/../../.venv/bin/mtmc")}"
+[[ -x "$mtmc" ]] || { echo "$(basename "$0"): mtmc not found: run 'make sync' in the repository (or set MTMC=/path/to/mtmc)" >&2; exit 2; }
 root="$1" out="$2"
 shift 2
-"${MTMC:-mtmc}" aicity "$root" --split "${SPLIT:-test}" -o "$out" --config "${PARTS:-$here/parts.yaml}" "$@"
+"$mtmc" aicity "$root" --split "${SPLIT:-test}" -o "$out" --config "${PARTS:-$here/parts.yaml}" "$@"
 echo "submit: $out/track1.txt   (per scene: $out/SXX/submission.txt, mot/, status.json, logs/)" >&2

@@ -5,9 +5,12 @@
 #   ./run.sh city.yaml --resume    # after Ctrl-C; any other `mtmc run` option passes through
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# mtmc on PATH (an activated .venv), else this checkout's .venv; MTMC=/path/to/mtmc overrides both.
+mtmc="${MTMC:-$(command -v mtmc || echo "$here/../../.venv/bin/mtmc")}"
+[[ -x "$mtmc" ]] || { echo "$(basename "$0"): mtmc not found: run 'make sync' in the repository (or set MTMC=/path/to/mtmc)" >&2; exit 2; }
 config="${1:-$here/city.yaml}"
 shift || true
-"${MTMC:-mtmc}" run "$config" "$@"
+"$mtmc" run "$config" "$@"
 code=$?
 cat >&2 <<DONE
 in output.dir (the line "outputs in ..." above; --out DIR overrides it):
