@@ -74,7 +74,8 @@ def test_helpers_refuse_a_read_only_folder(read_only):
 
 def run_config(tmp_path: Path, out: Path) -> Path:
     config = tmp_path / "run.yaml"
-    config.write_text(f"cameras:\n  - {{id: c001, source: '{tmp_path / 'none.mp4'}'}}\noutput: {{dir: '{out}'}}\n")
+    (tmp_path / "clip.mp4").touch()  # there, so the output folder is the first thing checked
+    config.write_text(f"cameras:\n  - {{id: c001, source: '{tmp_path / 'clip.mp4'}'}}\noutput: {{dir: '{out}'}}\n")
     return config
 
 
@@ -159,7 +160,7 @@ def test_a_folder_that_refuses_writes_even_for_root(tmp_path, monkeypatch, capsy
     assert one_line_error(capsys, "eval") == f"scores file {out / 's.json'}: {denied}"
     assert main(["keys", "generate", str(out), "--name", "m"]) == 2
     assert one_line_error(capsys, "keys") == f"keys folder {out}: {denied}"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.txt", "out", "run.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "gt.txt", "out", "run.yaml"]
 
 
 def test_the_other_writing_commands_refuse_a_file_where_a_folder_goes(tmp_path, blocker, capsys):
