@@ -145,9 +145,9 @@ def _read_scene_status(folder: Path) -> dict:
 
 def _run_scene(scene: Scene, number: int, count: int, base, out: Path, args, state: dict) -> int | None:
     """Run one scene into OUT/SXX; the signal number when interrupted, else None."""
-    from mtmc.commands.run import supervise_with_bars
     from mtmc.config import load_config
     from mtmc.formats import write_aicity
+    from mtmc.progress import supervise_with_bars
     from mtmc.runtime.scenario import scene_truth, with_scenario
     from mtmc.runtime.status import write_status
     from mtmc.runtime.supervisor import Interrupted, Supervisor, render_global_videos

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mtmc.config import load_config
     from mtmc.outputs.paths import writable_dir
+    from mtmc.progress import supervise_with_bars
     from mtmc.runtime.scenario import with_scenario
     from mtmc.runtime.status import write_status
     from mtmc.runtime.supervisor import Interrupted, Supervisor, render_global_videos
@@ -134,31 +135,6 @@ def _say_what_happens_to(out_dir: Path, state_dir: Path, resume: bool) -> None:
         )
     elif resume and not had_run:
         print(f"mtmc run: nothing to resume in {out_dir}: starting a new run", file=sys.stderr)
-
-
-def supervise_with_bars(supervisor, quiet: bool, prefix: str = "") -> dict[str, str]:
-    """Run ``supervisor`` with one progress bar per camera, labelled done / FAILED when it ends."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=quiet) as progress:
-        tasks = {name: progress.add_task(f"{prefix}{name}", total=None) for name in supervisor.workers}
-
-        def update(sup) -> None:
-            for name, worker in sup.workers.items():
-                label = f"{prefix}{name}"
-                if worker.outcome is not None:
-                    label += " done" if worker.outcome == "done" else " FAILED"
-                if worker.restarts:
-                    label += f" (restarted {worker.restarts}x)"
-                progress.update(tasks[name], completed=worker.frame, total=worker.total, description=label)
-                if worker.outcome is not None:
-                    progress.stop_task(tasks[name])  # its clock shows how long it ran
-
-        result = supervisor.run(on_change=update)
-        if supervisor.dashboard and not quiet:
-            progress.console.print(f"dashboard was at {supervisor.dashboard}")
-    return result
 
 
 def _score(config, out_dir: Path, incomplete: dict | None = None) -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from mtmc.errors import MtmcError
-from mtmc.progress import follow
+from mtmc.progress import camera_bars, follow
 from mtmc.sim.appearance import Look, assign_looks
 from mtmc.sim.background import clear_parked_vehicles
 from mtmc.sim.config import SimConfig
@@ -175,8 +175,6 @@ def simulate(
     """Render every camera and write the scenario files; returns a summary.
 
     ``layout="aicity"`` writes ``out_dir`` as an AI City download holding one scene (module docstring)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     if layout not in ("scenario", "aicity"):
         raise MtmcError(f"unknown layout {layout!r}: scenario or aicity")
     if layout == "aicity":
@@ -191,11 +189,10 @@ def simulate(
     context = multiprocessing.get_context("spawn")
     manager = context.Manager()
     events = manager.Queue()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     payload = config.model_dump(mode="json")
     cameras = [c.id for c in scene.world.cameras]
     with (
-        Progress(*columns, disable=not show_progress) as progress,
+        camera_bars(disable=not show_progress) as progress,
         ProcessPoolExecutor(max_workers=min(config.render.workers, len(cameras)), mp_context=context) as pool,
     ):
         tasks = {c: progress.add_task(f"render {c}", total=None) for c in cameras}

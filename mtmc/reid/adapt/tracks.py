@@ -148,19 +148,16 @@ def _parameters(run_config: MtmcConfig, options: MiningOptions) -> dict[str, Any
 def _mine_in_processes(
     run_config: MtmcConfig, options: MiningOptions, workers: int, progress: bool
 ) -> dict[str, tuple[list[MinedTrack], float, int, float]]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from mtmc.progress import follow
+    from mtmc.progress import camera_bars, follow
 
     context = multiprocessing.get_context("spawn")
     manager = context.Manager()
     events = manager.Queue()
     payload = run_config.model_dump(mode="json")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     ids = [camera.id for camera in run_config.cameras]
     try:
         with (
-            Progress(*columns, disable=not progress, transient=True) as bars,
+            camera_bars(disable=not progress, transient=True) as bars,
             ProcessPoolExecutor(max_workers=max(1, min(workers, len(ids))), mp_context=context) as pool,
         ):
             tasks = {camera: bars.add_task(f"mine {camera}", total=None) for camera in ids}
