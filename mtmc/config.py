@@ -281,4 +281,7 @@ def _resolve_paths(model: Model, base: Path) -> Model:
     if isinstance(detections, str) and not Path(detections).is_absolute() and not detections.startswith("{source_dir}"):
         # a detections file, like any path ({source_dir}: the camera's video folder, already absolute)
         updates["path"] = os.path.normpath(base / detections)
+    calibration = model.options().get("calibration") if isinstance(model, PartConfig) else None
+    if isinstance(calibration, str) and not Path(calibration).is_absolute():  # an embedder's calibration file
+        updates["calibration"] = os.path.normpath(base / calibration)
     return model.model_copy(update=updates)

@@ -43,6 +43,10 @@ class WeightsEntry:
     # Options the ``onnx`` embedder takes for this model unless a config gives its own (the model's
     # input: ``input_size``, ``channels``, ``mean``, ``std``, ``dim``), so a name alone preprocesses right.
     embedder: dict[str, Any] | None = None
+    # A re-id model's same / different-vehicle cosine distance distributions (mtmc reid calibrate;
+    # mtmc.match.evidence.AppearanceCalibration.to_dict), so the matcher turns its distances into
+    # evidence without a calibration of the user's own.
+    calibration: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         companions = tuple(c if isinstance(c, Companion) else Companion(**c) for c in self.companions)

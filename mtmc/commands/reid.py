@@ -23,6 +23,9 @@ Vehicle re-identification models of the papers (GLAMOR, Counter-GLAMOR, VAL, Att
   export   a checkpoint as ONNX (dynamic batch), checked against PyTorch
   adapt    learn re-id from your own cameras without labels: track each camera, train on
            confident tracks as identities, optionally cluster tracks across cameras and retrain
+  calibrate
+           a model's same / different-vehicle distances on labelled pairs, with which the matcher
+           turns its appearance distances into evidence (shipped models carry theirs)
 """
 EPILOG = """\
 examples:
@@ -33,6 +36,7 @@ examples:
   mtmc reid summary
   mtmc reid export runs/reid/glamor-veri/best.pt -o weights/glamor-veri.onnx
   mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml
+  mtmc reid calibrate glamor-mobilenetv2-2cam ../shared/data/vehicle-reid-2cam -o 2cam.calibration.yaml
 """
 DEFAULT_SUMMARY_CLASSES = 576  # VeRi-776's training identities
 ADAPT_DESCRIPTION = """\
@@ -55,6 +59,26 @@ examples:
   mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml
   mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml --rounds 0 --out runs/reid/adapt-r0
 """
+CALIBRATE_DESCRIPTION = """\
+Measure how MODEL's cosine distances (1 - cos) differ between one vehicle seen by two cameras and
+two vehicles, on a labelled re-id set, so the matcher can turn a distance into evidence (a
+log-likelihood ratio). Every image of the split is embedded whole (the image is the crop) and
+L2-normalised; the features of each vehicle in each camera are averaged into one, as the matcher
+averages a track's features, and every pair of these track means from two different cameras is a
+same-vehicle or a different-vehicle pair. A Beta distribution is fitted to each set of distances.
+
+Prints the pairs, each set's mean and spread, the ROC AUC, the distance where the evidence turns
+from same to different (LLR = 0) and the LLR at a few distances; writes OUT.yaml
+(calibration: {...}) for the weights manifest or a run's embedder: {calibration: OUT.yaml}, or
+prints it without -o. A file named WEIGHTS.calibration.yaml beside a weights file is found by
+itself."""
+CALIBRATE_EPILOG = """\
+examples:
+  mtmc reid calibrate glamor-mobilenetv2-2cam ../shared/data/vehicle-reid-2cam --plot 2cam.png
+  mtmc reid calibrate runs/reid/mine/best.pt ../shared/data/vehicle-reid-2cam -o runs/reid/mine/best.pt.calibration.yaml
+  mtmc reid calibrate mobilenetv2-imagenet /data/VeRi --dataset veri776 --split test -o imagenet-veri.yaml
+"""
+LLR_SHOWN_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)  # distances whose LLR the summary prints
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -179,6 +203,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "-q", "--quiet", action="store_true", help="no progress bars or step lines; warnings only"
     )
     adapt.set_defaults(run=run_adapt)
+
+    calibrate = actions.add_parser(
+        "calibrate",
+        help="a model's same / different-vehicle distances, as matcher evidence",
+        description=CALIBRATE_DESCRIPTION,
+        epilog=CALIBRATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    calibrate.add_argument(
+        "model",
+        metavar="MODEL",
+        help="weights name (weights/manifest.yaml) or a .onnx / .pt path, run as the reid embedder; "
+        "mobilenetv2-imagenet: the ImageNet embedder",
+    )
+    calibrate.add_argument("data", metavar="DATA", help="a labelled re-id data set's folder")
+    calibrate.add_argument("-o", "--out", metavar="OUT.yaml", help="write the calibration here (default: print it)")
+    calibrate.add_argument(
+        "--split",
+        default="val",
+        help="vehicle-reid-2cam: the list file SPLIT.txt; other sets: train, or val / test (query and "
+        "gallery) (default val)",
+    )
+    calibrate.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="the data set's reader (vehicle-reid-2cam, folders, veri776, vehicleid, veriwild, cityflow-reid); "
+        "default: vehicle-reid-2cam for its layout, else folders",
+    )
+    calibrate.add_argument("--plot", metavar="OUT.png", help="also plot both distance sets, the fit and the LLR")
+    calibrate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    calibrate.set_defaults(run=run_calibrate)
     p.set_defaults(command="reid")
 
 
@@ -383,6 +438,60 @@ def run_adapt(args: argparse.Namespace) -> int:
     result = adapt(config, device=args.device, progress=not args.quiet, echo=not args.quiet, workers=workers)
     print(f"adapted weights {result.checkpoint} and {result.onnx}; report {result.output_dir / 'report.md'}",
           file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from mtmc.match.evidence import AppearanceCalibration
+    from mtmc.reid.calibration import (
+        calibration_yaml,
+        cross_camera_distances,
+        cross_camera_vehicles,
+        embedder_part,
+        guess_dataset,
+        plot_calibration,
+        roc_auc,
+        split_samples,
+    )
+    from mtmc.reid.data import DATASETS
+    from mtmc.reid.embedder import build_embedder
+
+    for path, what in ((args.out, "calibration file"), (args.plot, "plot")):
+        if path:
+            writable_file(path, what)
+    root = Path(args.data)
+    dataset = args.dataset or guess_dataset(root)
+    if dataset not in DATASETS.names():
+        raise MtmcError(f"unknown --dataset '{dataset}': known readers are {', '.join(DATASETS.names())}")
+    samples = split_samples(root, args.split, dataset)
+    seen_twice = cross_camera_vehicles(samples)
+    if seen_twice < 2:
+        raise MtmcError(
+            f"{dataset} {args.split} ({root}): {seen_twice} vehicles seen by two or more cameras; calibration "
+            f"needs at least 2 (pick a split of labelled images from several cameras, e.g. --split val)"
+        )
+    part = embedder_part(args.model)
+    embedder = build_embedder(part.pop("name"), **part)
+    same, different = cross_camera_distances(embedder, samples, progress=not args.quiet)
+    vehicles = len({s.pid for s in samples})
+    source = f"{dataset} {args.split}, {vehicles} vehicles, cross-camera"
+    calibration = AppearanceCalibration.fit(same, different, data=source)
+
+    print(f"{args.model} on {source} ({len(samples)} images, averaged per vehicle and camera):")
+    for label, values in (("same vehicle", same), ("different vehicles", different)):
+        print(f"  {label:19} {len(values):7d} pairs  distance mean {values.mean():.3f}  std {values.std(ddof=1):.3f}")
+    print(f"  ROC AUC {roc_auc(same, different):.4f}; LLR = 0 at distance {calibration.distance_at(0.0):.3f}")
+    llrs = calibration.llr(LLR_SHOWN_AT)
+    print("  LLR at distance " + ", ".join(f"{d:g}: {v:+.1f}" for d, v in zip(LLR_SHOWN_AT, llrs)))
+    text = calibration_yaml(calibration)
+    if args.plot:
+        plot_calibration(calibration, same, different, Path(args.plot), f"{args.model} on {source}")
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"calibration written to {args.out} (use it: embedder: {{calibration: {args.out}}})", file=sys.stderr)
+    else:
+        print(text, end="")
     return 0
 
 

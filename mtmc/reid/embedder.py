@@ -105,8 +105,13 @@ class Embedder:
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         crops, valid = self.crops(image, boxes)
         features = np.zeros((len(valid), self.dim), np.float32)
-        if len(crops) == 0:
-            return features
+        if len(crops):
+            features[valid] = self.embed_crops(crops)
+        return features
+
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+        """(M >= 1, H, W, 3) uint8 BGR crops already at ``input_size`` -> (M, D) unit rows; for crops
+        gathered from many images (``mtmc reid calibrate`` embeds a data set's images this way)."""
         blobs = self.preprocess(crops)
         outputs = [
             self.run_model(blobs[start : start + self.batch_size])
@@ -115,8 +120,7 @@ class Embedder:
         raw = np.concatenate(outputs).astype(np.float32).reshape(len(blobs), -1)
         if raw.shape[1] != self.dim:
             raise ValueError(f"the model gives {raw.shape[1]}-d features, the embedder expects {self.dim}")
-        features[valid] = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
-        return features
+        return raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
 
 
 class TorchEmbedder(Embedder):
@@ -299,5 +303,14 @@ def reid_embedder(weights: str | Path, **options: Any) -> Embedder:
     return TorchEmbedder(model, dim=spec.feature_dim, **{"input_size": spec.input_size, **options})
 
 
+# Keys of a config's ``embedder:`` part that describe the model for others and are no option of
+# its constructor: ``calibration`` is read by the matcher (mtmc.reid.calibration).
+NOT_CONSTRUCTOR_OPTIONS = ("calibration",)
+
+
 def build_embedder(name: str = "mobilenetv2-imagenet", **options: Any) -> Embedder:
+    """The embedder registered as ``name``; every caller passes a config's ``embedder:`` options
+    here, so the keys meant for the matcher are dropped here, once."""
+    for key in NOT_CONSTRUCTOR_OPTIONS:
+        options.pop(key, None)
     return EMBEDDERS.build(name, **options)
