@@ -1,0 +1,145 @@
+"""Evidence: each cue's distance as a log-likelihood ratio, so cues add up instead of averaging.
+
+A cue measures a distance ``d`` between two tracklets (appearance, ground position, a fragment's
+jump, travel time ...). Its evidence is ``LLR(d) = log p(d | same vehicle) - log p(d | different
+vehicles)``: positive when ``d`` is typical of one vehicle, negative when typical of two. The
+matcher sums the LLRs of the cues defined for a pair (each times its ``weight``) with the prior
+log-odds and links on the posterior probability (``matcher.threshold``), so two weak agreeing cues
+outweigh one and a cue that says nothing adds nothing. Each LLR is capped at ``LLR_CAP``: no single
+measurement is certain.
+
+Models:
+
+- ``AppearanceCalibration``: an embedder's same / different-vehicle distance distributions, each a
+  Beta distribution of the cosine distance / 2, fitted by moments on labelled pairs
+  (``mtmc reid calibrate``) and shipped in the weights manifest. Its LLR is made monotone (a closer
+  pair is never less likely the same vehicle).
+- ``ProximityModel``: a distance in metres (or box heights) between where one vehicle would be
+  twice: Rayleigh(``sigma``) when the same vehicle (2-D Gaussian error), the distance to a point
+  uniform in a disc of radius ``radius`` when different: ``LLR = log(R^2 / 2 sigma^2) - d^2 / 2 sigma^2``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+LLR_CAP = 8.0  # a likelihood ratio of ~3000: stronger claims from one cue are not trusted
+_GRID = np.linspace(0.0, 2.0, 2001)  # cosine distances at which an appearance LLR is tabulated
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+@dataclass(frozen=True)
+class DistanceSample:
+    """Moments of a set of distances (cosine distance, 0..2) and how many pairs gave them."""
+
+    mean: float
+    std: float
+    pairs: int
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> DistanceSample:
+        values = np.asarray(values, np.float64)
+        if len(values) < 2:
+            raise ValueError(f"need at least 2 distances to fit a distribution, got {len(values)}")
+        return cls(float(values.mean()), float(max(values.std(ddof=1), 1e-4)), int(len(values)))
+
+    def beta(self) -> tuple[float, float]:
+        """Beta(a, b) of d / 2 with this mean and standard deviation (method of moments)."""
+        m = min(max(self.mean / 2, 1e-4), 1 - 1e-4)
+        v = min((self.std / 2) ** 2, m * (1 - m) * 0.999)
+        k = m * (1 - m) / v - 1
+        return m * k, (1 - m) * k
+
+
+@dataclass(frozen=True)
+class AppearanceCalibration:
+    """How one embedder's cosine distances between tracklets of one vehicle and of two differ."""
+
+    same: DistanceSample
+    different: DistanceSample
+    data: str = ""  # where the pairs came from, e.g. "vehicle-reid-2cam val, cross-camera"
+    cap: float = LLR_CAP  # the largest |LLR| this calibration may claim
+    _table: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_table", self._tabulate())
+
+    @classmethod
+    def fit(cls, same: np.ndarray, different: np.ndarray, data: str = "") -> AppearanceCalibration:
+        """From cosine distances of same-vehicle and different-vehicle pairs."""
+        return cls(DistanceSample.of(same), DistanceSample.of(different), data)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> AppearanceCalibration:
+        try:
+            return cls(
+                DistanceSample(**values["same"]),
+                DistanceSample(**values["different"]),
+                str(values.get("data", "")),
+                float(values.get("cap", LLR_CAP)),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(
+                f"an appearance calibration needs same: {{mean, std, pairs}} and different: {{mean, std, pairs}} ({exc})"
+            ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"same": asdict(self.same), "different": asdict(self.different), "data": self.data}
+        if self.cap != LLR_CAP:
+            out["cap"] = self.cap
+        return out
+
+    def _tabulate(self) -> np.ndarray:
+        from scipy.stats import beta
+
+        x = np.clip(_GRID / 2, 1e-6, 1 - 1e-6)
+        raw = beta.logpdf(x, *self.same.beta()) - beta.logpdf(x, *self.different.beta())
+        raw = np.nan_to_num(raw, nan=0.0, posinf=self.cap, neginf=-self.cap)
+        peak = int(np.argmax(raw))
+        raw[:peak] = raw[peak]  # below the same-vehicle mode: as likely as at the mode, not less
+        raw[peak:] = np.minimum.accumulate(raw[peak:])  # further is never more likely the same
+        return np.clip(raw, -self.cap, self.cap)
+
+    def llr(self, distance: np.ndarray) -> np.ndarray:
+        """LLR of cosine distances (nan stays nan)."""
+        d = np.asarray(distance, np.float64)
+        return np.where(np.isfinite(d), np.interp(d, _GRID, self._table), np.nan)
+
+    def distance_at(self, llr: float) -> float:
+        """The largest cosine distance whose LLR is at least ``llr`` (0 when none is)."""
+        ok = np.flatnonzero(self._table >= llr)
+        return float(_GRID[ok[-1]]) if len(ok) else 0.0
+
+
+# An embedder nobody calibrated: a typical trained re-id model's distances, and its evidence
+# capped below what it takes to link across cameras by appearance alone (the prior's odds), so
+# an uncalibrated model links only with other evidence (position, a fragment's continuity).
+UNCALIBRATED = AppearanceCalibration(
+    DistanceSample(0.2, 0.1, 0), DistanceSample(0.6, 0.15, 0), data="uncalibrated default", cap=2.0
+)
+
+
+@dataclass(frozen=True)
+class ProximityModel:
+    """Where a vehicle is against where it should be: Rayleigh(``sigma``) for the same vehicle,
+    a point uniform in a disc of ``radius`` around it for another (module docstring)."""
+
+    sigma: float
+    radius: float
+
+    def __post_init__(self) -> None:
+        if not (self.sigma > 0 and self.radius > self.sigma):
+            raise ValueError(f"need 0 < sigma < radius, got sigma={self.sigma}, radius={self.radius}")
+
+    def llr(self, distance: np.ndarray) -> np.ndarray:
+        d = np.asarray(distance, np.float64)
+        value = math.log(self.radius**2 / (2 * self.sigma**2)) - d**2 / (2 * self.sigma**2)
+        return np.clip(value, -LLR_CAP, LLR_CAP)
