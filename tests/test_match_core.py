@@ -169,11 +169,11 @@ def test_calibration_file_is_world_to_image(tmp_path):
     h = np.array([[2.0, 0, 10], [0, 3, 20], [0, 0, 1]])
     path = tmp_path / "calibration.txt"
     path.write_text("Homography matrix: 2 0 10;0 3 20;0 0 1\nIntrinsic parameter matrix: 1 0 0;0 1 0;0 0 1\n")
-    assert read_calibration(path) == pytest.approx(h)
+    assert read_calibration(path).homography == pytest.approx(h) and read_calibration(path).lens is None
     camera = MatchCamera(id="c001", fps=10, calibration=path)
-    assert image_to_ground(camera) == pytest.approx(np.linalg.inv(h))
+    assert image_to_ground(camera).homography == pytest.approx(np.linalg.inv(h))
     flipped = MatchCamera(id="c002", fps=10, homography=h.tolist(), homography_maps="ground_to_image")
-    assert image_to_ground(flipped) == pytest.approx(np.linalg.inv(h))
+    assert image_to_ground(flipped).homography == pytest.approx(np.linalg.inv(h))
     (tmp_path / "bad.txt").write_text("Homography matrix: 1 2;3 4\n")
     with pytest.raises(MtmcError, match="Homography matrix"):
         read_calibration(tmp_path / "bad.txt")

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from mtmc.errors import MtmcError
     from mtmc.match.distances import Scene
     from mtmc.match.files import global_ids, identity_rows, read_camera_tracklets, write_mot_dir, write_submission
-    from mtmc.match.geometry import image_to_ground
+    from mtmc.match.geometry import ground_maps
     from mtmc.match.offline import associate
     from mtmc.outputs.paths import writable_dir, writable_file
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mot_dir:
         writable_dir(args.mot_dir, "MOT folder")
     started = time.perf_counter()
-    scene = Scene({c.number: h for c in config.cameras if (h := image_to_ground(c)) is not None})
+    scene = Scene(ground_maps(config.cameras))
     tracklets = [t for camera in config.cameras for t in read_camera_tracklets(camera, tracks_dir)]
     topology = config.topology.by_number({c.id: c.number for c in config.cameras}) if config.topology else None
     labels = associate(tracklets, matcher, scene, topology)

@@ -3,7 +3,8 @@
 Defaults are generic, not fitted to a data set; each says why it is what it is. A camera's
 homography is given as ``homography`` (3x3, with ``homography_maps`` saying which way) or as
 ``calibration``: an AI City ``calibration.txt`` whose ``Homography matrix: a b c;d e f;g h i``
-maps world to image (as AI City and SynthCity write it).
+maps world to image (as AI City and SynthCity write it). GPS grounds (CityFlow) and lens
+distortion are handled where the maps are built, :mod:`mtmc.match.geometry`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mtmc.camera_names import aicity_number, assign_numbers, check_name
@@ -29,12 +31,19 @@ class CameraGeometry(StrictModel):
         "image_to_ground", description="which way `homography` maps (EPFL: image_to_ground)"
     )
     calibration: Path | None = Field(None, description="AI City calibration.txt (world -> image)")
+    ground_units: Literal["auto", "metres", "degrees"] = Field(
+        "auto",
+        description="the homography's ground unit: metres, or GPS degrees (CityFlow: lat, lon; turned into metres); "
+        "auto: degrees when the view spans well under a degree at a valid latitude and longitude",
+    )
 
     @field_validator("homography")
     @classmethod
     def _three_by_three(cls, value: list[list[float]] | None) -> list[list[float]] | None:
         if value is not None and (len(value) != 3 or any(len(row) != 3 for row in value)):
             raise ValueError("must be a 3x3 matrix (three rows of three numbers)")
+        if value is not None and np.linalg.matrix_rank(np.array(value, np.float64)) < 3:
+            raise ValueError("must be invertible (this one maps the plane onto a line)")
         return value
 
     @model_validator(mode="after")

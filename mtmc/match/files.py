@@ -2,8 +2,8 @@
 
 In: ``DIR/<camera id>.txt`` (MOTChallenge rows) and optionally ``DIR/<camera id>.npz`` with
 ``track_id`` (N,) and ``feature`` (N, D) (as ``mtmc simulate --no-render`` writes). Out: an AI City
-submission (``camera id frame x y w h xworld yworld``; world = the foot point on the ground plane
-when the camera has a homography, else -1) and optionally MOTChallenge per camera with global ids.
+submission (``camera id frame x y w h xworld yworld``; world = the foot point on the ground, in
+metres, when the camera has a homography, else -1) and optionally MOTChallenge per camera with global ids.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from mtmc.errors import InputFormatError, MtmcError
 from mtmc.formats import read_mot, write_aicity, write_mot
 from mtmc.match.config import MatchCamera
-from mtmc.match.geometry import foot_points, project
+from mtmc.match.geometry import GroundMap, foot_points, project
 from mtmc.types import Tracklet, TrackRows
 
 
@@ -79,8 +79,10 @@ def identity_rows(tracklets: Sequence[Tracklet], ids: np.ndarray) -> TrackRows:
     return TrackRows.concat(parts)
 
 
-def ground_points(rows: TrackRows, homographies: dict[int, np.ndarray]) -> np.ndarray:
-    """(N, 2) where each box stands on the ground plane (its camera's homography), -1 where unknown."""
+def ground_points(rows: TrackRows, homographies: dict[int, GroundMap | np.ndarray]) -> np.ndarray:
+    """(N, 2) where each box's foot stands on the ground, through its camera's ground map: metres
+    (GPS calibrations: east/north metres from the run's origin, ``ground_maps``); -1 where unknown
+    (no ground map, or a foot at the horizon), as AI City's xworld/yworld."""
     world = np.full((len(rows), 2), -1.0)
     for camera, h in homographies.items():
         mine = rows.camera == camera
@@ -89,7 +91,7 @@ def ground_points(rows: TrackRows, homographies: dict[int, np.ndarray]) -> np.nd
     return world
 
 
-def write_submission(path: Path, rows: TrackRows, homographies: dict[int, np.ndarray]) -> None:
+def write_submission(path: Path, rows: TrackRows, homographies: dict[int, GroundMap | np.ndarray]) -> None:
     write_aicity(path, rows, ground_points(rows, homographies))
 
 

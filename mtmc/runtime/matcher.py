@@ -24,7 +24,7 @@ import numpy as np
 from mtmc.config import MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.match.distances import Scene
-from mtmc.match.geometry import image_to_ground
+from mtmc.match.geometry import ground_maps
 from mtmc.runtime.results import ResultWriter
 from mtmc.transport.codec import (
     Ack,
@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 GC_THRESHOLDS = (100_000, 50, 100)
 
 def scene_of(config: MtmcConfig) -> Scene:
-    return Scene({c.number: h for c in config.cameras if (h := image_to_ground(c)) is not None})
+    """The cameras' ground maps, in metres: GPS calibrations around one origin for the whole run."""
+    return Scene(ground_maps(config.cameras))
 
 
 @dataclass

@@ -15,11 +15,15 @@ import numpy as np
 
 from mtmc.formats import aicity_lines, mot_lines
 from mtmc.match.files import ground_points
+from mtmc.match.geometry import GroundMap
 from mtmc.types import Tracklet, TrackRows
 
 
 class ResultWriter:
-    def __init__(self, out_dir: Path, cameras: dict[int, str], homographies: dict[int, np.ndarray]) -> None:
+    """``submission.txt`` (xworld/yworld: the foot point in metres through the camera's ground map,
+    ``mtmc.match.files.ground_points``; -1 without one) and ``mot/<camera>.txt``."""
+
+    def __init__(self, out_dir: Path, cameras: dict[int, str], homographies: dict[int, GroundMap | np.ndarray]) -> None:
         self.out_dir = out_dir
         self.submission_path = out_dir / "submission.txt"
         self.cameras = cameras

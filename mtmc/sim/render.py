@@ -3,8 +3,10 @@
 Frames are composed in the footage's image space (where the road homography and the sprites'
 scales hold), farthest vehicle first, with a label image recording which vehicle owns each
 pixel. The camera's picture is that canvas warped by its own perspective (crop, zoom, tilt,
-mirror), then graded (gamma, white balance), blurred and given sensor noise. Ground truth is read
-from the same pass: the box of each vehicle's silhouette and how much of it is visible.
+mirror), through its lens when it has one (barrel distortion, as AI City's wide cameras), then
+graded (gamma, white balance), blurred and given sensor noise. Ground truth is read from the same
+pass: the box of each vehicle's silhouette as the picture shows it (distorted by the lens) and how
+much of it is visible.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from mtmc.match.geometry import Lens
 from mtmc.sim.appearance import Look, apply_look
 from mtmc.sim.config import ViewConfig
 from mtmc.sim.geometry import RoadView, apply_homography
@@ -25,6 +28,19 @@ SMALLEST_DRAWN_PX = 5.0  # vehicles smaller than this are not drawn (they vanish
 BELOW_PICTURE = 1.25  # vehicles whose foot is this far down (x footage height) are out of the picture
 FARTHEST_VIEWS = 1.5  # vehicles are drawn up to 1.5 road lengths away: beyond, the footage's road bends away
 MOT_CAR_CLASS = 3  # MOTChallenge class id of cars
+OUTLINE_STEPS = 8  # points per box edge: a lens bends the edges, so the box of the corners is not enough
+
+
+def draw_lens(size: tuple[int, int], rng: np.random.Generator) -> Lens:
+    """A wide-angle traffic camera's lens for a ``size`` (w, h) picture: principal point at the
+    centre, focal length 0.8 x the width, moderate barrel distortion (k1 -0.3..-0.2, about 10 %
+    at the corners) with a little tangential error. k2 = 0.6 k1^2 keeps the radial map monotonic
+    everywhere, so points far outside the picture never fold back into it."""
+    w, h = size
+    f = 0.8 * w
+    k1 = float(rng.uniform(-0.3, -0.2))
+    p1, p2 = (float(v) for v in rng.uniform(-5e-4, 5e-4, 2))
+    return Lens(np.array([[f, 0.0, w / 2], [0.0, f, h / 2], [0.0, 0.0, 1.0]]), np.array([k1, 0.6 * k1**2, p1, p2]))
 
 
 @dataclass
@@ -99,8 +115,10 @@ class CameraRenderer:
         looks: dict[int, Look],
         look: CameraLook,
         seed: int,
+        lens: Lens | None = None,
     ) -> None:
         self.seed = seed
+        self.lens = lens
         self.world = world
         self.placement = placement
         self.road = road
@@ -111,6 +129,14 @@ class CameraRenderer:
         self.passages = world.passages().get((min(placement.a, placement.b), max(placement.a, placement.b)), [])
         self.local_to_world = np.linalg.inv(placement.world_to_local(world.graph))
         self._painted: dict[tuple[int, int], SpriteView] = {}
+        if lens is not None:  # per picture pixel, where it is undistorted and on the footage canvas
+            ow, oh = look.size
+            xs, ys = np.meshgrid(np.arange(ow, dtype=np.float64), np.arange(oh, dtype=np.float64))
+            undistorted = lens.undistort(np.column_stack([xs.ravel(), ys.ravel()]))
+            self.look = look = replace(look, warp=_widened(look.warp, look.size, lens, undistorted))
+            self._undistorted = undistorted.reshape(oh, ow, 2).astype(np.float32)
+            canvas = apply_homography(np.linalg.inv(look.warp), undistorted)
+            self._from_canvas = canvas.reshape(oh, ow, 2).astype(np.float32)
         # the farthest s still worth drawing: where a car is SMALLEST_DRAWN_PX tall
         s = np.linspace(0, 20 * road.length_m, 400)
         ppm = road.pixels_per_metre(np.column_stack([np.zeros_like(s), s]))
@@ -181,17 +207,20 @@ class CameraRenderer:
             world_xy = apply_homography(self.local_to_world, np.array([[u, s]]))[0]
             drawn.append((vehicle.id, box, float(len(xs)), (float(world_xy[0]), float(world_xy[1]))))
         ow, oh = self.look.size
-        picture = cv2.warpPerspective(
-            np.clip(canvas + 0.5, 0, 255).astype(np.uint8), self.look.warp, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-        seen = cv2.warpPerspective(labels, self.look.warp, (ow, oh), flags=cv2.INTER_NEAREST, borderValue=0)
+        painted = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+        if self.lens is None:
+            picture = cv2.warpPerspective(painted, self.look.warp, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            seen = cv2.warpPerspective(labels, self.look.warp, (ow, oh), flags=cv2.INTER_NEAREST, borderValue=0)
+        else:  # one remap does the camera's warp and its lens: as fast as the warp alone
+            picture = cv2.remap(painted, self._from_canvas, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            seen = cv2.remap(labels, self._from_canvas, None, cv2.INTER_NEAREST, borderValue=0)
         visible = np.bincount(seen.ravel(), minlength=len(present) + 1)
         truth = []
         slot_of = {vehicle.id: slot for slot, (vehicle, *_rest) in enumerate(present, start=1)}
         for vehicle_id, box, area, world_xy in drawn:
-            corners = np.array([[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]])
-            warped = apply_homography(self.look.warp, corners)
-            amodal = area * _polygon_area(warped) / max(_polygon_area(corners), 1e-9)
+            outline = _outline(box)
+            warped = self.to_picture(outline)
+            amodal = area * _polygon_area(warped) / max(_polygon_area(outline), 1e-9)
             x1, y1 = warped.min(axis=0)
             x2, y2 = warped.max(axis=0)
             x1, x2 = np.clip([x1, x2], 0, ow)
@@ -202,6 +231,11 @@ class CameraRenderer:
             truth.append(GroundTruthBox(vehicle_id, (float(x1), float(y1), float(x2 - x1), float(y2 - y1)), visibility, world_xy))
         noise_rng = rng_for(self.seed, "noise", self.placement.number, index)
         return self.look.grade(picture, noise_rng), truth
+
+    def to_picture(self, points: np.ndarray) -> np.ndarray:
+        """(N, 2) footage canvas pixels -> pixels of this camera's picture (its warp, then its lens)."""
+        warped = apply_homography(self.look.warp, points)
+        return warped if self.lens is None else self.lens.distort(warped)
 
     def roi(self) -> np.ndarray:
         """255 where vehicles can appear (the road and the space a vehicle's height takes above it)."""
@@ -216,9 +250,39 @@ class CameraRenderer:
         warped = apply_homography(self.look.warp, points)
         ow, oh = self.look.size
         warped = np.clip(warped, -4 * ow, 4 * ow)
-        mask = np.zeros((oh, ow), np.uint8)
-        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(warped).astype(np.int32)), 255)
+        if self.lens is None:
+            mask = np.zeros((oh, ow), np.uint8)
+            cv2.fillConvexPoly(mask, cv2.convexHull(np.round(warped).astype(np.int32)), 255)
+        else:  # drawn undistorted, over all the picture's lens sees, then through the lens
+            low = np.floor(self._undistorted.reshape(-1, 2).min(axis=0))
+            high = np.ceil(self._undistorted.reshape(-1, 2).max(axis=0))
+            wide = np.zeros((int(high[1] - low[1]) + 1, int(high[0] - low[0]) + 1), np.uint8)
+            cv2.fillConvexPoly(wide, cv2.convexHull(np.round(warped - low).astype(np.int32)), 255)
+            mask = cv2.remap(wide, self._undistorted - low.astype(np.float32), None, cv2.INTER_NEAREST)
         return cv2.dilate(mask, np.ones((9, 9), np.uint8))
+
+
+def _widened(warp: np.ndarray, size: tuple[int, int], lens: Lens, undistorted: np.ndarray) -> np.ndarray:
+    """``warp`` (footage -> camera pixels) magnified about the principal point until the camera's
+    crop of the footage covers ``undistorted``, all the ``size`` (w, h) picture's pixels undistorted:
+    a barrel lens sees beyond the frame's corners, where the crop may meet the footage's border
+    (smeared when sampled)."""
+    centre = lens.matrix[:2, 2]
+    scale = float((np.abs(undistorted - centre).max(axis=0) / (np.array(size) / 2)).max())
+    zoom = np.array([[scale, 0.0, centre[0] * (1 - scale)], [0.0, scale, centre[1] * (1 - scale)], [0.0, 0.0, 1.0]])
+    widened = zoom @ warp
+    return widened / widened[2, 2]
+
+
+def _outline(box: np.ndarray) -> np.ndarray:
+    """(4 * OUTLINE_STEPS, 2) points around the edges of an x1, y1, x2, y2 box, clockwise from its top left."""
+    x1, y1, x2, y2 = box
+    t = np.linspace(0.0, 1.0, OUTLINE_STEPS, endpoint=False)
+    top = np.column_stack([x1 + t * (x2 - x1), np.full_like(t, y1)])
+    right = np.column_stack([np.full_like(t, x2), y1 + t * (y2 - y1)])
+    bottom = np.column_stack([x2 - t * (x2 - x1), np.full_like(t, y2)])
+    left = np.column_stack([np.full_like(t, x1), y2 - t * (y2 - y1)])
+    return np.concatenate([top, right, bottom, left])
 
 
 def _polygon_area(points: np.ndarray) -> float:

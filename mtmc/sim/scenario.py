@@ -14,6 +14,12 @@ or as one scene of an AI City Challenge Track 1 download (``layout="aicity"``)::
     ROOT/cam_timestamp/SXX.txt, ROOT/cam_framenum/SXX.txt   each camera's start (s) and frame count
     ROOT/synthcity/SXX/     what AI City does not ship: ground_truth.txt, topology.yaml, vehicles.json
 
+The AI City layout's calibration.txt is CityFlow's: GPS degrees (latitude, longitude; the world's
+metres placed east/north of ``GPS_ORIGIN``) to pixels, and every second camera (even numbers) films
+through a distorting lens, its homography for the undistorted image with the lens given below it
+(``Intrinsic parameter matrix:``, ``Distortion coefficients:``), so reading a real download's
+units and lenses is tested end to end. The scenario layout stays in metres, without lenses.
+
 Cameras render in parallel processes; every random draw comes from the seed, so the same config
 and seed give the same files.
 """
@@ -31,17 +37,20 @@ from pathlib import Path
 import numpy as np
 
 from mtmc.errors import MtmcError
+from mtmc.match.geometry import metres_from_degrees
 from mtmc.progress import camera_bars, follow
 from mtmc.sim.appearance import Look, assign_looks
 from mtmc.sim.background import clear_parked_vehicles
 from mtmc.sim.config import SimConfig
 from mtmc.sim.geometry import RoadView
-from mtmc.sim.render import MOT_CAR_CLASS, CameraLook, CameraRenderer
+from mtmc.sim.render import MOT_CAR_CLASS, CameraLook, CameraRenderer, draw_lens
 from mtmc.sim.sprites import SpriteVehicle, footage_background, load_or_harvest
 from mtmc.sim.truth import write_scenario_truth
 from mtmc.sim.world import World, build_world, rng_for
 
 log = logging.getLogger(__name__)
+
+GPS_ORIGIN = (42.5, -90.7)  # (lat, lon) of the world's (0, 0) in the AI City layout: CityFlow's Dubuque, Iowa
 
 
 def default_cache_dir() -> Path:
@@ -89,7 +98,8 @@ class Scene:
         looks = assign_looks(len(world.vehicles), len(bank), config.traffic, rng_for(config.seed, "looks"))
         return cls(config, world, backgrounds, bank, {v.id: look for v, look in zip(world.vehicles, looks)})
 
-    def renderer(self, camera_id: str) -> CameraRenderer:
+    def renderer(self, camera_id: str, layout: str = "scenario") -> CameraRenderer:
+        """Camera ``camera_id``'s renderer; in the AI City layout even-numbered cameras get a lens."""
         placement = next(c for c in self.world.cameras if c.id == camera_id)
         footage = self.config.footage[placement.footage]
         background = self.backgrounds[placement.footage]
@@ -103,7 +113,10 @@ class Scene:
             rng_for(self.config.seed, "look", placement.number),
         )
         road = RoadView(np.array(footage.road.corners), footage.road.width_m, footage.road.length_m)
-        return CameraRenderer(self.world, placement, road, background, self.bank, self.looks, look, self.config.seed)
+        lens = None
+        if layout == "aicity" and placement.number % 2 == 0:
+            lens = draw_lens(look.size, rng_for(self.config.seed, "lens", placement.number))
+        return CameraRenderer(self.world, placement, road, background, self.bank, self.looks, look, self.config.seed, lens)
 
 
 def render_camera(
@@ -112,14 +125,16 @@ def render_camera(
     out_dir: str,
     backgrounds: dict[str, np.ndarray],
     events: multiprocessing.Queue | None = None,
-    video_name: str = "vdo.mp4",
+    layout: str = "scenario",
 ) -> dict:
     """Process entry point: render one camera's video and ground truth; returns its GT rows.
-    ``video_name``: vdo.mp4 (``render.codec``) or vdo.avi (``render.avi_codec``)."""
+    ``layout``: scenario (vdo.mp4, ``render.codec``) or aicity (vdo.avi, ``render.avi_codec``,
+    CityFlow's calibration: module docstring)."""
     import cv2
 
     scene = Scene.build(SimConfig.model_validate(config), backgrounds)
-    renderer = scene.renderer(camera_id)
+    renderer = scene.renderer(camera_id, layout)
+    video_name = "vdo.avi" if layout == "aicity" else "vdo.mp4"
     folder = Path(out_dir) / camera_id
     (folder / "gt").mkdir(parents=True, exist_ok=True)
     count = renderer.frame_count()
@@ -155,14 +170,35 @@ def render_camera(
     ]
     (folder / "gt" / "gt.txt").write_text("".join(lines))
     cv2.imwrite(str(folder / "roi.jpg"), renderer.roi(), [cv2.IMWRITE_JPEG_QUALITY, 100])
-    ground_to_image = renderer.look.warp @ renderer.road.ground_to_image @ placement.world_to_local(scene.world.graph)
-    ground_to_image /= ground_to_image[2, 2]
-    matrix = ";".join(" ".join(f"{v:.9g}" for v in row) for row in ground_to_image)
-    (folder / "calibration.txt").write_text(
-        f"Homography matrix: {matrix}\n"
-        "# maps ground-plane world metres (x, y, 1) to image pixels of this camera\n"
-    )
+    (folder / "calibration.txt").write_text(calibration_text(renderer, scene.world, layout))
     return {"camera": camera_id, "frames": count, "rows": table}
+
+
+def calibration_text(renderer: CameraRenderer, world: World, layout: str) -> str:
+    """The camera's calibration.txt: world metres -> pixels (scenario layout), or as CityFlow's
+    (aicity layout): GPS (lat, lon) -> pixels of the undistorted image, and the lens when it has one."""
+    ground_to_image = renderer.look.warp @ renderer.road.ground_to_image @ renderer.placement.world_to_local(world.graph)
+    if layout != "aicity":
+        return (
+            f"Homography matrix: {_matrix(ground_to_image / ground_to_image[2, 2], '.9g')}\n"
+            "# maps ground-plane world metres (x, y, 1) to image pixels of this camera\n"
+        )
+    # GPS values differ in their 5th digit across a view: 17 digits keep the map to the millimetre
+    gps_to_image = ground_to_image @ metres_from_degrees(GPS_ORIGIN)
+    lines = [f"Homography matrix: {_matrix(gps_to_image / np.abs(gps_to_image).max(), '.17g')}"]
+    if renderer.lens is not None:
+        lines.append(f"Intrinsic parameter matrix: {_matrix(renderer.lens.matrix, '.17g')}")
+        lines.append(f"Distortion coefficients: {' '.join(f'{v:.17g}' for v in renderer.lens.distortion)}")
+    lines.append(
+        f"# maps GPS (latitude, longitude, 1) to pixels of this camera's {'undistorted ' if renderer.lens else ''}image; "
+        f"SynthCity's world metres are east/north of {GPS_ORIGIN[0]}, {GPS_ORIGIN[1]}"
+    )
+    return "".join(line + "\n" for line in lines)
+
+
+def _matrix(matrix: np.ndarray, spec: str) -> str:
+    """``a b c;d e f;g h i``"""
+    return ";".join(" ".join(format(v, spec) for v in row) for row in matrix)
 
 
 SPLITS = ("train", "validation", "test")
@@ -196,9 +232,8 @@ def simulate(
         ProcessPoolExecutor(max_workers=min(config.render.workers, len(cameras)), mp_context=context) as pool,
     ):
         tasks = {c: progress.add_task(f"render {c}", total=None) for c in cameras}
-        video = "vdo.avi" if layout == "aicity" else "vdo.mp4"
         futures: dict[str, Future] = {
-            c: pool.submit(render_camera, payload, c, str(cameras_dir), scene.backgrounds, events, video) for c in cameras
+            c: pool.submit(render_camera, payload, c, str(cameras_dir), scene.backgrounds, events, layout) for c in cameras
         }
         results = follow(progress, tasks, events, futures, Future.result, lambda camera, _: f"render {camera} done")
     manager.shutdown()
