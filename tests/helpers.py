@@ -35,3 +35,13 @@ def short_clips(data_dir, folder, frames: int) -> dict:
         writer.release()
         out[name] = folder / f"{name}.mp4"
     return out
+
+
+def calibrated_scene(**fields):
+    """A matcher Scene whose embedder is calibrated as a good re-id model would be: cosine distances
+    of one vehicle around 0.1, of two around 0.6 (tests' features are made to that scale)."""
+    from mtmc.match.distances import Scene
+    from mtmc.match.evidence import AppearanceCalibration, DistanceSample
+
+    calibration = AppearanceCalibration(DistanceSample(0.1, 0.08, 100), DistanceSample(0.6, 0.2, 1000), "tests")
+    return Scene(appearance=calibration, **fields)

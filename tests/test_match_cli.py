@@ -52,8 +52,14 @@ def test_a_run_config_is_named_as_one(tmp_path, capsys):
 
 
 def test_features_and_mot_dir(tmp_path):
-    # Two cameras, two objects each, far apart in time: only appearance can tell who is who.
-    config = _write_config(tmp_path / "m.yaml", "matcher: {distances: [{name: cosine}], threshold: 0.3}\n")
+    # Two cameras, two objects each, far apart in time: only appearance can tell who is who. The
+    # features' calibration (as `mtmc reid calibrate` writes it) says how far one vehicle's lie.
+    (tmp_path / "features.calibration.yaml").write_text(
+        "calibration: {same: {mean: 0.1, std: 0.08, pairs: 100}, different: {mean: 0.6, std: 0.2, pairs: 1000}}\n"
+    )
+    config = _write_config(
+        tmp_path / "m.yaml", "matcher: {distances: [{name: cosine}], threshold: 0.3, calibration: features.calibration.yaml}\n"
+    )
     tracks = tmp_path / "tracks"
     tracks.mkdir()
     for camera, ids in (("c001", (1, 2)), ("c002", (5, 9))):
@@ -70,6 +76,10 @@ def test_features_and_mot_dir(tmp_path):
     assert len(read_mot(tmp_path / "mot" / "c002.txt")) == 20
     line = out.read_text().splitlines()[0].split()
     assert len(line) == 9 and line[-2:] == ["-1.000", "-1.000"]
+    # Uncalibrated features are cautious: appearance alone links nothing across cameras.
+    _write_config(config, "matcher: {distances: [{name: cosine}]}\n")
+    assert main(["match", str(config), "--tracks", str(tracks), "-o", str(out), "-q"]) == 0
+    assert len(set(read_aicity(out).id.tolist())) == 4
 
 
 def _load_benchmark():
@@ -92,7 +102,7 @@ def synthcity_idf1(sim: Path, rerank: bool, topology: bool) -> float:
     topo = yaml.safe_load((sim / "topology.yaml").read_text())
     config = {
         "cameras": [{"id": c["id"], "fps": c["fps"], "offset_s": c["offset_s"]} for c in topo["cameras"]],
-        "matcher": {"distances": [{"name": "cosine"}], "rerank": {"enabled": rerank}},
+        "matcher": {"distances": [{"name": "cosine"}], "rerank": {"enabled": rerank}, "calibration": "tracks/features.calibration.yaml"},
     }
     if topology:
         config["topology"] = {"links": topo["links"], "exclusive_views": True}
@@ -107,5 +117,6 @@ def test_synthcity_no_render_with_features(tmp_path, data_dir):
     assert main(["simulate", str(ROOT / "configs" / "synthcity-small.yaml"), "-o", str(sim), "--no-render"]) == 0
     scores = {(r, t): synthcity_idf1(sim, r, t) for r in (False, True) for t in (False, True)}
     print({f"rerank={r} topology={t}": round(v, 4) for (r, t), v in scores.items()})
-    assert scores[(False, True)] > 0.5
-    assert scores[(False, True)] >= scores[(False, False)]  # travel-time gates help
+    # The synthetic features know each vehicle but not its look-alikes (recolours, twins), which cap
+    # IDF1 near 0.6; calibrated evidence gets there with or without the travel-time links.
+    assert scores[(False, True)] > 0.55 and scores[(False, False)] > 0.55

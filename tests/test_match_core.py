@@ -82,9 +82,15 @@ def test_cosine_uses_normalised_track_features_and_nan_without():
 def test_unknown_distance_and_combine():
     with pytest.raises(MtmcError, match="unknown distance 'nope'"):
         DISTANCES.build("nope")
-    m1 = np.array([[np.nan, 0.2], [0.2, np.nan]])
-    m2 = np.array([[np.nan, np.nan], [np.nan, np.nan]])
-    assert combine([m1, m2], [1, 3])[0, 1] == pytest.approx(0.2)
+    m1 = np.array([[np.nan, 0.2], [0.2, np.nan]])  # log-likelihood ratios
+    m2 = np.array([[np.nan, 1.0], [np.nan, np.nan]])
+    cost = combine([m1, m2], [1, 3], log_prior=0.0)  # minus the posterior log-odds; nan: no cue at all
+    assert cost[0, 1] == pytest.approx(-(0.2 + 3 * 1.0))
+    assert cost[1, 0] == pytest.approx(-0.2)
+    assert np.isnan(cost[0, 0])
+    gated = np.array([[np.nan, -1.5], [np.nan, np.nan]])  # the prior: nan where the time gates say no
+    cost = combine([m1], [1], log_prior=gated)
+    assert cost[0, 1] == pytest.approx(-(-1.5 + 0.2)) and np.isnan(cost[1, 0])
 
 
 # ---- gates and constraints ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from mtmc.match.config import MatcherConfig, TopologyConfig
 from mtmc.match.gates import cannot_link, time_gates
 from mtmc.match.online import OnlineAssociator, cluster_sparse
 from mtmc.types import Tracklet
+from helpers import calibrated_scene
 
 
 def tracklet(camera, track, t0, t1, feature=None, fps=5.0) -> Tracklet:
@@ -25,6 +26,11 @@ def angle(degrees: float) -> np.ndarray:
 
 def cosine_config(**online) -> MatcherConfig:
     return MatcherConfig.model_validate({"distances": [{"name": "cosine"}], "threshold": 0.5, "online": online})
+
+
+def calibrated(config: MatcherConfig, topology: TopologyConfig | None = None) -> OnlineAssociator:
+    """The online matcher with a calibrated embedder (tests.helpers.calibrated_scene)."""
+    return OnlineAssociator(config, calibrated_scene(), topology)
 
 
 def run(online: OnlineAssociator, tracklets: list[Tracklet], watermarks: list[float]) -> dict:
@@ -46,7 +52,7 @@ def test_vehicle_passing_two_cameras_gets_one_id():
     b1 = tracklet(1, 2, 1.0, 4.0, angle(90))
     a2 = tracklet(2, 7, 10.0, 13.0, angle(5))
     b2 = tracklet(2, 8, 11.0, 14.0, angle(85))
-    online = OnlineAssociator(cosine_config())
+    online = calibrated(cosine_config())
     for t in (a1, b1):
         online.add(t)
     decisions, _ = online.advance(5.0)
@@ -86,7 +92,7 @@ def test_final_ids_do_not_depend_on_arrival_or_watermark_steps():
         shuffled = [tracklets[k] for k in order]
         steps = np.cumsum(rng.uniform(0.05, 7.0, 40)).tolist()
         for topo in (None, topology):
-            online = OnlineAssociator(cosine_config(window_s=20.0), topology=topo)
+            online = calibrated(cosine_config(window_s=20.0), topology=topo)
             # arrivals: every tracklet ending at or before W, shuffled, plus some that end later (early)
             final = {}
             remaining = list(shuffled)
@@ -113,19 +119,20 @@ def test_same_camera_overlapping_tracks_never_share_an_id():
     b = tracklet(1, 2, 2.0, 6.0, angle(1))
     c = tracklet(2, 1, 8.0, 10.0, angle(0.5))
     d = tracklet(2, 2, 7.0, 10.5, angle(0.2))  # overlaps c on camera 2
-    final = run(OnlineAssociator(cosine_config()), [a, b, c, d], [1.0, 5.0, 7.0, 9.0, 12.0, 30.0])
+    final = run(calibrated(cosine_config()), [a, b, c, d], [1.0, 5.0, 7.0, 9.0, 12.0, 30.0])
     assert final[a.key] != final[b.key]
     assert final[c.key] != final[d.key]
     assert {final[c.key], final[d.key]} == {final[a.key], final[b.key]}
 
 
 def test_bridging_evidence_later_revises_two_ids_into_one():
-    # A and B are 64 degrees apart (cosine 0.56 > 0.5): two identities. C, ending later, lies between
-    # them (0.14 from A, 0.16 from B): it joins A, and the revision merges B into A's identity.
+    # A and B are 44 degrees apart (cosine distance 0.28: about as likely one vehicle as two, too
+    # little against the prior): two identities. C, ending later, lies between them (22 degrees from
+    # each, strong evidence): it joins A, and the revision merges B into A's identity.
     a = tracklet(1, 1, 0.0, 2.0, angle(0))
-    b = tracklet(3, 1, 10.0, 12.0, angle(64))
-    c = tracklet(2, 1, 20.0, 22.0, angle(31))
-    online = OnlineAssociator(cosine_config())
+    b = tracklet(3, 1, 10.0, 12.0, angle(44))
+    c = tracklet(2, 1, 20.0, 22.0, angle(22))
+    online = calibrated(cosine_config())
     online.add(a)
     online.add(b)
     online.advance(15.0)
@@ -144,7 +151,7 @@ def test_memory_stays_bounded_over_a_long_run():
     looks = rng.standard_normal((500, 4))
     chain = [{"from": f"c{a:03d}", "to": f"c{a + 1:03d}", "min_s": 0.5, "max_s": 3.0} for a in range(9)]
     topology = TopologyConfig.model_validate({"links": chain, "exclusive_views": True})
-    online = OnlineAssociator(cosine_config(window_s=5.0, step_s=1.0), topology=topology)
+    online = calibrated(cosine_config(window_s=5.0, step_s=1.0), topology=topology)
     n, rate = 20_000, 20.0  # 20 tracklets ending per second for 1,000 s
     biggest = {"window": 0, "ids": 0, "cache": 0}
     finalised = 0
@@ -166,7 +173,7 @@ def test_memory_stays_bounded_over_a_long_run():
 def test_late_tracklet_is_counted_and_still_assigned():
     a = tracklet(1, 1, 0.0, 2.0, angle(0))
     late = tracklet(2, 1, 3.0, 4.5, angle(2))
-    online = OnlineAssociator(cosine_config())
+    online = calibrated(cosine_config())
     online.add(a)
     online.advance(10.0)  # epoch 4 (late's) is decided without it
     online.add(late)
@@ -206,7 +213,7 @@ def test_online_gates_equal_the_offline_time_gates():
         for exclusive in (False, True):
             topology = TopologyConfig.model_validate({"links": links, "complete": complete, "exclusive_views": exclusive})
             config = cosine_config().model_copy(update={"max_gap_s": 40.0})
-            online = OnlineAssociator(config, topology=topology)
+            online = calibrated(config, topology=topology)
             offline = time_gates(tracklets, topology, config.max_gap_s)
             for i, t in enumerate(tracklets):
                 np.testing.assert_array_equal(online._gate(t, starts, ends, cameras), offline[i])
@@ -226,7 +233,7 @@ def test_window_candidates_equal_the_offline_time_gates_whatever_the_topology():
         for exclusive in (False, True):
             topology = TopologyConfig.model_validate({"links": links, "complete": complete, "exclusive_views": exclusive})
             config = cosine_config().model_copy(update={"max_gap_s": 40.0})
-            online = OnlineAssociator(config, topology=topology)
+            online = calibrated(config, topology=topology)
             for k, t in enumerate(window):
                 online._columns.add(t, k + 1)
             for k in sorted(gone):

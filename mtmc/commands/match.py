@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if args.rerank is not None:
         matcher = matcher.model_copy(update={"rerank": matcher.rerank.model_copy(update={"enabled": args.rerank})})
     if args.threshold is not None:
-        if not args.threshold > 0:
-            raise MtmcError(f"--threshold: must be > 0, got {args.threshold}")
+        if not 0 < args.threshold < 1:
+            raise MtmcError(f"--threshold: a probability between 0 and 1 (exclusive), got {args.threshold}")
         matcher = matcher.model_copy(update={"threshold": args.threshold})
     tracks_dir = Path(args.tracks)
     if not tracks_dir.is_dir():
@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     scene = Scene(ground_maps(config.cameras))
     tracklets = [t for camera in config.cameras for t in read_camera_tracklets(camera, tracks_dir)]
+    if any(t.feature is not None for t in tracklets):
+        from mtmc.runtime.matcher import calibration_of
+
+        scene.appearance = calibration_of(matcher.calibration, {"name": "features of the tracks folder"})
     topology = config.topology.by_number({c.id: c.number for c in config.cameras}) if config.topology else None
     labels = associate(tracklets, matcher, scene, topology)
     ids = global_ids(tracklets, labels)

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mtmc.camera_names import aicity_number, assign_numbers, check_name
 from mtmc.errors import MtmcError
+from mtmc.match.evidence import logit
 from mtmc.schema import StrictModel
 
 
@@ -86,6 +88,8 @@ class Link(StrictModel):
     to: str = Field(description="camera name")
     min_s: float = Field(ge=0)
     max_s: float = Field(gt=0)
+    mean_s: float | None = Field(None, description="travel time's mean when known (learnt): a normal density")
+    std_s: float | None = Field(None, gt=0, description="travel time's standard deviation when known")
     model_config = ConfigDict(extra="ignore", populate_by_name=True)  # SynthCity adds distance_m, observed_s
 
     @field_validator("from_", "to")
@@ -113,6 +117,30 @@ class TopologyConfig(StrictModel):
         "evidence); false: only what is known (a learnt topology), so an unlinked pair is gated by "
         "time alone (matcher.max_gap_s), as without a topology",
     )
+    overlaps: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="with exclusive_views: the camera pairs whose views do overlap (a vehicle may be in both at once)",
+    )
+
+    @field_validator("overlaps")
+    @classmethod
+    def _overlap_names(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(check_name(a), check_name(b)) for a, b in value]
+
+    def may_overlap(self, a: int, b: int) -> bool:
+        """Whether cameras ``a`` and ``b`` (numbers; topology ``by_number``) can see one vehicle at once."""
+        return not self.exclusive_views or a == b or {f"c{a:03d}", f"c{b:03d}"} in [set(pair) for pair in self.overlaps]
+
+    def overlap_allowed(self, cameras_a: np.ndarray, cameras_b: np.ndarray) -> np.ndarray:
+        """``may_overlap`` for arrays of camera numbers, broadcast."""
+        a, b = np.broadcast_arrays(np.asarray(cameras_a), np.asarray(cameras_b))
+        if not self.exclusive_views:
+            return np.ones(a.shape, bool)
+        out = a == b
+        for x, y in self.overlaps:
+            x, y = int(x[1:]), int(y[1:])
+            out |= ((a == x) & (b == y)) | ((a == y) & (b == x))
+        return out
 
     def by_number(self, numbers: Mapping[str, int], strict: bool = True) -> TopologyConfig:
         """This topology as the matcher's gates read it: each link's cameras as ``c<number>``, by
@@ -131,14 +159,15 @@ class TopologyConfig(StrictModel):
             if link.from_ in numbers and link.to in numbers:
                 update = {"from_": f"c{numbers[link.from_]:03d}", "to": f"c{numbers[link.to]:03d}"}
                 links.append(link.model_copy(update=update))
-        return self.model_copy(update={"links": links})
+        overlaps = [(f"c{numbers[a]:03d}", f"c{numbers[b]:03d}") for a, b in self.overlaps if a in numbers and b in numbers]
+        return self.model_copy(update={"links": links, "overlaps": overlaps})
 
 
 class DistanceConfig(BaseModel):
     """A distance from the registry by name; other keys are its options (unknown ones are errors)."""
 
     name: str
-    weight: float = Field(1.0, gt=0, description="weight in the weighted mean of the distances")
+    weight: float = Field(1.0, gt=0, description="multiplies this cue's log-likelihood ratio in the sum")
     model_config = ConfigDict(extra="allow")
 
     def options(self) -> dict[str, Any]:
@@ -191,6 +220,17 @@ class OnlineConfig(StrictModel):
         return max(60.0, max((link.max_s for link in links), default=0.0) + 30.0)
 
 
+class PriorConfig(StrictModel):
+    """How often a vehicle has each kind of continuation (:mod:`mtmc.match.timing`); the prior odds
+    of a pair are these over the number of other tracklets that could be that continuation."""
+
+    link: float = Field(0.5, gt=0, le=1, description="a vehicle leaving a camera is seen next by a linked camera")
+    overlap: float = Field(0.5, gt=0, le=1, description="a vehicle in one of two views that may overlap is seen by the other at once")
+    unknown: float = Field(0.1, gt=0, le=1, description="a vehicle seen by a camera is seen by one it has no known link with")
+    fragment: float = Field(0.5, gt=0, le=1, description="a track breaks and resumes within the continuity gap")
+    reappear: float = Field(0.05, gt=0, le=1, description="a vehicle leaves a view and comes back into it later")
+
+
 class MatcherConfig(StrictModel):
     distances: list[DistanceConfig] = Field(
         default_factory=lambda: [
@@ -198,11 +238,15 @@ class MatcherConfig(StrictModel):
             DistanceConfig(name="geometric"),
             DistanceConfig(name="continuity"),
         ],
-        description="combined as a weighted mean over those defined for a pair",
+        description="the cues: each distance's log-likelihood ratio (same vehicle against different), "
+        "summed over those defined for a pair with the prior log-odds",
     )
-    # Every registered distance is scaled so that about 1 means "clearly different objects", so the
-    # midpoint 0.5 is the neutral stopping point; tune per deployment, not per data set.
-    threshold: float = Field(0.5, gt=0, description="clusters stop merging above this distance")
+    # A decision, not a distance: the cues are calibrated likelihoods, so 0.5 (link when one
+    # vehicle is likelier than two) is right for any embedder; raise it to link less.
+    threshold: float = Field(
+        0.5, gt=0, lt=1, description="link when the probability that two tracklets are one vehicle is at least this"
+    )
+    priors: PriorConfig = Field(default_factory=PriorConfig)
     linkage: Literal["average", "complete"] = "average"  # average: robust to one noisy pair
     rerank: RerankConfig = Field(default_factory=RerankConfig)
     max_gap_s: float = Field(
@@ -212,6 +256,16 @@ class MatcherConfig(StrictModel):
         "this give no direct evidence (inf: no limit)",
     )
     online: OnlineConfig = Field(default_factory=OnlineConfig)
+    calibration: Path | None = Field(
+        None,
+        description="the appearance cue's calibration: a `mtmc reid calibrate` YAML file or a weights name of "
+        "the manifest; null: the run's embedder's (mtmc run), uncalibrated (mtmc match)",
+    )
+
+    @property
+    def cost_threshold(self) -> float:
+        """``threshold`` on the clustering's cost scale (minus the posterior log-odds)."""
+        return -logit(self.threshold)
 
 
 class MatchConfig(StrictModel):

@@ -3,9 +3,10 @@
 A distance is built from its options and called as ``fn(tracklets, scene) -> (N, N)``, or
 ``fn(tracklets, scene, others) -> (N, M)`` for the rectangle of the tracklets against ``others``
 (the online matcher's new tracklets against their candidates), with nan where it says nothing
-about a pair (no features, no time overlap, no homography). Every distance
-is scaled so that about 1 means "clearly different objects"; ``combine`` takes the weighted mean
-of the defined ones. ``appearance`` distances are the ones re-ranking applies to.
+about a pair (no features, no time overlap, no homography). Each distance carries its evidence
+model, ``fn.llr(d, scene)``: the log-likelihood ratio of the distance for "same vehicle" against
+"different vehicles" (:mod:`mtmc.match.evidence`); ``combine`` sums the defined ones, weighted,
+with the prior log-odds. ``appearance`` distances are the ones re-ranking applies to.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mtmc.match.evidence import UNCALIBRATED, AppearanceCalibration, ProximityModel
 from mtmc.match.geometry import foot_points, project
 from mtmc.registry import Registry
 from mtmc.types import Tracklet
@@ -22,9 +24,15 @@ from mtmc.types import Tracklet
 
 @dataclass
 class Scene:
-    """What distances may know besides the tracklets: image -> ground homographies by camera number."""
+    """What distances may know besides the tracklets: image -> ground maps by camera number, and
+    the embedder's appearance calibration (None: uncalibrated, ``UNCALIBRATED``'s cautious model)."""
 
     homographies: dict[int, np.ndarray] = field(default_factory=dict)
+    appearance: AppearanceCalibration | None = None
+
+    @property
+    def appearance_model(self) -> AppearanceCalibration:
+        return self.appearance if self.appearance is not None else UNCALIBRATED
 
 
 DistanceFn = Callable[..., np.ndarray]  # (tracklets, scene, others=None) -> (N, N) or (N, M)
@@ -71,8 +79,10 @@ def _masked(dist: np.ndarray, have: np.ndarray, have_others: np.ndarray) -> np.n
     return dist
 
 
-def _pairwise(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> DistanceFn:
-    """An appearance distance from ``fn(features, other features) -> (N, M)`` on L2-normalised features."""
+def _pairwise(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], as_cosine: Callable[[np.ndarray], np.ndarray]) -> DistanceFn:
+    """An appearance distance from ``fn(features, other features) -> (N, M)`` on L2-normalised
+    features; ``as_cosine`` turns its values back into cosine distances, which the embedder's
+    calibration reads."""
 
     def distance(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
         f, have = features(tracklets)
@@ -82,6 +92,7 @@ def _pairwise(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> DistanceFn:
         return _masked(fn(f, g), have, have_others)
 
     distance.appearance = True  # type: ignore[attr-defined]
+    distance.llr = lambda d, scene: scene.appearance_model.llr(as_cosine(d))  # type: ignore[attr-defined]
     return distance
 
 
@@ -94,6 +105,27 @@ def _scores(tracklets: Sequence[Tracklet], name: str) -> tuple[np.ndarray, np.nd
     for k in np.flatnonzero(have):
         scores[k] = tracklets[k].attributes[name]
     return scores, have
+
+
+def co_occurring(tracklets: Sequence[Tracklet], others: Sequence[Tracklet] | None = None) -> np.ndarray:
+    """Cosine distances of pairs of one camera that overlap in time (two vehicles for sure), each
+    pair once: the run's own different-vehicle distances (``evidence.NegativeMoments``)."""
+    square = others is None
+    columns = tracklets if square else others
+    f, have = features(tracklets)
+    g, have_others = (f, have) if square else features(columns)
+    if not have.any() or not have_others.any() or f.shape[1] != g.shape[1]:
+        return np.zeros(0)
+    starts, ends = _spans(tracklets)
+    col_starts, col_ends = (starts, ends) if square else _spans(columns)
+    cameras = np.array([t.camera for t in tracklets])
+    col_cameras = cameras if square else np.array([t.camera for t in columns])
+    pairs = (cameras[:, None] == col_cameras[None, :]) & (starts[:, None] <= col_ends[None, :]) & (col_starts[None, :] <= ends[:, None])
+    pairs &= have[:, None] & have_others[None, :]
+    if square:
+        pairs = np.triu(pairs, 1)
+    i, j = np.nonzero(pairs)
+    return np.clip(1.0 - (f[i] * g[j]).sum(axis=1), 0.0, 2.0)
 
 
 def metadata_distance(
@@ -119,7 +151,7 @@ def cosine(scale: float = 1.0, metadata: dict[str, float] | None = None) -> Dist
     with ``metadata`` ({attribute: gamma}) the attribute distances are added, as the original
     distance that re-ranking starts from (seed 001, Eq. 5)."""
 
-    appearance = _pairwise(lambda f, g: np.clip(1.0 - f @ g.T, 0.0, 2.0) / scale)
+    appearance = _pairwise(lambda f, g: np.clip(1.0 - f @ g.T, 0.0, 2.0) / scale, lambda d: d * scale)
     if metadata is not None and not (
         isinstance(metadata, dict)
         and all(isinstance(g, int | float) and not isinstance(g, bool) and g >= 0 for g in metadata.values())
@@ -132,6 +164,7 @@ def cosine(scale: float = 1.0, metadata: dict[str, float] | None = None) -> Dist
         return appearance(tracklets, scene, others) + metadata_distance(tracklets, metadata, others)
 
     fn.appearance = True  # type: ignore[attr-defined]
+    fn.llr = appearance.llr  # type: ignore[attr-defined]
     return fn
 
 
@@ -139,7 +172,7 @@ def cosine(scale: float = 1.0, metadata: dict[str, float] | None = None) -> Dist
 def euclidean(scale: float = 1.0) -> DistanceFn:
     """Euclidean distance between L2-normalised track-mean features (sqrt 2 for orthogonal), / ``scale``."""
 
-    return _pairwise(lambda f, g: np.sqrt(np.clip(2.0 - 2.0 * (f @ g.T), 0.0, None)) / scale)
+    return _pairwise(lambda f, g: np.sqrt(np.clip(2.0 - 2.0 * (f @ g.T), 0.0, None)) / scale, lambda d: (d * scale) ** 2 / 2)
 
 
 def ground_track(tracklet: Tracklet, scene: Scene) -> np.ndarray | None:
@@ -186,10 +219,15 @@ def _spans(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, np.ndarray]:
 
 
 @DISTANCES.register("geometric")
-def geometric(scale: float = 1.0, min_overlap_s: float = 0.0) -> DistanceFn:
+def geometric(
+    scale: float = 1.0, min_overlap_s: float = 0.0, sigma_m: float = 1.5, radius_m: float = 25.0
+) -> DistanceFn:
     """Mean ground-plane distance of the foot points over time-overlapping frames (cameras with
-    overlapping views), divided by ``scale``: the length, in the homographies' ground units, at
-    which two objects are clearly different (1 for metres; e.g. 100 for centimetres)."""
+    overlapping views), in metres: the ground distance / ``scale`` (the homographies' ground units
+    per metre: 1 for metres, 100 for centimetres). Evidence: one vehicle seen twice lies within
+    ``sigma_m`` of itself (foot points and calibration err by about that), another anywhere within
+    ``radius_m``."""
+    model = ProximityModel(sigma_m, radius_m)
 
     def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
         square = others is None  # then each pair is computed once and mirrored
@@ -214,35 +252,69 @@ def geometric(scale: float = 1.0, min_overlap_s: float = 0.0) -> DistanceFn:
                     out[j, i] = out[i, j]
         return out
 
+    fn.llr = lambda d, scene: model.llr(d)  # type: ignore[attr-defined]
     return fn
 
 
+VELOCITY_SPAN_S = 1.0  # a track's velocity: its displacement over (up to) its last / first second
+
+
+def _velocity(times: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Mean velocity from the first to the last point; zero when they lie under a fifth of a second
+    apart (too short to tell motion from jitter)."""
+    ok = np.isfinite(points).all(axis=1)
+    t, p = times[ok], points[ok]
+    if len(t) < 2 or t[-1] - t[0] < 0.2:
+        return np.zeros(2)
+    return (p[-1] - p[0]) / (t[-1] - t[0])
+
+
 @DISTANCES.register("continuity")
-def continuity(scale: float = 1.0, max_gap_s: float = 1.0) -> DistanceFn:
+def continuity(
+    scale: float = 1.0, max_gap_s: float = 1.0, sigma: float = 0.5, sigma_m: float = 1.5, spread: float = 10.0
+) -> DistanceFn:
     """Fragments of one camera's track: where one tracklet ends and a later one of the same camera
-    starts at most ``max_gap_s`` after. Ground distance / ``scale`` between the last and the first
-    foot point when the camera has a homography, else their image distance in box heights."""
+    starts at most ``max_gap_s`` after. Each end is carried over the gap at its own velocity (the
+    earlier one forward, the later one back); the distance is the mean miss, in standard errors:
+    metres (ground distance / ``scale``) over ``sigma_m`` when the camera has a ground map, else
+    box heights over ``sigma``. Evidence: the same vehicle misses by about one standard error,
+    another lies anywhere within ``spread`` of them."""
+    model = ProximityModel(1.0, spread)
+
+    def ends(t: Tracklet, scene: Scene, at_end: bool) -> tuple[float, np.ndarray, np.ndarray, float]:
+        """Time, position, velocity at one end of ``t``, and the unit (standard error) there."""
+        if at_end:
+            inside = t.times >= t.times[-1] - VELOCITY_SPAN_S
+        else:
+            inside = t.times <= t.times[0] + VELOCITY_SPAN_S
+        times, boxes = t.times[inside], t.boxes[inside]
+        homography = scene.homographies.get(t.camera)
+        if homography is not None:
+            points, unit = project(homography, foot_points(boxes)) / scale, sigma_m
+        else:
+            points, unit = foot_points(boxes), sigma * max(float(boxes[-1 if at_end else 0, 3]), 1e-6)
+        k = -1 if at_end else 0
+        return float(times[k]), points[k], _velocity(times, points), unit
 
     def link(a: Tracklet, b: Tracklet, scene: Scene) -> float:
-        """a's last foot point to b's first, for b starting within ``max_gap_s`` after a ends."""
-        ends = np.vstack([foot_points(a.boxes[-1:]), foot_points(b.boxes[:1])])
-        homography = scene.homographies.get(a.camera)
-        if homography is not None:
-            g = project(homography, ends)
-            return float(np.hypot(*(g[0] - g[1]))) / scale
-        height = max(float(a.boxes[-1, 3] + b.boxes[0, 3]) / 2, 1e-6)
-        return float(np.hypot(*(ends[0] - ends[1]))) / height
+        """a's end carried forward to b's start and b's start carried back to a's end: mean miss."""
+        ta, pa, va, unit_a = ends(a, scene, True)
+        tb, pb, vb, unit_b = ends(b, scene, False)
+        gap = tb - ta
+        forward = np.hypot(*(pa + va * gap - pb))
+        backward = np.hypot(*(pb - vb * gap - pa))
+        return float((forward + backward) / 2 / ((unit_a + unit_b) / 2))
 
     def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
         columns = tracklets if others is None else others
-        starts, ends = _spans(tracklets)
+        starts, ends_ = _spans(tracklets)
         col_starts, col_ends = _spans(columns)
         cameras = np.array([t.camera for t in tracklets], np.int64)
         col_cameras = np.array([t.camera for t in columns], np.int64)
         out = np.full((len(tracklets), len(columns)), np.nan)
         for i in range(len(tracklets)):
             same = col_cameras == cameras[i]
-            after = np.flatnonzero(same & (col_starts - ends[i] > 0) & (col_starts - ends[i] <= max_gap_s))
+            after = np.flatnonzero(same & (col_starts - ends_[i] > 0) & (col_starts - ends_[i] <= max_gap_s))
             before = np.flatnonzero(same & (starts[i] - col_ends > 0) & (starts[i] - col_ends <= max_gap_s))
             for j in after.tolist():
                 out[i, j] = link(tracklets[i], columns[j], scene)
@@ -251,6 +323,7 @@ def continuity(scale: float = 1.0, max_gap_s: float = 1.0) -> DistanceFn:
         out[~np.isfinite(out)] = np.nan
         return out
 
+    fn.llr = lambda d, scene: model.llr(d)  # type: ignore[attr-defined]
     return fn
 
 
@@ -258,13 +331,15 @@ def is_appearance(fn: DistanceFn) -> bool:
     return bool(getattr(fn, "appearance", False))
 
 
-def combine(matrices: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    """Weighted mean over the matrices defined (not nan) for each pair; nan where none is."""
+def combine(matrices: Sequence[np.ndarray], weights: Sequence[float], log_prior: np.ndarray | float) -> np.ndarray:
+    """The cost of linking each pair: minus its posterior log-odds, ``-(log_prior + sum_k w_k LLR_k)``
+    over the cues defined (not nan) for it; nan where none is or the prior is nan (nothing known,
+    or the time gates say no)."""
     total = np.zeros_like(matrices[0])
-    weight = np.zeros_like(matrices[0])
+    defined = np.zeros(matrices[0].shape, bool)
     for m, w in zip(matrices, weights):
         ok = np.isfinite(m)
         total[ok] += w * m[ok]
-        weight[ok] += w
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(weight > 0, total / np.where(weight > 0, weight, 1), np.nan)
+        defined |= ok
+    cost = -(log_prior + total)
+    return np.where(defined & np.isfinite(cost), cost, np.nan)

@@ -14,6 +14,14 @@ Models:
   Beta distribution of the cosine distance / 2, fitted by moments on labelled pairs
   (``mtmc reid calibrate``) and shipped in the weights manifest. Its LLR is made monotone (a closer
   pair is never less likely the same vehicle).
+  Shipped calibrations come from other footage, and an embedder's distances move on unfamiliar
+  footage (every vehicle looks more alike to it there). So a run calibrates its embedder again on
+  itself, without labels (``self_calibrated``): (1) two tracklets of one camera that overlap in time
+  are two vehicles, so their distances scale the shipped calibration to the footage (the ratio of
+  their mean to the shipped different-vehicle mean); (2) the cross-camera pairs the time gates let
+  through are a mixture of one vehicle (the share the priors say, ``mtmc.match.timing``) and two,
+  and a few EM steps started from (1) fit both distributions to them. Each step needs enough pairs
+  (``MIN_NEGATIVES``, ``MIN_CANDIDATES``), else the one before stands.
 - ``ProximityModel``: a distance in metres (or box heights) between where one vehicle would be
   twice: Rayleigh(``sigma``) when the same vehicle (2-D Gaussian error), the distance to a point
   uniform in a disc of radius ``radius`` when different: ``LLR = log(R^2 / 2 sigma^2) - d^2 / 2 sigma^2``.
@@ -28,6 +36,9 @@ from typing import Any
 
 import numpy as np
 
+MIN_NEGATIVES = 30  # a run's co-occurring pairs needed before they rescale its calibration
+MIN_CANDIDATES = 200  # gated cross-camera pairs needed before the mixture is fitted to them
+EM_STEPS = 30
 LLR_CAP = 8.0  # a likelihood ratio of ~3000: stronger claims from one cue are not trusted
 _GRID = np.linspace(0.0, 2.0, 2001)  # cosine distances at which an appearance LLR is tabulated
 
@@ -97,6 +108,36 @@ class AppearanceCalibration:
             out["cap"] = self.cap
         return out
 
+    def scaled(self, negatives: NegativeMoments) -> AppearanceCalibration:
+        """Scaled to a run whose known-negative distances have these moments (module docstring, 1)."""
+        if negatives.count < MIN_NEGATIVES:
+            return self
+        k = negatives.sample().mean / self.different.mean
+        same = DistanceSample(self.same.mean * k, self.same.std * k, self.same.pairs)
+        different = DistanceSample(self.different.mean * k, self.different.std * k, self.different.pairs)
+        return AppearanceCalibration(same, different, f"{self.data}; scaled x{k:.2f} to {negatives.count} co-occurring pairs", self.cap)
+
+    def fitted(self, distances: np.ndarray, same_share: float) -> AppearanceCalibration:
+        """Both distributions refitted by EM to a mixture of ``distances``, ``same_share`` of them
+        one vehicle, starting from this calibration (module docstring, 2)."""
+        x = np.clip(np.asarray(distances, np.float64), 1e-4, 2.0 - 1e-4)
+        if len(x) < MIN_CANDIDATES:
+            return self
+        from scipy.stats import beta
+
+        same, different = self.same, self.different
+        for _ in range(EM_STEPS):
+            p_same = same_share * beta.pdf(x / 2, *same.beta())
+            p_different = (1 - same_share) * beta.pdf(x / 2, *different.beta())
+            r = p_same / np.maximum(p_same + p_different, 1e-300)
+            if r.sum() < 1 or (1 - r).sum() < 1:
+                return self
+            same, different = _weighted(x, r), _weighted(x, 1 - r)
+        if not same.mean < different.mean:
+            return self
+        data = f"{self.data}; fitted to {len(x)} cross-camera pairs ({same_share:.0%} one vehicle)"
+        return AppearanceCalibration(same, different, data, self.cap)
+
     def _tabulate(self) -> np.ndarray:
         from scipy.stats import beta
 
@@ -117,6 +158,41 @@ class AppearanceCalibration:
         """The largest cosine distance whose LLR is at least ``llr`` (0 when none is)."""
         ok = np.flatnonzero(self._table >= llr)
         return float(_GRID[ok[-1]]) if len(ok) else 0.0
+
+
+@dataclass
+class NegativeMoments:
+    """Running moments of a run's known-negative distances (module docstring): bounded memory."""
+
+    count: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+
+    def add(self, distances: np.ndarray) -> None:
+        d = np.asarray(distances, np.float64)
+        d = d[np.isfinite(d)]
+        self.count += len(d)
+        self.total += float(d.sum())
+        self.squares += float((d**2).sum())
+
+    def sample(self) -> DistanceSample:
+        mean = self.total / self.count
+        variance = max(self.squares / self.count - mean**2, 0.0) * self.count / max(self.count - 1, 1)
+        return DistanceSample(mean, max(math.sqrt(variance), 1e-4), self.count)
+
+
+def _weighted(x: np.ndarray, w: np.ndarray) -> DistanceSample:
+    mean = float((w * x).sum() / w.sum())
+    std = float(np.sqrt((w * (x - mean) ** 2).sum() / w.sum()))
+    return DistanceSample(mean, max(std, 1e-3), int(round(float(w.sum()))))
+
+
+def self_calibrated(
+    calibration: AppearanceCalibration, negatives: NegativeMoments, candidates: np.ndarray, same_share: float
+) -> AppearanceCalibration:
+    """``calibration`` read on a run: scaled to its co-occurring pairs, then fitted to its gated
+    cross-camera pairs (module docstring). An uncalibrated embedder stays capped."""
+    return calibration.scaled(negatives).fitted(candidates, same_share)
 
 
 # An embedder nobody calibrated: a typical trained re-id model's distances, and its evidence

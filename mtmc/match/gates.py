@@ -2,7 +2,7 @@
 
 ``cannot_link``: two tracklets of one camera that overlap in time are two objects (a hard
 constraint), and so are tracklets of different cameras that overlap in time when the topology
-says no two views overlap (``exclusive_views``).
+says their views do not overlap (``exclusive_views``, less the pairs in ``overlaps``).
 
 ``time_gates``: which cross-camera pairs are direct evidence at all. With a topology, a pair of
 non-overlapping tracklets is gated by the link between their cameras: the later one's middle
@@ -43,7 +43,7 @@ def cannot_link(tracklets: Sequence[Tracklet], topology: TopologyConfig | None =
     same_camera = cameras[:, None] == cameras[None, :]
     forbidden = overlap & same_camera
     if topology is not None and topology.exclusive_views:
-        forbidden |= overlap & ~same_camera
+        forbidden |= overlap & ~same_camera & ~topology.overlap_allowed(cameras[:, None], cameras[None, :])
     np.fill_diagonal(forbidden, False)
     return forbidden
 
@@ -60,7 +60,7 @@ def time_gates(
         gap = np.maximum(starts[None, :] - ends[:, None], starts[:, None] - ends[None, :])
         return same_camera | overlap | (gap <= max_gap_s)
     middle = (starts + ends) / 2
-    allowed = same_camera | (overlap & (not topology.exclusive_views))
+    allowed = same_camera | (overlap & topology.overlap_allowed(cameras[:, None], cameras[None, :]))
     numbers = {int(c) for c in cameras.tolist()}
     linked = np.zeros((n, n), bool)  # filled only for a partial topology, the only user
     for link in topology.links:

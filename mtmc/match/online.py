@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -53,13 +53,16 @@ from scipy.sparse.csgraph import connected_components
 
 from mtmc.match.cluster import constrained_agglomerative
 from mtmc.match.config import MatcherConfig, TopologyConfig
-from mtmc.match.distances import Scene, TrackletBlock, features
+from mtmc.match.distances import Scene, TrackletBlock, co_occurring, features
+from mtmc.match.evidence import NegativeMoments, self_calibrated
 from mtmc.match.gates import cannot_link
 from mtmc.match.offline import build_distances, distance_matrix, distance_rows
+from mtmc.match.timing import CameraRates, Intervals, pair_prior
 from mtmc.types import Tracklet
 
 Key = tuple[int, int]
 Row = tuple[np.ndarray, np.ndarray]  # a new tracklet's defined distances: (window slots, values)
+CALIBRATION_PAIRS = 20_000  # the latest gated cross-camera pairs appearance is calibrated on
 _FORBIDDEN = 1e9  # cost of a pair the assignment must not take (linear_sum_assignment wants finite costs)
 
 
@@ -217,6 +220,14 @@ class OnlineAssociator:
         # whole matrix); distance_matrix is called ungated on blocks of candidates.
         self._ungated = self.config.model_copy(update={"max_gap_s": math.inf})
         self._built = build_distances(self.config)
+        self._prior = pair_prior(self.config, topology)
+        self._rates = CameraRates()  # every tracklet of the epochs decided so far
+        self._negatives = NegativeMoments()  # their co-occurring same-camera pairs' distances
+        self._appearance = self.scene.appearance_model  # as shipped; self.scene's is read on the run
+        self._candidates_seen: deque[float] = deque(maxlen=CALIBRATION_PAIRS)  # gated cross-camera distances
+        self._candidate_priors: deque[float] = deque(maxlen=CALIBRATION_PAIRS)  # and their prior probabilities
+        self._fitted_on = 0
+        self._negatives_fitted = 0
         self.exclusive = bool(topology is not None and topology.exclusive_views)
         # camera -> (other camera, lo, hi): a link says middle(other) - middle(this) in [lo, hi]
         self._travel: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
@@ -319,12 +330,14 @@ class OnlineAssociator:
         self._finalise(boundary - self.window_s, finals)
         batch = sorted(self._pending.pop(epoch), key=lambda t: t.key)
         self._pending_keys.difference_update(t.key for t in batch)
+        self._rates.add(batch)
         candidates = self._candidates(batch)
+        self._calibrate(batch, candidates)
         if self.config.rerank.enabled:
             rows, inner = self._reranked_distances(batch, candidates)
         else:
             rows, inner = self._distances(batch, candidates)
-        threshold, linkage = self.config.threshold, self.config.linkage
+        threshold, linkage = self.config.cost_threshold, self.config.linkage
 
         labels = cluster_sparse(batch, inner, threshold, linkage, self.topology)
         groups = [np.flatnonzero(labels == k).tolist() for k in range(int(labels.max()) + 1)]
@@ -388,13 +401,14 @@ class OnlineAssociator:
 
     def _reachable(self, camera: int) -> list[int] | None:
         """The cameras whose tracklets can pass the time gates with one of ``camera``'s: itself and
-        its linked cameras, when the topology is complete and views are exclusive (otherwise any
+        its linked and overlapping cameras, when the topology is complete and views are exclusive (otherwise any
         camera can, by overlap or by time alone: None)."""
         if self.topology is None or not self.exclusive or not self.topology.complete:
             return None
         reach = self._reach.get(camera)
         if reach is None:
-            reach = self._reach[camera] = sorted({camera, *(other for other, _, _ in self._travel.get(camera, ()))})
+            overlapping = {o for pair in self.topology.overlaps for o in (int(pair[0][1:]), int(pair[1][1:])) if camera in (int(pair[0][1:]), int(pair[1][1:]))}
+            reach = self._reach[camera] = sorted({camera, *overlapping, *(other for other, _, _ in self._travel.get(camera, ()))})
         return reach
 
     def _gate(self, t: Tracklet, starts: np.ndarray, ends: np.ndarray, cameras: np.ndarray) -> np.ndarray:
@@ -405,8 +419,7 @@ class OnlineAssociator:
         if self.topology is None:
             gap = np.maximum(starts - t.end, t.start - ends)
             return mask | overlap | (gap <= self.config.max_gap_s)
-        if not self.exclusive:
-            mask |= overlap
+        mask |= overlap & self.topology.overlap_allowed(t.camera, cameras)
         low, high = self._link_table(t.camera)
         column = np.minimum(cameras, self._cameras_linked)  # the last column: cameras without links
         travel = (starts + ends) / 2 - (t.start + t.end) / 2
@@ -439,12 +452,17 @@ class OnlineAssociator:
     ) -> tuple[list[Row], dict[tuple[int, int], float]]:
         """Defined distances of each batch tracklet to its window candidates (by slot), and between
         batch tracklets (by batch index pair i < j): a row per tracklet, only its candidates."""
-        among = distance_rows(batch, None, self.config, self.scene, self._built)
+        intervals = Intervals.of(batch)
+        among = distance_rows(batch, None, self.config, self._log_prior(intervals, intervals), self.scene, self._built)
         rows: list[Row] = []
         inner: dict[tuple[int, int], float] = {}
+        columns = self._columns
         for i, (slots, others) in enumerate(gated):
-            block = self._columns.block(slots)
-            values = distance_rows(batch[i : i + 1], block, self.config, self.scene, self._built)[0]
+            block = columns.block(slots)
+            prior = self._log_prior(
+                Intervals.of(batch[i : i + 1]), Intervals(columns.start[slots], columns.end[slots], columns.camera[slots])
+            )
+            values = distance_rows(batch[i : i + 1], block, self.config, prior, self.scene, self._built)[0]
             defined = np.isfinite(values)
             rows.append((slots[defined], values[defined]))
             for j in others.tolist():
@@ -452,6 +470,45 @@ class OnlineAssociator:
                 if math.isfinite(d):
                     inner.setdefault((min(i, j), max(i, j)), d)
         return rows, inner
+
+    def _calibrate(self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Read appearance on the run so far (``evidence.self_calibrated``): add the batch's
+        co-occurring pairs and its gated cross-camera candidates (distance, prior probability),
+        and fit again once the candidates grew by a tenth."""
+        self._negatives.add(co_occurring(batch))
+        columns = self._columns
+        unit, have = features(batch)
+        if not have.any():
+            return
+        window = columns.unit.shape[1] == unit.shape[1]  # else nothing with a feature is in the window yet
+        intervals = Intervals.of(batch)
+        among = self._log_prior(intervals, intervals)
+        for i, (t, (slots, others)) in enumerate(zip(batch, gated)):
+            if not have[i]:
+                continue
+            if window:
+                slots = slots[columns.has_unit[slots]]
+                same = slots[(columns.camera[slots] == t.camera) & (columns.start[slots] <= t.end) & (columns.end[slots] >= t.start)]
+                self._negatives.add(np.clip(1.0 - columns.unit[same] @ unit[i], 0.0, 2.0))
+                cross = slots[columns.camera[slots] != t.camera]
+                crossing = Intervals(columns.start[cross], columns.end[cross], columns.camera[cross])
+                self._candidates_seen.extend(np.clip(1.0 - columns.unit[cross] @ unit[i], 0.0, 2.0).tolist())
+                prior = self._log_prior(intervals.row(i), crossing)[0]
+            else:
+                prior = np.zeros(0)
+            inner = others[(others > i) & have[others] & (intervals.camera[others] != t.camera)]
+            self._candidates_seen.extend(np.clip(1.0 - unit[inner] @ unit[i], 0.0, 2.0).tolist())
+            self._candidate_priors.extend((1.0 / (1.0 + np.exp(-np.concatenate([prior, among[i, inner]])))).tolist())
+        grown = len(self._candidates_seen) >= 1.1 * self._fitted_on + 1
+        if grown or self._negatives.count != self._negatives_fitted:
+            share = float(np.mean(self._candidate_priors)) if self._candidate_priors else 0.0
+            appearance = self_calibrated(self._appearance, self._negatives, np.array(self._candidates_seen), share)
+            self.scene = replace(self.scene, appearance=appearance)
+            self._fitted_on = len(self._candidates_seen) if grown else self._fitted_on
+            self._negatives_fitted = self._negatives.count
+
+    def _log_prior(self, rows: Intervals, cols: Intervals) -> np.ndarray:
+        return self._prior.log_odds(rows, cols, self._rates)
 
     def _reranked_distances(
         self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]
@@ -498,7 +555,7 @@ class OnlineAssociator:
                 continue
             position = {p: k for k, p in enumerate(index)}
             block = [pool[p] for p in index]
-            dist = distance_matrix(block, self._ungated, self.scene, None)
+            dist = distance_matrix(block, self._ungated, self.scene, self.topology, self._rates)
             for i in chunk:
                 here = position[first + i]
                 for p in candidates[i].tolist():
@@ -520,14 +577,17 @@ class OnlineAssociator:
         final = self._final_end.get(gid, {})
         for t in tracklets:
             if final:
-                latest = max(final.values()) if self.exclusive else final.get(t.camera, -math.inf)
-                if t.start <= latest:
+                apart = [end for camera, end in final.items() if camera == t.camera or not self._may_overlap(camera, t.camera)]
+                if t.start <= max(apart, default=-math.inf):
                     return True
             for key in self._members.get(gid, ()):
                 m = self._window[key]
-                if (m.camera == t.camera or self.exclusive) and _overlap(m, t):
+                if (m.camera == t.camera or not self._may_overlap(m.camera, t.camera)) and _overlap(m, t):
                     return True
         return False
+
+    def _may_overlap(self, a: int, b: int) -> bool:
+        return self.topology is None or self.topology.may_overlap(a, b)
 
     def _assign(self, batch: list[Tracklet], groups: list[list[int]], rows: list[Row]) -> dict[int, int]:
         """Hungarian between the batch's clusters and the window's identities: cluster -> id."""
@@ -545,7 +605,7 @@ class OnlineAssociator:
                 value = np.full(len(ids), -math.inf)
                 np.maximum.at(value, member, dist)
             linkages.append((ids, value))
-        threshold = self.config.threshold
+        threshold = self.config.cost_threshold
         allowed: list[tuple[int, int, float]] = []  # (cluster, identity, linkage) it may take
         for g, (found, value) in enumerate(linkages):
             close = value <= threshold
@@ -573,7 +633,7 @@ class OnlineAssociator:
         position = {k: p for p, k in enumerate(keys)}
         members = [self._window[k] for k in keys]
         pairs = self._member_pairs(members, position)
-        labels = cluster_sparse(members, pairs, self.config.threshold, self.config.linkage, self.topology)
+        labels = cluster_sparse(members, pairs, self.config.cost_threshold, self.config.linkage, self.topology)
         owners: dict[int, list[int]] = defaultdict(list)
         for gid in sorted(touched):
             found = {int(labels[position[k]]) for k in self._members[gid]}
@@ -613,7 +673,8 @@ class OnlineAssociator:
         ends = np.array([t.end for t in members])
         cameras = np.array([t.camera for t in members], np.int64)
         gates = np.stack([self._gate(t, starts, ends, cameras) for t in members])
-        dist = distance_rows(members, None, self.config, self.scene, self._built)
+        intervals = Intervals(starts, ends, cameras)
+        dist = distance_rows(members, None, self.config, self._log_prior(intervals, intervals), self.scene, self._built)
         first, second = np.nonzero(np.triu(gates & np.isfinite(dist), 1))
         return first, second, dist[first, second]
 

@@ -24,6 +24,7 @@ import numpy as np
 from mtmc.config import MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.match.distances import Scene
+from mtmc.match.evidence import UNCALIBRATED, AppearanceCalibration
 from mtmc.match.geometry import ground_maps
 from mtmc.runtime.results import ResultWriter
 from mtmc.transport.codec import (
@@ -49,6 +50,31 @@ GC_THRESHOLDS = (100_000, 50, 100)
 def scene_of(config: MtmcConfig) -> Scene:
     """The cameras' ground maps, in metres: GPS calibrations around one origin for the whole run."""
     return Scene(ground_maps(config.cameras))
+
+
+CONFIDENT_LLR = 4.0  # appearance this telling (odds ~55:1 on its own) makes a match the learner trusts
+
+
+def appearance_of(config: MtmcConfig) -> AppearanceCalibration | None:
+    """The run's appearance calibration: ``matcher.calibration`` when given, else its embedder's
+    (None: motion only). An uncalibrated embedder is said once in the log, with how to calibrate it."""
+    embedder = None if config.embedder is None else config.embedder.model_dump(mode="json")
+    return calibration_of(config.matcher.calibration, embedder)
+
+
+def calibration_of(given: Path | None, embedder: dict | None) -> AppearanceCalibration | None:
+    """``given`` (a calibration YAML, or a manifest weights name) or else ``embedder``'s calibration;
+    says in the log where it came from."""
+    from mtmc.reid.calibration import appearance_calibration
+
+    if given is not None:
+        embedder = {"name": "reid", **({"calibration": str(given)} if given.is_file() else {"weights": given.name})}
+    calibration, source = appearance_calibration(embedder)
+    if calibration is UNCALIBRATED:
+        log.warning("appearance: %s", source)
+    elif calibration is not None:
+        log.info("appearance calibration: %s", source)
+    return calibration
 
 
 @dataclass
@@ -79,6 +105,7 @@ class MatchState:
         self.closed = {c.number: -math.inf for c in self.config.cameras}
         self._lowest = -math.inf  # min(self.closed.values()), recomputed only when a camera at it moves
         self.scene = scene_of(self.config)
+        self.scene.appearance = appearance_of(self.config)
         self.topology = topology_of(self.config)
         self.online = None
         if self.config.matcher.mode == "online":
@@ -89,7 +116,7 @@ class MatchState:
         from mtmc.match.learn import TravelTimeLearner
 
         self.learner = TravelTimeLearner(  # online, a sighting beyond the window cannot match: forget it
-            confident=self.config.matcher.threshold / 2, names={c.number: c.id for c in self.config.cameras},
+            confident=self.scene.appearance_model.distance_at(CONFIDENT_LLR), names={c.number: c.id for c in self.config.cameras},
             horizon_s=self.online.window_s if self.online is not None else math.inf,
         )
 

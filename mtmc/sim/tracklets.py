@@ -10,7 +10,8 @@ whose separation is set by ``embeddings:`` in the config. A recolour or twin's i
 lies ``lookalike`` away from the vehicle it copies, so look-alikes are hard here too.
 
 Writes, per camera, ``tracks/cXXX.txt`` (MOTChallenge rows with per-camera track ids) and
-``tracks/cXXX.npz`` (track_id, global_id, start_s, end_s, feature float16), plus
+``tracks/cXXX.npz`` (track_id, global_id, start_s, end_s, feature float16), the features'
+calibration ``tracks/features.calibration.yaml`` (``matcher.calibration``), plus
 ``ground_truth.txt`` (AI City format, vehicles seen by two or more cameras), ``cam_timestamp.txt``
 and ``topology.yaml``.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mtmc.match.evidence import AppearanceCalibration
 from mtmc.sim.appearance import Look, assign_looks
 from mtmc.sim.config import SimConfig
 from mtmc.sim.geometry import RoadView
@@ -44,6 +46,35 @@ def identity_vectors(world: World, looks: list[Look], config: SimConfig) -> np.n
             scale = config.embeddings.lookalike * (1.0 if look.kind == "recolour" else 0.3)
             vectors[k] = base + scale * rng.standard_normal(dim)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+CALIBRATION_VEHICLES = 200
+CALIBRATION_FILE = "features.calibration.yaml"  # in tracks/, beside the features it calibrates
+
+
+def feature_calibration(config: SimConfig) -> AppearanceCalibration:
+    """The synthetic embedder's calibration, measured as ``mtmc reid calibrate`` measures a real one:
+    cross-camera distances of ``CALIBRATION_VEHICLES`` other synthetic vehicles (look-alikes among
+    them in the traffic's share), so the matcher reads these features as calibrated evidence."""
+    e = config.embeddings
+    rng = rng_for(config.seed, "calibration")
+    identities = rng.standard_normal((CALIBRATION_VEHICLES, e.dim))
+    share = min(1.0, config.traffic.recolour_fraction + config.traffic.twin_fraction)
+    copies = np.flatnonzero(rng.uniform(size=CALIBRATION_VEHICLES) < share / (1 + share))
+    originals = rng.integers(0, CALIBRATION_VEHICLES, len(copies))
+    identities[copies] = identities[originals] + e.lookalike * rng.standard_normal((len(copies), e.dim))
+    identities /= np.linalg.norm(identities, axis=1, keepdims=True)
+    views = []
+    for _ in range(2):  # two cameras
+        direction = rng.standard_normal(e.dim)
+        f = identities + e.camera_shift * direction / np.linalg.norm(direction)
+        f = f + e.noise * rng.standard_normal(f.shape) / np.sqrt(e.dim)
+        views.append(f / np.linalg.norm(f, axis=1, keepdims=True))
+    distance = 1.0 - views[0] @ views[1].T
+    different = ~np.eye(CALIBRATION_VEHICLES, dtype=bool)
+    return AppearanceCalibration.fit(
+        np.diag(distance), distance[different], f"{CALIBRATION_VEHICLES} other synthetic vehicles (seed {config.seed})"
+    )
 
 
 def box_of(road: RoadView, u: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -70,6 +101,9 @@ def write_tracklets(config: SimConfig, out_dir: Path, show_progress: bool = True
     }
     tracks_dir = out_dir / "tracks"
     tracks_dir.mkdir(parents=True, exist_ok=True)
+    from mtmc.reid.calibration import calibration_yaml
+
+    (tracks_dir / CALIBRATION_FILE).write_text(calibration_yaml(feature_calibration(config)))
     results: dict[str, dict] = {}
     for camera in track(world.cameras, description="tracklets", disable=not show_progress):
         road = roads[camera.footage]

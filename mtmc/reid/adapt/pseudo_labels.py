@@ -30,9 +30,9 @@ import numpy as np
 
 from mtmc.errors import MtmcError
 from mtmc.match.cluster import constrained_agglomerative
-from mtmc.match.config import DistanceConfig, MatcherConfig, TopologyConfig
-from mtmc.match.gates import cannot_link
-from mtmc.match.offline import distance_matrix
+from mtmc.match.config import TopologyConfig
+from mtmc.match.distances import DISTANCES, Scene
+from mtmc.match.gates import cannot_link, time_gates
 from mtmc.reid.adapt.config import RoundsConfig
 from mtmc.reid.adapt.tracks import CameraTrack
 from mtmc.types import Tracklet
@@ -106,11 +106,11 @@ def cluster_tracks(
         raise ValueError(f"{len(features)} features for {len(tracks)} tracks")
     tracklets = tracklets_of(tracks, features)
     topology = topology if rounds.use_topology else None
-    matcher = MatcherConfig(distances=[DistanceConfig(name="cosine")], linkage=rounds.linkage)
-    plain = distance_matrix(tracklets, matcher)  # every pair: the calibration needs same-camera ones
+    plain = DISTANCES.build("cosine")(tracklets, Scene())  # every pair: the calibration needs same-camera ones
+    np.fill_diagonal(plain, np.nan)
     cameras = np.array([track.camera_number for track in tracks])
     threshold, pairs = calibrated_threshold(plain, cameras, rounds.link_quantile)
-    gated = distance_matrix(tracklets, matcher, topology=topology)
+    gated = np.where(time_gates(tracklets, topology), plain, np.nan)
     forbidden = cannot_link(tracklets, topology)
     if not rounds.same_camera:
         forbidden |= cameras[:, None] == cameras[None, :]
