@@ -11,11 +11,13 @@ with the prior log-odds. ``appearance`` distances are the ones re-ranking applie
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from mtmc.errors import MtmcError
 from mtmc.match.evidence import UNCALIBRATED, AppearanceCalibration, ProximityModel
 from mtmc.match.geometry import foot_points, project
 from mtmc.registry import Registry
@@ -24,11 +26,15 @@ from mtmc.types import Tracklet
 
 @dataclass
 class Scene:
-    """What distances may know besides the tracklets: image -> ground maps by camera number, and
-    the embedder's appearance calibration (None: uncalibrated, ``UNCALIBRATED``'s cautious model)."""
+    """What distances may know besides the tracklets: image -> ground maps by camera number, the
+    embedder's appearance calibration (None: uncalibrated, ``UNCALIBRATED``'s cautious model) and
+    the run's attribute class priors."""
 
     homographies: dict[int, np.ndarray] = field(default_factory=dict)
     appearance: AppearanceCalibration | None = None
+    # the run's class prior per attribute (``class_prior_of`` its tracklets), when the matcher keeps
+    # one; else the ``attributes`` cue estimates it from the tracklets it is given
+    attribute_priors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def appearance_model(self) -> AppearanceCalibration:
@@ -324,6 +330,163 @@ def continuity(
         return out
 
     fn.llr = lambda d, scene: model.llr(d)  # type: ignore[attr-defined]
+    return fn
+
+
+ATTRIBUTE_CAP = 3.0  # the attribute cue's largest |LLR|: colour and type alone never decide a link
+DEFAULT_ATTRIBUTES = {"colour": 1.0, "type": 1.0}
+
+
+def _known_attributes() -> dict[str, tuple[str, ...]]:
+    """Every attribute an attribute model sends, with its class labels."""
+    from mtmc.reid.attributes import ATTRIBUTE_NAMES, VEHICLE_ATTRIBUTES
+
+    return {name: VEHICLE_ATTRIBUTES[name] for names in ATTRIBUTE_NAMES.values() for name in names}
+
+
+def _given_prior(name: str, labels: tuple[str, ...], value) -> np.ndarray:
+    """A class prior given as {label: p} (every label) or [p per class]: positive, normalised."""
+    if isinstance(value, dict):
+        if set(value) != set(labels):
+            raise ValueError(f"class_prior.{name} must give every class of {name}: {', '.join(labels)}; got {sorted(value)}")
+        value = [value[label] for label in labels]
+    try:
+        prior = np.asarray(value, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        prior = np.zeros(0)
+    if len(prior) != len(labels) or not (np.isfinite(prior) & (prior > 0)).all():
+        raise ValueError(f"class_prior.{name} must be one probability > 0 per class ({', '.join(labels)}); got {value!r}")
+    return prior / prior.sum()
+
+
+def _posteriors(tracklets: Sequence[Tracklet], name: str, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) the tracklets' mean class probabilities for ``name`` (rows normalised) and a mask of
+    those that have them (an all-zero row: never classified)."""
+    rows = [t.attributes.get(name) for t in tracklets]
+    index = [k for k, r in enumerate(rows) if r is not None]
+    out = np.zeros((len(tracklets), classes))
+    if not index:
+        return out, np.zeros(len(tracklets), bool)
+    for k in index:
+        if np.size(rows[k]) != classes:
+            t = tracklets[k]
+            raise MtmcError(f"tracklet {t.camera}/{t.track}: {name} has {np.size(rows[k])} classes, the attributes cue expects {classes}")
+    scores = np.clip(np.array([rows[k] for k in index], np.float64).reshape(len(index), classes), 0.0, None)
+    total = scores.sum(axis=1)
+    ok = np.isfinite(total) & (total > 0)
+    out[np.array(index)[ok]] = scores[ok] / total[ok, None]
+    have = np.zeros(len(tracklets), bool)
+    have[np.array(index)[ok]] = True
+    return out, have
+
+
+def class_prior_of(tracklets: Sequence[Tracklet], name: str, classes: int) -> np.ndarray:
+    """How common each class of attribute ``name`` is among ``tracklets``: their mean posterior with
+    one pseudo-tracklet spread evenly over each class, (sum_i p_i(c) + 1) / (n + K) (Laplace's rule:
+    uniform with no tracklets, the tracklets' own mix with many)."""
+    return _laplace(*_posteriors(list({t.key: t for t in tracklets}.values()), name, classes))
+
+
+def _laplace(scores: np.ndarray, have: np.ndarray) -> np.ndarray:
+    return (scores[have].sum(axis=0) + 1.0) / (have.sum() + scores.shape[1])
+
+
+@DISTANCES.register("attributes")
+def attributes(
+    attributes: dict[str, float] | list[str] | None = None,
+    confusion: float = 0.3,
+    cap: float = ATTRIBUTE_CAP,
+    class_prior: str | dict[str, dict[str, float] | list[float]] = "run",
+) -> DistanceFn:
+    """Do two tracklets' attribute classes agree (colour, type: the attribute stage's running means
+    of the classifier's probabilities)? For one attribute of K classes with posteriors p_a, p_b and
+    class prior pi, the likelihood ratio of one vehicle against two is ``LR = sum_c p_a(c) p_b(c) /
+    pi(c)``: Bayes gives P(x | c) = p(c | x) P(x) / pi(c), and one vehicle has one class c ~ pi, two
+    have two independent ones, so LR = sum_c pi(c) P(x_a|c) P(x_b|c) / (P(x_a) P(x_b)). Agreeing
+    confident posteriors give up to 1 / pi(c) (agreeing on a rare class says more than on a common
+    one), disagreeing ones ~0, an uninformative one (p = pi) exactly 1.
+
+    ``class_prior``: ``run`` (default) estimates pi from the run's tracklets (their mean posterior,
+    Laplace-smoothed towards uniform, ``class_prior_of``; the scene's ``attribute_priors`` when the
+    matcher keeps them, else the tracklets at hand): most vehicles are cars, and with a uniform pi
+    every car-car pair would count as evidence of one vehicle. ``uniform``, or ``{attribute:
+    {label: p} or [p per class]}`` for a known mix (others: ``run``).
+
+    Classifiers are overconfident and confuse neighbouring colours (gray / white / black, the
+    light), so each posterior is first mixed with pi by ``confusion``, the share the classifier gets
+    wrong: p -> (1 - confusion) p + confusion pi. With 0.3 and a uniform pi, two confident colours
+    give LLR +1.37 when they agree and -0.67 when not (type: +0.90 / -0.67). ``attributes`` names
+    those used, ``{name: weight}`` (a list: weight 1 each; default colour and type); the LLR is the
+    weighted sum of their log ratios over those both tracklets have, capped at +-``cap``.
+
+    The distance is ``1 / (1 + LR)`` (LR of the capped LLR): the probability of two vehicles from
+    the attributes alone at even odds, 0.5 when they say nothing; ``fn.llr`` maps it back,
+    ``log((1 - d) / d)``. nan where the two share no attribute (the attribute stage is off, or a
+    track was never classified)."""
+    if attributes is None:
+        attributes = dict(DEFAULT_ATTRIBUTES)
+    elif isinstance(attributes, list | tuple) and all(isinstance(name, str) for name in attributes):
+        attributes = {name: 1.0 for name in attributes}
+    if not (
+        isinstance(attributes, dict)
+        and attributes
+        and all(isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) and w > 0 for w in attributes.values())
+    ):
+        raise ValueError(f"attributes must map attribute names to weights > 0, e.g. {{colour: 1.0, type: 0.5}}; got {attributes!r}")
+    known = _known_attributes()
+    unknown = [name for name in attributes if name not in known]
+    if unknown:
+        raise ValueError(f"no attribute {', '.join(map(repr, unknown))}: the attribute models send {', '.join(known)}")
+    if not (isinstance(confusion, int | float) and 0.0 <= confusion <= 1.0):
+        raise ValueError(f"confusion must be a share in [0, 1] (what the classifier gets wrong), got {confusion!r}")
+    if not (isinstance(cap, int | float) and cap > 0):
+        raise ValueError(f"cap must be > 0, got {cap!r}")
+    given: dict[str, np.ndarray] = {}
+    if class_prior == "uniform":
+        given = {name: np.full(len(known[name]), 1.0 / len(known[name])) for name in attributes}
+    elif isinstance(class_prior, dict) and all(name in attributes for name in class_prior):
+        given = {name: _given_prior(name, known[name], value) for name, value in class_prior.items()}
+    elif class_prior != "run":
+        raise ValueError(
+            f"class_prior must be run, uniform or a map of the attributes used ({', '.join(attributes)}) to class priors; got {class_prior!r}"
+        )
+    weights = {name: float(w) for name, w in attributes.items()}
+
+    def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
+        columns = tracklets if others is None else others
+        total = np.zeros((len(tracklets), len(columns)))
+        defined = np.zeros(total.shape, bool)
+        kept = scene.attribute_priors if scene is not None else {}
+        for name, weight in weights.items():
+            classes = len(known[name])
+            a, have_a = _posteriors(tracklets, name, classes)
+            b, have_b = (a, have_a) if others is None else _posteriors(columns, name, classes)
+            if not have_a.any() or not have_b.any():
+                continue
+            prior = given.get(name)
+            if prior is None:
+                prior = kept.get(name)
+            if prior is None or len(prior) != classes:  # the tracklets at hand, each once
+                if others is None:
+                    prior = _laplace(a, have_a)
+                else:
+                    keys = {t.key for t in tracklets}
+                    new = np.array([t.key not in keys for t in columns], bool)
+                    prior = _laplace(np.concatenate([a, b[new]]), np.concatenate([have_a, have_b[new]]))
+            a = (1.0 - confusion) * a + confusion * prior
+            b = (1.0 - confusion) * b + confusion * prior
+            ratio = (a / prior) @ b.T
+            both = have_a[:, None] & have_b[None, :]
+            total[both] += weight * np.log(np.maximum(ratio[both], 1e-300))
+            defined |= both
+        llr = np.clip(total, -cap, cap)
+        return np.where(defined, 1.0 / (1.0 + np.exp(llr)), np.nan)
+
+    def llr(d: np.ndarray, scene: Scene) -> np.ndarray:
+        d = np.clip(np.asarray(d, np.float64), 1e-12, 1.0 - 1e-12)  # nan stays nan
+        return np.clip(np.log((1.0 - d) / d), -cap, cap)
+
+    fn.llr = llr  # type: ignore[attr-defined]
     return fn
 
 
