@@ -242,10 +242,14 @@ def test_topology_links_name_cameras_and_reach_the_gates_by_number(tmp_path):
 
 
 def test_learnt_links_name_cameras():
-    from mtmc.match.learn import TravelTimeLearner
+    from mtmc.match.config import NetworkConfig
+    from mtmc.match.network import NetworkLearner
+    import numpy as np
 
-    learner = TravelTimeLearner(min_pairs=1, names={2: "north-gate"})
-    learner.observed[(2, 5)] = [10.0]
+    learner = NetworkLearner(NetworkConfig(min_pairs=1), 60.0, names={2: "north-gate"})
+    learner.negatives = [1000, 0]
+    learner.opportunities[(2, 5)] = np.zeros(61, np.int64)
+    learner.travel[(2, 5)].extend([10.0, 10.5, 11.0])
     [link] = learner.links()
     assert (link["from"], link["to"]) == ("north-gate", "c005")
 

@@ -387,12 +387,13 @@ def test_search_by_picture_finds_the_vehicle(database: Path) -> None:
 
 def test_matcher_dashboard_reads_the_store_it_writes(tmp_path: Path) -> None:
     from mtmc.dashboard.live import start_dashboard
-    from mtmc.match.learn import TravelTimeLearner
+    from mtmc.match.config import NetworkConfig
+    from mtmc.match.network import NetworkLearner
 
     config = MtmcConfig.model_validate({"cameras": [{"id": name, "source": "x.mp4"} for name in CAMERAS.values()]})
     store = SQLiteStore(tmp_path / "sightings.db", cameras=CAMERAS, labels=VEHICLE_ATTRIBUTES)
     store.open()
-    live, server, url = start_dashboard(config, store, TravelTimeLearner(names=CAMERAS), 0)
+    live, server, url = start_dashboard(config, store, lambda: NetworkLearner(NetworkConfig(), 60.0, names=CAMERAS), 0)
     port = server.port
     try:
         assert url == f"http://127.0.0.1:{port}/"
@@ -657,15 +658,14 @@ def test_without_a_token_only_loopback_host_names_are_served(database: Path) -> 
 
 def test_matcher_dashboard_host_and_token_from_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mtmc.dashboard.live import start_dashboard
-    from mtmc.match.learn import TravelTimeLearner
 
     cameras = [{"id": "c01", "source": "x.mp4"}]
     monkeypatch.delenv("MTMC_DASHBOARD_TOKEN", raising=False)
     open_config = MtmcConfig.model_validate({"cameras": cameras, "dashboard": {"host": "0.0.0.0"}})
     with pytest.raises(MtmcError, match="without a token"):
-        start_dashboard(open_config, None, TravelTimeLearner(), 0)
+        start_dashboard(open_config, None, lambda: None, 0)
     monkeypatch.setenv("MTMC_DASHBOARD_TOKEN", TOKEN)
-    _, server, url = start_dashboard(open_config, None, TravelTimeLearner(), 0)
+    _, server, url = start_dashboard(open_config, None, lambda: None, 0)
     try:
         assert url == f"http://0.0.0.0:{server.port}/"
         assert call(server.port, "GET", "/api/state")[0] == 401
@@ -673,7 +673,7 @@ def test_matcher_dashboard_host_and_token_from_the_config(tmp_path: Path, monkey
     finally:
         server.close()
     configured = MtmcConfig.model_validate({"cameras": cameras, "dashboard": {"token": "from-the-config-0123456"}})
-    _, server, _ = start_dashboard(configured, None, TravelTimeLearner(), 0)
+    _, server, _ = start_dashboard(configured, None, lambda: None, 0)
     try:
         assert call(server.port, "GET", "/api/state", headers={"Authorization": "Bearer from-the-config-0123456"})[0] == 200
     finally:

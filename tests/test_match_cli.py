@@ -58,7 +58,7 @@ def test_features_and_mot_dir(tmp_path):
         "calibration: {same: {mean: 0.1, std: 0.08, pairs: 100}, different: {mean: 0.6, std: 0.2, pairs: 1000}}\n"
     )
     config = _write_config(
-        tmp_path / "m.yaml", "matcher: {distances: [{name: cosine}], threshold: 0.3, calibration: features.calibration.yaml}\n"
+        tmp_path / "m.yaml", "matcher: {distances: [{name: cosine}], threshold: 0.3, calibration: features.calibration.yaml, network: {learn: false}}\n"
     )
     tracks = tmp_path / "tracks"
     tracks.mkdir()
@@ -118,5 +118,7 @@ def test_synthcity_no_render_with_features(tmp_path, data_dir):
     scores = {(r, t): synthcity_idf1(sim, r, t) for r in (False, True) for t in (False, True)}
     print({f"rerank={r} topology={t}": round(v, 4) for (r, t), v in scores.items()})
     # The synthetic features know each vehicle but not its look-alikes (recolours, twins), which cap
-    # IDF1 near 0.6; calibrated evidence gets there with or without the travel-time links.
-    assert scores[(False, True)] > 0.55 and scores[(False, False)] > 0.55
+    # IDF1 near 0.65 with the given links; without them the camera network is learnt from the same
+    # two minutes of traffic (most links, not all), which does less well but far better than none.
+    assert scores[(False, True)] > 0.6
+    assert 0.5 < scores[(False, False)] <= scores[(False, True)]

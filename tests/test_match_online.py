@@ -25,7 +25,10 @@ def angle(degrees: float) -> np.ndarray:
 
 
 def cosine_config(**online) -> MatcherConfig:
-    return MatcherConfig.model_validate({"distances": [{"name": "cosine"}], "threshold": 0.5, "online": online})
+    """Appearance only, no camera network learnt (these tests are about the association core)."""
+    return MatcherConfig.model_validate(
+        {"distances": [{"name": "cosine"}], "threshold": 0.5, "online": online, "network": {"learn": False}}
+    )
 
 
 def calibrated(config: MatcherConfig, topology: TopologyConfig | None = None) -> OnlineAssociator:

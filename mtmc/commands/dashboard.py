@@ -48,6 +48,7 @@ def store_view(where: str | Path, config: Any = None) -> Any:
     ``postgresql://`` URL), checked now: a missing or foreign one is one line."""
     from mtmc.dashboard.pictures import picture_search_for
     from mtmc.dashboard.sightings import StoreView, read_learnt
+    from mtmc.runtime.matcher import LEARNT_TOPOLOGY
     from mtmc.errors import MtmcError
     from mtmc.store import database_of, read_store
     from mtmc.store.image_search import embedder_part
@@ -62,7 +63,7 @@ def store_view(where: str | Path, config: Any = None) -> Any:
             part = None
     finally:
         store.close()
-    learnt_file = None if isinstance(target, str) else Path(target).parent / "topology-learnt.yaml"
+    learnt_file = None if isinstance(target, str) else Path(target).parent / LEARNT_TOPOLOGY
     search, missing = picture_search_for(part)
     return StoreView(
         lambda: read_store(target), shown, learnt=(lambda: read_learnt(learnt_file)) if learnt_file else None,

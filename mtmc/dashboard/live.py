@@ -15,15 +15,17 @@ def reader_of(store: Any) -> Callable[[], Any]:
     return lambda: read(target)
 
 
-def learnt_links(learner: Any) -> Callable[[], list[dict]]:
-    """The learner's links, read from a dashboard thread while the matcher's thread adds to them:
-    a read that meets a change in progress is tried again (and the last good answer kept)."""
+def learnt_links(learner: Callable[[], Any]) -> Callable[[], list[dict]]:
+    """The links of the matcher's network learner (``learner()``: None while there is none, as
+    before an offline run's end), read from a dashboard thread while the matcher's thread adds to
+    them: a read that meets a change in progress is tried again (and the last good answer kept)."""
     last: list[list[dict]] = [[]]
 
     def links() -> list[dict]:
         for _ in range(3):
             try:
-                last[0] = learner.links()
+                current = learner()
+                last[0] = [] if current is None else current.links()
                 break
             except RuntimeError:  # "deque/dict mutated during iteration"
                 continue
@@ -32,9 +34,10 @@ def learnt_links(learner: Any) -> Callable[[], list[dict]]:
     return links
 
 
-def start_dashboard(config: Any, store: Any, learner: Any, port: int) -> tuple[Any, Any, str]:
+def start_dashboard(config: Any, store: Any, learner: Callable[[], Any], port: int) -> tuple[Any, Any, str]:
     """``(LiveState, server, url)`` for a matcher with ``config``, writing ``store`` (None: no
-    store), learning topology with ``learner``; on ``dashboard.host`` (a token needed off loopback)."""
+    store), learning its camera network with ``learner()`` (None: none); on ``dashboard.host`` (a
+    token needed off loopback)."""
     from mtmc.dashboard.auth import token_from
     from mtmc.dashboard.pictures import picture_search_for
     from mtmc.dashboard.server import serve

@@ -43,7 +43,7 @@ def histogram(times: list[float], bins: int = HISTOGRAM_BINS) -> dict:
 
 
 def read_learnt(path: Path) -> list[dict]:
-    """The links of a ``topology-learnt.yaml`` the matcher wrote at the end of a run ([] if none)."""
+    """The links of a ``topology.learnt.yaml`` the matcher wrote at the end of a run ([] if none)."""
     if not path.is_file():
         return []
     import yaml

@@ -231,6 +231,16 @@ class PriorConfig(StrictModel):
     reappear: float = Field(0.05, gt=0, le=1, description="a vehicle leaves a view and comes back into it later")
 
 
+class NetworkConfig(StrictModel):
+    """The camera network learnt from the run when no topology is given (:mod:`mtmc.match.network`)."""
+
+    learn: bool = Field(True, description="without a topology: learn links and overlaps from the traffic, and join only across them")
+    seed: Path | None = Field(None, description="a topology.learnt.yaml of an earlier run: start from its links and overlaps")
+    confident_llr: float = Field(4.0, gt=0, description="appearance evidence that makes a match confident (odds ~55:1 alone)")
+    alpha: float = Field(1e-3, gt=0, lt=1, description="chance (Poisson tail) below which confident matches make a link")
+    min_pairs: int = Field(3, ge=1, description="confident matches a link or an overlap needs at least")
+
+
 class MatcherConfig(StrictModel):
     distances: list[DistanceConfig] = Field(
         default_factory=lambda: [
@@ -256,6 +266,7 @@ class MatcherConfig(StrictModel):
         "this give no direct evidence (inf: no limit)",
     )
     online: OnlineConfig = Field(default_factory=OnlineConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
     calibration: Path | None = Field(
         None,
         description="the appearance cue's calibration: a `mtmc reid calibrate` YAML file or a weights name of "

@@ -21,6 +21,7 @@ from mtmc.match.config import MatcherConfig, TopologyConfig
 from mtmc.match.distances import DISTANCES, Scene, co_occurring, combine, features, is_appearance
 from mtmc.match.evidence import NegativeMoments, self_calibrated
 from mtmc.match.gates import cannot_link
+from mtmc.match.network import NetworkLearner, learn_network
 from mtmc.match.rerank import rerank
 from mtmc.match.timing import CameraRates, Intervals, pair_prior
 from mtmc.types import Tracklet
@@ -115,15 +116,33 @@ def run_scene(scene: Scene, tracklets: Sequence[Tracklet], config: MatcherConfig
     return replace(scene, appearance=self_calibrated(scene.appearance_model, negatives, distances, share))
 
 
+def network_for(
+    tracklets: Sequence[Tracklet], config: MatcherConfig, scene: Scene | None = None, seed: TopologyConfig | None = None,
+    names: dict[int, str] | None = None,
+) -> NetworkLearner | None:
+    """The camera network learnt from ``tracklets`` (``config.network``), read with the run's own
+    appearance calibration; None when learning is off or the run is motion only (no appearance in
+    ``scene``, or no tracklet with a feature): the time gates alone."""
+    if not config.network.learn or scene is None or scene.appearance is None or not features(tracklets)[1].any():
+        return None
+    calibrated = run_scene(scene, tracklets, config, seed)
+    return learn_network(tracklets, calibrated.appearance_model, config.network, config.online.window(seed), names, seed)
+
+
 def associate(
     tracklets: Sequence[Tracklet],
     config: MatcherConfig | None = None,
     scene: Scene | None = None,
     topology: TopologyConfig | None = None,
+    network: NetworkLearner | None = None,
 ) -> np.ndarray:
-    """(N,) identity labels 0..K-1 for the tracklets (same label = same object)."""
+    """(N,) identity labels 0..K-1 for the tracklets (same label = same object). Without a
+    ``topology`` the camera network is learnt from them first (``network_for``; or the one given)."""
     config = config or MatcherConfig()
     if len(tracklets) == 0:
         return np.zeros(0, np.int64)
+    if topology is None:
+        network = network or network_for(tracklets, config, scene)
+        topology = network.topology() if network is not None else None
     dist = distance_matrix(tracklets, config, run_scene(scene or Scene(), tracklets, config, topology), topology)
     return constrained_agglomerative(dist, cannot_link(tracklets, topology), config.cost_threshold, config.linkage)

@@ -55,6 +55,7 @@ from mtmc.match.cluster import constrained_agglomerative
 from mtmc.match.config import MatcherConfig, TopologyConfig
 from mtmc.match.distances import Scene, TrackletBlock, co_occurring, features
 from mtmc.match.evidence import NegativeMoments, self_calibrated
+from mtmc.match.network import NetworkLearner
 from mtmc.match.gates import cannot_link
 from mtmc.match.offline import build_distances, distance_matrix, distance_rows
 from mtmc.match.timing import CameraRates, Intervals, pair_prior
@@ -207,7 +208,10 @@ class _Columns:
 class OnlineAssociator:
     """Incremental association with bounded delay and memory (module docstring)."""
 
-    def __init__(self, config: MatcherConfig | None = None, scene: Scene | None = None, topology: TopologyConfig | None = None):
+    def __init__(
+        self, config: MatcherConfig | None = None, scene: Scene | None = None, topology: TopologyConfig | None = None,
+        seed: TopologyConfig | None = None, names: dict[int, str] | None = None,
+    ) -> None:  # fmt: skip
         self.config = config or MatcherConfig()
         self.scene = scene or Scene()
         self.topology = topology
@@ -220,7 +224,13 @@ class OnlineAssociator:
         # whole matrix); distance_matrix is called ungated on blocks of candidates.
         self._ungated = self.config.model_copy(update={"max_gap_s": math.inf})
         self._built = build_distances(self.config)
-        self._prior = pair_prior(self.config, topology)
+        # Without a topology the camera network is learnt as tracklets are decided (``_learn``):
+        # no camera pair is joined before it has a link or an overlap (or the seed gives one).
+        self.learner: NetworkLearner | None = None
+        if topology is None and self.config.network.learn and self.scene.appearance is not None:
+            self.learner = NetworkLearner(self.config.network, self.window_s, names, seed)
+            topology = self.learner.topology()
+        self._set_topology(topology)
         self._rates = CameraRates()  # every tracklet of the epochs decided so far
         self._negatives = NegativeMoments()  # their co-occurring same-camera pairs' distances
         self._appearance = self.scene.appearance_model  # as shipped; self.scene's is read on the run
@@ -228,21 +238,11 @@ class OnlineAssociator:
         self._candidate_priors: deque[float] = deque(maxlen=CALIBRATION_PAIRS)  # and their prior probabilities
         self._fitted_on = 0
         self._negatives_fitted = 0
-        self.exclusive = bool(topology is not None and topology.exclusive_views)
-        # camera -> (other camera, lo, hi): a link says middle(other) - middle(this) in [lo, hi]
-        self._travel: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
-        for link in topology.links if topology is not None else []:
-            a, b = int(link.from_[1:]), int(link.to[1:])
-            self._travel[a].append((b, link.min_s, link.max_s))
-            self._travel[b].append((a, -link.max_s, -link.min_s))
-        self._cameras_linked = 1 + max((c for c in self._travel), default=-1)
         self._pending: dict[int, list[Tracklet]] = {}
         self._pending_keys: set[Key] = set()
         self._next: int | None = None  # every epoch before it is decided
         self._window: dict[Key, Tracklet] = {}
         self._columns = _Columns()
-        self._link_rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # camera -> (lo, hi) by other camera
-        self._reach: dict[int, list[int]] = {}  # camera -> the cameras its gates can pass (_reachable)
         self._ids: dict[Key, int] = {}
         self._members: dict[int, set[Key]] = {}
         self._final_end: dict[int, dict[int, float]] = {}  # id -> camera -> latest end of its final members
@@ -255,6 +255,21 @@ class OnlineAssociator:
         self.duplicates = 0
         self.revisions = 0
         self.epochs = 0  # epochs decided that held tracklets
+
+    def _set_topology(self, topology: TopologyConfig | None) -> None:
+        """Gate and weigh pairs by ``topology`` from now on (the learnt one grows during a run)."""
+        self.topology = topology
+        self.exclusive = bool(topology is not None and topology.exclusive_views)
+        self._prior = pair_prior(self.config, topology)
+        # camera -> (other camera, lo, hi): a link says middle(other) - middle(this) in [lo, hi]
+        self._travel: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
+        for link in topology.links if topology is not None else []:
+            a, b = int(link.from_[1:]), int(link.to[1:])
+            self._travel[a].append((b, link.min_s, link.max_s))
+            self._travel[b].append((a, -link.max_s, -link.min_s))
+        self._cameras_linked = 1 + max((c for c in self._travel), default=-1)
+        self._link_rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # camera -> (lo, hi) by other camera
+        self._reach: dict[int, list[int]] = {}  # camera -> the cameras its gates can pass (_reachable)
 
     # ---- public --------------------------------------------------------------------------------
 
@@ -331,6 +346,7 @@ class OnlineAssociator:
         batch = sorted(self._pending.pop(epoch), key=lambda t: t.key)
         self._pending_keys.difference_update(t.key for t in batch)
         self._rates.add(batch)
+        changed = self._learn(batch)
         candidates = self._candidates(batch)
         self._calibrate(batch, candidates)
         if self.config.rerank.enabled:
@@ -360,6 +376,8 @@ class OnlineAssociator:
         if self.config.rerank.enabled:
             self._keep(batch, rows, inner)
         touched = {self._ids[t.key] for t in batch}
+        if changed:  # a link or an overlap was learnt: the window's identities may now join across it
+            touched |= set(self._members)
         for slots, values in rows:
             touched.update(self._columns.gid[slots[values <= threshold]].tolist())
         self._revise(touched, at, decisions)
@@ -470,6 +488,17 @@ class OnlineAssociator:
                 if math.isfinite(d):
                     inner.setdefault((min(i, j), max(i, j)), d)
         return rows, inner
+
+    def _learn(self, batch: list[Tracklet]) -> bool:
+        """Feed the learner the batch against the window; True when the learnt network changed."""
+        if self.learner is None:
+            return False
+        self.learner.observe(batch, list(self._window.values()), self.scene.appearance_model)
+        topology = self.learner.topology()
+        if topology == self.topology:
+            return False
+        self._set_topology(topology)
+        return True
 
     def _calibrate(self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Read appearance on the run so far (``evidence.self_calibrated``): add the batch's

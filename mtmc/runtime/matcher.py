@@ -52,7 +52,7 @@ def scene_of(config: MtmcConfig) -> Scene:
     return Scene(ground_maps(config.cameras))
 
 
-CONFIDENT_LLR = 4.0  # appearance this telling (odds ~55:1 on its own) makes a match the learner trusts
+LEARNT_TOPOLOGY = "topology.learnt.yaml"  # OUT/: the camera network a run without a topology learnt
 
 
 def appearance_of(config: MtmcConfig) -> AppearanceCalibration | None:
@@ -107,18 +107,16 @@ class MatchState:
         self.scene = scene_of(self.config)
         self.scene.appearance = appearance_of(self.config)
         self.topology = topology_of(self.config)
+        self.seed = seed_of(self.config)
+        self.names = {c.number: c.id for c in self.config.cameras}
         self.online = None
+        self.learner = None  # the camera network learnt from the run (no topology given): NetworkLearner
         if self.config.matcher.mode == "online":
             from mtmc.match.online import OnlineAssociator
 
-            self.online = OnlineAssociator(self.config.matcher, self.scene, self.topology)
+            self.online = OnlineAssociator(self.config.matcher, self.scene, self.topology, self.seed, self.names)
+            self.learner = self.online.learner
         self.watermark = -math.inf
-        from mtmc.match.learn import TravelTimeLearner
-
-        self.learner = TravelTimeLearner(  # online, a sighting beyond the window cannot match: forget it
-            confident=self.scene.appearance_model.distance_at(CONFIDENT_LLR), names={c.number: c.id for c in self.config.cameras},
-            horizon_s=self.online.window_s if self.online is not None else math.inf,
-        )
 
     def verdict(self, message: Batch, expected: int) -> str:
         """``next`` (apply it), ``duplicate`` (already applied: ack again) or ``gap`` (wait for a resend)."""
@@ -171,9 +169,8 @@ class MatchState:
             self.online.add(tracklet)
 
     def _final(self, tracklet: Tracklet, global_id: int) -> None:
-        """A tracklet whose id will not change again: out to the files and the topology learner."""
+        """A tracklet whose id will not change again: out to the files."""
         self.writer.write(tracklet, global_id)
-        self.learner.observe(tracklet, global_id)
 
     def _decided(self, decisions: list, finalised: list[tuple[Tracklet, int]]) -> list[Assignment]:
         for tracklet, global_id in sorted(finalised, key=lambda item: item[0].start):
@@ -205,10 +202,12 @@ class MatchState:
     def finish_offline(self) -> None:
         """Offline mode, once every camera is done: cluster all tracklets and write them."""
         from mtmc.match.files import global_ids
-        from mtmc.match.offline import associate
+        from mtmc.match.offline import associate, network_for
 
         tracklets = sorted(self.ended, key=lambda t: t.key)
-        labels = associate(tracklets, self.config.matcher, self.scene, self.topology)
+        if self.topology is None:
+            self.learner = network_for(tracklets, self.config.matcher, self.scene, self.seed, self.names)
+        labels = associate(tracklets, self.config.matcher, self.scene, self.topology, self.learner)
         ids = global_ids(tracklets, labels).tolist()
         for k in np.argsort([t.start for t in tracklets], kind="stable").tolist():
             self._final(tracklets[k], int(ids[k]))
@@ -242,6 +241,14 @@ def topology_of(config: MtmcConfig, strict: bool = True) -> Any:
     return None if topology is None else topology.by_number({c.id: c.number for c in config.cameras}, strict)
 
 
+def seed_of(config: MtmcConfig) -> Any:
+    """``matcher.network.seed`` (an earlier run's learnt network) by camera number, or None."""
+    seed = config.matcher.network.seed
+    if seed is None:
+        return None
+    return read_topology(seed).by_number({c.id: c.number for c in config.cameras}, strict=False)
+
+
 def read_topology(path: Path) -> Any:
     """A topology YAML (``links``, ``exclusive_views``, ``complete``; other keys, as SynthCity's
     ``cameras``, ignored)."""
@@ -255,7 +262,7 @@ def read_topology(path: Path) -> Any:
     if not isinstance(data, dict):
         raise MtmcError(f"{path}: expected a mapping with links:")
     try:
-        return TopologyConfig.model_validate({k: data[k] for k in ("links", "exclusive_views", "complete") if k in data})
+        return TopologyConfig.model_validate({k: data[k] for k in ("links", "exclusive_views", "complete", "overlaps") if k in data})
     except ValueError as exc:
         raise MtmcError(f"{path}: not a valid topology ({str(exc).splitlines()[0]})") from None
 
@@ -389,8 +396,9 @@ class MatcherService:
                 self._publish(self.state.close_all(), time.monotonic())
             if self.state.online is None:
                 self.state.finish_offline()
-            learnt = self.state.learner.write(self.out_dir / "topology-learnt.yaml")
-            log.info("%d camera links learnt from confident matches", learnt)
+            if self.state.learner is not None:
+                learnt = self.state.learner.write(self.out_dir / LEARNT_TOPOLOGY)
+                log.info("camera network learnt from the traffic: %d links and overlaps (%s)", learnt, LEARNT_TOPOLOGY)
         finally:
             gc.set_threshold(*thresholds)
             self.state.writer.close()
@@ -557,7 +565,7 @@ class MatcherService:
         from mtmc.dashboard.live import start_dashboard
 
         # the live view, and the sightings store's journeys, searches and camera graph (dashboard: host, token)
-        self.live, self.dashboard_server, url = start_dashboard(self.config, self.state.store, self.state.learner, port)
+        self.live, self.dashboard_server, url = start_dashboard(self.config, self.state.store, lambda: self.state.learner, port)
         return url
 
     def _tick(self) -> None:
