@@ -10,7 +10,12 @@ so the table says whether one default fits every embedder:
     .venv/bin/python benchmarks/synthcity_e2e.py --parts new,imagenet,old     # the runs (cached)
     .venv/bin/python benchmarks/match_threshold.py benchmarks/.cache/e2e-synthcity-small-*-attributes5
 
-``--set KEY=VALUE`` overrides a matcher option (YAML value) in every run, e.g. ``--set prior=0.02``.
+``--set KEY=VALUE`` overrides a matcher option (YAML value) in every run, e.g.
+``--set 'distances=[{name: cosine}]'``. ``--ceilings`` adds, per run, what association could reach
+on these tracklets: ``oracle`` gives each tracklet its true vehicle (by IoU with the cameras'
+ground truth), ``perfect features`` replaces each tracklet's feature by its true vehicle's (one
+direction per vehicle) for the matcher to associate at the default threshold. ``--plot PNG``
+draws IDF1 against the threshold for every run and mode.
 """
 
 from __future__ import annotations
@@ -78,6 +83,76 @@ def idf1(config: MtmcConfig, state: MatchState, pairs: list[tuple[Tracklet, int]
     return float(results["overall"]["idf1"])
 
 
+def true_vehicles(config: MtmcConfig, tracklets: list[Tracklet]) -> np.ndarray:
+    """Each tracklet's ground-truth vehicle: the id its boxes overlap most (IoU >= 0.5) in its
+    camera's ``gt/gt.txt``; a negative id of its own where none does."""
+    from mtmc.formats import read_mot
+    from mtmc.metrics.boxes import iou_xywh
+    from mtmc.runtime.scenario import read_scene
+
+    scene = read_scene(Path(config.scenario))
+    truth = {c.number: read_mot(c.gt) for c in scene.cameras if c.gt is not None}
+    out = np.empty(len(tracklets), np.int64)
+    for k, t in enumerate(tracklets):
+        gt = truth.get(t.camera)
+        votes: dict[int, int] = {}
+        if gt is not None:
+            by_frame = {int(f): np.flatnonzero(gt.frame == f) for f in np.unique(t.frames)}
+            for frame, box in zip(t.frames.tolist(), t.boxes):
+                rows = by_frame.get(frame)
+                if rows is None or not len(rows):
+                    continue
+                overlap = iou_xywh(np.repeat(box[None].astype(np.float64), len(rows), 0), gt.xywh[rows])
+                best = int(np.argmax(overlap))
+                if overlap[best] >= 0.5:
+                    vehicle = int(gt.id[rows[best]])
+                    votes[vehicle] = votes.get(vehicle, 0) + 1
+        out[k] = max(votes, key=votes.get) if votes else -(k + 1)
+    return out
+
+
+def ceilings(config: MtmcConfig, state: MatchState, tracklets: list[Tracklet], modes: list[str]) -> dict[str, float]:
+    """IDF1 of the oracle association and of the matcher fed perfect features (``--ceilings``)."""
+    from dataclasses import replace
+
+    from mtmc.match.evidence import AppearanceCalibration, DistanceSample
+
+    vehicles = true_vehicles(config, tracklets)
+    out = {"oracle": idf1(config, state, list(zip(tracklets, (vehicles - vehicles.min() + 1).tolist())))}
+    directions = np.random.default_rng(0).standard_normal((len(np.unique(vehicles)), 64))
+    index = {v: k for k, v in enumerate(np.unique(vehicles).tolist())}
+    perfect = [replace(t, feature=directions[index[int(v)]].astype(np.float32)) for t, v in zip(tracklets, vehicles)]
+    calibration = AppearanceCalibration(DistanceSample(0.02, 0.02, 0), DistanceSample(1.0, 0.15, 0), "perfect features")
+    saved = state.scene.appearance
+    state.scene.appearance = calibration
+    try:
+        for mode in modes:
+            out[f"perfect features {mode}"] = idf1(config, state, labelled(config, state, perfect, mode, config.matcher.threshold))
+    finally:
+        state.scene.appearance = saved
+    return out
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
+    for r in rows:
+        scores = r["scores"]
+        ax.plot(list(scores), list(scores.values()), marker="o", ms=3, ls="-" if r["mode"] == "online" else "--",
+                label=f"{Path(r['run']).name.replace('e2e-', '').replace('-attributes5', '')} {r['mode']}")  # fmt: skip
+    ax.axvline(rows[0]["default"], color="grey", lw=0.8)
+    ax.set_xlabel("matcher.threshold (posterior probability of one vehicle)")
+    ax.set_ylabel("IDF1")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="run folders holding run.yaml and matcher.journal")
@@ -85,6 +160,8 @@ def main() -> int:
     parser.add_argument("--modes", default="online,offline")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a matcher option")
     parser.add_argument("--json", type=Path, help="write every score here")
+    parser.add_argument("--ceilings", action="store_true", help="also the oracle and perfect-feature IDF1 of each run")
+    parser.add_argument("--plot", type=Path, help="a PNG of IDF1 against the threshold")
     args = parser.parse_args()
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     default = float(MtmcConfig().matcher.threshold)
@@ -94,6 +171,9 @@ def main() -> int:
     for run in args.runs:
         config, state = read_run(run, overrides)
         tracklets = sorted(state.ended, key=lambda t: t.key)
+        if args.ceilings:
+            found = ceilings(config, state, tracklets, args.modes.split(","))
+            print(f"{run.name[-48:]:48s} ceilings: " + ", ".join(f"{k} {v:.3f}" for k, v in found.items()), flush=True)
         for mode in args.modes.split(","):
             started = time.perf_counter()
             scores = {t: idf1(config, state, labelled(config, state, tracklets, mode, t)) for t in thresholds}
@@ -109,6 +189,8 @@ def main() -> int:
           f" (mean {np.mean([r['gap'] for r in rows]):.3f})")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    if args.plot:
+        plot(rows, args.plot)
     return 0
 
 

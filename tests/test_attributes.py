@@ -133,7 +133,7 @@ def test_metadata_distance_links_the_vehicles_that_appearance_cannot_tell_apart(
     config = MtmcConfig(
         cameras=[CameraConfig(id="c001", source="a.mp4"), CameraConfig(id="c002", source="b.mp4")],
         attributes={"every": 2},
-        matcher={"mode": mode, "dashboard": None, "publish": None,
+        matcher={"mode": mode, "dashboard": None, "publish": None, "network": {"learn": False},
                  "distances": [{"name": "cosine", "metadata": {"colour": 0.5, "type": 0.5}}]},
         output={"dir": tmp_path},
     )  # fmt: skip

@@ -247,6 +247,7 @@ class MatcherConfig(StrictModel):
             DistanceConfig(name="cosine"),
             DistanceConfig(name="geometric"),
             DistanceConfig(name="continuity"),
+            DistanceConfig(name="handover"),
         ],
         description="the cues: each distance's log-likelihood ratio (same vehicle against different), "
         "summed over those defined for a pair with the prior log-odds",

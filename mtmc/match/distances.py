@@ -490,6 +490,86 @@ def attributes(
     return fn
 
 
+def ground_end(t: Tracklet, scene: Scene, at_end: bool, scale: float = 1.0) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """Time, ground position (metres: ground units / ``scale``) and ground velocity at the last
+    (``at_end``) or first second of ``t``; None without a ground map or a finite position there."""
+    mapping = scene.homographies.get(t.camera)
+    if mapping is None or len(t.times) == 0:
+        return None
+    inside = t.times >= t.times[-1] - VELOCITY_SPAN_S if at_end else t.times <= t.times[0] + VELOCITY_SPAN_S
+    times = t.times[inside]
+    points = project(mapping, foot_points(t.boxes[inside])) / scale
+    point = points[-1 if at_end else 0]
+    if not np.isfinite(point).all():
+        return None
+    return float(times[-1 if at_end else 0]), point, _velocity(times, points)
+
+
+@DISTANCES.register("handover")
+def handover(
+    scale: float = 1.0, speed_sigma: float = 0.35, detour: float = 0.15, min_speed_mps: float = 1.0, cap: float = 6.0
+) -> DistanceFn:
+    """A vehicle leaving one calibrated view reaches the next one (views that do not overlap) as
+    its exit predicts: the straight line from where it left to where the other camera first sees
+    it (``e``, ground metres: ground units / ``scale``), covered in the gap ``g`` between them,
+    implies a speed that matches the speed it was seen at (the mean of the two ends' speeds), and
+    both ends' headings point along ``e``. The value is the cue's own log-likelihood ratio, the sum
+    of three parts, capped at ``cap``:
+
+    - speed: ``r = log(implied / seen)`` is normal around ``-detour`` (roads bend: the straight line
+      is a little shorter than the drive) with ``speed_sigma`` for one vehicle. Another vehicle's gap
+      is anywhere in the travel-time gate the prior already spread the pair over, taken as 1.5 g
+      wide, so its density of ``r`` is ``g / (1.5 g)``: LLR = log N(r) + log 1.5;
+    - each heading: ``c = cos(velocity, e)`` has density ``3/8 (1 + c)^2`` for one vehicle (mostly
+      forward; a turn between the views still leaves it positive); another vehicle on the same road
+      goes either way, half of them as this one: LLR = log(f(c) / (f(c) / 2 + f(-c) / 2)) <= log 2.
+
+    nan where either camera has no ground map, the pair overlaps in time or is of one camera, or a
+    vehicle stands still at an end (slower than ``min_speed_mps``: no heading, no speed)."""
+
+    def heading(c: float) -> float:
+        forward, backward = (1.0 + c) ** 2, (1.0 - c) ** 2
+        return math.log(max(forward, 1e-9) / ((forward + backward) / 2))
+
+    def value(a: tuple, b: tuple) -> float:
+        (ta, pa, va), (tb, pb, vb) = a, b
+        gap = tb - ta
+        speed_a, speed_b = float(np.hypot(*va)), float(np.hypot(*vb))
+        if gap <= 0 or min(speed_a, speed_b) < min_speed_mps:
+            return float("nan")
+        e = pb - pa
+        length = float(np.hypot(*e))
+        if length < 1e-6:
+            return float("nan")
+        r = math.log(max(length / gap, 1e-3) / ((speed_a + speed_b) / 2))
+        llr = -0.5 * ((r + detour) / speed_sigma) ** 2 - math.log(speed_sigma * math.sqrt(2 * math.pi)) + math.log(1.5)
+        for v, speed in ((va, speed_a), (vb, speed_b)):
+            llr += heading(float(np.dot(v, e)) / (speed * length))
+        return float(np.clip(llr, -cap, cap))
+
+    def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
+        columns = tracklets if others is None else others
+        out = np.full((len(tracklets), len(columns)), np.nan)
+        if not scene.homographies:
+            return out
+        exits = [ground_end(t, scene, True, scale) for t in tracklets]
+        entries = [ground_end(t, scene, False, scale) for t in tracklets]
+        col_exits = exits if others is None else [ground_end(t, scene, True, scale) for t in columns]
+        col_entries = entries if others is None else [ground_end(t, scene, False, scale) for t in columns]
+        for i, t in enumerate(tracklets):
+            for j, u in enumerate(columns):
+                if t.camera == u.camera:
+                    continue
+                if t.end < u.start and exits[i] is not None and col_entries[j] is not None:
+                    out[i, j] = value(exits[i], col_entries[j])
+                elif u.end < t.start and col_exits[j] is not None and entries[i] is not None:
+                    out[i, j] = value(col_exits[j], entries[i])
+        return out
+
+    fn.llr = lambda d, scene: d  # type: ignore[attr-defined]
+    return fn
+
+
 def is_appearance(fn: DistanceFn) -> bool:
     return bool(getattr(fn, "appearance", False))
 
