@@ -250,8 +250,18 @@ def test_learnt_links_name_cameras():
     learner.negatives = [1000, 0]
     learner.opportunities[(2, 5)] = np.zeros(61, np.int64)
     learner.travel[(2, 5)].extend([10.0, 10.5, 11.0])
+    learner.together[(2, 5)] = [20, 6]
     [link] = learner.links()
     assert (link["from"], link["to"]) == ("north-gate", "c005")
+    [overlap] = learner.overlaps()
+    assert overlap["cameras"] == ["north-gate", "c005"] and overlap["observations"] == 6
+
+    # the dashboard reads the same network from the learner and from topology.learnt.yaml
+    from mtmc.dashboard.sightings import network_of
+
+    live = network_of({"links": learner.links(), "overlaps": learner.overlaps()})
+    written = network_of(learner.named())
+    assert live == written and live["overlaps"] == [{"cameras": ["c005", "north-gate"], "observations": 6, "expected": overlap["expected"]}]
 
 
 def test_cameras_csv_maps_numbers_to_names(tmp_path):

@@ -119,10 +119,13 @@ def database(tmp_path_factory, embedder) -> Path:
     return path
 
 
-LEARNT = [
-    {"from": "north-gate", "to": "south-gate", "min_s": 7.2, "max_s": 16.8, "observations": 6},
-    {"from": "depot", "to": "north-gate", "min_s": 40.0, "max_s": 60.0, "observations": 3},
-]
+LEARNT = {  # the network the matcher learnt, as its learner gives it (camera names)
+    "links": [
+        {"from": "north-gate", "to": "south-gate", "min_s": 7.2, "max_s": 16.8, "mean_s": 12.0, "std_s": 1.6, "observations": 6, "expected": 0.12},
+        {"from": "depot", "to": "north-gate", "min_s": 40.0, "max_s": 60.0, "mean_s": 50.0, "std_s": 3.3, "observations": 3, "expected": 0.05},
+    ],
+    "overlaps": [{"cameras": ["north-gate", "depot"], "observations": 4, "expected": 0.2}],
+}  # fmt: skip
 
 
 def view_of(database: Path, **kw) -> StoreView:
@@ -199,22 +202,142 @@ def test_search_by_attributes(database: Path) -> None:
             assert status == 400 and why in answer["error"], bad
 
 
-def test_camera_graph_from_the_journeys_and_the_learnt_links(database: Path) -> None:
+def test_camera_graph_from_the_journeys_and_the_learnt_network(database: Path) -> None:
     with served(LiveState(["depot", "north-gate", "south-gate", "west"]), view_of(database)) as port:
         status, g = get_json(port, "/api/graph")
     assert status == 200
     assert [n["id"] for n in g["nodes"]] == ["depot", "north-gate", "south-gate", "west"]  # the run's cameras, in order
     assert {n["id"]: n["sightings"] for n in g["nodes"]} == {"depot": 3, "north-gate": 6, "south-gate": 6, "west": 0}
-    links = {(link["from"], link["to"]): link for link in g["links"]}
-    assert set(links) == {("north-gate", "south-gate"), ("south-gate", "depot"), ("depot", "north-gate")}
-    ns = links[("north-gate", "south-gate")]
+    links = {(link["kind"], link["from"], link["to"]): link for link in g["links"]}
+    assert set(links) == {("travel", "north-gate", "south-gate"), ("travel", "south-gate", "depot"),
+                          ("travel", "depot", "north-gate"), ("overlap", "depot", "north-gate")}  # fmt: skip
+    ns = links[("travel", "north-gate", "south-gate")]
     assert ns["count"] == 6 and ns["travel_s"] == {"min": 6.0, "median": 8.5, "max": 11.0}
     assert sum(ns["histogram"]["counts"]) == 6 and ns["histogram"]["edges"][0] == 6.0 and ns["histogram"]["edges"][-1] == 11.0
-    assert ns["learnt"] == {"min_s": 7.2, "max_s": 16.8, "observations": 6}
-    sd = links[("south-gate", "depot")]
+    assert ns["learnt"] == {"min_s": 7.2, "max_s": 16.8, "mean_s": 12.0, "std_s": 1.6, "observations": 6, "expected": 0.12}
+    sd = links[("travel", "south-gate", "depot")]
     assert sd["count"] == 3 and sd["travel_s"]["median"] == 20.0 and sd["learnt"] is None
-    assert links[("depot", "north-gate")]["count"] == 0 and links[("depot", "north-gate")]["learnt"]["observations"] == 3
+    dn = links[("travel", "depot", "north-gate")]  # learnt, no journey went that way
+    assert dn["count"] == 0 and dn["travel_s"] is None and dn["learnt"]["mean_s"] == 50.0 and dn["learnt"]["observations"] == 3
+    overlap = links[("overlap", "depot", "north-gate")]  # learnt, no journey saw both at once
+    assert overlap["cameras"] == ["depot", "north-gate"] and overlap["count"] == 0
+    assert overlap["learnt"] == {"observations": 4, "expected": 0.2}
     assert g["identities"] == 6
+
+
+def overlapping_store(path: Path) -> Path:
+    """Four identities: #21 and #22 seen by north-gate and south-gate at once, then on the depot
+    15-16 s after south-gate; #23 south-gate then north-gate, overlapping; #24 north-gate, then
+    south-gate 15 s after."""
+    store = SQLiteStore(path, cameras={**CAMERAS, 4: "west"}, labels=VEHICLE_ATTRIBUTES)
+    journeys = {
+        21: [(1, 0.0, 10.0), (2, 8.0, 14.0), (3, 30.0, 32.0)],
+        22: [(1, 40.0, 50.0), (2, 49.0, 55.0), (3, 70.0, 71.0)],
+        23: [(2, 100.0, 105.0), (1, 103.0, 110.0)],
+        24: [(1, 200.0, 205.0), (2, 220.0, 225.0)],
+    }
+    for gid, journey in journeys.items():
+        for k, (camera, t0, t1) in enumerate(journey):
+            t = tracklet(camera, 10 * gid + k, t0, t1)
+            store.record(t)
+            store.assign(t.key, gid)
+    store.close()
+    return path
+
+
+def test_overlapping_sightings_are_an_overlap_not_a_negative_travel_time(tmp_path: Path) -> None:
+    path = overlapping_store(tmp_path / "sightings.db")
+    g = StoreView(lambda: SQLiteStore.read(path), str(path)).graph(["north-gate", "south-gate", "depot", "west"])
+    links = {(link["kind"], link["from"], link["to"]): link for link in g["links"]}
+    assert set(links) == {("overlap", "north-gate", "south-gate"), ("travel", "north-gate", "south-gate"), ("travel", "south-gate", "depot")}
+    overlap = links[("overlap", "north-gate", "south-gate")]  # #21, #22 and #23 (the other way round): one undirected edge
+    assert overlap["count"] == 3 and overlap["cameras"] == ["north-gate", "south-gate"] and overlap["travel_s"] is None
+    assert overlap["learnt"] is None
+    assert links[("travel", "north-gate", "south-gate")]["count"] == 1  # #24 only
+    assert links[("travel", "north-gate", "south-gate")]["travel_s"] == {"min": 15.0, "median": 15.0, "max": 15.0}
+    assert links[("travel", "south-gate", "depot")]["travel_s"] == {"min": 15.0, "median": 15.5, "max": 16.0}
+    assert all(link["travel_s"]["min"] > 0 and link["histogram"]["edges"][0] >= 0 for link in g["links"] if link["kind"] == "travel")
+    assert g["identities"] == 4 and [n["id"] for n in g["nodes"]] == ["north-gate", "south-gate", "depot", "west"]
+
+
+def learnt_file(out: Path) -> Path:
+    """OUT/topology.learnt.yaml as the matcher writes it: south-gate -> depot at ~17 s, depot and
+    west overlapping."""
+    from mtmc.match.config import NetworkConfig
+    from mtmc.match.network import NetworkLearner
+    from mtmc.runtime.matcher import LEARNT_TOPOLOGY
+
+    learner = NetworkLearner(NetworkConfig(min_pairs=1), 60.0, names={**CAMERAS, 4: "west"})
+    learner.negatives = [1000, 0]
+    learner.opportunities[(2, 3)] = np.zeros(61, np.int64)
+    learner.travel[(2, 3)].extend([16.0, 17.0, 18.0])
+    learner.together[(3, 4)] = [10, 5]
+    assert learner.write(out / LEARNT_TOPOLOGY) == 2
+    return out / LEARNT_TOPOLOGY
+
+
+def test_the_learnt_network_from_topology_learnt_yaml(tmp_path: Path) -> None:
+    from mtmc.commands.dashboard import store_view
+    from mtmc.dashboard.sightings import read_learnt
+
+    path = overlapping_store(tmp_path / "sightings.db")
+    written = learnt_file(tmp_path)
+    network = read_learnt(written)
+    assert [(link["from"], link["to"], link["mean_s"], link["observations"]) for link in network["links"]] == [("south-gate", "depot", 17.0, 3)]
+    assert network["overlaps"] == [{"cameras": ["depot", "west"], "observations": 5, "expected": 0.01}]
+    g = store_view(tmp_path).graph([])  # as `mtmc dashboard OUT` reads it
+    links = {(link["kind"], link["from"], link["to"]): link for link in g["links"]}
+    assert set(links) == {("overlap", "north-gate", "south-gate"), ("travel", "north-gate", "south-gate"),
+                          ("travel", "south-gate", "depot"), ("overlap", "depot", "west")}  # fmt: skip
+    sd = links[("travel", "south-gate", "depot")]
+    assert sd["count"] == 2 and sd["learnt"]["mean_s"] == 17.0 and sd["learnt"]["std_s"] == 1.0 and sd["learnt"]["observations"] == 3
+    dw = links[("overlap", "depot", "west")]
+    assert dw["count"] == 0 and dw["learnt"] == {"observations": 5, "expected": 0.01}
+    assert "west" in [n["id"] for n in g["nodes"]]
+    assert links[("overlap", "north-gate", "south-gate")]["learnt"] is None  # seen at once, not learnt
+    # a garbled file, another YAML, or none: nothing learnt, the journeys still drawn
+    for text in ("links: [oops\n", "- 1\n- 2\n", "links: 3\noverlaps: [[a], [b, b], 7, {cameras: x}]\n", "\xff\xfe"):
+        written.write_text(text, encoding="latin-1")
+        assert read_learnt(written) == {"links": [], "overlaps": []}, text
+    assert store_view(tmp_path).graph([])["links"][0]["learnt"] is None
+    written.unlink()
+    assert read_learnt(written) == {"links": [], "overlaps": []}
+    assert len(store_view(tmp_path).graph([])["links"]) == 3
+
+
+def test_the_live_learner_answers_while_the_matcher_changes_it(tmp_path: Path) -> None:
+    from mtmc.dashboard.live import learnt_network
+
+    class Learner:  # the matcher's NetworkLearner as the dashboard reads it, mutated by another thread
+        def __init__(self) -> None:
+            self.fail = 1
+
+        def links(self) -> list[dict]:
+            if self.fail:
+                self.fail -= 1
+                raise RuntimeError("deque mutated during iteration")
+            return [{"from": "south-gate", "to": "depot", "min_s": 10.0, "max_s": 22.0, "mean_s": 16.0, "std_s": 2.0,
+                     "observations": 9, "expected": 0.3}]  # fmt: skip
+
+        def overlaps(self) -> list[dict]:
+            return [{"cameras": ["west", "depot"], "observations": 7, "expected": 0.1}]
+
+    learner = Learner()
+    current: list = [None]  # none yet, as before an offline run's end, or with a given topology
+    network = learnt_network(lambda: current[0])
+    assert network() == {"links": [], "overlaps": []}
+    current[0] = learner
+    got = network()  # the first read meets a change, the second answers
+    assert learner.fail == 0 and got["links"][0]["mean_s"] == 16.0 and got["overlaps"][0]["cameras"] == ["west", "depot"]
+    learner.fail = 5  # always changing: the last good answer
+    assert network() == got
+
+    path = overlapping_store(tmp_path / "sightings.db")
+    learner.fail = 1
+    g = StoreView(lambda: SQLiteStore.read(path), str(path), learnt=learnt_network(lambda: learner)).graph([])
+    links = {(link["kind"], link["from"], link["to"]): link for link in g["links"]}
+    assert links[("travel", "south-gate", "depot")]["learnt"]["mean_s"] == 16.0
+    assert links[("overlap", "depot", "west")]["learnt"] == {"observations": 7, "expected": 0.1}  # the pair sorted
 
 
 def test_thumbnails_and_a_kept_frame(database: Path, data_dir: Path) -> None:
@@ -408,6 +531,9 @@ def test_matcher_dashboard_reads_the_store_it_writes(tmp_path: Path) -> None:
         assert status == 200 and j["cameras"] == ["north-gate", "south-gate"] and j["sightings"][1]["travel_s"] == 8.0
         info = get_json(port, "/api/info")[1]
         assert info["live"] and info["picture_search"]
+        status, g = get_json(port, "/api/graph")  # the learner, nothing learnt yet: the journey's link alone
+        assert status == 200 and [(link["kind"], link["from"], link["to"], link["learnt"]) for link in g["links"]] == [
+            ("travel", "north-gate", "south-gate", None)]  # fmt: skip
     finally:
         server.close()
         store.close()
@@ -597,15 +723,58 @@ def test_graph_page_in_chromium(database: Path, browser: Browser, tmp_path: Path
         browser.wait("document.querySelectorAll('#graph .node').length === 3")
         screen = browser.screenshot(tmp_path / "graph.png")
         nodes = browser.evaluate("[...document.querySelectorAll('#graph .node')].map((n) => n.dataset.camera)")
-        links = browser.evaluate("[...document.querySelectorAll('#graph .link')].map((l) => [l.dataset.from, l.dataset.to, +l.dataset.count])")
+        links = browser.evaluate(
+            "[...document.querySelectorAll('#graph .link')].map((l) => [l.dataset.kind, l.dataset.from, l.dataset.to, +l.dataset.count])"
+        )
         bars = browser.evaluate("[...document.querySelectorAll('#links tr')].map((r) => r.querySelectorAll('.hist .bar').length)")
-        label = browser.evaluate("document.querySelector('#graph .link[data-from=\"north-gate\"] .link-label').textContent")
+        labels = browser.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#graph .link')].map((l) => [l.dataset.kind + ' ' + l.dataset.from,"
+            " [...l.querySelectorAll('text')].map((t) => t.textContent)]))"
+        )
+        dashed = browser.evaluate("getComputedStyle(document.querySelector('#graph .link.overlap path')).strokeDasharray")
+        arrows = browser.evaluate("[...document.querySelectorAll('#graph .link.overlap path[marker-end]')].length")
     shutil.copy(tmp_path / "graph.png", "/tmp/dashboard-graph.png")
     assert nodes == ["north-gate", "south-gate", "depot"]
-    assert sorted(links) == [["depot", "north-gate", 0], ["north-gate", "south-gate", 6], ["south-gate", "depot", 3]]
-    assert label == "6 · 8.5 s" and bars == [12, 12, 0]
+    assert sorted(links) == [["overlap", "depot", "north-gate", 0], ["travel", "depot", "north-gate", 0],
+                             ["travel", "north-gate", "south-gate", 6], ["travel", "south-gate", "depot", 3]]  # fmt: skip
+    assert labels["travel north-gate"] == ["6 · 8.5 s", "learnt: 12.0 ± 1.6 s (6)"]
+    assert labels["travel south-gate"] == ["3 · 20.0 s"]
+    assert labels["travel depot"] == ["learnt: 50.0 ± 3.3 s (3)"]  # learnt, no journey went that way
+    assert labels["overlap depot"] == ["overlap (learnt 4)"]
+    assert dashed not in ("", "none") and arrows == 0  # an overlap: dashed, no direction
+    assert bars == [12, 12, 0, 0]  # the table: three links and one overlap
     assert colour_pixels(screen, "#6cb6ff", 10) > 600  # the nodes' rings (--accent)
     assert colour_pixels(screen, "#e0a040", 10) > 300  # the links and the histograms' bars
+    assert colour_pixels(screen, "#7fd1b9", 10) > 25  # the learnt overlap's thin dotted line and its label
+
+
+@needs_chromium
+def test_overlaps_on_the_graph_page_in_chromium(tmp_path: Path, browser: Browser) -> None:
+    """Views that saw vehicles at once and a learnt network from topology.learnt.yaml, as `mtmc
+    dashboard OUT` shows them."""
+    from mtmc.commands.dashboard import store_view
+
+    overlapping_store(tmp_path / "sightings.db")
+    learnt_file(tmp_path)
+    with served(LiveState(["north-gate", "south-gate", "depot", "west"]), store_view(tmp_path)) as port:
+        browser.open(f"http://127.0.0.1:{port}/graph")
+        browser.wait("document.querySelectorAll('#graph .node').length === 4")
+        screen = browser.screenshot(tmp_path / "graph-overlaps.png")
+        labels = browser.evaluate(
+            "[...document.querySelectorAll('#graph .link')].map((l) => [l.dataset.kind, l.dataset.from, l.dataset.to,"
+            " [...l.querySelectorAll('text')].map((t) => t.textContent).join(' / ')])"
+        )
+        rows = browser.evaluate("[...document.querySelectorAll('#links tr')].map((r) => r.textContent)")
+    shutil.copy(tmp_path / "graph-overlaps.png", "/tmp/dashboard-graph-overlaps.png")  # to look at by hand
+    assert sorted(labels) == [
+        ["overlap", "depot", "west", "overlap (learnt 5)"],
+        ["overlap", "north-gate", "south-gate", "overlap · 3"],
+        ["travel", "north-gate", "south-gate", "1 · 15.0 s"],
+        ["travel", "south-gate", "depot", "2 · 15.5 s / learnt: 17.0 ± 1.0 s (3)"],
+    ]
+    assert not any("-" in text.split("·")[-1] for *_, text in labels)  # no negative travel time drawn
+    assert sum("overlap: seen on both at once" in row for row in rows) == 2
+    assert colour_pixels(screen, "#7fd1b9", 10) > 150  # the overlaps' dashed lines and labels
 
 
 @needs_chromium

@@ -14,7 +14,8 @@ DESCRIPTION = """\
 Serve OUT/sightings.db (or the database file given) as the dashboard: each identity's journey
 (/identity/N: its sightings in time order with cameras, times, travel times and thumbnails), a
 search box (by id, by colour/type/camera/time, by an uploaded picture) and the camera graph
-(cameras, the links between them with counts and travel-time histograms). Nothing is written.
+(cameras, the links between them with counts and travel-time histograms, views that overlap, and
+the network the matcher learnt, from OUT/topology.learnt.yaml). Nothing is written.
 
 It listens on 127.0.0.1 unless --host says otherwise; any other host needs a token (--token,
 dashboard.token in --config, or the MTMC_DASHBOARD_TOKEN variable), which every client then sends

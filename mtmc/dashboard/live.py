@@ -15,23 +15,27 @@ def reader_of(store: Any) -> Callable[[], Any]:
     return lambda: read(target)
 
 
-def learnt_links(learner: Callable[[], Any]) -> Callable[[], list[dict]]:
-    """The links of the matcher's network learner (``learner()``: None while there is none, as
-    before an offline run's end), read from a dashboard thread while the matcher's thread adds to
-    them: a read that meets a change in progress is tried again (and the last good answer kept)."""
-    last: list[list[dict]] = [[]]
+def learnt_network(learner: Callable[[], Any]) -> Callable[[], dict]:
+    """The camera network the matcher's learner holds (``learner()``: None while there is none, as
+    before an offline run's end or with a given topology), as ``{links, overlaps}`` by camera name,
+    read from a dashboard thread while the matcher's thread adds to it: a read that meets a change
+    in progress is tried again (and the last good answer kept)."""
+    last: list[dict] = [{"links": [], "overlaps": []}]
 
-    def links() -> list[dict]:
+    def network() -> dict:
         for _ in range(3):
             try:
                 current = learner()
-                last[0] = [] if current is None else current.links()
+                if current is None:
+                    last[0] = {"links": [], "overlaps": []}
+                else:
+                    last[0] = {"links": current.links(), "overlaps": current.overlaps()}
                 break
             except RuntimeError:  # "deque/dict mutated during iteration"
                 continue
         return last[0]
 
-    return links
+    return network
 
 
 def start_dashboard(config: Any, store: Any, learner: Callable[[], Any], port: int) -> tuple[Any, Any, str]:
@@ -50,7 +54,7 @@ def start_dashboard(config: Any, store: Any, learner: Callable[[], Any], port: i
     if store is not None:
         search, missing = picture_search_for(config.embedder)
         view = StoreView(  # store.where: its path, or its URL without the password
-            reader_of(store), store.where, learnt=learnt_links(learner), image_search=search, image_search_missing=missing
+            reader_of(store), store.where, learnt=learnt_network(learner), image_search=search, image_search_missing=missing
         )
     host = config.dashboard.host
     server, bound = serve(live, host, port, view=view, token=token_from(config.dashboard.token))

@@ -3,8 +3,10 @@
 :class:`StoreView` opens the store for each request with its ``opener`` (a read-only connection,
 closed after: the matcher keeps writing through its own) and answers JSON-ready dicts. The camera
 graph is computed from the stored journeys (each identity's consecutive sightings on two cameras:
-one observation of that link, travel time = the later one's start minus the earlier one's end),
-cached for :data:`GRAPH_TTL_S`, and joined with the links the matcher's topology learner measured.
+one observation of that link, travel time = the later one's start minus the earlier one's end; two
+sightings that overlap in time are an overlap of the two views, not a travel time), joined with
+the camera network the matcher learnt from the traffic (its links and overlaps), and cached for
+:data:`GRAPH_TTL_S`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ GRAPH_TTL_S = 10.0  # the camera graph is recomputed at most this often
 HISTOGRAM_BINS = 12
 SEARCH_LIMIT = 500  # sightings an attribute search returns, at most
 IMAGE_RESULTS = 10  # identities a search by picture returns
+LEARNT_LINK = ("min_s", "max_s", "mean_s", "std_s", "observations", "expected")  # what the graph shows of a learnt link
 
 ImageSearch = Callable[[Any, np.ndarray, int], list[tuple[int, float]]]  # (store, BGR picture, k) -> (id, distance)
 
@@ -42,18 +45,63 @@ def histogram(times: list[float], bins: int = HISTOGRAM_BINS) -> dict:
     return {"edges": [round(float(e), 3) for e in edges], "counts": [int(c) for c in counts]}
 
 
-def read_learnt(path: Path) -> list[dict]:
-    """The links of a ``topology.learnt.yaml`` the matcher wrote at the end of a run ([] if none)."""
+def no_network() -> dict:
+    """A learnt network with nothing in it (no learner, no file)."""
+    return {"links": [], "overlaps": []}
+
+
+def network_of(data: Any) -> dict:
+    """``{links, overlaps}`` of a learnt network as ``topology.learnt.yaml`` holds it (``links``;
+    ``overlaps`` as camera pairs, their ``observations`` and ``expected`` under ``evidence``) or as
+    the live learner gives it (``{links, overlaps}``, overlaps as ``{cameras, observations,
+    expected}``); anything malformed is left out, and a list is links alone."""
+    if isinstance(data, list):
+        data = {"links": data}
+    if not isinstance(data, dict):
+        return no_network()
+    links = [dict(link) for link in _listed(data.get("links")) if isinstance(link, dict)
+             and isinstance(link.get("from"), str) and isinstance(link.get("to"), str) and link["from"] != link["to"]]  # fmt: skip
+    evidence = data.get("evidence") if isinstance(data.get("evidence"), dict) else {}
+    measured = {}
+    for o in _listed(evidence.get("overlaps")):
+        pair = _pair(o.get("cameras")) if isinstance(o, dict) else None
+        if pair is not None:
+            measured[pair] = o
+    overlaps, seen = [], set()
+    for o in _listed(data.get("overlaps")):
+        pair = _pair(o.get("cameras") if isinstance(o, dict) else o)
+        if pair is None or pair in seen:
+            continue
+        seen.add(pair)
+        known = o if isinstance(o, dict) else measured.get(pair, {})
+        overlaps.append({"cameras": list(pair), "observations": known.get("observations"), "expected": known.get("expected")})
+    return {"links": links, "overlaps": overlaps}
+
+
+def _listed(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _pair(cameras: Any) -> tuple[str, str] | None:
+    """Two different camera names, sorted (an overlap has no direction); None if not that."""
+    if not isinstance(cameras, (list, tuple)) or len(cameras) != 2 or not all(isinstance(c, str) for c in cameras):
+        return None
+    a, b = sorted(cameras)
+    return None if a == b else (a, b)
+
+
+def read_learnt(path: Path) -> dict:
+    """The camera network (``{links, overlaps}``) of a ``topology.learnt.yaml`` the matcher wrote
+    at the end of a run; nothing if there is none or it cannot be read."""
     if not path.is_file():
-        return []
+        return no_network()
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return []
-    links = data.get("links") if isinstance(data, dict) else None
-    return [dict(link) for link in links if isinstance(link, dict)] if isinstance(links, list) else []
+        return no_network()
+    return network_of(data)
 
 
 class StoreView:
@@ -62,8 +110,9 @@ class StoreView:
     ``opener()`` returns an opened store (``journey``, ``find``, ``spans``, ``global_id``, ``close``; and
     ``thumbnail(key)`` where the store keeps thumbnails); an :class:`~mtmc.errors.MtmcError` from it
     (no database yet, another schema) is answered 503 with its line. ``where`` names the store on
-    the page. ``learnt()`` gives the matcher's learnt links; ``image_search`` answers a search by
-    picture (None: the page says it is not available).
+    the page. ``learnt()`` gives the camera network the matcher learnt (``{links, overlaps}``, see
+    :func:`network_of`; a list is links alone); ``image_search`` answers a search by picture
+    (None: the page says it is not available).
     """
 
     def __init__(
@@ -71,13 +120,13 @@ class StoreView:
         opener: Callable[[], Any],
         where: str,
         *,
-        learnt: Callable[[], list[dict]] | None = None,
+        learnt: Callable[[], dict | list[dict]] | None = None,
         image_search: ImageSearch | None = None,
         image_search_missing: str = "search by picture is not available here",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.opener, self.where = opener, where
-        self.learnt = learnt or (lambda: [])
+        self.learnt = learnt or no_network
         self.image_search, self.image_search_missing = image_search, image_search_missing
         self._clock = clock
         self._graph: tuple[float, dict] | None = None
@@ -194,28 +243,21 @@ class StoreView:
     # ---- the camera graph ------------------------------------------------------------------------
 
     def graph(self, cameras: list[str] | None = None) -> dict:
-        """Cameras (``cameras`` first, in order, then any other the store names) and the links between
-        them: how many identities went from one to the other, and their travel times."""
+        """Cameras (``cameras`` first, in order, then any other the store or the learnt network
+        names) and the edges between them (``links``): ``kind: travel``, from one camera to another,
+        how many identities went that way after leaving the first view and their travel times, with
+        the link the matcher learnt (``learnt``: its travel time between view centres, or None); and
+        ``kind: overlap``, two views that saw one identity at once (``cameras``, ``count``), with the
+        overlap the matcher learnt. A pair neither the journeys nor the learnt network join has none."""
         with self._graph_lock:
             if self._graph is not None and self._clock() - self._graph[0] < GRAPH_TTL_S:
                 graph = self._graph[1]
             else:
                 graph = self._compute_graph()
                 self._graph = (self._clock(), graph)
-        names = list(dict.fromkeys([*(cameras or []), *graph["seen"]]))
-        learnt = {(link.get("from"), link.get("to")): link for link in self.learnt()}
-        links = []
-        for link in graph["links"]:
-            entry = dict(link)
-            known = learnt.pop((link["from"], link["to"]), None)
-            entry["learnt"] = None if known is None else {k: known.get(k) for k in ("min_s", "max_s", "observations")}
-            links.append(entry)
-        for (a, b), known in sorted(learnt.items(), key=lambda item: str(item[0])):  # learnt, none stored (pruned)
-            links.append({"from": a, "to": b, "count": 0, "travel_s": None, "histogram": None,
-                          "learnt": {k: known.get(k) for k in ("min_s", "max_s", "observations")}})  # fmt: skip
-            names += [n for n in (a, b) if n not in names]
+        names = list(dict.fromkeys([*(cameras or []), *graph["seen"], *graph["named"]]))
         nodes = [{"id": n, "sightings": graph["seen"].get(n, 0)} for n in names]
-        return {"nodes": nodes, "links": links, "identities": graph["identities"], "store": self.where}
+        return {"nodes": nodes, "links": graph["links"], "identities": graph["identities"], "store": self.where}
 
     def _compute_graph(self) -> dict:
         with self._store() as store:
@@ -226,16 +268,34 @@ class StoreView:
             journeys[global_id].append((camera, first_s, last_s))
             seen[camera] += 1
         travel: dict[tuple[str, str], list[float]] = defaultdict(list)
+        together: dict[tuple[str, str], int] = defaultdict(int)
         for journey in journeys.values():
             for (a, _, a_last), (b, b_first, _) in zip(journey, journey[1:]):
-                if a != b:
+                if a == b:
+                    continue
+                if b_first <= a_last:  # both views saw it at once: an overlap, not a travel time
+                    together[(min(a, b), max(a, b))] += 1
+                else:
                     travel[(a, b)].append(b_first - a_last)
-        links = [
-            {
-                "from": a, "to": b, "count": len(times),
-                "travel_s": {"min": round(min(times), 3), "median": round(float(np.median(times)), 3), "max": round(max(times), 3)},
-                "histogram": histogram(times),
-            }
-            for (a, b), times in sorted(travel.items())
-        ]  # fmt: skip
-        return {"seen": dict(sorted(seen.items())), "links": links, "identities": len(journeys)}
+        network = network_of(self.learnt())
+        learnt_links = {(link["from"], link["to"]): link for link in network["links"]}
+        learnt_overlaps = {tuple(o["cameras"]): o for o in network["overlaps"]}
+        links = []
+        for a, b in sorted(set(travel) | set(learnt_links), key=lambda pair: (pair not in travel, pair)):  # learnt only: after
+            times, known = travel.get((a, b), []), learnt_links.get((a, b))
+            links.append({
+                "kind": "travel", "from": a, "to": b, "count": len(times),
+                "travel_s": {"min": round(min(times), 3), "median": round(float(np.median(times)), 3), "max": round(max(times), 3)}
+                if times else None,
+                "histogram": histogram(times) if times else None,
+                "learnt": None if known is None else {k: known.get(k) for k in LEARNT_LINK},
+            })  # fmt: skip
+        for a, b in sorted(set(together) | set(learnt_overlaps), key=lambda pair: (pair not in together, pair)):
+            known = learnt_overlaps.get((a, b))
+            links.append({
+                "kind": "overlap", "from": a, "to": b, "cameras": [a, b], "count": together.get((a, b), 0),
+                "travel_s": None, "histogram": None,
+                "learnt": None if known is None else {k: known.get(k) for k in ("observations", "expected")},
+            })  # fmt: skip
+        named = [n for link in links for n in (link["from"], link["to"])]
+        return {"seen": dict(sorted(seen.items())), "named": named, "links": links, "identities": len(journeys)}

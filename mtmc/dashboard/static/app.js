@@ -383,6 +383,45 @@ function histogramSVG(h, width = 160, height = 34) {
   return box;
 }
 
+function spread(mean, std) {
+  // a learnt travel time: "12.0 ± 1.6 s" (minutes past a minute)
+  if (mean === null || mean === undefined) return null;
+  const minutes = Math.abs(mean) >= 60, k = minutes ? 60 : 1;
+  return `${(mean / k).toFixed(1)}${std === null || std === undefined ? "" : ` ± ${(std / k).toFixed(1)}`} ${minutes ? "min" : "s"}`;
+}
+
+function learntText(l) {
+  // what the matcher learnt of a link or an overlap, in a few words (null: nothing)
+  const k = l.learnt;
+  if (!k) return null;
+  if (l.kind === "overlap") return `learnt: ${k.observations ?? "?"} confident`;
+  const time = spread(k.mean_s, k.std_s) || `${span(k.min_s)}–${span(k.max_s)}`;
+  return `learnt: ${time} (${k.observations ?? "?"})`;
+}
+
+function unclutter(labelled, centres) {
+  // slide a label along its edge, a few steps either way, until it covers no other label and no
+  // camera (the edges with identities placed first); left where it is when no step helps
+  const box = (texts) => texts.map((t) => t.getBBox()).reduce((u, b) => ({
+    x0: Math.min(u.x0, b.x - 3), y0: Math.min(u.y0, b.y - 1), x1: Math.max(u.x1, b.x + b.width + 3), y1: Math.max(u.y1, b.y + b.height + 1),
+  }), { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity });
+  const hits = (u, v) => u.x0 < v.x1 && v.x0 < u.x1 && u.y0 < v.y1 && v.y0 < u.y1;
+  const onNode = (u) => centres.some((c) => Math.max(u.x0 - c.x, 0, c.x - u.x1) ** 2 + Math.max(u.y0 - c.y, 0, c.y - u.y1) ** 2 < (NODE_R + 2) ** 2);
+  const placed = [];
+  for (const item of [...labelled.filter((i) => i.heavy), ...labelled.filter((i) => !i.heavy)]) {
+    const home = item.texts.map((t) => [+t.getAttribute("x"), +t.getAttribute("y")]);
+    const move = (d) => item.texts.forEach((t, i) => { t.setAttribute("x", home[i][0] + item.ux * d); t.setAttribute("y", home[i][1] + item.uy * d); });
+    let best = 0;
+    for (const d of [0, 12, -12, 24, -24, 36, -36, 48, -48, 60, -60]) {
+      move(d);
+      const u = box(item.texts);
+      if (!placed.some((v) => hits(u, v)) && !onNode(u)) { best = d; break; }
+    }
+    move(best);
+    placed.push(box(item.texts));
+  }
+}
+
 function renderGraph(g) {
   const root = $("graph");
   const W = 900, H = 520, cx = W / 2, cy = H / 2, R = Math.min(W, H) / 2 - 70;
@@ -392,23 +431,52 @@ function renderGraph(g) {
     return [node.id, { x: cx + (n > 1 ? R * Math.cos(a) : 0), y: cy + (n > 1 ? R * Math.sin(a) : 0) }];
   }));
   const defs = svg("defs");
-  const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 14, markerHeight: 14, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" });
-  marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));
-  defs.append(marker);
-  const top = Math.max(1, ...g.links.map((l) => l.count));
+  for (const [id, cls] of [["arrow", "arrowhead"], ["arrow-learnt", "arrowhead learnt"]]) {
+    const marker = svg("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 14, markerHeight: 14, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" });
+    marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", class: cls }));
+    defs.append(marker);
+  }
+  const pair = (a, b) => [a, b].sort().join("\u0000");
+  const overlapping = new Set(g.links.filter((l) => l.kind === "overlap").map((l) => pair(l.from, l.to)));
+  const top = Math.max(1, ...g.links.filter((l) => l.kind !== "overlap").map((l) => l.count));
+  const labelled = []; // each edge's label lines, and the direction along its edge to slide them
   const links = g.links.map((l) => {
-    const a = at.get(l.from), b = at.get(l.to);
-    const group = svg("g", { class: `link${l.count ? "" : " learnt-only"}`, "data-from": l.from, "data-to": l.to, "data-count": l.count });
+    const a = at.get(l.from), b = at.get(l.to), kind = l.kind || "travel";
+    const group = svg("g", { class: `link ${kind}${l.count ? "" : " learnt-only"}`, "data-kind": kind, "data-from": l.from, "data-to": l.to, "data-count": l.count });
     if (!a || !b) return group;
     const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
     const ux = dx / len, uy = dy / len, r = NODE_R + 4;
-    // bend each direction to its own side, so A→B and B→A do not overlap
-    const mx = (a.x + b.x) / 2 - uy * 40, my = (a.y + b.y) / 2 + ux * 40;
+    const learnt = learntText(l);
+    if (kind === "overlap") {
+      // two views that see one vehicle at once: a straight dashed line, no direction
+      const sx = a.x + ux * r, sy = a.y + uy * r, ex = b.x - ux * r, ey = b.y - uy * r;
+      group.append(svg("path", { d: `M${sx},${sy} L${ex},${ey}`, "stroke-width": l.count ? 2.5 : 1.5 }));
+      const text = l.count ? `overlap · ${l.count}` + (l.learnt ? ` (learnt ${l.learnt.observations ?? "?"})` : "") : `overlap (learnt ${l.learnt?.observations ?? "?"})`;
+      const label = svg("text", { x: (sx + ex) / 2, y: (sy + ey) / 2 + 4, class: "link-label", "text-anchor": "middle" }, text);
+      group.append(label);
+      labelled.push({ texts: [label], ux, uy, heavy: true });
+      group.append(svg("title", {}, `${l.from} ⇄ ${l.to}: views that overlap (${l.count} identities seen on both at once)` + (learnt ? `; ${learnt}` : "")));
+      return group;
+    }
+    // bend each direction to its own side, so A→B and B→A do not overlap (further where an overlap line runs between them)
+    const bend = overlapping.has(pair(l.from, l.to)) ? 80 : 40;
+    const nx = -uy, ny = ux; // this direction's side
+    const mx = (a.x + b.x) / 2 + nx * bend, my = (a.y + b.y) / 2 + ny * bend;
     const sx = a.x + ux * r, sy = a.y + uy * r, ex = b.x - ux * (r + 4), ey = b.y - uy * (r + 4);
-    group.append(svg("path", { d: `M${sx},${sy} Q${mx},${my} ${ex},${ey}`, "stroke-width": 1.5 + (5 * l.count) / top, "marker-end": "url(#arrow)" }));
-    const label = l.count ? `${l.count} · ${span(l.travel_s.median)}` : "learnt";
-    group.append(svg("text", { x: (sx + 2 * mx + ex) / 4, y: (sy + 2 * my + ey) / 4, class: "link-label" }, label));
-    group.append(svg("title", {}, `${l.from} → ${l.to}: ${l.count} identities` + (l.travel_s ? `, travel ${span(l.travel_s.min)}–${span(l.travel_s.max)}` : "")));
+    group.append(svg("path", { d: `M${sx},${sy} Q${mx},${my} ${ex},${ey}`, "stroke-width": l.count ? 1.5 + (5 * l.count) / top : 1.2,
+      "marker-end": l.count ? "url(#arrow)" : "url(#arrow-learnt)" }));
+    // labels on the curve (a nearly vertical one: beside it, on its own side), the second line away from the other direction's
+    const side = Math.abs(nx) > 0.95, ox = side ? nx * 6 : 0;
+    const lx = (sx + 2 * mx + ex) / 4 + ox, ly = (sy + 2 * my + ey) / 4;
+    const anchor = side ? (nx > 0 ? "start" : "end") : "middle";
+    const lines = l.count ? [[`${l.count} · ${span(l.travel_s.median)}`, "link-label"]] : [];
+    if (learnt) lines.push([learnt, l.count ? "link-learnt" : "link-label"]);
+    const first = ly + 4 - (side ? 7 : ny < 0 ? 14 : 0) * (lines.length - 1);
+    const texts = lines.map(([text, cls], i) => svg("text", { x: lx, y: first + 14 * i, class: cls, "text-anchor": anchor }, text));
+    group.append(...texts);
+    labelled.push({ texts, ux, uy, heavy: l.count > 0 });
+    group.append(svg("title", {}, `${l.from} → ${l.to}: ${l.count} identities` + (l.travel_s ? `, travel ${span(l.travel_s.min)}–${span(l.travel_s.max)}` : "") +
+      (learnt ? `; ${learnt} between view centres` : "")));
     return group;
   });
   const nodes = g.nodes.map((node) => {
@@ -418,18 +486,25 @@ function renderGraph(g) {
       svg("text", { class: "node-count", y: 16 }, `${node.sightings} sighting${node.sightings === 1 ? "" : "s"}`));
     return group;
   });
-  root.replaceChildren(defs, ...links, ...nodes);
-  $("graph-note").textContent = `(${g.nodes.length} cameras, ${g.links.length} links, from ${g.identities} identities in ${g.store})`;
+  // overlaps under the travel links, labels of both above every line
+  const order = [...links.filter((x) => x.dataset.kind === "overlap"), ...links.filter((x) => x.dataset.kind !== "overlap")];
+  root.replaceChildren(defs, ...order, ...nodes);
+  unclutter(labelled, [...at.values()]);
+  const travel = g.links.filter((l) => l.kind !== "overlap").length, overlaps = g.links.length - travel;
+  $("graph-note").textContent = `(${g.nodes.length} cameras, ${travel} links, ${overlaps} overlap${overlaps === 1 ? "" : "s"}, from ${g.identities} identities in ${g.store})`;
   $("links").replaceChildren(...(g.links.length ? g.links.map((l) => {
     const row = el("tr");
+    row.dataset.kind = l.kind || "travel";
     row.dataset.from = l.from;
     row.dataset.to = l.to;
     const hist = el("td");
     hist.append(histogramSVG(l.histogram));
-    const t = l.travel_s;
-    const learnt = l.learnt ? `${span(l.learnt.min_s)}–${span(l.learnt.max_s)} (${l.learnt.observations} confident)` : "–";
-    row.append(el("td", null, l.from), el("td", null, l.to), el("td", "num", num(l.count)),
-      el("td", "num", t ? `${span(t.min)} / ${span(t.median)} / ${span(t.max)}` : "–"), hist, el("td", null, learnt));
+    const t = l.travel_s, k = l.learnt;
+    let learnt = "–";
+    if (k && l.kind === "overlap") learnt = `overlap: ${k.observations ?? "?"} confident (${k.expected ?? "?"} by chance)`;
+    else if (k) learnt = `${spread(k.mean_s, k.std_s) || "–"}, range ${span(k.min_s)}–${span(k.max_s)} (${k.observations ?? "?"} confident)`;
+    const travelled = l.kind === "overlap" ? el("td", "overlap-note", "overlap: seen on both at once") : el("td", "num", t ? `${span(t.min)} / ${span(t.median)} / ${span(t.max)}` : "–");
+    row.append(el("td", null, l.from), el("td", null, l.kind === "overlap" ? `⇄ ${l.to}` : l.to), el("td", "num", num(l.count)), travelled, hist, el("td", null, learnt));
     return row;
   }) : [(() => { const r = el("tr"); const c = el("td", "none", "no identity was seen on two cameras yet"); c.colSpan = 6; r.append(c); return r; })()]));
 }
