@@ -122,3 +122,24 @@ def test_synthcity_no_render_with_features(tmp_path, data_dir):
     # two minutes of traffic (most links, not all), which does less well but far better than none.
     assert scores[(False, True)] > 0.6
     assert 0.5 < scores[(False, False)] <= scores[(False, True)]
+
+
+def test_calibration_errors_are_one_line(tmp_path, capsys):
+    tracks = tmp_path / "tracks"
+    tracks.mkdir()
+    for camera in ("c001", "c002"):
+        (tracks / f"{camera}.txt").write_text("1,1,10,20,10,10,1,-1,-1,-1\n2,1,10,20,10,10,1,-1,-1,-1\n")
+        np.savez(tracks / f"{camera}.npz", track_id=np.array([1]), feature=np.array([[1, 0]], np.float16))
+    config = _write_config(tmp_path / "m.yaml", "matcher: {calibration: no-such-model}\n")
+    assert main(["match", str(config), "--tracks", str(tracks), "-o", str(tmp_path / "o.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "matcher.calibration" in err[0] and "mtmc reid calibrate" in err[0]
+    (tmp_path / "bad.yaml").write_text("calibration: {same: {mean: 0.1}}\n")
+    _write_config(config, "matcher: {calibration: bad.yaml}\n")
+    assert main(["match", str(config), "--tracks", str(tracks), "-o", str(tmp_path / "o.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.yaml" in err[0]
+    _write_config(config, "topology: {exclusive_views: true, overlaps: [[c001, c009]]}\n")
+    assert main(["match", str(config), "--tracks", str(tracks), "-o", str(tmp_path / "o.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "c009" in err[0]

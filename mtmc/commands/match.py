@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HELP = "match per-camera tracks across cameras into global identities (AI City submission)"
 DESCRIPTION = """\
@@ -41,6 +42,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run, command="match")
 
 
+def _features_calibration(given: Path | None) -> Any:
+    """The tracks' features' appearance calibration: ``matcher.calibration``, else the cautious
+    uncalibrated model, said once with how to give one."""
+    import logging
+
+    from mtmc.match.evidence import UNCALIBRATED
+    from mtmc.runtime.matcher import calibration_of
+
+    if given is not None:
+        return calibration_of(given, None)
+    logging.getLogger(__name__).warning(
+        "appearance: the tracks' features are uncalibrated (evidence capped at +-%g, so appearance alone links no "
+        "cameras); set matcher.calibration to the embedder's weights name or to a file of "
+        "`mtmc reid calibrate WEIGHTS DATA -o FILE`", UNCALIBRATED.cap,
+    )
+    return UNCALIBRATED
+
+
 def run(args: argparse.Namespace) -> int:
     from mtmc.errors import MtmcError
     from mtmc.match.distances import Scene
@@ -67,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
     scene = Scene(ground_maps(config.cameras))
     tracklets = [t for camera in config.cameras for t in read_camera_tracklets(camera, tracks_dir)]
     if any(t.feature is not None for t in tracklets):
-        from mtmc.runtime.matcher import calibration_of
-
-        scene.appearance = calibration_of(matcher.calibration, {"name": "features of the tracks folder"})
+        scene.appearance = _features_calibration(matcher.calibration)
     topology = config.topology.by_number({c.id: c.number for c in config.cameras}) if config.topology else None
     labels = associate(tracklets, matcher, scene, topology)
     ids = global_ids(tracklets, labels)

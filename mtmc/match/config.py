@@ -90,6 +90,12 @@ class Link(StrictModel):
     max_s: float = Field(gt=0)
     mean_s: float | None = Field(None, description="travel time's mean when known (learnt): a normal density")
     std_s: float | None = Field(None, gt=0, description="travel time's standard deviation when known")
+    exit_zone: list[float] | None = Field(
+        None, min_length=3, max_length=3, description="[x, y, radius] pixels of `from` its vehicles leave through (learnt)"
+    )
+    entry_zone: list[float] | None = Field(
+        None, min_length=3, max_length=3, description="[x, y, radius] pixels of `to` its vehicles arrive through (learnt)"
+    )
     model_config = ConfigDict(extra="ignore", populate_by_name=True)  # SynthCity adds distance_m, observed_s
 
     @field_validator("from_", "to")
@@ -159,6 +165,13 @@ class TopologyConfig(StrictModel):
             if link.from_ in numbers and link.to in numbers:
                 update = {"from_": f"c{numbers[link.from_]:03d}", "to": f"c{numbers[link.to]:03d}"}
                 links.append(link.model_copy(update=update))
+        for pair in self.overlaps:
+            unknown = [end for end in pair if end not in numbers and aicity_number(end) is None]
+            if unknown and strict:
+                raise MtmcError(
+                    f"topology overlap {pair[0]} - {pair[1]}: no camera named {unknown[0]} "
+                    f"(the cameras are {', '.join(sorted(numbers))}): fix the name"
+                )
         overlaps = [(f"c{numbers[a]:03d}", f"c{numbers[b]:03d}") for a, b in self.overlaps if a in numbers and b in numbers]
         return self.model_copy(update={"links": links, "overlaps": overlaps})
 
@@ -293,5 +306,9 @@ class MatchConfig(StrictModel):
             for end in (link.from_, link.to):
                 if end not in known:
                     raise ValueError(f"topology link {link.from_} -> {link.to}: unknown camera {end}")
+        for pair in self.topology.overlaps if self.topology else []:
+            for end in pair:
+                if end not in known:
+                    raise ValueError(f"topology overlap {pair[0]} - {pair[1]}: unknown camera {end}")
         return self
 

@@ -17,6 +17,11 @@ given one; a link's travel time is the normal density of its confirmed matches.
 
 Memory is bounded: per camera pair a histogram of opportunities over the horizon (1 s bins) and
 the latest ``MAX_OBSERVATIONS`` confirmed travel times.
+
+Zones: a link with ``MIN_ZONE_MATCHES`` confirmations also learns where its vehicles leave the
+first view and enter the second (foot points, pixels: ``exit_zone``, ``entry_zone``), and the prior
+gives the link only to pairs that left and arrived there: a camera with exits to several cameras
+sends each vehicle the way it went. ``topology.learnt.yaml`` lists each camera's zones.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ MAX_OBSERVATIONS = 10_000
 MIN_HALF_WIDTH_S = 2.0  # a travel-time peak is searched in windows of +- max(this, REL_HALF_WIDTH * time)
 REL_HALF_WIDTH = 0.25
 MIN_STD_S = 1.0  # a learnt travel time is never sharper than this
+MIN_ZONE_MATCHES = 5  # confirmations a link needs before it learns where its vehicles leave and arrive
+ZONE_SPREAD = 2.0  # a zone's radius: this times the farthest-but-one confirmation from its centre ...
+ZONE_BOX_HEIGHTS = 1.5  # ... and at least this many box heights there
 
 
 class NetworkLearner:
@@ -53,6 +61,8 @@ class NetworkLearner:
         self.bins = int(math.ceil(horizon_s)) + 1
         self.opportunities: dict[tuple[int, int], np.ndarray] = {}
         self.travel: dict[tuple[int, int], deque[float]] = defaultdict(lambda: deque(maxlen=MAX_OBSERVATIONS))
+        # per confirmation, where the vehicle left and arrived: exit x, y, box height; entry x, y, box height
+        self.ends: dict[tuple[int, int], deque[tuple[float, ...]]] = defaultdict(lambda: deque(maxlen=MAX_OBSERVATIONS))
         self.together: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])  # (opportunities, confident)
         self.negatives = [0, 0]  # co-occurring same-camera pairs: (seen, confident)
         self.version = 0  # bumped whenever the learnt links or overlaps change
@@ -101,6 +111,12 @@ class NetworkLearner:
             histogram[min(int(abs(d)), self.bins - 1)] += 1
             if confident[i, j]:
                 self.travel[key].append(abs(d))
+                earlier, later = (rows[i], cols[j]) if d >= 0 else (cols[j], rows[i])
+                last, first = earlier.boxes[-1], later.boxes[0]
+                self.ends[key].append((
+                    float(last[0] + last[2] / 2), float(last[1] + last[3]), float(last[3]),
+                    float(first[0] + first[2] / 2), float(first[1] + first[3]), float(first[3]),
+                ))  # fmt: skip
 
     # ---- what is learnt ------------------------------------------------------------------------
 
@@ -149,13 +165,19 @@ class NetworkLearner:
             p, count, lo, hi = best
             if count < self.config.min_pairs or p >= self.config.alpha:
                 continue
-            inside = times[(times >= lo) & (times <= hi)]
+            order = np.argsort(np.array(self.travel[key]), kind="stable")
+            ends = np.array(self.ends[key])[order] if len(self.ends[key]) == len(times) else np.zeros((0, 6))
+            window = (times >= lo) & (times <= hi)
+            inside = times[window]
             mean, std = float(inside.mean()), max(float(inside.std()), MIN_STD_S)
-            out.append({
+            link = {
                 "from": key[0], "to": key[1], "min_s": round(max(0.0, mean - 3 * std), 2), "max_s": round(mean + 3 * std, 2),
                 "mean_s": round(mean, 2), "std_s": round(std, 2), "observations": count,
                 "expected": round(float(histogram[int(lo) : min(int(hi) + 1, self.bins)].sum()) * self.false_rate, 3),
-            })  # fmt: skip
+            }  # fmt: skip
+            if len(ends) and window.sum() >= MIN_ZONE_MATCHES:
+                link["exit_zone"], link["entry_zone"] = _zone(ends[window, 0:3]), _zone(ends[window, 3:6])
+            out.append(link)
         return out
 
     def numbered_overlaps(self) -> list[dict]:
@@ -182,8 +204,14 @@ class NetworkLearner:
 
     def named(self) -> dict:
         """The learnt network with camera names, as ``topology.learnt.yaml`` holds it."""
-        overlaps = self.overlaps()
-        return {"complete": True, "exclusive_views": True, "overlaps": [o["cameras"] for o in overlaps], "links": self.links(),
+        overlaps, links = self.overlaps(), self.links()
+        zones: dict[str, dict[str, list]] = {}
+        for link in links:  # each camera's exit and entry zones: where its linked traffic leaves and arrives
+            if "exit_zone" in link:
+                zones.setdefault(link["from"], {"exits": [], "entries": []})["exits"].append({"to": link["to"], "zone": link["exit_zone"]})
+                zones.setdefault(link["to"], {"exits": [], "entries": []})["entries"].append({"from": link["from"], "zone": link["entry_zone"]})
+        return {"complete": True, "exclusive_views": True, "overlaps": [o["cameras"] for o in overlaps], "links": links,
+                "zones": zones,
                 "evidence": {"overlaps": overlaps, "false_rate": round(self.false_rate, 5), "negatives": self.negatives[0]}}  # fmt: skip
 
     def write(self, path: Path) -> int:
@@ -197,6 +225,17 @@ class NetworkLearner:
             + yaml.safe_dump(network, sort_keys=False)
         )
         return len(network["links"]) + len(network["overlaps"])
+
+
+def _zone(points: np.ndarray) -> list[float]:
+    """``[x, y, radius]`` around (N, 3) foot points with their box heights: the median point, out
+    to ``ZONE_SPREAD`` times the second-farthest of them (one stray is not the zone), at least
+    ``ZONE_BOX_HEIGHTS`` box heights."""
+    centre = np.median(points[:, :2], axis=0)
+    far = np.sort(np.hypot(*(points[:, :2] - centre).T))
+    reach = far[-2] if len(far) > 1 else far[-1]
+    radius = max(ZONE_SPREAD * float(reach), ZONE_BOX_HEIGHTS * float(np.median(points[:, 2])))
+    return [round(float(centre[0]), 1), round(float(centre[1]), 1), round(radius, 1)]
 
 
 def learn_network(

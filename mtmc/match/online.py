@@ -58,7 +58,7 @@ from mtmc.match.evidence import NegativeMoments, self_calibrated
 from mtmc.match.network import NetworkLearner
 from mtmc.match.gates import cannot_link
 from mtmc.match.offline import build_distances, distance_matrix, distance_rows
-from mtmc.match.timing import CameraRates, Intervals, pair_prior
+from mtmc.match.timing import CameraRates, Intervals, end_points, pair_prior
 from mtmc.types import Tracklet
 
 Key = tuple[int, int]
@@ -144,6 +144,8 @@ class _Columns:
         self.track = np.zeros(0, np.int64)
         self.gid = np.zeros(0, np.int64)
         self.alive = np.zeros(0, bool)
+        self.entry = np.zeros((0, 2))  # first and last foot points (timing.Intervals)
+        self.exit = np.zeros((0, 2))
         self.unit = np.zeros((0, 0))  # L2-normalised track-mean features, as distances.features
         self.has_unit = np.zeros(0, bool)
         self.tracklets: list[Tracklet | None] = []
@@ -168,6 +170,8 @@ class _Columns:
                 column = getattr(self, name)
                 setattr(self, name, np.concatenate([column, np.zeros(grown - size, column.dtype)]))
             self.unit = np.concatenate([self.unit, np.zeros((grown - size, self.unit.shape[1]))])
+            self.entry = np.concatenate([self.entry, np.zeros((grown - size, 2))])
+            self.exit = np.concatenate([self.exit, np.zeros((grown - size, 2))])
             self.tracklets.extend([None] * (grown - size))
             self._free = list(range(grown - 1, size - 1, -1))
         slot = self._free.pop()
@@ -176,6 +180,7 @@ class _Columns:
         self.alive[slot] = True
         self.has_unit[slot] = have[0]
         self.unit[slot] = unit[0] if have[0] else 0.0
+        self.entry[slot], self.exit[slot] = end_points(tracklet)
         self.tracklets[slot] = tracklet
         self.slot[tracklet.key] = slot
         self._of_camera[tracklet.camera].add(slot)
@@ -199,6 +204,10 @@ class _Columns:
                 array = self._of_camera_array[camera] = np.fromiter(self._of_camera.get(camera, ()), np.int64)
             arrays.append(array)
         return np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
+
+    def intervals(self, slots: np.ndarray) -> Intervals:
+        """The window tracklets at ``slots`` as the prior reads them."""
+        return Intervals(self.start[slots], self.end[slots], self.camera[slots], self.entry[slots], self.exit[slots])
 
     def block(self, slots: np.ndarray) -> TrackletBlock:
         """The window tracklets at ``slots``, with their features, for a distance call."""
@@ -236,6 +245,7 @@ class OnlineAssociator:
         self._appearance = self.scene.appearance_model  # as shipped; self.scene's is read on the run
         self._candidates_seen: deque[float] = deque(maxlen=CALIBRATION_PAIRS)  # gated cross-camera distances
         self._candidate_priors: deque[float] = deque(maxlen=CALIBRATION_PAIRS)  # and their prior probabilities
+        self._candidates_count = 0  # pairs ever added (the deques keep the latest)
         self._fitted_on = 0
         self._negatives_fitted = 0
         self._pending: dict[int, list[Tracklet]] = {}
@@ -478,7 +488,7 @@ class OnlineAssociator:
         for i, (slots, others) in enumerate(gated):
             block = columns.block(slots)
             prior = self._log_prior(
-                Intervals.of(batch[i : i + 1]), Intervals(columns.start[slots], columns.end[slots], columns.camera[slots])
+                intervals.row(i), columns.intervals(slots)
             )
             values = distance_rows(batch[i : i + 1], block, self.config, prior, self.scene, self._built)[0]
             defined = np.isfinite(values)
@@ -503,7 +513,7 @@ class OnlineAssociator:
     def _calibrate(self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Read appearance on the run so far (``evidence.self_calibrated``): add the batch's
         co-occurring pairs and its gated cross-camera candidates (distance, prior probability),
-        and fit again once the candidates grew by a tenth."""
+        and fit again once either grew by a tenth."""
         self._negatives.add(co_occurring(batch))
         columns = self._columns
         unit, have = features(batch)
@@ -520,7 +530,7 @@ class OnlineAssociator:
                 same = slots[(columns.camera[slots] == t.camera) & (columns.start[slots] <= t.end) & (columns.end[slots] >= t.start)]
                 self._negatives.add(np.clip(1.0 - columns.unit[same] @ unit[i], 0.0, 2.0))
                 cross = slots[columns.camera[slots] != t.camera]
-                crossing = Intervals(columns.start[cross], columns.end[cross], columns.camera[cross])
+                crossing = columns.intervals(cross)
                 self._candidates_seen.extend(np.clip(1.0 - columns.unit[cross] @ unit[i], 0.0, 2.0).tolist())
                 prior = self._log_prior(intervals.row(i), crossing)[0]
             else:
@@ -528,13 +538,13 @@ class OnlineAssociator:
             inner = others[(others > i) & have[others] & (intervals.camera[others] != t.camera)]
             self._candidates_seen.extend(np.clip(1.0 - unit[inner] @ unit[i], 0.0, 2.0).tolist())
             self._candidate_priors.extend((1.0 / (1.0 + np.exp(-np.concatenate([prior, among[i, inner]])))).tolist())
-        grown = len(self._candidates_seen) >= 1.1 * self._fitted_on + 1
-        if grown or self._negatives.count != self._negatives_fitted:
+            self._candidates_count += len(prior) + len(inner)
+        seen = self._candidates_count
+        if seen >= 1.1 * self._fitted_on + 1 or self._negatives.count >= 1.1 * self._negatives_fitted + 1:
             share = float(np.mean(self._candidate_priors)) if self._candidate_priors else 0.0
             appearance = self_calibrated(self._appearance, self._negatives, np.array(self._candidates_seen), share)
             self.scene = replace(self.scene, appearance=appearance)
-            self._fitted_on = len(self._candidates_seen) if grown else self._fitted_on
-            self._negatives_fitted = self._negatives.count
+            self._fitted_on, self._negatives_fitted = seen, self._negatives.count
 
     def _log_prior(self, rows: Intervals, cols: Intervals) -> np.ndarray:
         return self._prior.log_odds(rows, cols, self._rates)
@@ -702,7 +712,7 @@ class OnlineAssociator:
         ends = np.array([t.end for t in members])
         cameras = np.array([t.camera for t in members], np.int64)
         gates = np.stack([self._gate(t, starts, ends, cameras) for t in members])
-        intervals = Intervals(starts, ends, cameras)
+        intervals = Intervals.of(members)
         dist = distance_rows(members, None, self.config, self._log_prior(intervals, intervals), self.scene, self._built)
         first, second = np.nonzero(np.triu(gates & np.isfinite(dist), 1))
         return first, second, dist[first, second]

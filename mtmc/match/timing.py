@@ -13,7 +13,8 @@ shows other tracklets at that time (a camera link model):
   number of that camera's tracklets expected to overlap the pair (``rate * (duration + mean
   duration)``, the larger of the two directions);
 - another camera, a link from the earlier to the later camera whose travel time (middle to middle)
-  the pair's lies in: ``priors.link`` times the link's travel-time density (uniform on
+  the pair's lies in (and, when the link learnt them, that left through its exit zone and arrived
+  through its entry zone): ``priors.link`` times the link's travel-time density (uniform on
   ``[min_s, max_s]``, or the learnt normal ``mean_s``, ``std_s``) over the later camera's rate;
 - another camera, no link known (no topology, or one that is not ``complete``), within
   ``max_gap_s``: ``priors.unknown`` over the later camera's tracklets in ``horizon_s``;
@@ -65,34 +66,53 @@ class CameraRates:
 
     def arrays(self, cameras: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rate per second, mean duration in seconds) for each entry of ``cameras``."""
-        rate = np.empty(len(cameras))
-        mean = np.empty(len(cameras))
-        for k, c in enumerate(cameras.tolist()):
+        unique, index = np.unique(cameras, return_inverse=True)
+        rate = np.empty(len(unique))
+        mean = np.empty(len(unique))
+        for k, c in enumerate(unique.tolist()):
             n = self.count.get(c, 0)
             span = self.last.get(c, 0.0) - self.first.get(c, 0.0) if n else 0.0
             rate[k] = max(n, 1) / max(span, MIN_SPAN_S)
             mean[k] = self.total_s[c] / n if n else 0.0
-        return rate, mean
+        return rate[index].reshape(np.shape(cameras)), mean[index].reshape(np.shape(cameras))
 
 
 @dataclass(frozen=True)
 class Intervals:
-    """Tracklets as the prior reads them: start, end, camera."""
+    """Tracklets as the prior reads them: start, end, camera, and where each was first and last
+    seen (foot points, pixels: a link's learnt entry and exit zones)."""
 
     start: np.ndarray
     end: np.ndarray
     camera: np.ndarray
+    entry: np.ndarray  # (N, 2)
+    exit: np.ndarray  # (N, 2)
 
     @classmethod
     def of(cls, tracklets: Sequence[Tracklet]) -> Intervals:
+        ends = [end_points(t) for t in tracklets]
         return cls(
             np.array([t.start for t in tracklets], np.float64),
             np.array([t.end for t in tracklets], np.float64),
             np.array([t.camera for t in tracklets], np.int64),
+            np.array([e[0] for e in ends], np.float64).reshape(-1, 2),
+            np.array([e[1] for e in ends], np.float64).reshape(-1, 2),
         )
 
+    def take(self, index: np.ndarray | slice) -> Intervals:
+        return Intervals(self.start[index], self.end[index], self.camera[index], self.entry[index], self.exit[index])
+
     def row(self, i: int) -> Intervals:
-        return Intervals(self.start[i : i + 1], self.end[i : i + 1], self.camera[i : i + 1])
+        return self.take(slice(i, i + 1))
+
+
+def end_points(t: Tracklet) -> tuple[np.ndarray, np.ndarray]:
+    """The foot points (bottom centre, pixels) of a tracklet's first and last boxes."""
+    first, last = t.boxes[0], t.boxes[-1]
+    return (
+        np.array([first[0] + first[2] / 2, first[1] + first[3]], np.float64),
+        np.array([last[0] + last[2] / 2, last[1] + last[3]], np.float64),
+    )
 
 
 class PairPrior:
@@ -104,11 +124,16 @@ class PairPrior:
         self.topology = topology
         self.continuity_gap_s = continuity_gap_s
         self.horizon_s = horizon_s
-        self.links: dict[tuple[int, int], list[tuple[float, float, float | None, float | None]]] = {}
+        self.links: dict[tuple[int, int], list[tuple[float, float, float | None, float | None, list | None, list | None]]] = {}
         if topology is not None:
             for link in topology.links:
                 key = (int(link.from_[1:]), int(link.to[1:]))
-                self.links.setdefault(key, []).append((link.min_s, link.max_s, link.mean_s, link.std_s))
+                self.links.setdefault(key, []).append((link.min_s, link.max_s, link.mean_s, link.std_s, link.exit_zone, link.entry_zone))
+        self._of_camera: dict[int, list[tuple[int, int]]] = {}  # camera -> the links that touch it
+        for a, b in self.links:
+            self._of_camera.setdefault(a, []).append((a, b))
+            if b != a:
+                self._of_camera.setdefault(b, []).append((a, b))
         self.partial = topology is None or not topology.complete
 
     def log_odds(self, rows: Intervals, cols: Intervals, rates: CameraRates) -> np.ndarray:
@@ -137,15 +162,19 @@ class PairPrior:
             linked = np.zeros(overlap.shape, bool)
             if self.links:
                 middle_r, middle_c = (start_r + end_r) / 2, (start_c + end_c) / 2
-                for (a, b), bounds in self.links.items():
+                touching = {key for c in np.unique(rows.camera).tolist() for key in self._of_camera.get(c, ())}
+                for a, b in sorted(touching):
+                    bounds = self.links[(a, b)]
                     for forward in (True, False):  # rows in a, columns in b; then rows in b, columns in a
                         pair = travel & ((cam_r == a) & (cam_c == b) if forward else (cam_r == b) & (cam_c == a))
                         if not pair.any():
                             continue
                         linked |= pair
                         delta = (middle_c - middle_r) if forward else (middle_r - middle_c)
-                        for lo, hi, mean, std in bounds:
+                        for lo, hi, mean, std, exit_zone, entry_zone in bounds:
                             inside = pair & (delta >= lo) & (delta <= hi)
+                            leaving, arriving = (rows.exit[:, None, :], cols.entry[None, :, :]) if forward else (cols.exit[None, :, :], rows.entry[:, None, :])
+                            inside &= _in_zone(leaving, exit_zone) & _in_zone(arriving, entry_zone)
                             density = (
                                 np.exp(-0.5 * ((delta - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
                                 if mean is not None and std is not None
@@ -165,6 +194,14 @@ class PairPrior:
         if self.topology is None:
             return np.ones(np.broadcast_shapes(cam_r.shape, cam_c.shape), bool)
         return self.topology.overlap_allowed(cam_r, cam_c)
+
+
+def _in_zone(points: np.ndarray, zone: list | None) -> np.ndarray:
+    """Whether (..., 2) points lie in a learnt zone ``[x, y, radius]`` (everywhere without one)."""
+    if zone is None:
+        return np.ones(points.shape[:-1], bool)
+    x, y, radius = zone
+    return np.hypot(points[..., 0] - x, points[..., 1] - y) <= radius
 
 
 def pair_prior(config: MatcherConfig, topology: TopologyConfig | None) -> PairPrior:

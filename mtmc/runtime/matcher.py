@@ -70,6 +70,11 @@ def calibration_of(given: Path | None, embedder: dict | None) -> AppearanceCalib
     if given is not None:
         embedder = {"name": "reid", **({"calibration": str(given)} if given.is_file() else {"weights": given.name})}
     calibration, source = appearance_calibration(embedder)
+    if given is not None and calibration is UNCALIBRATED:
+        raise MtmcError(
+            f"matcher.calibration: {given} is neither a calibration file nor a weights name with a calibration "
+            f"in the manifest (make one: mtmc reid calibrate WEIGHTS DATA -o {given.name}.calibration.yaml)"
+        )
     if calibration is UNCALIBRATED:
         log.warning("appearance: %s", source)
     elif calibration is not None:
