@@ -96,27 +96,33 @@ class NetworkLearner:
         self.negatives[0] += int(negatives.sum())
         self.negatives[1] += int((negatives & confident).sum())
         delta = (start_c + end_c)[None, :] / 2 - (start_r + end_r)[:, None] / 2
-        for i, j in zip(*np.nonzero(valid & ~same & overlap)):
-            key = (min(cam_r[i], cam_c[j]), max(cam_r[i], cam_c[j]))
-            counts = self.together[key]
-            counts[0] += 1
-            counts[1] += int(confident[i, j])
-        travel = valid & ~same & ~overlap & (np.abs(delta) <= self.horizon_s)
-        for i, j in zip(*np.nonzero(travel)):
-            d = float(delta[i, j])
-            key = (int(cam_r[i]), int(cam_c[j])) if d >= 0 else (int(cam_c[j]), int(cam_r[i]))
-            histogram = self.opportunities.get(key)
+        i, j = np.nonzero(valid & ~same & overlap)
+        low, high = np.minimum(cam_r[i], cam_c[j]), np.maximum(cam_r[i], cam_c[j])
+        for a, b in {(int(x), int(y)) for x, y in zip(low.tolist(), high.tolist())}:
+            pair = (low == a) & (high == b)
+            counts = self.together[(a, b)]
+            counts[0] += int(pair.sum())
+            counts[1] += int(confident[i[pair], j[pair]].sum())
+        i, j = np.nonzero(valid & ~same & ~overlap & (np.abs(delta) <= self.horizon_s))
+        d = delta[i, j]
+        forward = d >= 0
+        first, second = np.where(forward, cam_r[i], cam_c[j]), np.where(forward, cam_c[j], cam_r[i])
+        bins = np.minimum(np.abs(d).astype(np.int64), self.bins - 1)
+        for a, b in {(int(x), int(y)) for x, y in zip(first.tolist(), second.tolist())}:
+            pair = (first == a) & (second == b)
+            histogram = self.opportunities.get((a, b))
             if histogram is None:
-                histogram = self.opportunities[key] = np.zeros(self.bins, np.int64)
-            histogram[min(int(abs(d)), self.bins - 1)] += 1
-            if confident[i, j]:
-                self.travel[key].append(abs(d))
-                earlier, later = (rows[i], cols[j]) if d >= 0 else (cols[j], rows[i])
-                last, first = earlier.boxes[-1], later.boxes[0]
-                self.ends[key].append((
-                    float(last[0] + last[2] / 2), float(last[1] + last[3]), float(last[3]),
-                    float(first[0] + first[2] / 2), float(first[1] + first[3]), float(first[3]),
-                ))  # fmt: skip
+                histogram = self.opportunities[(a, b)] = np.zeros(self.bins, np.int64)
+            np.add.at(histogram, bins[pair], 1)
+        for k in np.flatnonzero(confident[i, j]).tolist():  # the confirmations: few
+            key = (int(first[k]), int(second[k]))
+            self.travel[key].append(abs(float(d[k])))
+            earlier, later = (rows[i[k]], cols[j[k]]) if forward[k] else (cols[j[k]], rows[i[k]])
+            last, entry = earlier.boxes[-1], later.boxes[0]
+            self.ends[key].append((
+                float(last[0] + last[2] / 2), float(last[1] + last[3]), float(last[3]),
+                float(entry[0] + entry[2] / 2), float(entry[1] + entry[3]), float(entry[3]),
+            ))  # fmt: skip
 
     # ---- what is learnt ------------------------------------------------------------------------
 
