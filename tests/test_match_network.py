@@ -117,3 +117,23 @@ def test_motion_only_learns_nothing():
     config = MatcherConfig()
     assert network_for(tracklets, config, calibrated_scene()) is None
     assert OnlineAssociator(config).learner is None
+
+
+def test_online_learning_gives_the_same_ids_whatever_the_arrival_order_and_watermarks():
+    tracklets, _ = scenario(seed=3)
+    config = MatcherConfig.model_validate({"distances": [{"name": "cosine"}]})
+    results = []
+    for order in range(3):
+        rng = np.random.default_rng(order)
+        online = OnlineAssociator(config, calibrated_scene())
+        pending = sorted(tracklets, key=lambda t: t.end)
+        final = {}
+        for watermark in np.sort(rng.uniform(0, 120, 6)).tolist() + [200.0]:
+            ready = [t for t in pending if t.end <= watermark]
+            pending = [t for t in pending if t.end > watermark]
+            for t in rng.permutation(len(ready)).tolist():
+                online.add(ready[t])
+            final.update({t.key: g for t, g in online.advance(watermark)[1]})
+        final.update({t.key: g for t, g in online.finish()[1]})
+        results.append((final, online.learner.links()))
+    assert results[0] == results[1] == results[2]
