@@ -242,9 +242,10 @@ def test_topology_links_name_cameras_and_reach_the_gates_by_number(tmp_path):
 
 
 def test_learnt_links_name_cameras():
+    import numpy as np
+
     from mtmc.match.config import NetworkConfig
     from mtmc.match.network import NetworkLearner
-    import numpy as np
 
     learner = NetworkLearner(NetworkConfig(min_pairs=1), 60.0, names={2: "north-gate"})
     learner.negatives = [1000, 0]

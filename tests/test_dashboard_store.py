@@ -280,7 +280,7 @@ def test_the_learnt_network_from_topology_learnt_yaml(tmp_path: Path) -> None:
     from mtmc.commands.dashboard import store_view
     from mtmc.dashboard.sightings import read_learnt
 
-    path = overlapping_store(tmp_path / "sightings.db")
+    overlapping_store(tmp_path / "sightings.db")  # the store store_view(tmp_path) reads
     written = learnt_file(tmp_path)
     network = read_learnt(written)
     assert [(link["from"], link["to"], link["mean_s"], link["observations"]) for link in network["links"]] == [("south-gate", "depot", 17.0, 3)]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import yaml
 
-from helpers import calibrated_scene
 from mtmc.match.config import MatcherConfig, NetworkConfig
 from mtmc.match.network import NetworkLearner, learn_network
 from mtmc.match.offline import associate, network_for
 from mtmc.match.online import OnlineAssociator
 from mtmc.runtime.matcher import read_topology
 from mtmc.types import Tracklet
+
+from helpers import calibrated_scene
 
 DIM = 64
 

@@ -11,6 +11,7 @@ from mtmc.match.config import MatcherConfig, TopologyConfig
 from mtmc.match.gates import cannot_link, time_gates
 from mtmc.match.online import OnlineAssociator, cluster_sparse
 from mtmc.types import Tracklet
+
 from helpers import calibrated_scene
 
 

@@ -49,8 +49,8 @@ def store_view(where: str | Path, config: Any = None) -> Any:
     ``postgresql://`` URL), checked now: a missing or foreign one is one line."""
     from mtmc.dashboard.pictures import picture_search_for
     from mtmc.dashboard.sightings import StoreView, read_learnt
-    from mtmc.runtime.matcher import LEARNT_TOPOLOGY
     from mtmc.errors import MtmcError
+    from mtmc.runtime.matcher import LEARNT_TOPOLOGY
     from mtmc.store import database_of, read_store
     from mtmc.store.image_search import embedder_part
 

@@ -55,8 +55,8 @@ from mtmc.match.cluster import constrained_agglomerative
 from mtmc.match.config import MatcherConfig, TopologyConfig
 from mtmc.match.distances import Scene, TrackletBlock, co_occurring, features
 from mtmc.match.evidence import NegativeMoments, self_calibrated
-from mtmc.match.network import NetworkLearner
 from mtmc.match.gates import cannot_link
+from mtmc.match.network import NetworkLearner
 from mtmc.match.offline import build_distances, distance_matrix, distance_rows
 from mtmc.match.timing import CameraRates, Intervals, end_points, pair_prior
 from mtmc.types import Tracklet
