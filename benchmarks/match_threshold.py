@@ -48,9 +48,12 @@ from mtmc.types import Tracklet  # noqa: E402
 DEFAULT_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
-def read_run(run_dir: Path, overrides: dict) -> tuple[MtmcConfig, MatchState]:
-    """The run's config (matcher options overridden) and a state holding its ended tracklets."""
+def read_run(run_dir: Path, overrides: dict, topology: Path | None = None) -> tuple[MtmcConfig, MatchState]:
+    """The run's config (matcher options overridden, ``topology`` given) and a state holding its
+    ended tracklets."""
     config = with_scenario(load_config(run_dir / "run.yaml"))
+    if topology is not None:
+        config = config.model_copy(update={"topology": topology})
     matcher = config.matcher.model_validate({**config.matcher.model_dump(by_alias=True), **overrides, "mode": "offline"})
     config = config.model_copy(update={"matcher": matcher, "store": config.store.model_copy(update={"enabled": False})})
     scratch = Path(tempfile.mkdtemp(prefix="match-threshold-"))
@@ -162,6 +165,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write every score here")
     parser.add_argument("--ceilings", action="store_true", help="also the oracle and perfect-feature IDF1 of each run")
     parser.add_argument("--plot", type=Path, help="a PNG of IDF1 against the threshold")
+    parser.add_argument("--topology", type=Path, help="associate with this topology YAML instead of the run's")
     args = parser.parse_args()
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     default = float(MtmcConfig().matcher.threshold)
@@ -169,7 +173,7 @@ def main() -> int:
     rows = []
     print(f"{'run':48s} {'mode':8s} {'default':>8s} {'best':>6s} {'at':>5s} {'gap':>6s}  IDF1 by threshold")
     for run in args.runs:
-        config, state = read_run(run, overrides)
+        config, state = read_run(run, overrides, args.topology)
         tracklets = sorted(state.ended, key=lambda t: t.key)
         if args.ceilings:
             found = ceilings(config, state, tracklets, args.modes.split(","))

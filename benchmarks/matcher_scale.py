@@ -9,7 +9,8 @@ Scenario: SynthCity ``--no-render`` tracklets (configs/synthcity-scale.yaml cut 
 720 s), generated once into benchmarks/.cache/matcher_scale/ and flattened to .npy arrays there.
 
 The matcher runs as its own process (``python -m mtmc matcher RUN.yaml --out DIR --fresh --ready``,
-online mode, cosine distance, the scenario's topology). Load generators (``--generators`` spawned
+online mode, the default cues (``--cosine-only``: appearance alone, as before issue 30), the
+scenario's topology). Load generators (``--generators`` spawned
 processes) each emulate a share of the cameras with one DEALER per camera (identity = camera id,
 ``mtmc.transport.sockets.worker_socket``) and replay that camera's tracklets on a data clock that
 is the wall clock 1:1 (data time = ``--start-s`` + seconds since the start). Every camera ticks
@@ -408,7 +409,7 @@ def write_run_config(scen: Path, out: Path, port: int, cameras: list[int], args)
             "bind": f"tcp://127.0.0.1:{port}",
             "publish": f"tcp://127.0.0.1:{port + 1}",
             "dashboard": None,
-            "distances": [{"name": "cosine"}],
+            **({"distances": [{"name": "cosine"}]} if args.cosine_only else {}),
             "online": {"step_s": args.step_s},
         },
     }
@@ -681,6 +682,7 @@ def main() -> None:
     parser.add_argument("--generators", type=int, default=4)
     parser.add_argument("--start-s", type=float, default=100, help="data time the replay starts at")
     parser.add_argument("--step-s", type=float, default=0.5, help="matcher.online.step_s")
+    parser.add_argument("--cosine-only", action="store_true", help="the matcher with appearance alone (the cues before issue 30)")
     parser.add_argument("--tick-hz", type=float, default=0.0,
                         help="batches per camera per second, fixed (default 0: as many as make --rate updates/s)")
     parser.add_argument("--nice", type=int, default=10, help="the generators' niceness (0: same priority as the matcher)")
