@@ -70,6 +70,7 @@ def main() -> int:
     parser.add_argument("--tick-hz", type=float, default=10, help="batches per camera per second")
     parser.add_argument("--cameras", type=int, default=1000)
     parser.add_argument("--target", type=float, default=10000, help="the messages/s to compare against")
+    parser.add_argument("--cosine-only", action="store_true", help="the matcher with appearance alone (the cues before issue 30)")
     args = parser.parse_args()
 
     from mtmc.config import load_config
@@ -83,7 +84,7 @@ def main() -> int:
 
     cameras = sorted(int(c["id"][1:]) for c in yaml.safe_load((scen / "topology.yaml").read_text())["cameras"])
     out = Path(tempfile.mkdtemp(prefix="capacity-", dir=CACHE))
-    config = load_config(write_run_config(scen, out, 5555, cameras, argparse.Namespace(step_s=0.5)))
+    config = load_config(write_run_config(scen, out, 5555, cameras, argparse.Namespace(step_s=0.5, cosine_only=args.cosine_only)))
     start = args.start_s - args.warmup_s if args.warmup_s else args.start_s
     print(f"encoding {args.warmup_s + args.seconds:.0f} data seconds of {len(cameras)} cameras at {args.tick_hz:g} "
           f"batches/s each ...", flush=True)  # fmt: skip

@@ -50,8 +50,12 @@ class TrackletBlock(Sequence[Tracklet]):
     online window keeps its features as one array, so a distance against a tracklet's candidates
     slices it instead of stacking the candidates' features again on every call."""
 
-    def __init__(self, pool: Sequence[Tracklet | None], slots: np.ndarray, unit: np.ndarray, have: np.ndarray) -> None:
+    def __init__(
+        self, pool: Sequence[Tracklet | None], slots: np.ndarray, unit: np.ndarray, have: np.ndarray,
+        starts: np.ndarray, ends: np.ndarray, cameras: np.ndarray,
+    ) -> None:  # fmt: skip
         self.pool, self.slots, self.unit, self.have = pool, slots, unit, have
+        self.starts, self.ends, self.cameras = starts, ends, cameras
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -219,6 +223,8 @@ def _ground_tracks(tracklets: Sequence[Tracklet], scene: Scene) -> list[tuple[np
 
 
 def _spans(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(tracklets, TrackletBlock):
+        return tracklets.starts, tracklets.ends
     starts = np.array([t.start if len(t.times) else np.inf for t in tracklets])
     ends = np.array([t.end if len(t.times) else -np.inf for t in tracklets])
     return starts, ends
@@ -238,6 +244,8 @@ def geometric(
     def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
         square = others is None  # then each pair is computed once and mirrored
         columns = tracklets if square else others
+        if not scene.homographies:
+            return np.full((len(tracklets), len(columns)), np.nan)
         starts, ends = _spans(tracklets)
         col_starts, col_ends = (starts, ends) if square else _spans(columns)
         out = np.full((len(tracklets), len(columns)), np.nan)
@@ -316,7 +324,7 @@ def continuity(
         starts, ends_ = _spans(tracklets)
         col_starts, col_ends = _spans(columns)
         cameras = np.array([t.camera for t in tracklets], np.int64)
-        col_cameras = np.array([t.camera for t in columns], np.int64)
+        col_cameras = columns.cameras if isinstance(columns, TrackletBlock) else np.array([t.camera for t in columns], np.int64)
         out = np.full((len(tracklets), len(columns)), np.nan)
         for i in range(len(tracklets)):
             same = col_cameras == cameras[i]

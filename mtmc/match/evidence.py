@@ -35,12 +35,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import betaln
 
 MIN_NEGATIVES = 30  # a run's co-occurring pairs needed before they rescale its calibration
 MIN_CANDIDATES = 200  # gated cross-camera pairs needed before the mixture is fitted to them
 EM_STEPS = 30
 LLR_CAP = 8.0  # a likelihood ratio of ~3000: stronger claims from one cue are not trusted
 _GRID = np.linspace(0.0, 2.0, 2001)  # cosine distances at which an appearance LLR is tabulated
+
+
+def beta_logpdf(x: np.ndarray, a: float, b: float) -> np.ndarray:
+    """log of the Beta(a, b) density at ``x`` in (0, 1): scipy.stats' value, without its per-call
+    checks (the matcher calls this on every refit)."""
+    return (a - 1) * np.log(x) + (b - 1) * np.log1p(-x) - betaln(a, b)
 
 
 def logit(p: float) -> float:
@@ -123,12 +130,10 @@ class AppearanceCalibration:
         x = np.clip(np.asarray(distances, np.float64), 1e-4, 2.0 - 1e-4)
         if len(x) < MIN_CANDIDATES:
             return self
-        from scipy.stats import beta
-
         same, different = self.same, self.different
         for _ in range(EM_STEPS):
-            p_same = same_share * beta.pdf(x / 2, *same.beta())
-            p_different = (1 - same_share) * beta.pdf(x / 2, *different.beta())
+            p_same = same_share * np.exp(beta_logpdf(x / 2, *same.beta()))
+            p_different = (1 - same_share) * np.exp(beta_logpdf(x / 2, *different.beta()))
             r = p_same / np.maximum(p_same + p_different, 1e-300)
             if r.sum() < 1 or (1 - r).sum() < 1:
                 return self
@@ -139,10 +144,8 @@ class AppearanceCalibration:
         return AppearanceCalibration(same, different, data, self.cap)
 
     def _tabulate(self) -> np.ndarray:
-        from scipy.stats import beta
-
         x = np.clip(_GRID / 2, 1e-6, 1 - 1e-6)
-        raw = beta.logpdf(x, *self.same.beta()) - beta.logpdf(x, *self.different.beta())
+        raw = beta_logpdf(x, *self.same.beta()) - beta_logpdf(x, *self.different.beta())
         raw = np.nan_to_num(raw, nan=0.0, posinf=self.cap, neginf=-self.cap)
         peak = int(np.argmax(raw))
         raw[:peak] = raw[peak]  # below the same-vehicle mode: as likely as at the mode, not less

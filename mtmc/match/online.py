@@ -63,7 +63,7 @@ from mtmc.types import Tracklet
 
 Key = tuple[int, int]
 Row = tuple[np.ndarray, np.ndarray]  # a new tracklet's defined distances: (window slots, values)
-CALIBRATION_PAIRS = 20_000  # the latest gated cross-camera pairs appearance is calibrated on
+CALIBRATION_PAIRS = 5_000  # the latest gated cross-camera pairs appearance is calibrated on
 _FORBIDDEN = 1e9  # cost of a pair the assignment must not take (linear_sum_assignment wants finite costs)
 
 
@@ -211,7 +211,9 @@ class _Columns:
 
     def block(self, slots: np.ndarray) -> TrackletBlock:
         """The window tracklets at ``slots``, with their features, for a distance call."""
-        return TrackletBlock(self.tracklets, slots, self.unit[slots], self.has_unit[slots])
+        return TrackletBlock(
+            self.tracklets, slots, self.unit[slots], self.has_unit[slots], self.start[slots], self.end[slots], self.camera[slots]
+        )
 
 
 class OnlineAssociator:
@@ -358,11 +360,12 @@ class OnlineAssociator:
         self._rates.add(batch)
         changed = self._learn(batch)
         candidates = self._candidates(batch)
-        self._calibrate(batch, candidates)
+        priors = self._priors(batch, candidates)
+        self._calibrate(batch, candidates, priors)
         if self.config.rerank.enabled:
             rows, inner = self._reranked_distances(batch, candidates)
         else:
-            rows, inner = self._distances(batch, candidates)
+            rows, inner = self._distances(batch, candidates, priors)
         threshold, linkage = self.config.cost_threshold, self.config.linkage
 
         labels = cluster_sparse(batch, inner, threshold, linkage, self.topology)
@@ -476,21 +479,17 @@ class OnlineAssociator:
         return table
 
     def _distances(
-        self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]
+        self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]], priors: tuple[list[np.ndarray], np.ndarray]
     ) -> tuple[list[Row], dict[tuple[int, int], float]]:
-        """Defined distances of each batch tracklet to its window candidates (by slot), and between
+        """Defined costs of each batch tracklet to its window candidates (by slot), and between
         batch tracklets (by batch index pair i < j): a row per tracklet, only its candidates."""
-        intervals = Intervals.of(batch)
-        among = distance_rows(batch, None, self.config, self._log_prior(intervals, intervals), self.scene, self._built)
+        row_priors, among_prior = priors
+        among = distance_rows(batch, None, self.config, among_prior, self.scene, self._built)
         rows: list[Row] = []
         inner: dict[tuple[int, int], float] = {}
-        columns = self._columns
         for i, (slots, others) in enumerate(gated):
-            block = columns.block(slots)
-            prior = self._log_prior(
-                intervals.row(i), columns.intervals(slots)
-            )
-            values = distance_rows(batch[i : i + 1], block, self.config, prior, self.scene, self._built)[0]
+            block = self._columns.block(slots)
+            values = distance_rows(batch[i : i + 1], block, self.config, row_priors[i][None, :], self.scene, self._built)[0]
             defined = np.isfinite(values)
             rows.append((slots[defined], values[defined]))
             for j in others.tolist():
@@ -510,37 +509,49 @@ class OnlineAssociator:
         self._set_topology(topology)
         return True
 
-    def _calibrate(self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    def _priors(self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]) -> tuple[list[np.ndarray], np.ndarray]:
+        """The prior log-odds of each batch tracklet against its window candidates (as ``gated``
+        lists them) and of the batch among itself: computed once, read by calibration and cost."""
+        intervals = Intervals.of(batch)
+        counts = [len(slots) for slots, _ in gated]
+        slots = np.concatenate([slots for slots, _ in gated]) if gated else np.zeros(0, np.int64)
+        rows = np.repeat(np.arange(len(batch)), counts)  # every (batch tracklet, candidate) pair, in one call
+        flat = self._prior.pair_log_odds(intervals.take(rows), self._columns.intervals(slots), self._rates)
+        return np.split(flat, np.cumsum(counts)[:-1]), self._log_prior(intervals, intervals)
+
+    def _calibrate(
+        self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]], priors: tuple[list[np.ndarray], np.ndarray]
+    ) -> None:
         """Read appearance on the run so far (``evidence.self_calibrated``): add the batch's
         co-occurring pairs and its gated cross-camera candidates (distance, prior probability),
-        and fit again once either grew by a tenth."""
+        and fit again once either grew by a fifth."""
         self._negatives.add(co_occurring(batch))
         columns = self._columns
         unit, have = features(batch)
         if not have.any():
             return
         window = columns.unit.shape[1] == unit.shape[1]  # else nothing with a feature is in the window yet
-        intervals = Intervals.of(batch)
-        among = self._log_prior(intervals, intervals)
+        rows, among = priors
+        cameras = np.array([t.camera for t in batch])
         for i, (t, (slots, others)) in enumerate(zip(batch, gated)):
             if not have[i]:
                 continue
             if window:
-                slots = slots[columns.has_unit[slots]]
+                keep = columns.has_unit[slots]
+                slots, row = slots[keep], rows[i][keep]
                 same = slots[(columns.camera[slots] == t.camera) & (columns.start[slots] <= t.end) & (columns.end[slots] >= t.start)]
                 self._negatives.add(np.clip(1.0 - columns.unit[same] @ unit[i], 0.0, 2.0))
-                cross = slots[columns.camera[slots] != t.camera]
-                crossing = columns.intervals(cross)
+                crossing = columns.camera[slots] != t.camera
+                cross, prior = slots[crossing], row[crossing]
                 self._candidates_seen.extend(np.clip(1.0 - columns.unit[cross] @ unit[i], 0.0, 2.0).tolist())
-                prior = self._log_prior(intervals.row(i), crossing)[0]
             else:
                 prior = np.zeros(0)
-            inner = others[(others > i) & have[others] & (intervals.camera[others] != t.camera)]
+            inner = others[(others > i) & have[others] & (cameras[others] != t.camera)]
             self._candidates_seen.extend(np.clip(1.0 - unit[inner] @ unit[i], 0.0, 2.0).tolist())
             self._candidate_priors.extend((1.0 / (1.0 + np.exp(-np.concatenate([prior, among[i, inner]])))).tolist())
             self._candidates_count += len(prior) + len(inner)
         seen = self._candidates_count
-        if seen >= 1.1 * self._fitted_on + 1 or self._negatives.count >= 1.1 * self._negatives_fitted + 1:
+        if seen >= 1.2 * self._fitted_on + 1 or self._negatives.count >= 1.2 * self._negatives_fitted + 1:
             share = float(np.mean(self._candidate_priors)) if self._candidate_priors else 0.0
             appearance = self_calibrated(self._appearance, self._negatives, np.array(self._candidates_seen), share)
             self.scene = replace(self.scene, appearance=appearance)

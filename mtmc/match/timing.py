@@ -49,6 +49,7 @@ class CameraRates:
     total_s: dict[int, float] = field(default_factory=dict)
     first: dict[int, float] = field(default_factory=dict)
     last: dict[int, float] = field(default_factory=dict)
+    _dense: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)  # arrays' cache
 
     @classmethod
     def of(cls, tracklets: Sequence[Tracklet]) -> CameraRates:
@@ -63,18 +64,20 @@ class CameraRates:
             self.total_s[c] = self.total_s.get(c, 0.0) + (t.end - t.start)
             self.first[c] = min(self.first.get(c, math.inf), t.start)
             self.last[c] = max(self.last.get(c, -math.inf), t.end)
+        self._dense = None
 
     def arrays(self, cameras: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rate per second, mean duration in seconds) for each entry of ``cameras``."""
-        unique, index = np.unique(cameras, return_inverse=True)
-        rate = np.empty(len(unique))
-        mean = np.empty(len(unique))
-        for k, c in enumerate(unique.tolist()):
-            n = self.count.get(c, 0)
-            span = self.last.get(c, 0.0) - self.first.get(c, 0.0) if n else 0.0
-            rate[k] = max(n, 1) / max(span, MIN_SPAN_S)
-            mean[k] = self.total_s[c] / n if n else 0.0
-        return rate[index].reshape(np.shape(cameras)), mean[index].reshape(np.shape(cameras))
+        """(rate per second, mean duration in seconds) for each entry of ``cameras`` (numbers >= 0)."""
+        dense = self._dense
+        largest = int(np.max(cameras, initial=0))
+        if dense is None or largest >= len(dense[0]):
+            size = max([largest, *self.count]) + 1
+            rate, mean = np.full(size, 1.0 / MIN_SPAN_S), np.zeros(size)
+            for c, n in self.count.items():
+                rate[c] = n / max(self.last[c] - self.first[c], MIN_SPAN_S)
+                mean[c] = self.total_s[c] / n
+            dense = self._dense = (rate, mean)
+        return dense[0][cameras], dense[1][cameras]
 
 
 @dataclass(frozen=True)
@@ -129,79 +132,109 @@ class PairPrior:
             for link in topology.links:
                 key = (int(link.from_[1:]), int(link.to[1:]))
                 self.links.setdefault(key, []).append((link.min_s, link.max_s, link.mean_s, link.std_s, link.exit_zone, link.entry_zone))
-        self._of_camera: dict[int, list[tuple[int, int]]] = {}  # camera -> the links that touch it
-        for a, b in self.links:
-            self._of_camera.setdefault(a, []).append((a, b))
-            if b != a:
-                self._of_camera.setdefault(b, []).append((a, b))
+        self._ways = self._link_arrays()
         self.partial = topology is None or not topology.complete
 
     def log_odds(self, rows: Intervals, cols: Intervals, rates: CameraRates) -> np.ndarray:
         """(N, M) prior log-odds of each row against each column; nan where the gates say no."""
+        i, j = np.meshgrid(np.arange(len(rows.start)), np.arange(len(cols.start)), indexing="ij")
+        return self.pair_log_odds(rows.take(i.ravel()), cols.take(j.ravel()), rates).reshape(i.shape)
+
+    def pair_log_odds(self, a: Intervals, b: Intervals, rates: CameraRates) -> np.ndarray:
+        """(P,) prior log-odds of the pairs ``(a[k], b[k])``; nan where the gates say no."""
         p = self.priors
-        rate_r, mean_r = rates.arrays(rows.camera)
-        rate_c, mean_c = rates.arrays(cols.camera)
-        start_r, end_r, cam_r = rows.start[:, None], rows.end[:, None], rows.camera[:, None]
-        start_c, end_c, cam_c = cols.start[None, :], cols.end[None, :], cols.camera[None, :]
-        overlap = (start_c <= end_r) & (end_c >= start_r)
-        same = cam_r == cam_c
-        gap = np.maximum(start_c - end_r, start_r - end_c)
-        later_rate = np.where(start_c >= start_r, rate_c[None, :], rate_r[:, None])
+        rate_a, mean_a = rates.arrays(a.camera)
+        rate_b, mean_b = rates.arrays(b.camera)
+        overlap = (b.start <= a.end) & (b.end >= a.start)
+        same = a.camera == b.camera
+        gap = np.maximum(b.start - a.end, a.start - b.end)
+        later_rate = np.where(b.start >= a.start, rate_b, rate_a)
         odds = np.full(overlap.shape, np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
-            # the same camera: a fragment within the continuity gap, else a return
-            fragment = same & ~overlap & (gap <= self.continuity_gap_s)
-            odds = np.where(fragment, p.fragment / (later_rate * self.continuity_gap_s), odds)
-            odds = np.where(same & ~overlap & ~fragment, p.reappear / (later_rate * self.horizon_s), odds)
-            # two views at once: the other camera's tracklets that overlap, from either side
-            expected = np.maximum(rate_c[None, :] * ((end_r - start_r) + mean_c[None, :]), rate_r[:, None] * ((end_c - start_c) + mean_r[:, None]))
-            both = ~same & overlap & self._may_overlap(cam_r, cam_c)
-            odds = np.where(both, p.overlap / np.maximum(expected, 1e-9), odds)
-            # a journey between views
-            travel = ~same & ~overlap
+            if same.any():  # the same camera: a fragment within the continuity gap, else a return
+                fragment = same & ~overlap & (gap <= self.continuity_gap_s)
+                odds = np.where(fragment, p.fragment / (later_rate * self.continuity_gap_s), odds)
+                odds = np.where(same & ~overlap & ~fragment, p.reappear / (later_rate * self.horizon_s), odds)
+            both = ~same & overlap & self._may_overlap(a.camera, b.camera)
+            if both.any():  # two views at once: the other camera's tracklets that overlap, from either side
+                expected = np.maximum(rate_b * ((a.end - a.start) + mean_b), rate_a * ((b.end - b.start) + mean_a))
+                odds = np.where(both, p.overlap / np.maximum(expected, 1e-9), odds)
+            travel = ~same & ~overlap  # a journey between views
             linked = np.zeros(overlap.shape, bool)
             if self.links:
-                middle_r, middle_c = (start_r + end_r) / 2, (start_c + end_c) / 2
-                touching = {key for c in np.unique(rows.camera).tolist() for key in self._of_camera.get(c, ())}
-                for a, b in sorted(touching):
-                    bounds = self.links[(a, b)]
-                    for forward in (True, False):  # rows in a, columns in b; then rows in b, columns in a
-                        pair = travel & ((cam_r == a) & (cam_c == b) if forward else (cam_r == b) & (cam_c == a))
-                        if not pair.any():
-                            continue
-                        linked |= pair
-                        delta = (middle_c - middle_r) if forward else (middle_r - middle_c)
-                        for lo, hi, mean, std, exit_zone, entry_zone in bounds:
-                            inside = pair & (delta >= lo) & (delta <= hi)
-                            leaving, arriving = (rows.exit[:, None, :], cols.entry[None, :, :]) if forward else (cols.exit[None, :, :], rows.entry[:, None, :])
-                            inside &= _in_zone(leaving, exit_zone) & _in_zone(arriving, entry_zone)
-                            density = (
-                                np.exp(-0.5 * ((delta - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
-                                if mean is not None and std is not None
-                                else np.full(delta.shape, 1.0 / max(hi - lo, 1e-3))
-                            )
-                            arrival = rate_c[None, :] if forward else rate_r[:, None]
-                            value = p.link * density / np.broadcast_to(arrival, density.shape)
-                            odds = np.where(inside, np.fmax(odds, value), odds)
+                self._link_odds(a, b, np.flatnonzero(travel), rate_a, rate_b, odds, linked)
             if self.partial:
                 unknown = travel & ~linked & (gap <= self.max_gap_s)
                 window = min(self.max_gap_s, self.horizon_s)
                 odds = np.where(unknown, p.unknown / (later_rate * window), odds)
             return np.minimum(np.log(odds), MAX_LOG_ODDS)
 
+    def _link_arrays(self) -> list[dict[str, np.ndarray]]:
+        """The links as sorted arrays keyed by ``row camera * base + column camera``, one set per
+        layer (a second link between the same two cameras is a second layer), for the rows that
+        leave by it (direction 0: the column is the later camera) and those it reaches (1)."""
+        self._base = max((max(a, b) for a, b in self.links), default=0) + 1
+        entries: list[tuple[int, int, int, tuple]] = []  # (layer, code, direction, bounds)
+        for (a, b), bounds in self.links.items():
+            for layer, bound in enumerate(bounds):
+                entries.append((layer, a * self._base + b, 0, bound))
+                entries.append((layer, b * self._base + a, 1, bound))
+        ways = []
+        for layer in range(max((e[0] for e in entries), default=-1) + 1):
+            rows = sorted((code, direction, bound) for lay, code, direction, bound in entries if lay == layer)
+            nan3 = [np.nan] * 3
+            ways.append({
+                "code": np.array([r[0] * 2 + r[1] for r in rows], np.int64),  # the code and direction, one key
+                "direction": np.array([r[1] for r in rows], np.int64),
+                "lo": np.array([r[2][0] for r in rows], np.float64), "hi": np.array([r[2][1] for r in rows], np.float64),
+                "mean": np.array([np.nan if r[2][2] is None else r[2][2] for r in rows], np.float64),
+                "std": np.array([np.nan if r[2][3] is None else r[2][3] for r in rows], np.float64),
+                "exit": np.array([nan3 if r[2][4] is None else r[2][4] for r in rows], np.float64).reshape(-1, 3),
+                "entry": np.array([nan3 if r[2][5] is None else r[2][5] for r in rows], np.float64).reshape(-1, 3),
+            })  # fmt: skip
+        return ways
+
+    def _link_odds(
+        self, a: Intervals, b: Intervals, pairs: np.ndarray, rate_a: np.ndarray, rate_b: np.ndarray,
+        odds: np.ndarray, linked: np.ndarray,
+    ) -> None:  # fmt: skip
+        """Fill ``odds`` (in place, the larger value) and ``linked`` at ``pairs`` (indices of the
+        pairs between views) that a link joins, in either direction, looked up for all at once."""
+        known = (a.camera[pairs] < self._base) & (b.camera[pairs] < self._base)
+        pairs = pairs[known]
+        if not len(pairs):
+            return
+        code = a.camera[pairs] * self._base + b.camera[pairs]
+        middle_a = (a.start[pairs] + a.end[pairs]) / 2
+        middle_b = (b.start[pairs] + b.end[pairs]) / 2
+        for way in self._ways:
+            for direction in (0, 1):
+                key = code * 2 + direction
+                at = np.minimum(np.searchsorted(way["code"], key), len(way["code"]) - 1)
+                found = way["code"][at] == key
+                if not found.any():
+                    continue
+                k, f = at[found], pairs[found]
+                linked[f] = True
+                forward = direction == 0  # a leaves by it: b is the later camera
+                delta = (middle_b - middle_a)[found] if forward else (middle_a - middle_b)[found]
+                inside = (delta >= way["lo"][k]) & (delta <= way["hi"][k])
+                leaving, arriving = (a.exit[f], b.entry[f]) if forward else (b.exit[f], a.entry[f])
+                for zone, points in (("exit", leaving), ("entry", arriving)):
+                    x, y, radius = way[zone][k].T
+                    inside &= ~(np.isfinite(radius) & (np.hypot(points[:, 0] - x, points[:, 1] - y) > radius))
+                mean, std = way["mean"][k], way["std"][k]
+                with np.errstate(invalid="ignore"):
+                    normal = np.exp(-0.5 * ((delta - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+                density = np.where(np.isfinite(mean), normal, 1.0 / np.maximum(way["hi"][k] - way["lo"][k], 1e-3))
+                value = self.priors.link * density / (rate_b[f] if forward else rate_a[f])
+                f, value = f[inside], value[inside]
+                odds[f] = np.fmax(odds[f], value)
 
     def _may_overlap(self, cam_r: np.ndarray, cam_c: np.ndarray) -> np.ndarray:
         if self.topology is None:
             return np.ones(np.broadcast_shapes(cam_r.shape, cam_c.shape), bool)
         return self.topology.overlap_allowed(cam_r, cam_c)
-
-
-def _in_zone(points: np.ndarray, zone: list | None) -> np.ndarray:
-    """Whether (..., 2) points lie in a learnt zone ``[x, y, radius]`` (everywhere without one)."""
-    if zone is None:
-        return np.ones(points.shape[:-1], bool)
-    x, y, radius = zone
-    return np.hypot(points[..., 0] - x, points[..., 1] - y) <= radius
 
 
 def pair_prior(config: MatcherConfig, topology: TopologyConfig | None) -> PairPrior:
