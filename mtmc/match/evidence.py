@@ -147,7 +147,9 @@ class AppearanceCalibration:
         x = np.clip(_GRID / 2, 1e-6, 1 - 1e-6)
         raw = beta_logpdf(x, *self.same.beta()) - beta_logpdf(x, *self.different.beta())
         raw = np.nan_to_num(raw, nan=0.0, posinf=self.cap, neginf=-self.cap)
-        peak = int(np.argmax(raw))
+        # the same-vehicle peak lies below the different-vehicle mean: far beyond it the narrower
+        # beta's tail can fall faster than the wider one's and the raw ratio climbs again
+        peak = int(np.argmax(raw[: max(1, int(np.searchsorted(_GRID, self.different.mean)))]))
         raw[:peak] = raw[peak]  # below the same-vehicle mode: as likely as at the mode, not less
         raw[peak:] = np.minimum.accumulate(raw[peak:])  # further is never more likely the same
         return np.clip(raw, -self.cap, self.cap)
