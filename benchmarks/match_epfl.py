@@ -74,7 +74,7 @@ def idf1(gt: TrackRows, pred: TrackRows) -> float:
     return float(evaluate_aicity(gt, pred).overall.metrics()["idf1"])
 
 
-def run(data: Path = DATA, work: Path | None = None, quiet: bool = True) -> dict[str, float]:
+def run(data: Path = DATA, work: Path | None = None, quiet: bool = True, config: Path = CONFIG) -> dict[str, float]:
     from mtmc.cli import main
 
     gt = ground_truth(data)
@@ -83,7 +83,7 @@ def run(data: Path = DATA, work: Path | None = None, quiet: bool = True) -> dict
         base = Path(work) if work else Path(tmp)
         write_tracks(tracks, base / "tracks")
         started = time.perf_counter()
-        argv = ["match", str(CONFIG), "--tracks", str(base / "tracks"), "-o", str(base / "submission.txt")]
+        argv = ["match", str(config), "--tracks", str(base / "tracks"), "-o", str(base / "submission.txt")]
         code = main(argv + (["-q"] if quiet else []))
         if code != 0:
             raise SystemExit(code)
@@ -102,8 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--keep", type=Path, help="write tracks/ and submission.txt here")
+    parser.add_argument("--config", type=Path, default=CONFIG, help="a variant of configs/epfl-laboratory.yaml (its cues)")
     args = parser.parse_args()
-    result = run(args.data, args.keep)
+    result = run(args.data, args.keep, config=args.config)
     print(
         f"EPFL laboratory, {result['tracklets']} tracklets: IDF1 {result['idf1']:.4f} "
         f"(baseline, local ids as global: {result['baseline_idf1']:.4f}); match {result['match_s']:.2f} s"

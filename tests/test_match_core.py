@@ -67,6 +67,21 @@ def test_geometric_mean_ground_distance_over_overlap():
     assert np.isnan(DISTANCES.build("geometric")([a, b], Scene())[0, 1])  # no homography
 
 
+def test_velocity_agreement_over_overlap():
+    scene = Scene({1: np.eye(3), 2: np.diag([2.0, 2.0, 1.0])})  # camera 2's image is half scale
+    a = tracklet(1, 1, 0.0, 10.0, vx=1.0)
+    b = tracklet(2, 1, 5.0, 15.0, fps=4, x=5 / 2, y=3 / 2, vx=0.5)  # the same walk on the ground: 1 unit/s
+    c = tracklet(2, 2, 4.0, 12.0, x=20, vx=-1.5)  # beside it at once, the other way: -3 units/s
+    d = tracklet(2, 3, 9.5, 20.0, vx=0.5)  # overlaps a for half a second only
+    v = DISTANCES.build("velocity", scale=2.0, min_overlap_s=1.0)
+    out = v([a, b, c, d], scene)
+    assert out[0, 1] == pytest.approx(0.0, abs=1e-9)
+    assert out[0, 2] == pytest.approx(2.0)  # (1 - -3) units/s / 2 units per metre
+    assert np.isnan(out[0, 3]) and np.isnan(out[1, 2])  # too short; one camera
+    assert v.llr(out[0, 1], scene) > 0 > v.llr(out[0, 2] * 5, scene)
+    assert v([a], scene, [b, c]) == pytest.approx(out[:1, 1:3])
+
+
 def test_cosine_uses_normalised_track_features_and_nan_without():
     a = tracklet(1, 1, 0, 1, feature=np.array([3.0, 0.0]))
     b = tracklet(2, 1, 0, 1, feature=np.array([0.0, 0.5]))

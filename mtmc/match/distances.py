@@ -230,6 +230,61 @@ def _spans(tracklets: Sequence[Tracklet]) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
+def _overlap_slope(times: np.ndarray, points: np.ndarray, lo: float, hi: float) -> np.ndarray | None:
+    """Least-squares ground velocity of a track over its samples in [lo, hi] (None under three)."""
+    inside = (times >= lo) & (times <= hi) & np.isfinite(points).all(axis=1)
+    t, p = times[inside], points[inside]
+    if len(t) < 3 or t[-1] - t[0] <= 0:
+        return None
+    t = t - t.mean()
+    return (t @ (p - p.mean(axis=0))) / (t @ t)
+
+
+def velocity_difference(
+    times_a: np.ndarray, ground_a: np.ndarray, times_b: np.ndarray, ground_b: np.ndarray, min_overlap_s: float
+) -> float:
+    """How far apart two ground tracks' velocities are over the times both are seen (each its
+    least-squares slope there); nan when they overlap less than ``min_overlap_s``."""
+    lo, hi = max(times_a[0], times_b[0]), min(times_a[-1], times_b[-1])
+    if hi - lo < min_overlap_s:
+        return float("nan")
+    va, vb = _overlap_slope(times_a, ground_a, lo, hi), _overlap_slope(times_b, ground_b, lo, hi)
+    return float("nan") if va is None or vb is None else float(np.hypot(*(va - vb)))
+
+
+def _overlapping_ground_pairs(
+    measure: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], float],
+    tracklets: Sequence[Tracklet],
+    scene: Scene,
+    others: Sequence[Tracklet] | None,
+) -> np.ndarray:
+    """``measure(times, ground, times, ground)`` for every pair of tracklets of two cameras with
+    ground maps that are seen at once (the denser track first); nan for the rest."""
+    square = others is None  # then each pair is computed once and mirrored
+    columns = tracklets if square else others
+    out = np.full((len(tracklets), len(columns)), np.nan)
+    if not scene.homographies:
+        return out
+    starts, ends = _spans(tracklets)
+    col_starts, col_ends = (starts, ends) if square else _spans(columns)
+    rows = _ground_tracks(tracklets, scene)
+    cols = rows if square else _ground_tracks(columns, scene)
+    for i in range(len(tracklets)):
+        if rows[i] is None:
+            continue
+        overlapping = np.flatnonzero((col_starts <= ends[i]) & (col_ends >= starts[i]))
+        for j in (overlapping[overlapping > i] if square else overlapping).tolist():
+            if cols[j] is None or columns[j].camera == tracklets[i].camera:
+                continue
+            (ta, ga), (tb, gb) = rows[i], cols[j]
+            if len(tb) > len(ta):  # interpolate the sparser track at the denser one's times
+                ta, ga, tb, gb = tb, gb, ta, ga
+            out[i, j] = measure(ta, ga, tb, gb)
+            if square:
+                out[j, i] = out[i, j]
+    return out
+
+
 @DISTANCES.register("geometric")
 def geometric(
     scale: float = 1.0, min_overlap_s: float = 0.0, sigma_m: float = 1.5, radius_m: float = 25.0
@@ -242,29 +297,29 @@ def geometric(
     model = ProximityModel(sigma_m, radius_m)
 
     def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
-        square = others is None  # then each pair is computed once and mirrored
-        columns = tracklets if square else others
-        if not scene.homographies:
-            return np.full((len(tracklets), len(columns)), np.nan)
-        starts, ends = _spans(tracklets)
-        col_starts, col_ends = (starts, ends) if square else _spans(columns)
-        out = np.full((len(tracklets), len(columns)), np.nan)
-        rows = _ground_tracks(tracklets, scene)
-        cols = rows if square else _ground_tracks(columns, scene)
-        for i in range(len(tracklets)):
-            if rows[i] is None:
-                continue
-            overlapping = np.flatnonzero((col_starts <= ends[i]) & (col_ends >= starts[i]))
-            for j in (overlapping[overlapping > i] if square else overlapping).tolist():
-                if cols[j] is None or columns[j].camera == tracklets[i].camera:
-                    continue
-                (ta, ga), (tb, gb) = rows[i], cols[j]
-                if len(tb) > len(ta):  # interpolate the sparser track at the denser one's times
-                    ta, ga, tb, gb = tb, gb, ta, ga
-                out[i, j] = mean_ground_distance(ta, ga, tb, gb, min_overlap_s) / scale
-                if square:
-                    out[j, i] = out[i, j]
-        return out
+        def measure(ta: np.ndarray, ga: np.ndarray, tb: np.ndarray, gb: np.ndarray) -> float:
+            return mean_ground_distance(ta, ga, tb, gb, min_overlap_s) / scale
+
+        return _overlapping_ground_pairs(measure, tracklets, scene, others)
+
+    fn.llr = lambda d, scene: model.llr(d)  # type: ignore[attr-defined]
+    return fn
+
+
+@DISTANCES.register("velocity")
+def velocity(scale: float = 1.0, min_overlap_s: float = 1.0, sigma_mps: float = 1.0, speed_mps: float = 20.0) -> DistanceFn:
+    """Ground velocity agreement of tracklets seen at once by views that overlap, in metres per
+    second: each track's least-squares velocity over the shared time, their difference / ``scale``.
+    Evidence: one vehicle moves with itself within ``sigma_mps``, another anywhere within
+    ``speed_mps`` (a disc of velocities); it tells apart two vehicles that pass each other,
+    or cross, where a short overlap leaves their positions close."""
+    model = ProximityModel(sigma_mps, speed_mps)
+
+    def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
+        def measure(ta: np.ndarray, ga: np.ndarray, tb: np.ndarray, gb: np.ndarray) -> float:
+            return velocity_difference(ta, ga, tb, gb, min_overlap_s) / scale
+
+        return _overlapping_ground_pairs(measure, tracklets, scene, others)
 
     fn.llr = lambda d, scene: model.llr(d)  # type: ignore[attr-defined]
     return fn
