@@ -11,8 +11,8 @@ gallery (each query has exactly one true match, so mAP is its mean reciprocal ra
 the reverse; the table shows both and their mean, the number the issue's goal is stated in.
 
 Embedders: each runs through :func:`mtmc.reid.embedder.build_embedder` exactly as a run config names it
-(the crop is the whole image: resized with OpenCV, BGR -> RGB, ImageNet-normalised, L2-normalised),
-so the numbers are the deployed path's, not a training-time evaluation's. Defaults: ImageNet
+(the crop is the whole image: resized as training resizes, antialiased; BGR -> RGB, ImageNet-normalised,
+L2-normalised), so the numbers are the deployed path's, not a training-time evaluation's. Defaults: ImageNet
 MobileNetV2 features (``mobilenetv2-imagenet``), the adapted weights shipped before issue 16
 (``glamor-adapted-street-a``), the untrained GLAMOR-MobileNetV2 (its ImageNet start, the seeded
 initialisation every training run begins from) and chance; ``--candidate LABEL=WEIGHTS`` adds a

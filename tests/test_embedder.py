@@ -223,3 +223,37 @@ def test_vehicle_reid_0001_missing_says_how_to_fetch(monkeypatch, tmp_path):
     assert entry.url.startswith("https://storage.openvinotoolkit.org/repositories/open_model_zoo/public/2022.1/")
     with pytest.raises(MtmcError, match=r"fetch with: mtmc weights fetch vehicle-reid-0001$"):
         weights.resolve_weights("vehicle-reid-0001")
+
+
+def test_deployed_crops_are_the_ones_training_saw(data_dir):
+    """A worker's crop, resize and normalisation equal re-id training's (``test_transforms``): the
+    shipped model gives the same feature both ways on real labelled crops, each cut from a larger
+    frame as a worker cuts a box."""
+    import cv2
+    import torch
+
+    from mtmc.reid.data.image_dataset import read_image
+    from mtmc.reid.data.transforms import test_transforms
+
+    root = data_dir / "vehicle-reid-2cam"
+    names = [line.split()[0] for line in (root / "val.txt").read_text().splitlines() if line.strip()][:24]
+    embedder = build_embedder("reid", weights="glamor-mobilenetv2-2cam")
+    transform = test_transforms(embedder.input_size)
+    cosines, plain = [], []
+    for name in names:
+        path = root / "images" / "train" / name
+        trained = embedder.run_model(transform(read_image(path))[None].numpy())[0]
+        bgr = cv2.imread(str(path))
+        h, w = bgr.shape[:2]
+        frame = np.zeros((h + 40, w + 60, 3), np.uint8)
+        frame[25 : 25 + h, 17 : 17 + w] = bgr
+        box = np.array([[17, 25, 17 + w, 25 + h]], float)
+        deployed = embedder.embed(frame, box)[0]
+        cosines.append(float(deployed @ trained) / float(np.linalg.norm(trained)))
+        crops, _ = embedder.crops(frame, box)
+        expected = transform.transforms[0](torch.from_numpy(bgr[:, :, ::-1].copy()).permute(2, 0, 1))
+        assert np.abs(crops[0][:, :, ::-1].astype(int) - expected.permute(1, 2, 0).numpy()).max() <= 1
+        linear = cv2.resize(bgr, embedder.input_size[::-1], interpolation=cv2.INTER_LINEAR)
+        plain.append(float(embedder.embed_crops(linear[None])[0] @ trained) / float(np.linalg.norm(trained)))
+    assert min(cosines) >= 0.999, cosines
+    assert min(plain) < 0.99  # OpenCV's plain bilinear is measurably not what training saw

@@ -59,7 +59,7 @@ class AttributeClassifier:
         self.input_size, self.batch_size = input_size, batch_size
 
     def classify(self, image: np.ndarray, boxes: np.ndarray) -> dict[str, np.ndarray]:
-        crops, valid = resized_crops(image, boxes, self.input_size)
+        crops, valid = resized_crops(image, boxes, self.input_size, antialias=False)
         scores = {
             name: np.zeros((len(valid), len(classes)), np.float32) for name, classes in self.labels.items()
         }

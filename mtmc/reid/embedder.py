@@ -33,9 +33,16 @@ MOBILENETV2_DIM = 1280
 ONNX_INPUT, ONNX_OUTPUT = "images", "features"
 
 
-def resized_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def resized_crops(
+    image: np.ndarray, boxes: np.ndarray, size: tuple[int, int], antialias: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (N, >=4) x1y1x2y2 clipped to ``image`` and cut out resized to ``size`` (H, W): (M, H, W, 3)
-    uint8 BGR, and which boxes they came from (N,) bool (a box empty once clipped has no crop)."""
+    uint8 BGR, and which boxes they came from (N,) bool (a box empty once clipped has no crop).
+
+    ``antialias``: bilinear with antialiasing, torch's own kernel, so a worker's crop is the one
+    re-id training saw (``test_transforms``: torchvision ``Resize(antialias=True)`` on uint8); a plain
+    bilinear resize aliases far-shrunk vehicles and moves features (val mAP 96.9 against 97.7).
+    False: OpenCV's bilinear, for models fed that way (Open Model Zoo's)."""
     import cv2
 
     height, width = size
@@ -45,10 +52,20 @@ def resized_crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -
     x1, x2 = (np.clip(v, 0, image.shape[1]).astype(int) for v in (x1, x2))
     y1, y2 = (np.clip(v, 0, image.shape[0]).astype(int) for v in (y1, y2))
     valid = (x2 > x1) & (y2 > y1)
-    resized = [
-        cv2.resize(image[y1[i] : y2[i], x1[i] : x2[i]], (width, height), interpolation=cv2.INTER_LINEAR)
-        for i in np.flatnonzero(valid)
-    ]
+    if antialias:
+        import torch
+        from torch.nn.functional import interpolate
+
+        def resize(crop: np.ndarray) -> np.ndarray:
+            pixels = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).unsqueeze(0)  # channels last in memory
+            return interpolate(pixels, size=(height, width), mode="bilinear", antialias=True)[0].permute(1, 2, 0).numpy()
+
+    else:
+
+        def resize(crop: np.ndarray) -> np.ndarray:
+            return cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    resized = [resize(image[y1[i] : y2[i], x1[i] : x2[i]]) for i in np.flatnonzero(valid)]
     stack = np.stack(resized) if resized else np.zeros((0, height, width, 3), np.uint8)
     return stack, valid
 

@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     seen = 0
     try:
         while not args.count or seen < args.count:
+            # wait in short polls: Python runs the Ctrl-C handler between them, whatever the load
+            if not socket.poll(500):
+                continue
             _topic, payload = socket.recv_multipart()
             record = msgpack.unpackb(payload)
             seen += 1
@@ -46,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        socket.close(linger=0)
-        context.term()
+        context.destroy(linger=0)
     return 0
 
 
