@@ -20,8 +20,16 @@ Models:
   are two vehicles, so their distances scale the shipped calibration to the footage (the ratio of
   their mean to the shipped different-vehicle mean); (2) the cross-camera pairs the time gates let
   through are a mixture of one vehicle (the share the priors say, ``mtmc.match.timing``) and two,
-  and a few EM steps started from (1) fit both distributions to them. Each step needs enough pairs
-  (``MIN_NEGATIVES``, ``MIN_CANDIDATES``), else the one before stands.
+  and a few EM steps started from (1) fit both distributions to them; (3) twins: some different
+  vehicles look like one (same make, model and colour; a fleet's taxis), so the different-vehicle
+  distribution is a mixture, ``(1 - t) p_different + t p_same``. The EM of (2) lets the weight of
+  the one-vehicle component grow past the priors' share; what it finds beyond it is twins: ``t =
+  (weight - share) / (1 - share)``. That bounds what appearance alone can claim at about ``-log t``
+  (``benchmarks/match_calibration.py``: on SynthCity, whose twins and repaints are many, the plain
+  two-Beta LLR of +8 came true as +3). Two tracks of one camera seen at once are no measure of
+  twins: side by side, in one light and from one side, they look more alike than two cameras'
+  vehicles do. Each step needs enough pairs (``MIN_NEGATIVES``, ``MIN_CANDIDATES``), else the one
+  before stands.
 - ``ProximityModel``: a distance in metres (or box heights) between where one vehicle would be
   twice: Rayleigh(``sigma``) when the same vehicle (2-D Gaussian error), the distance to a point
   uniform in a disc of radius ``radius`` when different: ``LLR = log(R^2 / 2 sigma^2) - d^2 / 2 sigma^2``.
@@ -85,10 +93,18 @@ class AppearanceCalibration:
     different: DistanceSample
     data: str = ""  # where the pairs came from, e.g. "vehicle-reid-2cam val, cross-camera"
     cap: float = LLR_CAP  # the largest |LLR| this calibration may claim
+    twins: float = 0.0  # the share of different-vehicle pairs that look like one vehicle (module docstring, 3)
     _table: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _alone: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_table", self._tabulate())
+        if not 0.0 <= self.twins < 1.0:
+            raise ValueError(f"twins is a share of different-vehicle pairs in [0, 1), got {self.twins}")
+        alone = self._tabulate()
+        object.__setattr__(self, "_alone", np.clip(alone, -self.cap, self.cap))
+        with np.errstate(divide="ignore"):  # -log((1 - t) e^-raw + t): the twin mixture's LLR
+            mixed = -np.logaddexp(math.log1p(-self.twins) - alone, np.log(self.twins))
+        object.__setattr__(self, "_table", np.clip(mixed, -self.cap, self.cap))
 
     @classmethod
     def fit(cls, same: np.ndarray, different: np.ndarray, data: str = "") -> AppearanceCalibration:
@@ -103,6 +119,7 @@ class AppearanceCalibration:
                 DistanceSample(**values["different"]),
                 str(values.get("data", "")),
                 float(values.get("cap", LLR_CAP)),
+                float(values.get("twins", 0.0)),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(
@@ -113,6 +130,8 @@ class AppearanceCalibration:
         out = {"same": asdict(self.same), "different": asdict(self.different), "data": self.data}
         if self.cap != LLR_CAP:
             out["cap"] = self.cap
+        if self.twins:
+            out["twins"] = self.twins
         return out
 
     def scaled(self, negatives: NegativeMoments) -> AppearanceCalibration:
@@ -122,42 +141,49 @@ class AppearanceCalibration:
         k = negatives.sample().mean / self.different.mean
         same = DistanceSample(self.same.mean * k, self.same.std * k, self.same.pairs)
         different = DistanceSample(self.different.mean * k, self.different.std * k, self.different.pairs)
-        return AppearanceCalibration(same, different, f"{self.data}; scaled x{k:.2f} to {negatives.count} co-occurring pairs", self.cap)
+        return AppearanceCalibration(
+            same, different, f"{self.data}; scaled x{k:.2f} to {negatives.count} co-occurring pairs", self.cap, self.twins
+        )
 
     def fitted(self, distances: np.ndarray, same_share: float) -> AppearanceCalibration:
         """Both distributions refitted by EM to a mixture of ``distances``, ``same_share`` of them
-        one vehicle, starting from this calibration (module docstring, 2)."""
+        one vehicle as the priors say, and the twins among the rest (module docstring, 2 and 3),
+        starting from this calibration. The one-vehicle weight may grow to half the rest."""
         x = np.clip(np.asarray(distances, np.float64), 1e-4, 2.0 - 1e-4)
         if len(x) < MIN_CANDIDATES:
             return self
         same, different = self.same, self.different
+        w = same_share
         for _ in range(EM_STEPS):
-            p_same = same_share * np.exp(beta_logpdf(x / 2, *same.beta()))
-            p_different = (1 - same_share) * np.exp(beta_logpdf(x / 2, *different.beta()))
+            p_same = w * np.exp(beta_logpdf(x / 2, *same.beta()))
+            p_different = (1 - w) * np.exp(beta_logpdf(x / 2, *different.beta()))
             r = p_same / np.maximum(p_same + p_different, 1e-300)
             if r.sum() < 1 or (1 - r).sum() < 1:
                 return self
             same, different = _weighted(x, r), _weighted(x, 1 - r)
+            w = float(np.clip(r.mean(), same_share, same_share + 0.5 * (1 - same_share)))
         if not same.mean < different.mean:
             return self
-        data = f"{self.data}; fitted to {len(x)} cross-camera pairs ({same_share:.0%} one vehicle)"
-        return AppearanceCalibration(same, different, data, self.cap)
+        twins = max((w - same_share) / (1 - same_share), 1.0 / (len(x) + 2))
+        data = f"{self.data}; fitted to {len(x)} cross-camera pairs ({same_share:.0%} one vehicle, twins {twins:.1%})"
+        return AppearanceCalibration(same, different, data, self.cap, twins)
 
     def _tabulate(self) -> np.ndarray:
         x = np.clip(_GRID / 2, 1e-6, 1 - 1e-6)
         raw = beta_logpdf(x, *self.same.beta()) - beta_logpdf(x, *self.different.beta())
-        raw = np.nan_to_num(raw, nan=0.0, posinf=self.cap, neginf=-self.cap)
+        raw = np.nan_to_num(raw, nan=0.0, posinf=700.0, neginf=-700.0)
         # the same-vehicle peak lies below the different-vehicle mean: far beyond it the narrower
         # beta's tail can fall faster than the wider one's and the raw ratio climbs again
         peak = int(np.argmax(raw[: max(1, int(np.searchsorted(_GRID, self.different.mean)))]))
         raw[:peak] = raw[peak]  # below the same-vehicle mode: as likely as at the mode, not less
         raw[peak:] = np.minimum.accumulate(raw[peak:])  # further is never more likely the same
-        return np.clip(raw, -self.cap, self.cap)
+        return raw
 
-    def llr(self, distance: np.ndarray) -> np.ndarray:
-        """LLR of cosine distances (nan stays nan)."""
+    def llr(self, distance: np.ndarray, twins: bool = True) -> np.ndarray:
+        """LLR of cosine distances (nan stays nan); ``twins=False``: as if no two vehicles looked
+        alike (the camera network learner's "confident match", whose false rate it measures)."""
         d = np.asarray(distance, np.float64)
-        return np.where(np.isfinite(d), np.interp(d, _GRID, self._table), np.nan)
+        return np.where(np.isfinite(d), np.interp(d, _GRID, self._table if twins else self._alone), np.nan)
 
     def distance_at(self, llr: float) -> float:
         """The largest cosine distance whose LLR is at least ``llr`` (0 when none is)."""
@@ -180,6 +206,7 @@ class NegativeMoments:
         self.total += float(d.sum())
         self.squares += float((d**2).sum())
 
+
     def sample(self) -> DistanceSample:
         mean = self.total / self.count
         variance = max(self.squares / self.count - mean**2, 0.0) * self.count / max(self.count - 1, 1)
@@ -196,7 +223,7 @@ def self_calibrated(
     calibration: AppearanceCalibration, negatives: NegativeMoments, candidates: np.ndarray, same_share: float
 ) -> AppearanceCalibration:
     """``calibration`` read on a run: scaled to its co-occurring pairs, then fitted to its gated
-    cross-camera pairs (module docstring). An uncalibrated embedder stays capped."""
+    cross-camera pairs, twins with them (module docstring). An uncalibrated embedder stays capped."""
     return calibration.scaled(negatives).fitted(candidates, same_share)
 
 

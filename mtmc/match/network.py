@@ -83,7 +83,7 @@ class NetworkLearner:
         g, have_cols = features(cols)
         if not have.any() or not have_cols.any() or f.shape[1] != g.shape[1]:
             return
-        confident = appearance.llr(np.clip(1.0 - f @ g.T, 0.0, 2.0)) >= self.config.confident_llr
+        confident = appearance.llr(np.clip(1.0 - f @ g.T, 0.0, 2.0), twins=False) >= self.config.confident_llr
         start_r, end_r = np.array([t.start for t in rows]), np.array([t.end for t in rows])
         start_c, end_c = np.array([t.start for t in cols]), np.array([t.end for t in cols])
         cam_r, cam_c = np.array([t.camera for t in rows]), np.array([t.camera for t in cols])
