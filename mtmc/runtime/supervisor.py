@@ -151,7 +151,7 @@ class Supervisor:
             self.stop()
         for worker in self.workers.values():  # a worker still draining when the matcher ended
             if worker.reader is not None:  # its process has ended: the last lines are on their way
-                worker.reader.join(timeout=1.0)
+                worker.reader.join(timeout=5.0)  # at EOF at once; a loaded machine once took over 1 s
             self._read_lines(worker)
             worker.outcome = worker.outcome or "done"
         if on_change is not None:
