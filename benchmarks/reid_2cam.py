@@ -8,7 +8,9 @@ Data: ``../shared/data/vehicle-reid-2cam`` (real road cameras, Apache-2.0): each
 each of two cameras. ``--list`` names the vehicles scored (default ``val.txt``: the 102 vehicles no
 model was trained on). cam1 -> cam2 takes the cam1 views as queries and the cam2 views as the
 gallery (each query has exactly one true match, so mAP is its mean reciprocal rank), cam2 -> cam1
-the reverse; the table shows both and their mean, the number the issue's goal is stated in.
+the reverse; the table shows both and their mean, the number the issue's goal is stated in, and
+the recolour AUC (``mtmc.reid.evaluation.recolour``: is a vehicle's other view nearer than that view
+repainted? 0.5 colour-blind, 1.0 every repaint told apart; coloured vehicles only).
 
 Embedders: each runs through :func:`mtmc.reid.embedder.build_embedder` exactly as a run config names it
 (the crop is the whole image: resized as training resizes, antialiased; BGR -> RGB, ImageNet-normalised,
@@ -40,7 +42,7 @@ from mtmc.console import print_wide  # noqa: E402
 from mtmc.reid.data import ReidSplits, load_dataset  # noqa: E402
 from mtmc.reid.data.image_dataset import read_image  # noqa: E402
 from mtmc.reid.embedder import Embedder, TorchEmbedder, build_embedder  # noqa: E402
-from mtmc.reid.evaluation import evaluate  # noqa: E402
+from mtmc.reid.evaluation import evaluate, recolour_auc  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "vehicle-reid-2cam"
 CACHE = ROOT / "benchmarks" / ".cache" / "reid_2cam"
@@ -74,6 +76,26 @@ def embed_images(embedder: Embedder, paths: list[Path]) -> np.ndarray:
         bgr = read_image(path).permute(1, 2, 0).numpy()[:, :, ::-1].copy()
         rows.append(embedder.embed(bgr, np.array([[0, 0, bgr.shape[1], bgr.shape[0]]], np.float32))[0])
     return np.stack(rows)
+
+
+def whole_images(embedder: Embedder):
+    """``embed(crops) -> (N, D)``: each crop whole as the box, as ``embed_images`` does."""
+
+    def embed(crops: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([embedder.embed(c, np.array([[0, 0, c.shape[1], c.shape[0]]], np.float32)) for c in crops])
+
+    return embed
+
+
+def recolour(embedder: Embedder, splits: ReidSplits) -> dict[str, float]:
+    """``recolour_auc`` on every vehicle's two views (cam1 query, cam2 gallery), coloured ones only."""
+    other = {s.pid: s.path for s in splits.gallery}
+    pairs = []
+    for sample in splits.query:
+        if sample.pid in other:
+            views = [read_image(p).permute(1, 2, 0).numpy()[:, :, ::-1].copy() for p in (sample.path, other[sample.pid])]
+            pairs.append((views[0], views[1]))
+    return recolour_auc(whole_images(embedder), pairs)
 
 
 def score(features: dict[Path, np.ndarray], splits: ReidSplits) -> dict[str, float]:
@@ -111,6 +133,7 @@ def evaluate_embedder(embedder: Embedder | None, directions: dict[int, ReidSplit
         scores = [score(features, directions[camera]) for features in draws]
         result[name] = {k: float(np.mean([s[k] for s in scores])) for k in ("mAP", "rank1")}
     result["mean"] = {k: float(np.mean([result[n][k] for _, n in DIRECTIONS])) for k in ("mAP", "rank1")}
+    result["recolour"] = recolour(embedder, directions[1]) if embedder is not None else {"auc": 0.5, "vehicles": 0}
     return result
 
 
@@ -147,11 +170,12 @@ def main() -> int:
     results: dict[str, Any] = {}
     for label, build in builders.items():
         results[label] = evaluate_embedder(build(), directions)
-        print(f"  {label}: mean mAP {results[label]['mean']['mAP']:.3f}, rank-1 {results[label]['mean']['rank1']:.3f}")
+        print(f"  {label}: mean mAP {results[label]['mean']['mAP']:.3f}, rank-1 {results[label]['mean']['rank1']:.3f},"
+              f" recolour AUC {results[label]['recolour']['auc']:.3f} ({results[label]['recolour']['vehicles']} coloured vehicles)")  # fmt: skip
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"list": args.list, "results": results}, indent=1))
 
-    table = Table("embedder", *(f"{n} mAP / R1" for _, n in DIRECTIONS), "mean mAP", "mean rank-1",
+    table = Table("embedder", *(f"{n} mAP / R1" for _, n in DIRECTIONS), "mean mAP", "mean rank-1", "recolour AUC",
                   box=box.SIMPLE_HEAD, title=f"vehicle-reid-2cam {args.list} (%)")
     for label, result in results.items():
         table.add_row(
@@ -159,6 +183,7 @@ def main() -> int:
             *(f"{100 * result[n]['mAP']:.1f} / {100 * result[n]['rank1']:.1f}" for _, n in DIRECTIONS),
             f"{100 * result['mean']['mAP']:.1f}",
             f"{100 * result['mean']['rank1']:.1f}",
+            f"{result['recolour']['auc']:.3f}",
         )
     print_wide(table)
     print(f"written {args.json}")
