@@ -108,8 +108,21 @@ class AppearanceCalibration:
 
     @classmethod
     def fit(cls, same: np.ndarray, different: np.ndarray, data: str = "") -> AppearanceCalibration:
-        """From cosine distances of same-vehicle and different-vehicle pairs."""
-        return cls(DistanceSample.of(same), DistanceSample.of(different), data)
+        """From cosine distances of same-vehicle and different-vehicle pairs; the twins among the
+        different ones (module docstring, 3) by EM, the same-vehicle distribution held: a few
+        different pairs as close as one vehicle's views would otherwise stretch the different
+        distribution towards them and still leave appearance alone unbounded."""
+        plain = cls(DistanceSample.of(same), DistanceSample.of(different), data)
+        x = np.clip(np.asarray(different, np.float64), 1e-4, 2.0 - 1e-4)
+        floor = 1.0 / (len(x) + 2)
+        t, rest = floor, plain.different
+        for _ in range(EM_STEPS):
+            p_twin = t * np.exp(beta_logpdf(x / 2, *plain.same.beta()))
+            p_rest = (1 - t) * np.exp(beta_logpdf(x / 2, *rest.beta()))
+            r = p_twin / np.maximum(p_twin + p_rest, 1e-300)
+            t = float(min(max(r.mean(), floor), 0.5))
+            rest = _weighted(x, 1 - r)
+        return cls(plain.same, rest, data, twins=t)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> AppearanceCalibration:
