@@ -285,6 +285,25 @@ def _overlapping_ground_pairs(
     return out
 
 
+def _overlap_cue(
+    between: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], float],
+    min_overlap_s: float,
+    scale: float,
+    model: ProximityModel,
+) -> DistanceFn:
+    """A cue of views that overlap: ``between(times, ground, times, ground, min_overlap_s) / scale``
+    for every pair seen at once, read by ``model``."""
+
+    def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
+        def measure(ta: np.ndarray, ga: np.ndarray, tb: np.ndarray, gb: np.ndarray) -> float:
+            return between(ta, ga, tb, gb, min_overlap_s) / scale
+
+        return _overlapping_ground_pairs(measure, tracklets, scene, others)
+
+    fn.llr = lambda d, scene: model.llr(d)  # type: ignore[attr-defined]
+    return fn
+
+
 @DISTANCES.register("geometric")
 def geometric(
     scale: float = 1.0, min_overlap_s: float = 0.0, sigma_m: float = 1.5, radius_m: float = 25.0
@@ -294,16 +313,7 @@ def geometric(
     per metre: 1 for metres, 100 for centimetres). Evidence: one vehicle seen twice lies within
     ``sigma_m`` of itself (foot points and calibration err by about that), another anywhere within
     ``radius_m``."""
-    model = ProximityModel(sigma_m, radius_m)
-
-    def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
-        def measure(ta: np.ndarray, ga: np.ndarray, tb: np.ndarray, gb: np.ndarray) -> float:
-            return mean_ground_distance(ta, ga, tb, gb, min_overlap_s) / scale
-
-        return _overlapping_ground_pairs(measure, tracklets, scene, others)
-
-    fn.llr = lambda d, scene: model.llr(d)  # type: ignore[attr-defined]
-    return fn
+    return _overlap_cue(mean_ground_distance, min_overlap_s, scale, ProximityModel(sigma_m, radius_m))
 
 
 @DISTANCES.register("velocity")
@@ -313,16 +323,7 @@ def velocity(scale: float = 1.0, min_overlap_s: float = 1.0, sigma_mps: float = 
     Evidence: one vehicle moves with itself within ``sigma_mps``, another anywhere within
     ``speed_mps`` (a disc of velocities); it tells apart two vehicles that pass each other,
     or cross, where a short overlap leaves their positions close."""
-    model = ProximityModel(sigma_mps, speed_mps)
-
-    def fn(tracklets: Sequence[Tracklet], scene: Scene, others: Sequence[Tracklet] | None = None) -> np.ndarray:
-        def measure(ta: np.ndarray, ga: np.ndarray, tb: np.ndarray, gb: np.ndarray) -> float:
-            return velocity_difference(ta, ga, tb, gb, min_overlap_s) / scale
-
-        return _overlapping_ground_pairs(measure, tracklets, scene, others)
-
-    fn.llr = lambda d, scene: model.llr(d)  # type: ignore[attr-defined]
-    return fn
+    return _overlap_cue(velocity_difference, min_overlap_s, scale, ProximityModel(sigma_mps, speed_mps))
 
 
 VELOCITY_SPAN_S = 1.0  # a track's velocity: its displacement over (up to) its last / first second
