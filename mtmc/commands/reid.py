@@ -480,7 +480,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     print(f"{args.model} on {source} ({len(samples)} images, averaged per vehicle and camera):")
     for label, values in (("same vehicle", same), ("different vehicles", different)):
         print(f"  {label:19} {len(values):7d} pairs  distance mean {values.mean():.3f}  std {values.std(ddof=1):.3f}")
-    print(f"  ROC AUC {roc_auc(same, different):.4f}; LLR = 0 at distance {calibration.distance_at(0.0):.3f}")
+    print(f"  ROC AUC {roc_auc(same, different):.4f}; LLR = 0 at distance {calibration.distance_at(0.0):.3f}; "
+          f"twins {calibration.twins:.2%} of the different pairs (appearance alone at most {calibration.llr(0.0):+.1f})")  # fmt: skip
     llrs = calibration.llr(LLR_SHOWN_AT)
     print("  LLR at distance " + ", ".join(f"{d:g}: {v:+.1f}" for d, v in zip(LLR_SHOWN_AT, llrs)))
     text = calibration_yaml(calibration)
