@@ -348,6 +348,9 @@ def test_recoloured_turns_the_hue_and_keeps_grey():
     grey = np.full((8, 8, 3), 120, np.uint8)
     assert np.array_equal(recoloured(grey, 180), grey)
     assert is_coloured(red) and not is_coloured(grey)
+    from mtmc.reid.evaluation import greyed
+
+    assert greyed(red)[0, 0].tolist() == [200, 200, 200] and not is_coloured(greyed(red))
 
 
 def test_recolour_auc_tells_colour_aware_from_colour_blind(data_dir):

@@ -6,7 +6,7 @@ k-reciprocal re-ranking with metadata (``rerank``), ``evaluate`` of features end
 from mtmc.reid.evaluation.distances import METRICS, ensemble, l2_normalize, pairwise_distance
 from mtmc.reid.evaluation.evaluator import evaluate, query_gallery_distance
 from mtmc.reid.evaluation.metrics import average_precision, retrieval_metrics
-from mtmc.reid.evaluation.recolour import is_coloured, recolour_auc, recoloured
+from mtmc.reid.evaluation.recolour import greyed, is_coloured, recolour_auc, recoloured
 from mtmc.reid.evaluation.rerank import Metadata, RerankConfig, k_reciprocal_rerank, metadata_distance
 from mtmc.reid.evaluation.tracks import average_by_track, image_to_track, reduce_by_track
 
@@ -18,6 +18,7 @@ __all__ = [
     "average_precision",
     "ensemble",
     "evaluate",
+    "greyed",
     "image_to_track",
     "is_coloured",
     "k_reciprocal_rerank",

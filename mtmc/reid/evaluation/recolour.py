@@ -4,7 +4,9 @@ For vehicles, paint is identity: a white car and the same model in red are two v
 city shows such pairs every minute. A model trained with hue or saturation jitter learns to ignore
 paint. The test, on real labelled crops of vehicles seen by two cameras: the same vehicle's other
 view should be nearer than the other view repainted (its hue turned by ``HUE_TURNS_DEG``), the
-question the matcher asks when one camera's vehicle meets another's and a look-alike. Only crops
+question the matcher asks when one camera's vehicle meets another's and a look-alike; and the
+other view greyed (saturation 0, value kept: the same car in silver), which a model that learnt to
+ignore saturation cannot tell. Only crops
 whose body is coloured enter (median saturation of the central half at least ``MIN_SATURATION``):
 turning the hue of a white, grey or black car changes nothing, and no model could tell.
 
@@ -31,6 +33,12 @@ def recoloured(bgr: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
 
 
+def greyed(bgr: np.ndarray) -> np.ndarray:
+    """``bgr`` with every pixel's saturation 0 and its value (HSV max channel) kept."""
+    value = bgr.max(axis=2, keepdims=True)
+    return np.repeat(value, 3, axis=2)
+
+
 def is_coloured(bgr: np.ndarray, min_saturation: float = MIN_SATURATION) -> bool:
     """Whether the central half of the crop (the body, mostly) has a median saturation of at least
     ``min_saturation``."""
@@ -49,16 +57,16 @@ def recolour_auc(
 ) -> dict[str, float]:
     """``pairs``: two views (BGR crops) of each vehicle; ``embed(crops) -> (N, D)`` unit rows. For each
     coloured vehicle and each view as the query: the other view (true) against the other view
-    repainted by each of ``turns`` (false); the AUC over all such comparisons, and how many
-    vehicles entered."""
+    repainted by each of ``turns`` and greyed (false); the AUC over all such comparisons, and how
+    many vehicles entered."""
     kept = [(a, b) for a, b in pairs if is_coloured(a) and is_coloured(b)]
     if not kept:
         return {"auc": float("nan"), "vehicles": 0}
     wins = []
     for a, b in kept:
-        crops = [a, b] + [recoloured(view, t) for view in (a, b) for t in turns]
+        crops = [a, b] + [fake for view in (a, b) for fake in [*(recoloured(view, t) for t in turns), greyed(view)]]
         f = embed(crops)
-        k = len(turns)
+        k = len(turns) + 1
         for query, other, fakes in ((f[0], f[1], f[2 + k : 2 + 2 * k]), (f[1], f[0], f[2 : 2 + k])):
             true = 1.0 - float(query @ other)
             false = 1.0 - fakes @ query
