@@ -603,3 +603,27 @@ def test_transform_arguments_are_checked() -> None:
         reid_transforms.test_transforms((8,))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"low_resolution_min must lie in \(0, 1\], got 0"):
         train_transforms((8, 8), low_resolution_p=0.5, low_resolution_min=0)
+
+
+def test_colour_jitter_keeps_hue_and_saturation_jitter_is_its_own() -> None:
+    """Paint is identity: brightness and contrast may change, hue may not; saturation has its own knob."""
+    image = torch.zeros(3, 16, 16, dtype=torch.uint8)
+    image[0], image[1], image[2] = 200, 60, 30  # a red-orange car body, RGB
+
+    def hue_saturation(out: torch.Tensor) -> tuple[float, float]:
+        pixels = out * torch.tensor(IMAGENET_STD)[:, None, None] + torch.tensor(IMAGENET_MEAN)[:, None, None]
+        rgb = (pixels.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        hsv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2HSV_FULL).reshape(-1, 3).astype(float)
+        return float(hsv[:, 0].mean()), float(hsv[:, 1].mean())
+
+    plain = hue_saturation(reid_transforms.test_transforms((16, 16))(image))
+    kept, turned = [], []
+    for seed in range(8):
+        torch.manual_seed(seed)
+        kept.append(hue_saturation(train_transforms((16, 16), flip_p=0, padding=0, erasing_p=0, colour_jitter=0.5)(image)))
+        torch.manual_seed(seed)
+        turned.append(hue_saturation(train_transforms((16, 16), flip_p=0, padding=0, erasing_p=0, saturation_jitter=0.5)(image)))
+    assert all(abs(h - plain[0]) <= 3 for h, _ in kept)  # hue in 0..255 units: a rounding step or two
+    assert max(abs(s - plain[1]) for _, s in turned) > 20
+    with pytest.raises(ValueError, match=r"saturation_jitter must lie in \[0, 1\]"):
+        train_transforms((8, 8), saturation_jitter=1.5)

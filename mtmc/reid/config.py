@@ -49,7 +49,10 @@ class TransformConfig(StrictModel):
     flip_p: float = Field(0.5, ge=0.0, le=1.0, description="horizontal flip probability")
     padding: int = Field(10, ge=0, description="zero padding before a random crop back to size; 0: no crop")
     colour_jitter: float = Field(
-        0.0, ge=0.0, le=1.0, description="brightness/contrast/saturation jitter; 0: off"
+        0.0, ge=0.0, le=1.0, description="brightness/contrast jitter (hue and saturation kept: paint is identity); 0: off"
+    )
+    saturation_jitter: float = Field(
+        0.0, ge=0.0, le=1.0, description="saturation jitter; 0: off (a model trained with it learns to ignore paint)"
     )
     erasing_p: float = Field(0.5, ge=0.0, le=1.0, description="random erasing probability")
     low_resolution_p: float = Field(

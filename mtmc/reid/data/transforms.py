@@ -5,6 +5,9 @@ horizontal flip p=0.5, pad 10 then random crop back to size, ImageNet normalisat
 erasing p=0.5 (Zhong et al. 2017). Per paper: GLAMOR §3.1/§6.2 and PGAN §4.2 flip and erase only
 (``padding=0``); VAL §4 and AttributeNet §4.2 add the random crop / zoom. Colour jitter (the AI
 City recipe, paper 001 §4) is off by default: it would blur the colour labels AttributeNet learns.
+It jitters brightness and contrast only; saturation has its own ``saturation_jitter`` and hue is
+never turned: for vehicles, paint is identity (a white car and the same model in red are two
+vehicles), and a model trained to ignore it cannot tell them apart.
 Low-resolution augmentation (off by default, not in the papers) shrinks an image to a random
 fraction of its size before the resize: far vehicles reach the embedder as a few dozen blurred
 pixels, while labelled re-id crops are mostly close-ups.
@@ -30,10 +33,12 @@ def train_transforms(
     erasing_p: float = 0.5,
     low_resolution_p: float = 0.0,
     low_resolution_min: float = 0.3,
+    saturation_jitter: float = 0.0,
 ) -> v2.Compose:
     """uint8 (3, h, w) -> float32 (3, H, W) for ``size`` = (H, W): resize, flip with ``flip_p``,
-    zero-pad by ``padding`` and crop a random (H, W) window (none when 0), jitter brightness,
-    contrast and saturation by up to ``colour_jitter`` (none when 0), normalise, and erase a random
+    zero-pad by ``padding`` and crop a random (H, W) window (none when 0), jitter brightness and
+    contrast by up to ``colour_jitter`` and saturation by up to ``saturation_jitter`` (none when 0;
+    hue never: module docstring), normalise, and erase a random
     rectangle with ``erasing_p``; erased pixels are 0 after normalisation, the ImageNet mean
     (as Luo et al. fill with the mean). With ``low_resolution_p`` the image is first shrunk to a
     uniform random fraction in [``low_resolution_min``, 1] of its sides (antialiased)."""
@@ -42,8 +47,9 @@ def train_transforms(
     _check_probability("erasing_p", erasing_p)
     if padding < 0:
         raise ValueError(f"padding must be >= 0 pixels, got {padding}")
-    if not 0.0 <= colour_jitter <= 1.0:
-        raise ValueError(f"colour_jitter must lie in [0, 1] (0: off), got {colour_jitter}")
+    for name, value in (("colour_jitter", colour_jitter), ("saturation_jitter", saturation_jitter)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must lie in [0, 1] (0: off), got {value}")
     _check_probability("low_resolution_p", low_resolution_p)
     if not 0.0 < low_resolution_min <= 1.0:
         raise ValueError(f"low_resolution_min must lie in (0, 1], got {low_resolution_min}")
@@ -53,10 +59,8 @@ def train_transforms(
     steps += [v2.Resize((height, width), antialias=True), v2.RandomHorizontalFlip(flip_p)]
     if padding:
         steps.append(v2.RandomCrop((height, width), padding=padding, fill=0))
-    if colour_jitter:
-        steps.append(
-            v2.ColorJitter(brightness=colour_jitter, contrast=colour_jitter, saturation=colour_jitter)
-        )
+    if colour_jitter or saturation_jitter:
+        steps.append(v2.ColorJitter(brightness=colour_jitter, contrast=colour_jitter, saturation=saturation_jitter))
     steps += [
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
