@@ -118,10 +118,10 @@ def test_synthcity_no_render_with_features(tmp_path, data_dir):
     scores = {(r, t): synthcity_idf1(sim, r, t) for r in (False, True) for t in (False, True)}
     print({f"rerank={r} topology={t}": round(v, 4) for (r, t), v in scores.items()})
     # The synthetic features know each vehicle but not its look-alikes (recolours, twins), which cap
-    # IDF1 near 0.6-0.8. Without the given links the camera network is learnt from the same two
-    # minutes of traffic (most links, not all, with travel times sharper than the given gates' ranges).
-    assert scores[(False, True)] > 0.55
-    assert scores[(False, False)] > 0.55
+    # IDF1 near 0.65 with the given links; without them the camera network is learnt from the same
+    # two minutes of traffic (most links, not all), which does less well but far better than none.
+    assert scores[(False, True)] > 0.6
+    assert 0.5 < scores[(False, False)] <= scores[(False, True)]
 
 
 def test_calibration_errors_are_one_line(tmp_path, capsys):

@@ -46,7 +46,7 @@ import numpy as np
 from scipy.special import betaln
 
 MIN_NEGATIVES = 30  # a run's co-occurring pairs needed before they rescale its calibration
-MIN_CANDIDATES = 50  # gated cross-camera pairs before the mixture is fitted: ten per parameter (two means, two spreads, the twins)
+MIN_CANDIDATES = 200  # gated cross-camera pairs needed before the mixture is fitted to them
 EM_STEPS = 30
 LLR_CAP = 8.0  # a likelihood ratio of ~3000: stronger claims from one cue are not trusted
 _GRID = np.linspace(0.0, 2.0, 2001)  # cosine distances at which an appearance LLR is tabulated
