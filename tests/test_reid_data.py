@@ -627,3 +627,27 @@ def test_colour_jitter_keeps_hue_and_saturation_jitter_is_its_own() -> None:
     assert max(abs(s - plain[1]) for _, s in turned) > 20
     with pytest.raises(ValueError, match=r"saturation_jitter must lie in \[0, 1\]"):
         train_transforms((8, 8), saturation_jitter=1.5)
+
+
+def test_cross_validation_folds_deal_whole_vehicles_evenly_by_type(data_dir) -> None:
+    from mtmc.reid.data.datasets.two_camera import cross_validation_folds
+
+    root = data_dir / "vehicle-reid-2cam"
+    folds = cross_validation_folds(root, folds=5, seed=0)
+    names = [n for fold in folds for n in fold]
+    assert len(names) == len(set(names)) == 1014  # every image of train.txt and val.txt, once
+
+    def vehicle(name: str) -> str:
+        return name.rsplit("_", 1)[0]
+
+    homes = {}
+    for k, fold in enumerate(folds):
+        for name in fold:
+            assert homes.setdefault(vehicle(name), k) == k  # both views of a vehicle in one fold
+    for kind in ("motorcycle", "car"):
+        counts = [len({vehicle(n) for n in fold if n.startswith(kind)}) for fold in folds]
+        assert max(counts) - min(counts) <= 1, (kind, counts)
+    assert cross_validation_folds(root, folds=5, seed=0) == folds
+    assert cross_validation_folds(root, folds=5, seed=1) != folds
+    with pytest.raises(MtmcError, match="at least 2 folds"):
+        cross_validation_folds(root, folds=1)

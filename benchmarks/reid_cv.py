@@ -1,0 +1,121 @@
+"""Re-id choices that generalise: k-fold cross-validation over the vehicles of vehicle-reid-2cam (issue 31).
+
+Every labelled vehicle of train.txt + val.txt (507) is dealt into ``--folds`` folds by vehicle, each
+vehicle type spread evenly (``cross_validation_folds``). For each fold the recipe (``--recipe``,
+default the shipped one; ``--set KEY=VALUE`` overrides it with YAML values, e.g.
+``--set data.transforms.saturation_jitter=0``) trains on the other folds and is scored on the held-out
+one through the deployed embedder path in both directions, as ``benchmarks/reid_2cam.py`` scores val,
+with the recolour AUC. One line per fold, then the mean and the spread (sample standard deviation):
+a choice is better only where the difference clears the spread.
+
+    .venv/bin/python benchmarks/reid_cv.py [--folds 5] [--epochs 30] [--set KEY=VALUE ...] [--json OUT]
+
+Each fold trains the whole recipe (30 epochs of the shipped one: tens of minutes on 2 cores), so a
+5-fold run of one variant takes hours here; ``--epochs`` and ``--folds 2`` make a quick check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from reid_2cam import DATA, DIRECTIONS, evaluate_embedder  # noqa: E402
+from reid_smoke import scratch_parent  # noqa: E402
+
+from mtmc.reid.config import ReidExperimentConfig, load_experiment  # noqa: E402
+from mtmc.reid.data import load_dataset  # noqa: E402
+from mtmc.reid.data.datasets.two_camera import cross_validation_folds  # noqa: E402
+from mtmc.reid.embedder import TorchEmbedder  # noqa: E402
+from mtmc.reid.engine import Trainer, load_model  # noqa: E402
+
+SHIPPED = ROOT / "configs" / "reid" / "glamor-mobilenetv2-2cam.yaml"
+CACHE = ROOT / "benchmarks" / ".cache" / "reid_cv"
+
+
+def overridden(config: ReidExperimentConfig, overrides: dict[str, Any]) -> ReidExperimentConfig:
+    """``config`` with dotted ``KEY: value`` overrides (``data.transforms.saturation_jitter: 0``)."""
+    tree = config.model_dump()
+    for key, value in overrides.items():
+        node = tree
+        *parents, leaf = key.split(".")
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise SystemExit(f"--set {key}: {part} is not a section of the recipe")
+            node = node[part]
+        node[leaf] = value
+    return ReidExperimentConfig.model_validate(tree)
+
+
+def run_fold(config: ReidExperimentConfig, train: list[str], test: list[str], lists: Path, threads: int) -> dict[str, Any]:
+    (lists / "cv-train.txt").write_text("\n".join(train) + "\n")
+    (lists / "cv-test.txt").write_text("\n".join(test) + "\n")
+    options = {"train": str(lists / "cv-train.txt"), "test_list": str(lists / "cv-test.txt"), "query_camera": 1}
+    directions = {
+        camera: load_dataset("vehicle-reid-2cam", DATA, **{**options, "query_camera": camera}) for camera, _ in DIRECTIONS
+    }
+    config = config.model_copy(update={"data": config.data.model_copy(update={"root": DATA, "options": options})})
+    with tempfile.TemporaryDirectory(prefix="reid-cv-", dir=scratch_parent()) as scratch:
+        config = config.model_copy(update={"output_dir": Path(scratch), "eval_every": 0})
+        started = time.perf_counter()
+        result = Trainer(config, device="cpu", progress=sys.stderr.isatty(), echo=False).fit()
+        seconds = time.perf_counter() - started
+        model, spec = load_model(result.last_checkpoint)
+    scores = evaluate_embedder(TorchEmbedder(model, dim=spec.feature_dim, threads=threads, input_size=spec.input_size), directions)
+    return {"train_vehicles": len(train) // 2, "test_vehicles": len(test) // 2, "train_s": seconds, **scores}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", type=Path, default=SHIPPED, help="a reid training config (default the shipped one)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0, help="how vehicles are dealt into folds")
+    parser.add_argument("--epochs", type=int, help="train this many epochs instead of the recipe's")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (YAML value)")
+    parser.add_argument("--only", type=int, nargs="+", help="run these folds only (0-based)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=CACHE / "result.json")
+    args = parser.parse_args()
+
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    config = overridden(load_experiment(args.recipe), overrides)
+    folds = cross_validation_folds(DATA, folds=args.folds, seed=args.seed)
+    print(f"{args.recipe.name} {overrides or ''}: {args.folds}-fold cross-validation over "
+          f"{sum(len(f) for f in folds) // 2} vehicles of vehicle-reid-2cam", flush=True)  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="reid-cv-lists-") as lists:
+        for k in args.only if args.only is not None else range(args.folds):
+            train = [name for j, fold in enumerate(folds) if j != k for name in fold]
+            row = {"fold": k, **run_fold(config, train, folds[k], Path(lists), args.threads)}
+            rows.append(row)
+            both = ", ".join(f"{n} {100 * row[n]['mAP']:.1f} / {100 * row[n]['rank1']:.1f}" for _, n in DIRECTIONS)
+            print(f"  fold {k}: {row['test_vehicles']} vehicles, mAP {100 * row['mean']['mAP']:.1f} rank-1 "
+                  f"{100 * row['mean']['rank1']:.1f} ({both}), recolour AUC {row['recolour']['auc']:.3f}; "
+                  f"trained in {row['train_s']:.0f} s", flush=True)  # fmt: skip
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"recipe": str(args.recipe), "overrides": overrides, "folds": rows}, indent=1))
+
+    def spread(values: list[float]) -> str:
+        return f"{100 * np.mean(values):.1f} +- {100 * np.std(values, ddof=1):.1f}" if len(values) > 1 else f"{100 * values[0]:.1f}"
+
+    print(f"mean over {len(rows)} folds: mAP {spread([r['mean']['mAP'] for r in rows])}, rank-1 {spread([r['mean']['rank1'] for r in rows])}, "
+          f"recolour AUC {np.mean([r['recolour']['auc'] for r in rows]):.3f}")  # fmt: skip
+    print(f"written {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
