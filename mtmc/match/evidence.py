@@ -116,8 +116,9 @@ class AppearanceCalibration:
         x = np.clip(np.asarray(different, np.float64), 1e-4, 2.0 - 1e-4)
         floor = 1.0 / (len(x) + 2)
         t, rest = floor, plain.different
+        same_density = np.exp(beta_logpdf(x / 2, *plain.same.beta()))  # held: computed once
         for _ in range(EM_STEPS):
-            p_twin = t * np.exp(beta_logpdf(x / 2, *plain.same.beta()))
+            p_twin = t * same_density
             p_rest = (1 - t) * np.exp(beta_logpdf(x / 2, *rest.beta()))
             r = p_twin / np.maximum(p_twin + p_rest, 1e-300)
             t = float(min(max(r.mean(), floor), 0.5))
