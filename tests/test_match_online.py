@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from mtmc.match.cluster import constrained_agglomerative
 from mtmc.match.config import MatcherConfig, TopologyConfig
@@ -254,3 +255,25 @@ def test_window_candidates_equal_the_offline_time_gates_whatever_the_topology():
                     online._columns.tracklets[s].key for s in slots
                 )  # key order, as the distances expect
                 assert others.tolist() == [j for j in range(len(batch)) if j != i and offline[60 + i, 60 + j]]
+
+
+def test_shipped_calibration_is_rescaled_to_the_footage_before_the_first_cross_camera_decision():
+    """An embedder calibrated elsewhere (two vehicles ~1.0 apart) on footage where two vehicles lie
+    0.4 apart: unscaled, 0.4 reads as one vehicle. Five tracks seen at once by one camera (ten known
+    negatives) rescale it before another camera's vehicle comes, so that vehicle is not joined."""
+    from mtmc.match.distances import Scene
+    from mtmc.match.evidence import AppearanceCalibration, DistanceSample
+
+    shipped = AppearanceCalibration(DistanceSample(0.36, 0.15, 100), DistanceSample(0.99, 0.15, 1000), "elsewhere")
+    assert shipped.llr(np.array([0.4]))[0] > 2.0
+    basis = np.eye(8)
+
+    def vehicle(k: int) -> np.ndarray:  # cosine distance 0.4 between any two
+        return math.sqrt(0.6) * basis[0] + math.sqrt(0.4) * basis[k]
+
+    seen_together = [tracklet(1, k, 0.0, 3.0, vehicle(k)) for k in range(1, 6)]
+    other = tracklet(2, 1, 10.0, 13.0, vehicle(6))
+    online = OnlineAssociator(cosine_config(), Scene(appearance=shipped))
+    final = run(online, [*seen_together, other], [5.0, 15.0])
+    assert len(set(final.values())) == 6
+    assert online.scene.appearance.different.mean == pytest.approx(0.4, abs=1e-6)
