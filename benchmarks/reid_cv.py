@@ -34,6 +34,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from reid_2cam import DATA, DIRECTIONS, evaluate_embedder  # noqa: E402
 from reid_smoke import scratch_parent  # noqa: E402
 
+from mtmc.match.evidence import AppearanceCalibration  # noqa: E402
+from mtmc.reid.calibration import calibration_yaml, cross_camera_distances  # noqa: E402
 from mtmc.reid.config import ReidExperimentConfig, load_experiment  # noqa: E402
 from mtmc.reid.data import load_dataset  # noqa: E402
 from mtmc.reid.data.datasets.two_camera import cross_validation_folds  # noqa: E402
@@ -72,8 +74,37 @@ def run_fold(config: ReidExperimentConfig, train: list[str], test: list[str], li
         result = Trainer(config, device="cpu", progress=sys.stderr.isatty(), echo=False).fit()
         seconds = time.perf_counter() - started
         model, spec = load_model(result.last_checkpoint)
-    scores = evaluate_embedder(TorchEmbedder(model, dim=spec.feature_dim, threads=threads, input_size=spec.input_size), directions)
-    return {"train_vehicles": len(train) // 2, "test_vehicles": len(test) // 2, "train_s": seconds, **scores}
+    embedder = TorchEmbedder(model, dim=spec.feature_dim, threads=threads, input_size=spec.input_size)
+    scores = evaluate_embedder(embedder, directions)
+    held_out = directions[DIRECTIONS[0][0]]
+    same, different = cross_camera_distances(embedder, held_out.query + held_out.gallery, progress=False)
+    return {
+        "train_vehicles": len(train) // 2, "test_vehicles": len(test) // 2, "train_s": seconds, **scores,
+        "distances": {"same": np.round(same, 4).tolist(), "different": np.round(different, 4).tolist()},
+    }  # fmt: skip
+
+
+def earlier_rows(path: Path, identity: dict[str, Any]) -> list[dict[str, Any]]:
+    """The folds an earlier run of the same recipe, overrides and dealing wrote to ``path``: a
+    5-fold run takes hours here, so it may be run a few folds at a time (``--only``)."""
+    if not path.is_file():
+        return []
+    earlier = json.loads(path.read_text())
+    return earlier["folds"] if {k: earlier.get(k) for k in identity} == identity else []
+
+
+def pooled_calibration(rows: list[dict[str, Any]]) -> AppearanceCalibration | None:
+    """The recipe's appearance calibration from every fold's held-out vehicles (the distances its
+    own fold model gave them): what a model trained on all vehicles by this recipe should be read
+    by, measured on vehicles none of the fold models saw."""
+    with_distances = [r["distances"] for r in rows if "distances" in r]
+    if not with_distances:
+        return None
+    same = np.concatenate([d["same"] for d in with_distances])
+    different = np.concatenate([d["different"] for d in with_distances])
+    vehicles = sum(r["test_vehicles"] for r in rows if "distances" in r)
+    data = f"vehicle-reid-2cam, {len(with_distances)}-fold held-out vehicles ({vehicles}), cross-camera"
+    return AppearanceCalibration.fit(same, different, data=data)
 
 
 def main() -> int:
@@ -85,7 +116,10 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (YAML value)")
     parser.add_argument("--only", type=int, nargs="+", help="run these folds only (0-based)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", type=Path, default=CACHE / "result.json")
+    parser.add_argument("--json", type=Path, default=CACHE / "result.json",
+                        help="folds are written here as they end; folds of the same recipe, overrides and dealing already there are kept")
+    parser.add_argument("--calibration", type=Path, metavar="OUT.yaml",
+                        help="write the appearance calibration pooled over the folds' held-out vehicles (for a model trained on all)")
     args = parser.parse_args()
 
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
@@ -95,24 +129,34 @@ def main() -> int:
     folds = cross_validation_folds(DATA, folds=args.folds, seed=args.seed)
     print(f"{args.recipe.name} {overrides or ''}: {args.folds}-fold cross-validation over "
           f"{sum(len(f) for f in folds) // 2} vehicles of vehicle-reid-2cam", flush=True)  # fmt: skip
-    rows: list[dict[str, Any]] = []
+    identity = {"recipe": str(args.recipe), "overrides": overrides, "folds_of": args.folds, "seed": args.seed}
+    running = set(args.only if args.only is not None else range(args.folds))
+    rows = [r for r in earlier_rows(args.json, identity) if r["fold"] not in running]
+    if rows:
+        print(f"  kept from {args.json}: folds {', '.join(str(r['fold']) for r in rows)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="reid-cv-lists-") as lists:
         for k in args.only if args.only is not None else range(args.folds):
             train = [name for j, fold in enumerate(folds) if j != k for name in fold]
             row = {"fold": k, **run_fold(config, train, folds[k], Path(lists), args.threads)}
-            rows.append(row)
+            rows = sorted([*rows, row], key=lambda r: r["fold"])
             both = ", ".join(f"{n} {100 * row[n]['mAP']:.1f} / {100 * row[n]['rank1']:.1f}" for _, n in DIRECTIONS)
             print(f"  fold {k}: {row['test_vehicles']} vehicles, mAP {100 * row['mean']['mAP']:.1f} rank-1 "
                   f"{100 * row['mean']['rank1']:.1f} ({both}), recolour AUC {row['recolour']['auc']:.3f}; "
                   f"trained in {row['train_s']:.0f} s", flush=True)  # fmt: skip
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps({"recipe": str(args.recipe), "overrides": overrides, "folds": rows}, indent=1))
+            args.json.write_text(json.dumps({**identity, "folds": rows}))
 
     def spread(values: list[float]) -> str:
         return f"{100 * np.mean(values):.1f} +- {100 * np.std(values, ddof=1):.1f}" if len(values) > 1 else f"{100 * values[0]:.1f}"
 
     print(f"mean over {len(rows)} folds: mAP {spread([r['mean']['mAP'] for r in rows])}, rank-1 {spread([r['mean']['rank1'] for r in rows])}, "
           f"recolour AUC {np.mean([r['recolour']['auc'] for r in rows]):.3f}")  # fmt: skip
+    calibration = pooled_calibration(rows)
+    if calibration is not None:
+        print(f"pooled calibration: {calibration.data}; twins {calibration.twins:.2%}, LLR 0 at {calibration.distance_at(0.0):.3f}")
+        if args.calibration:
+            args.calibration.write_text(calibration_yaml(calibration))
+            print(f"written {args.calibration}")
     print(f"written {args.json}")
     return 0
 
