@@ -377,6 +377,8 @@ def test_two_camera_identities_cameras_types_and_directions(tmp_path: Path) -> N
     assert {s.path for s in backward.query} == {s.path for s in forward.gallery}
     final = load_dataset("vehicle-reid-2cam", root, train=["train.txt"], test_list="val.txt")
     assert [s.path for s in final.train] == [s.path for s in forward.train]
+    every = load_dataset("vehicle-reid-2cam", root, train=["train.txt", "val.txt"], test_list=None)
+    assert every.num_train_pids == 5 and not every.query and not every.gallery
 
 
 def test_two_camera_errors_name_the_problem(tmp_path: Path) -> None:
@@ -651,3 +653,14 @@ def test_cross_validation_folds_deal_whole_vehicles_evenly_by_type(data_dir) -> 
     assert cross_validation_folds(root, folds=5, seed=1) != folds
     with pytest.raises(MtmcError, match="at least 2 folds"):
         cross_validation_folds(root, folds=1)
+
+
+def test_the_shipped_embedder_trains_the_cross_validated_recipe_on_every_vehicle() -> None:
+    """The two files differ only in what is trained on, evaluation and where checkpoints go."""
+    from mtmc.reid.config import load_experiment
+
+    folder = Path(__file__).resolve().parents[1] / "configs" / "reid"
+    chosen, final = (load_experiment(folder / name) for name in ("glamor-mobilenetv2-2cam.yaml", "glamor-mobilenetv2-2cam-all.yaml"))
+    ignore = {"output_dir": True, "eval_every": True, "data": {"options": True}}
+    assert chosen.model_dump(exclude=ignore) == final.model_dump(exclude=ignore)
+    assert final.data.options == {"train": ["train.txt", "val.txt"], "test_list": None} and final.eval_every == 0

@@ -31,18 +31,19 @@ CAMERAS = (1, 2)
 def read_two_camera(
     root: str | Path,
     train: str | list[str] = "train.txt",
-    test_list: str = "val.txt",
+    test_list: str | None = "val.txt",
     query_camera: int = 1,
 ) -> ReidSplits:
     """Train on the images of ``train`` (one list file or several, e.g. train.txt and val.txt for a
-    final model), test on ``test_list`` with ``query_camera``'s views as queries."""
+    final model), test on ``test_list`` with ``query_camera``'s views as queries (None: no test
+    vehicles, for a model trained on every labelled one)."""
     if query_camera not in CAMERAS:
         raise MtmcError(f"vehicle-reid-2cam: query_camera must be 1 or 2, got {query_camera}")
     root = Path(root)
     images = require(root, "images/train", "vehicle-reid-2cam", LAYOUT)
     train_lists = [train] if isinstance(train, str) else list(train)
     train_names = [name for listing in train_lists for name in _names(root, listing)]
-    test_names = _names(root, test_list)
+    test_names = _names(root, test_list) if test_list is not None else []
     shared = {_identity(n) for n in train_names} & {_identity(n) for n in test_names}
     if shared:
         raise MtmcError(
