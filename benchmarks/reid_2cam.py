@@ -20,7 +20,11 @@ MobileNetV2 features (``mobilenetv2-imagenet``), the adapted weights shipped bef
 initialisation every training run begins from) and chance; ``--candidate LABEL=WEIGHTS`` adds a
 ``reid`` embedder (a checkpoint ``.pt`` or an ``.onnx`` export, or a manifest name).
 
-Writes ``benchmarks/.cache/reid_2cam/result.json`` (or ``--json``) and prints one table.
+Writes ``benchmarks/.cache/reid_2cam/result.json`` (or ``--json``) and prints one table, then the
+cross-validation table: every recipe variant ``benchmarks/reid_cv.py`` has run (its JSON files in
+``benchmarks/.cache/reid_cv/``, or ``--cv FILE ...``), mean and spread over its folds. ``--cv-only``
+prints that table alone. Choose by the cross-validation: val is one split of 102 vehicles, and the
+shipped model is trained on them too.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from mtmc.reid.evaluation import evaluate, recolour_auc  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "vehicle-reid-2cam"
 CACHE = ROOT / "benchmarks" / ".cache" / "reid_2cam"
+CV_CACHE = ROOT / "benchmarks" / ".cache" / "reid_cv"
 CHANCE_DRAWS = 20
 DIRECTIONS = ((1, "cam1->cam2"), (2, "cam2->cam1"))
 
@@ -137,6 +142,35 @@ def evaluate_embedder(embedder: Embedder | None, directions: dict[int, ReidSplit
     return result
 
 
+def spread(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
+    """Mean +- sample standard deviation (the mean alone for one value)."""
+    mean = f"{scale * np.mean(values):.{digits}f}"
+    return f"{mean} +- {scale * np.std(values, ddof=1):.{digits}f}" if len(values) > 1 else mean
+
+
+def cv_row(result: dict[str, Any]) -> list[str]:
+    """A cross-validation result (``reid_cv.py``'s JSON) as a table row."""
+    folds = result["folds"]
+    overrides = ", ".join(f"{k}={v}" for k, v in result.get("overrides", {}).items())
+    return [
+        Path(result["recipe"]).stem + (f" ({overrides})" if overrides else ""),
+        f"{len(folds)} of {result.get('folds_of', len(folds))}",
+        spread([f["mean"]["mAP"] for f in folds]),
+        spread([f["mean"]["rank1"] for f in folds]),
+        spread([f["recolour"]["auc"] for f in folds], 1.0, 3),
+    ]
+
+
+def cv_table(paths: list[Path]) -> Table:
+    table = Table("recipe (overrides)", "folds", "mAP", "rank-1", "recolour AUC", box=box.SIMPLE_HEAD,
+                  title="vehicle-reid-2cam, cross-validation over vehicles (%, mean +- spread over the folds)")  # fmt: skip
+    for path in paths:
+        result = json.loads(path.read_text())
+        if result.get("folds"):
+            table.add_row(*cv_row(result))
+    return table
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", default="val.txt", help="the vehicles scored (default val.txt)")
@@ -145,7 +179,14 @@ def main() -> int:
     parser.add_argument("--no-baselines", action="store_true", help="only the --candidate embedders")
     parser.add_argument("--json", type=Path, default=CACHE / "result.json")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cv", type=Path, nargs="+", metavar="JSON",
+                        help="cross-validation results to tabulate (default every file in benchmarks/.cache/reid_cv/)")
+    parser.add_argument("--cv-only", action="store_true", help="print the cross-validation table only")
     args = parser.parse_args()
+    cv_files = args.cv if args.cv is not None else sorted(CV_CACHE.glob("*.json"))
+    if args.cv_only:
+        print_wide(cv_table(cv_files))
+        return 0
 
     directions = load_directions(args.list)
     print(f"vehicle-reid-2cam {args.list}: {len(directions[1].query)} vehicles, one view per camera")
@@ -187,6 +228,8 @@ def main() -> int:
         )
     print_wide(table)
     print(f"written {args.json}")
+    if cv_files:
+        print_wide(cv_table(cv_files))
     return 0
 
 

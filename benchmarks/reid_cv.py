@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from reid_2cam import DATA, DIRECTIONS, evaluate_embedder  # noqa: E402
+from reid_2cam import CV_CACHE, DATA, DIRECTIONS, evaluate_embedder, spread  # noqa: E402
 from reid_smoke import scratch_parent  # noqa: E402
 
 from mtmc.match.evidence import AppearanceCalibration  # noqa: E402
@@ -43,7 +43,6 @@ from mtmc.reid.embedder import TorchEmbedder  # noqa: E402
 from mtmc.reid.engine import Trainer, load_model  # noqa: E402
 
 SHIPPED = ROOT / "configs" / "reid" / "glamor-mobilenetv2-2cam.yaml"
-CACHE = ROOT / "benchmarks" / ".cache" / "reid_cv"
 
 
 def overridden(config: ReidExperimentConfig, overrides: dict[str, Any]) -> ReidExperimentConfig:
@@ -116,7 +115,7 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (YAML value)")
     parser.add_argument("--only", type=int, nargs="+", help="run these folds only (0-based)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", type=Path, default=CACHE / "result.json",
+    parser.add_argument("--json", type=Path, default=CV_CACHE / "result.json",
                         help="folds are written here as they end; folds of the same recipe, overrides and dealing already there are kept")
     parser.add_argument("--calibration", type=Path, metavar="OUT.yaml",
                         help="write the appearance calibration pooled over the folds' held-out vehicles (for a model trained on all)")
@@ -146,11 +145,8 @@ def main() -> int:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({**identity, "folds": rows}))
 
-    def spread(values: list[float]) -> str:
-        return f"{100 * np.mean(values):.1f} +- {100 * np.std(values, ddof=1):.1f}" if len(values) > 1 else f"{100 * values[0]:.1f}"
-
     print(f"mean over {len(rows)} folds: mAP {spread([r['mean']['mAP'] for r in rows])}, rank-1 {spread([r['mean']['rank1'] for r in rows])}, "
-          f"recolour AUC {np.mean([r['recolour']['auc'] for r in rows]):.3f}")  # fmt: skip
+          f"recolour AUC {spread([r['recolour']['auc'] for r in rows], 1.0, 3)}")  # fmt: skip
     calibration = pooled_calibration(rows)
     if calibration is not None:
         print(f"pooled calibration: {calibration.data}; twins {calibration.twins:.2%}, LLR 0 at {calibration.distance_at(0.0):.3f}")
