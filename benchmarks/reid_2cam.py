@@ -43,25 +43,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mtmc.console import print_wide  # noqa: E402
-from mtmc.reid.data import ReidSplits, load_dataset  # noqa: E402
-from mtmc.reid.data.image_dataset import read_image  # noqa: E402
+from mtmc.reid.data import ReidSplits  # noqa: E402
 from mtmc.reid.embedder import Embedder, TorchEmbedder, build_embedder  # noqa: E402
-from mtmc.reid.evaluation import evaluate, recolour_auc  # noqa: E402
+from mtmc.reid.evaluation.deployed import DIRECTIONS, deployed_scores, retrieval, two_camera_directions  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "vehicle-reid-2cam"
 CACHE = ROOT / "benchmarks" / ".cache" / "reid_2cam"
 CV_CACHE = ROOT / "benchmarks" / ".cache" / "reid_cv"
 CHANCE_DRAWS = 20
-DIRECTIONS = ((1, "cam1->cam2"), (2, "cam2->cam1"))
 
 
-def load_directions(test_list: str = "val.txt") -> dict[int, ReidSplits]:
-    """Both directions' splits of ``test_list`` (query camera -> splits), trained on the other list."""
-    train = "val.txt" if test_list == "train.txt" else "train.txt"
-    return {
-        camera: load_dataset("vehicle-reid-2cam", DATA, train=train, test_list=test_list, query_camera=camera)
-        for camera, _ in DIRECTIONS
-    }
+def load_directions(test_list: str = "val.txt") -> dict[str, ReidSplits]:
+    """Both directions' splits of ``test_list`` (direction name -> splits)."""
+    return two_camera_directions(DATA, test_list)
 
 
 def untrained_glamor(threads: int) -> Embedder:
@@ -74,71 +68,19 @@ def untrained_glamor(threads: int) -> Embedder:
     return TorchEmbedder(model, dim=model.feature_dim, threads=threads, input_size=(128, 128))
 
 
-def embed_images(embedder: Embedder, paths: list[Path]) -> np.ndarray:
-    """One feature per image, the whole image as the box (the crop a detector would have given)."""
-    rows = []
-    for path in paths:
-        bgr = read_image(path).permute(1, 2, 0).numpy()[:, :, ::-1].copy()
-        rows.append(embedder.embed(bgr, np.array([[0, 0, bgr.shape[1], bgr.shape[0]]], np.float32))[0])
-    return np.stack(rows)
-
-
-def whole_images(embedder: Embedder):
-    """``embed(crops) -> (N, D)``: each crop whole as the box, as ``embed_images`` does."""
-
-    def embed(crops: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate([embedder.embed(c, np.array([[0, 0, c.shape[1], c.shape[0]]], np.float32)) for c in crops])
-
-    return embed
-
-
-def recolour(embedder: Embedder, splits: ReidSplits) -> dict[str, float]:
-    """``recolour_auc`` on every vehicle's two views (cam1 query, cam2 gallery), coloured ones only."""
-    other = {s.pid: s.path for s in splits.gallery}
-    pairs = []
-    for sample in splits.query:
-        if sample.pid in other:
-            views = [read_image(p).permute(1, 2, 0).numpy()[:, :, ::-1].copy() for p in (sample.path, other[sample.pid])]
-            pairs.append((views[0], views[1]))
-    return recolour_auc(whole_images(embedder), pairs)
-
-
-def score(features: dict[Path, np.ndarray], splits: ReidSplits) -> dict[str, float]:
-    """mAP and rank-1 of one direction's query / gallery."""
-
-    def column(samples, field):
-        return np.array([getattr(s, field) for s in samples], np.int64)
-
-    query = np.stack([features[s.path] for s in splits.query])
-    gallery = np.stack([features[s.path] for s in splits.gallery])
-    result = evaluate(
-        query,
-        gallery,
-        column(splits.query, "pid"),
-        column(splits.gallery, "pid"),
-        column(splits.query, "camid"),
-        column(splits.gallery, "camid"),
-    )
-    return {"mAP": float(result["mAP"]), "rank1": float(result["rank1"])}
-
-
-def evaluate_embedder(embedder: Embedder | None, directions: dict[int, ReidSplits]) -> dict[str, Any]:
-    """Both directions and their mean; ``None`` scores random features (chance, mean of draws)."""
+def evaluate_embedder(embedder: Embedder | None, directions: dict[str, ReidSplits]) -> dict[str, Any]:
+    """Both directions and their mean through the deployed path (``mtmc.reid.evaluation.deployed``);
+    ``None`` scores random features (chance, mean of draws; its recolour AUC is 0.5 by definition)."""
+    if embedder is not None:
+        return deployed_scores(embedder, directions)
     paths = sorted({s.path for splits in directions.values() for s in splits.query + splits.gallery})
-    draws = (
-        [dict(zip(paths, embed_images(embedder, paths)))]
-        if embedder is not None
-        else [
-            dict(zip(paths, np.random.default_rng(seed).standard_normal((len(paths), 64))))
-            for seed in range(CHANCE_DRAWS)
-        ]
-    )
+    draws = [dict(zip(paths, np.random.default_rng(seed).standard_normal((len(paths), 64)))) for seed in range(CHANCE_DRAWS)]
     result: dict[str, Any] = {}
-    for camera, name in DIRECTIONS:
-        scores = [score(features, directions[camera]) for features in draws]
+    for name, splits in directions.items():
+        scores = [retrieval(features, splits) for features in draws]
         result[name] = {k: float(np.mean([s[k] for s in scores])) for k in ("mAP", "rank1")}
-    result["mean"] = {k: float(np.mean([result[n][k] for _, n in DIRECTIONS])) for k in ("mAP", "rank1")}
-    result["recolour"] = recolour(embedder, directions[1]) if embedder is not None else {"auc": 0.5, "vehicles": 0}
+    result["mean"] = {k: float(np.mean([result[n][k] for n in directions])) for k in ("mAP", "rank1")}
+    result["recolour"] = {"auc": 0.5, "vehicles": 0}
     return result
 
 
@@ -189,7 +131,7 @@ def main() -> int:
         return 0
 
     directions = load_directions(args.list)
-    print(f"vehicle-reid-2cam {args.list}: {len(directions[1].query)} vehicles, one view per camera")
+    print(f"vehicle-reid-2cam {args.list}: {len(directions['cam1->cam2'].query)} vehicles, one view per camera")
 
     builders: dict[str, Any] = {}
     if not args.no_baselines:

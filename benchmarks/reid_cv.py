@@ -31,16 +31,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from reid_2cam import CV_CACHE, DATA, DIRECTIONS, evaluate_embedder, spread  # noqa: E402
+from reid_2cam import CV_CACHE, DATA, evaluate_embedder, spread  # noqa: E402
 from reid_smoke import scratch_parent  # noqa: E402
 
 from mtmc.match.evidence import AppearanceCalibration  # noqa: E402
 from mtmc.reid.calibration import calibration_yaml, cross_camera_distances  # noqa: E402
 from mtmc.reid.config import ReidExperimentConfig, load_experiment  # noqa: E402
-from mtmc.reid.data import load_dataset  # noqa: E402
 from mtmc.reid.data.datasets.two_camera import cross_validation_folds  # noqa: E402
 from mtmc.reid.embedder import TorchEmbedder  # noqa: E402
 from mtmc.reid.engine import Trainer, load_model  # noqa: E402
+from mtmc.reid.evaluation.deployed import DIRECTIONS, two_camera_directions  # noqa: E402
 
 SHIPPED = ROOT / "configs" / "reid" / "glamor-mobilenetv2-2cam.yaml"
 
@@ -63,9 +63,7 @@ def run_fold(config: ReidExperimentConfig, train: list[str], test: list[str], li
     (lists / "cv-train.txt").write_text("\n".join(train) + "\n")
     (lists / "cv-test.txt").write_text("\n".join(test) + "\n")
     options = {"train": str(lists / "cv-train.txt"), "test_list": str(lists / "cv-test.txt"), "query_camera": 1}
-    directions = {
-        camera: load_dataset("vehicle-reid-2cam", DATA, **{**options, "query_camera": camera}) for camera, _ in DIRECTIONS
-    }
+    directions = two_camera_directions(DATA, options["test_list"])
     config = config.model_copy(update={"data": config.data.model_copy(update={"root": DATA, "options": options})})
     with tempfile.TemporaryDirectory(prefix="reid-cv-", dir=scratch_parent()) as scratch:
         config = config.model_copy(update={"output_dir": Path(scratch), "eval_every": 0})
@@ -75,7 +73,7 @@ def run_fold(config: ReidExperimentConfig, train: list[str], test: list[str], li
         model, spec = load_model(result.last_checkpoint)
     embedder = TorchEmbedder(model, dim=spec.feature_dim, threads=threads, input_size=spec.input_size)
     scores = evaluate_embedder(embedder, directions)
-    held_out = directions[DIRECTIONS[0][0]]
+    held_out = directions[DIRECTIONS[0][1]]
     same, different = cross_camera_distances(embedder, held_out.query + held_out.gallery, progress=False)
     return {
         "train_vehicles": len(train) // 2, "test_vehicles": len(test) // 2, "train_s": seconds, **scores,
