@@ -276,6 +276,7 @@ def test_tiny_adaptation_end_to_end(data_dir, tmp_path):
             "epochs": 1,
         },
         rounds={"count": 1, "link_quantile": 0.2},
+        check={"root": str(data_dir / "vehicle-reid-2cam"), "options": {"test_list": str(few_labelled(data_dir, tmp_path))}},
         output_dir="out",
     )
     assert main(["reid", "adapt", str(path), "--device", "cpu", "--workers", "1", "-q"]) == 0
@@ -289,6 +290,9 @@ def test_tiny_adaptation_end_to_end(data_dir, tmp_path):
     assert (out / "model.pt").is_file() and (out / "model.onnx").is_file() and (out / "report.md").is_file()
     assert report["outputs"]["feature_dim"] == 1280 and report["outputs"]["input_size"] == [64, 64]
     assert "| round | labels |" in (out / "report.md").read_text()
+    check = report["check"]  # started from ImageNet: scored, and the adapted model ships whatever it scored
+    assert check["kept"] == "adapted" and 0 < check["before"]["mean"]["mAP"] <= 1 and 0 < check["after"]["mean"]["mAP"] <= 1
+    assert "## Check on labelled vehicles" in (out / "report.md").read_text()
 
     from mtmc.reid.embedder import build_embedder
 
@@ -299,6 +303,48 @@ def test_tiny_adaptation_end_to_end(data_dir, tmp_path):
 
     again = main(["reid", "adapt", str(path), "--device", "cpu", "--rounds", "0", "-q"])  # mining is cached
     assert again == 0 and json.loads((out / "report.json").read_text())["mining"]["cached"]
+
+
+def few_labelled(data_dir: Path, tmp_path: Path, vehicles: int = 6) -> Path:
+    """A vehicle-reid-2cam list of the first ``vehicles`` val vehicles (both views each)."""
+    names = (data_dir / "vehicle-reid-2cam" / "val.txt").read_text().split()[: 2 * vehicles]
+    path = tmp_path / "few.txt"
+    path.write_text("\n".join(names) + "\n")
+    return path
+
+
+def test_check_ships_the_input_model_when_adaptation_loses_on_labelled_vehicles(data_dir, tmp_path, monkeypatch, caplog):
+    """Scores stand in for the two models' (the deployed path is tested in test_reid_evaluation):
+    a loss beyond max_loss keeps the trained input and says so; within it, or with no trained
+    input to keep, the adapted model ships."""
+    from mtmc.reid.adapt import runner
+    from mtmc.reid.engine.checkpoint import save_checkpoint
+    from mtmc.reid.evaluation import deployed
+    from mtmc.reid.modeling import build_model
+
+    model = build_model("glamor", num_classes=2, backbone="mobilenetv2")
+    state = {"model_name": "glamor", "model_options": {"backbone": "mobilenetv2"}, "num_classes": 2,
+             "input_size": (32, 32), "feature_dim": 1280, "model": model.state_dict()}  # fmt: skip
+    trained, adapted = save_checkpoint(state, tmp_path / "trained.pt"), save_checkpoint(state, tmp_path / "adapted.pt")
+    calls = []
+
+    def scored(embedder, directions):
+        calls.append(sorted(directions))
+        m = 0.9 if len(calls) % 2 else 0.85  # the start model, then the adapted one
+        return {"mean": {"mAP": m, "rank1": m}, "recolour": {"auc": 0.9, "vehicles": 3}}
+
+    monkeypatch.setattr(deployed, "deployed_scores", scored)
+    check = {"root": str(data_dir / "vehicle-reid-2cam"), "options": {"test_list": str(few_labelled(data_dir, tmp_path))}}
+    config = load_adapt_config(write_config(tmp_path / "a.yaml", model={"weights": str(trained)}, check=check))
+    with caplog.at_level("WARNING"):
+        result = runner.check_adaptation(config, adapted)
+    assert calls[0] == ["cam1->cam2", "cam2->cam1"]
+    assert result["kept"] == "input" and result["loss"] == pytest.approx(0.05)
+    assert "adaptation lost 5.0 mAP on labelled vehicles; model.pt is the model it started from" in caplog.text
+    tolerant = config.model_copy(update={"check": config.check.model_copy(update={"max_loss": 0.1})})
+    assert runner.check_adaptation(tolerant, adapted)["kept"] == "adapted"
+    untrained = config.model_copy(update={"model": config.model.model_copy(update={"weights": None})})
+    assert runner.check_adaptation(untrained, adapted)["kept"] == "adapted"
 
 
 def test_fine_tuning_starts_from_a_checkpoint_with_a_new_classifier(tmp_path):

@@ -6,6 +6,7 @@
     training:  {size: [128, 128], identities_per_batch: 8, images_per_identity: 4,
                 optimiser: {name: adam, lr: 3.5e-4}, epochs: 12}
     rounds:    {count: 2, epochs: 6, link_quantile: 0.01}
+    check:     {root: ../../../shared/data/vehicle-reid-2cam}  # labelled vehicles it must not lose on
     seed: 0
     output_dir: ../../runs/reid/adapt-street-a
 
@@ -134,6 +135,23 @@ class RoundsConfig(StrictModel):
     )
 
 
+class CheckConfig(StrictModel):
+    """Labelled vehicles adaptation must not get worse on (issue 31: adaptation that only helps).
+    The model adaptation started from and the adapted one are both scored on them through the
+    deployed embedder path (``mtmc.reid.evaluation.deployed``); if the adapted one loses more than
+    ``max_loss`` mAP, the run says so and ships the model it started from (``model.weights``).
+    Best on vehicles neither model trained on; vehicles the start model trained on still tell
+    whether adaptation unlearnt what the labels taught."""
+
+    dataset: str = Field("vehicle-reid-2cam", description="a registered labelled re-id reader")
+    root: Path = Field(description="the labelled set's folder")
+    options: dict[str, Any] = Field(
+        default_factory=lambda: {"test_list": "val.txt"},
+        description="reader options; vehicle-reid-2cam: test_list, the vehicles scored (both directions)",
+    )
+    max_loss: float = Field(0.0, ge=0.0, le=1.0, description="mAP (0..1) the adapted model may lose")
+
+
 class AdaptConfig(StrictModel):
     """The root of ``configs/reid/adapt-*.yaml``."""
 
@@ -144,6 +162,7 @@ class AdaptConfig(StrictModel):
     model: AdaptModelConfig = Field(default_factory=AdaptModelConfig)
     training: TrainingConfig
     rounds: RoundsConfig = Field(default_factory=RoundsConfig)
+    check: CheckConfig | None = Field(None, description="labelled vehicles the adapted model must not lose on")
     seed: int = Field(0, ge=0, description="seeds training and sampling")
     deterministic: bool = Field(True, description="deterministic kernels (reproducible, slower on GPU)")
     output_dir: Path = Field(Path("runs/reid/adapt"), description="weights, report and each round's run")

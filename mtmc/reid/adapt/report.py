@@ -74,11 +74,34 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                 f"{_percent(truth['link_precision'])} | {_percent(truth['link_recall'])} | "
                 f"{_number(truth['identities_per_vehicle'])} | {scores} |"
             )
+    check = report.get("check")
+    if check:
+        lines += [
+            "",
+            "## Check on labelled vehicles (adaptation that only helps)",
+            "",
+            f"{check['data']}, through the deployed embedder path; the model it started from is {check['input']}.",
+            "",
+            "| model | mAP | rank-1 | recolour AUC |",
+            "|---|---|---|---|",
+        ]
+        for label, key in (("started from", "before"), ("adapted", "after")):
+            scores = check[key]
+            lines.append(f"| {label} | {_percent(scores['mean']['mAP'])} | {_percent(scores['mean']['rank1'])} | "
+                         f"{scores['recolour']['auc']:.3f} |")  # fmt: skip
+        verdict = (
+            "kept: it lost no more than allowed"
+            if check["kept"] == "adapted" and check["loss"] <= check["max_loss"]
+            else "**lost accuracy**; "
+            + ("model.pt is the model it started from" if check["kept"] == "input" else "no trained input to keep")
+        )
+        lines += ["", f"Adaptation {verdict} (mAP change {-100 * check['loss']:+.1f}, allowed -{100 * check['max_loss']:.1f})."]
+    shipped = "the model it started from (check)" if check and check["kept"] == "input" else "the last round's checkpoint"
     lines += [
         "",
         "## Outputs",
         "",
-        f"- `{outputs['checkpoint']}`: the last round's checkpoint (`embedder: {{name: reid, weights: PATH}}`)",
+        f"- `{outputs['checkpoint']}`: {shipped} (`embedder: {{name: reid, weights: PATH}}`)",
         f"- `{outputs['onnx']}`: its ONNX export, {outputs['onnx_mb']} MB (fp32), max |onnx - torch| "
         f"{outputs['onnx_max_abs_diff']:.2g}",
     ]

@@ -13,6 +13,9 @@
    ``OUT/report.md`` (pseudo-label statistics per round; purity when the cameras have ground
    truth), ``OUT/curves.png`` (every round's losses end to end) and ``OUT/round-K/`` (each
    round's training set, checkpoints, history, curves and log).
+5. ``check:`` (labelled vehicles, :class:`~mtmc.reid.adapt.config.CheckConfig`): the model it
+   started from and the adapted one scored on them; if adaptation lost mAP, the log and the report
+   say so and ``model.pt`` is the model it started from: adaptation that only helps.
 
 When the cameras have ground truth, the training runs also score cross-camera retrieval on
 ground-truth-labelled crops of the same cameras every few epochs (the curves' right panel). That
@@ -47,6 +50,7 @@ from mtmc.reid.adapt.pseudo_labels import (
 )
 from mtmc.reid.adapt.report import write_summary
 from mtmc.reid.adapt.tracks import CameraTrack, mine_source
+from mtmc.reid.calibration import TWO_CAMERA_DATASET
 from mtmc.reid.config import DataConfig, ModelConfig, ReidExperimentConfig, ScheduleConfig
 
 log = logging.getLogger(__name__)
@@ -98,6 +102,8 @@ def check_model(config: AdaptConfig) -> None:
         raise MtmcError(
             f"model.weights: {config.model.weights} not found; give a checkpoint of `mtmc reid train` (its last.pt)"
         )
+    if config.check is not None and not config.check.root.is_dir():
+        raise MtmcError(f"check.root: {config.check.root} is not a folder; give a labelled re-id set, e.g. ../shared/data/vehicle-reid-2cam")
     options = config.model.model_options()
     if config.training.per_camera:
         options["per_camera"] = True
@@ -178,6 +184,11 @@ def adapt(
         rounds[-1]["iterations"] = _iterations(labels, tracks, experiment)
 
     assert weights is not None
+    check = None
+    if config.check is not None:
+        check = check_adaptation(config, weights)
+        if check["kept"] == "input":
+            weights = config.model.weights
     checkpoint = out / MODEL_FILE
     shutil.copy2(weights, checkpoint)
     export = export_checkpoint(checkpoint, out / ONNX_FILE)
@@ -193,6 +204,7 @@ def adapt(
             "has_truth": mined.has_truth,
         },
         "rounds": rounds,
+        "check": check,
         "outputs": {
             "checkpoint": str(checkpoint),
             "onnx": str(export.path),
@@ -208,6 +220,65 @@ def adapt(
     write_summary(report, out / SUMMARY_FILE)
     log.info("done in %.0f s: %s, %s, %s", report["seconds"], checkpoint, export.path, out / SUMMARY_FILE)
     return AdaptResult(out, checkpoint, export.path, report)
+
+
+def check_adaptation(config: AdaptConfig, adapted: Path) -> dict[str, Any]:
+    """Score the model adaptation started from and ``adapted`` on ``config.check``'s labelled
+    vehicles; which one ships (``kept``: ``input`` only when adaptation lost more than
+    ``max_loss`` mAP and there is a trained input to keep)."""
+    from mtmc.reid.data import load_dataset
+    from mtmc.reid.embedder import TorchEmbedder
+    from mtmc.reid.engine import load_model
+    from mtmc.reid.evaluation.deployed import deployed_scores, two_camera_directions
+
+    check = config.check
+    assert check is not None
+    if check.dataset == TWO_CAMERA_DATASET:
+        directions = two_camera_directions(check.root, **check.options)
+    else:
+        directions = {"query->gallery": load_dataset(check.dataset, check.root, **check.options)}
+    for name, splits in directions.items():
+        if not splits.query or not splits.gallery or not splits.test_labelled:
+            raise MtmcError(f"check: {check.dataset} at {check.root} has no labelled query / gallery ({name})")
+
+    def scores(model: Any, input_size: tuple[int, int], dim: int) -> dict[str, Any]:  # on the CPU, as workers run
+        return deployed_scores(TorchEmbedder(model, dim=dim, input_size=input_size), directions)
+
+    if config.model.weights is not None:
+        model, spec = load_model(config.model.weights)
+        start = scores(model, spec.input_size, spec.feature_dim)
+        start_name = str(config.model.weights)
+    else:
+        start = scores(*_initial_model(config))
+        start_name = f"{config.model.name} at init {config.model.init}"
+    model, spec = load_model(adapted)
+    after = scores(model, spec.input_size, spec.feature_dim)
+    loss = start["mean"]["mAP"] - after["mean"]["mAP"]
+    kept = "input" if loss > check.max_loss and config.model.weights is not None else "adapted"
+    data = f"{check.dataset} {check.options} ({check.root})"
+    line = (f"check on {data}: mAP {100 * start['mean']['mAP']:.1f} -> {100 * after['mean']['mAP']:.1f}, rank-1 "
+            f"{100 * start['mean']['rank1']:.1f} -> {100 * after['mean']['rank1']:.1f}, recolour AUC "
+            f"{start['recolour']['auc']:.3f} -> {after['recolour']['auc']:.3f}")  # fmt: skip
+    if loss <= check.max_loss:
+        log.info("%s: adaptation kept", line)
+    elif kept == "input":
+        log.warning("%s: adaptation lost %.1f mAP on labelled vehicles; model.pt is the model it started from, %s",
+                    line, 100 * loss, start_name)  # fmt: skip
+    else:
+        log.warning("%s: adaptation lost %.1f mAP against %s, and there is no trained input to keep "
+                    "(start from labelled weights: model.weights)", line, 100 * loss, start_name)  # fmt: skip
+    return {"data": data, "input": start_name, "before": start, "after": after, "loss": loss,
+            "max_loss": check.max_loss, "kept": kept}  # fmt: skip
+
+
+def _initial_model(config: AdaptConfig) -> tuple[Any, tuple[int, int], int]:
+    """The network as round 0 starts it (seeded init's weights), its input size and feature size."""
+    from mtmc.reid.engine.trainer import seed_everything
+    from mtmc.reid.modeling import build_model
+
+    seed_everything(config.seed)
+    model = build_model(config.model.name, num_classes=2, **config.model.model_options())
+    return model, tuple(config.training.size), model.feature_dim
 
 
 def round_experiment(
