@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -59,7 +60,11 @@ def overridden(config: ReidExperimentConfig, overrides: dict[str, Any]) -> ReidE
     return ReidExperimentConfig.model_validate(tree)
 
 
-def run_fold(config: ReidExperimentConfig, train: list[str], test: list[str], lists: Path, threads: int) -> dict[str, Any]:
+def run_fold(
+    config: ReidExperimentConfig, train: list[str], test: list[str], lists: Path, threads: int, keep: Path | None = None
+) -> dict[str, Any]:
+    """Train on ``train`` (image names), score on ``test``; ``keep``: a folder for the fold's last
+    checkpoint and its held-out list (``test.txt``), e.g. to adapt a fold model and score it again."""
     (lists / "cv-train.txt").write_text("\n".join(train) + "\n")
     (lists / "cv-test.txt").write_text("\n".join(test) + "\n")
     options = {"train": str(lists / "cv-train.txt"), "test_list": str(lists / "cv-test.txt"), "query_camera": 1}
@@ -71,6 +76,10 @@ def run_fold(config: ReidExperimentConfig, train: list[str], test: list[str], li
         result = Trainer(config, device="cpu", progress=sys.stderr.isatty(), echo=False).fit()
         seconds = time.perf_counter() - started
         model, spec = load_model(result.last_checkpoint)
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(result.last_checkpoint, keep / "last.pt")
+            (keep / "test.txt").write_text("\n".join(test) + "\n")
     embedder = TorchEmbedder(model, dim=spec.feature_dim, threads=threads, input_size=spec.input_size)
     scores = evaluate_embedder(embedder, directions)
     held_out = directions[DIRECTIONS[0][1]]
@@ -115,6 +124,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=CV_CACHE / "result.json",
                         help="folds are written here as they end; folds of the same recipe, overrides and dealing already there are kept")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep each fold's last.pt and held-out list in DIR/fold-K/")
     parser.add_argument("--calibration", type=Path, metavar="OUT.yaml",
                         help="write the appearance calibration pooled over the folds' held-out vehicles (for a model trained on all)")
     args = parser.parse_args()
@@ -134,7 +144,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reid-cv-lists-") as lists:
         for k in args.only if args.only is not None else range(args.folds):
             train = [name for j, fold in enumerate(folds) if j != k for name in fold]
-            row = {"fold": k, **run_fold(config, train, folds[k], Path(lists), args.threads)}
+            keep = None if args.keep is None else args.keep / f"fold-{k}"
+            row = {"fold": k, **run_fold(config, train, folds[k], Path(lists), args.threads, keep)}
             rows = sorted([*rows, row], key=lambda r: r["fold"])
             both = ", ".join(f"{n} {100 * row[n]['mAP']:.1f} / {100 * row[n]['rank1']:.1f}" for _, n in DIRECTIONS)
             print(f"  fold {k}: {row['test_vehicles']} vehicles, mAP {100 * row['mean']['mAP']:.1f} rank-1 "
