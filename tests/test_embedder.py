@@ -69,6 +69,27 @@ def test_crops_run_in_batches_of_batch_size():
     assert small.batches[0][1:] == (3, 128, 128)  # the default input size
 
 
+class LeftColumn(ChannelMeans):
+    """A stand-in that sees only the leftmost pixel column: a mirror image changes its answer."""
+
+    def run_model(self, batch: np.ndarray) -> np.ndarray:
+        self.batches.append(batch.shape)
+        return batch[:, :, :, 0].mean(axis=2)
+
+
+def test_test_time_flip_sums_each_crop_with_its_mirror():
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[:, :4] = (0, 0, 255)  # red on the left, black on the right
+    box = np.array([[0, 0, 8, 8]])
+    plain, flipped = LeftColumn(input_size=(8, 8)), LeftColumn(input_size=(8, 8), flip=True)
+    red, black = (plain.embed(image[:, ::-1].copy() if mirror else image, box)[0] for mirror in (False, True))
+    expected = unit(plain.run_model(plain.preprocess(plain.crops(image, box)[0]))[0]
+                    + plain.run_model(plain.preprocess(plain.crops(image[:, ::-1].copy(), box)[0]))[0])  # fmt: skip
+    assert flipped.embed(image, box)[0] == pytest.approx(expected, abs=1e-6)
+    assert not np.allclose(red, black) and not np.allclose(flipped.embed(image, box)[0], red)
+    assert flipped.embed(image, box)[0] == pytest.approx(flipped.embed(image[:, ::-1].copy(), box)[0], abs=1e-6)
+
+
 def test_names_and_bad_options():
     assert {"mobilenetv2-imagenet", "onnx"} <= set(EMBEDDERS.names())
     with pytest.raises(MtmcError, match="unknown embedder 'resnet9000'"):

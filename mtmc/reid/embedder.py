@@ -85,10 +85,13 @@ class Embedder:
         channels: str = "rgb",
         mean: tuple[float, float, float] = IMAGENET_MEAN_255,
         std: tuple[float, float, float] = IMAGENET_STD_255,
+        flip: bool = False,
     ) -> None:
         """``channels``: the colour order the model takes (``rgb`` or ``bgr``); ``mean`` and ``std``: per
         channel of that order, in 0-255 pixel units (as Open Model Zoo's ``--mean_values`` and
-        ``--scale_values``), so the model gets (pixel - mean) / std; 0 and 1 pass raw pixels."""
+        ``--scale_values``), so the model gets (pixel - mean) / std; 0 and 1 pass raw pixels.
+        ``flip``: test-time flip, each crop's feature summed with its mirror image's (twice the
+        model's work; a vehicle seen from its other side looks like the mirror)."""
         if dim < 1 or min(input_size) < 1 or batch_size < 1:
             raise ValueError(
                 f"need dim, input_size and batch_size >= 1, got {dim}, {input_size}, {batch_size}"
@@ -104,6 +107,7 @@ class Embedder:
         self.channels = channels
         self.mean = mean_
         self.inv_std = 1 / std_
+        self.flip = bool(flip)
 
     def run_model(self, batch: np.ndarray) -> np.ndarray:
         """(B, 3, H, W) float32, normalised, in ``channels`` order -> (B, D) features; the only step a
@@ -135,6 +139,11 @@ class Embedder:
             for start in range(0, len(blobs), self.batch_size)
         ]
         raw = np.concatenate(outputs).astype(np.float32).reshape(len(blobs), -1)
+        if self.flip:
+            mirrored = np.ascontiguousarray(blobs[..., ::-1])
+            raw = raw + np.concatenate(
+                [self.run_model(mirrored[start : start + self.batch_size]) for start in range(0, len(mirrored), self.batch_size)]
+            ).astype(np.float32).reshape(len(blobs), -1)
         if raw.shape[1] != self.dim:
             raise ValueError(f"the model gives {raw.shape[1]}-d features, the embedder expects {self.dim}")
         return raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
