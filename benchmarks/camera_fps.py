@@ -8,7 +8,8 @@ each track every ``--attributes-every`` frames). Runs:
 - ``old parts``: YOLOX-Nano + ImageNet MobileNetV2 features (the defaults before issue 16), the peer;
 - ``defaults, no appearance``: the default detector and tracker, motion only;
 - ``defaults``: + the default embedder (``MtmcConfig``'s: GLAMOR trained on real vehicles);
-- ``defaults + attributes``: + ``openvino-vehicle-attributes`` (off by default).
+- ``defaults + attributes``: + ``openvino-vehicle-attributes`` (off by default);
+- ``--flip``: ``defaults + test-time flip``, the embedder's ``flip: true`` (twice its work).
 
 It prints detection, embedding, tracking and attribute ms/frame, FPS (decoding included) and the
 ratio to the old parts. Machines here are noisy: compare the ratios, run it on idle cores.
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=-1, help="-1: the whole video")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--attributes-every", type=int, default=1, metavar="N", help="classify each track every N frames")
+    parser.add_argument("--flip", action="store_true", help="also the defaults with test-time flip (embedder flip: true)")
     args = parser.parse_args()
     old_detector = PartConfig(name="onnx-yolox")
     old_embedder = PartConfig(name="mobilenetv2-imagenet")
@@ -95,6 +97,9 @@ def main() -> None:
             defaults.detector, defaults.embedder, args.attributes_every
         ),
     }
+    if args.flip:
+        flipped = PartConfig.model_validate({**defaults.embedder.model_dump(), "flip": True})
+        runs["defaults + test-time flip"] = (defaults.detector, flipped, None)
     results = {
         label: run(args.video, detector, args.tracker, embedder, every, args.frames, args.threads)
         for label, (detector, embedder, every) in runs.items()
