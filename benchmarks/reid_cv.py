@@ -8,7 +8,8 @@ one through the deployed embedder path in both directions, as ``benchmarks/reid_
 with the recolour AUC. One line per fold, then the mean and the spread (sample standard deviation):
 a choice is better only where the difference clears the spread.
 
-    .venv/bin/python benchmarks/reid_cv.py [--folds 5] [--epochs 30] [--set KEY=VALUE ...] [--json OUT]
+    .venv/bin/python benchmarks/reid_cv.py [--folds 5] [--epochs 30] [--set KEY=VALUE ...] [--json OUT] [--keep DIR]
+    .venv/bin/python benchmarks/reid_cv.py --rescore DIR --embedder flip=true     # a test-time option, no training
 
 Each fold trains the whole recipe (30 epochs of the shipped one: tens of minutes on 2 cores), so a
 5-fold run of one variant takes hours here; ``--epochs`` and ``--folds 2`` make a quick check.
@@ -113,6 +114,31 @@ def pooled_calibration(rows: list[dict[str, Any]]) -> AppearanceCalibration | No
     return AppearanceCalibration.fit(same, different, data=data)
 
 
+def rescore(kept: Path, options: dict[str, Any], threads: int) -> int:
+    """``--rescore DIR``: the fold models ``--keep`` kept, scored on their held-out vehicles as they
+    are and with embedder ``options`` (e.g. ``flip: true``): a test-time choice, paired by fold."""
+    from reid_2cam import cv_row
+
+    models = sorted(kept.glob("fold-*/last.pt"), key=lambda p: int(p.parent.name.split("-")[1]))
+    if not models:
+        raise SystemExit(f"{kept}: no fold-K/last.pt (run with --keep {kept} first)")
+    results: dict[str, list[dict[str, Any]]] = {"as trained": [], f"with {options}": []}
+    for weights in models:
+        directions = two_camera_directions(DATA, str(weights.parent / "test.txt"))
+        model, spec = load_model(weights)
+        for rows, extra in zip(results.values(), ({}, options)):
+            embedder = TorchEmbedder(model, dim=spec.feature_dim, threads=threads, input_size=spec.input_size, **extra)
+            rows.append({"fold": int(weights.parent.name.split("-")[1]), **evaluate_embedder(embedder, directions)})
+        a, b = (rows[-1] for rows in results.values())
+        print(f"  {weights.parent.name}: mAP {100 * a['mean']['mAP']:.1f} -> {100 * b['mean']['mAP']:.1f}, rank-1 "
+              f"{100 * a['mean']['rank1']:.1f} -> {100 * b['mean']['rank1']:.1f}", flush=True)  # fmt: skip
+    for label, rows in results.items():
+        print(f"{label}: " + " | ".join(cv_row({"recipe": str(kept), "folds": rows})[1:]))
+    difference = [b["mean"]["mAP"] - a["mean"]["mAP"] for a, b in zip(*results.values())]
+    print(f"mAP change by fold: {' '.join(f'{100 * d:+.1f}' for d in difference)} (mean {spread(difference)})")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", type=Path, default=SHIPPED, help="a reid training config (default the shipped one)")
@@ -127,7 +153,11 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep each fold's last.pt and held-out list in DIR/fold-K/")
     parser.add_argument("--calibration", type=Path, metavar="OUT.yaml",
                         help="write the appearance calibration pooled over the folds' held-out vehicles (for a model trained on all)")
+    parser.add_argument("--rescore", type=Path, metavar="DIR", help="score --keep's fold models again with --embedder options; no training")
+    parser.add_argument("--embedder", action="append", default=[], metavar="KEY=VALUE", help="an embedder option for --rescore (YAML value)")
     args = parser.parse_args()
+    if args.rescore is not None:
+        return rescore(args.rescore, {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.embedder)}, args.threads)
 
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     if args.epochs is not None:
