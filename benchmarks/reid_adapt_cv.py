@@ -50,7 +50,7 @@ def main() -> int:
     for weights in kept:
         fold = weights.parent.name
         check = (base.check or load_adapt_config(DEFAULT_CONFIG).check).model_copy(
-            update={"root": DATA, "options": {"test_list": str(weights.parent / "test.txt")}}
+            update={"root": DATA, "options": {"test_list": str((weights.parent / "test.txt").resolve())}}
         )
         config = base.model_copy(update={
             "model": base.model.model_copy(update={"weights": weights}),

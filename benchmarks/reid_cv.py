@@ -124,7 +124,7 @@ def rescore(kept: Path, options: dict[str, Any], threads: int) -> int:
         raise SystemExit(f"{kept}: no fold-K/last.pt (run with --keep {kept} first)")
     results: dict[str, list[dict[str, Any]]] = {"as trained": [], f"with {options}": []}
     for weights in models:
-        directions = two_camera_directions(DATA, str(weights.parent / "test.txt"))
+        directions = two_camera_directions(DATA, str((weights.parent / "test.txt").resolve()))
         model, spec = load_model(weights)
         for rows, extra in zip(results.values(), ({}, options)):
             embedder = TorchEmbedder(model, dim=spec.feature_dim, threads=threads, input_size=spec.input_size, **extra)
