@@ -52,12 +52,15 @@ the clusters.
 Writes to output_dir: model.pt (run it with `embedder: {name: reid, weights: PATH}`), model.onnx,
 report.md and report.json (mining and pseudo-label statistics per round; purity when the cameras
 have ground truth), curves.png, mining/ (tracks and crops, reused when mining is unchanged) and
-round-K/ (each round's training set, checkpoints, history, curves, train.log)."""
+round-K/ (each round's training set, checkpoints, history, curves, train.log). With check:
+(labelled vehicles), the model it started from and the adapted one are scored on them, and if
+adaptation lost mAP, it says so and model.pt is the model it started from."""
 ADAPT_EPILOG = """\
 examples:
   mtmc simulate configs/synthcity-street-a.yaml -o runs/synthcity-street-a
   mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml
   mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml --rounds 0 --out runs/reid/adapt-r0
+  mtmc reid adapt configs/reid/adapt-city-from-2cam.yaml   # fine-tune the labelled model, checked
 """
 CALIBRATE_DESCRIPTION = """\
 Measure how MODEL's cosine distances (1 - cos) differ between one vehicle seen by two cameras and
