@@ -138,3 +138,44 @@ def test_online_learning_gives_the_same_ids_whatever_the_arrival_order_and_water
         final.update({t.key: g for t, g in online.finish()[1]})
         results.append((final, online.learner.links()))
     assert results[0] == results[1] == results[2]
+
+
+class _Scripted:
+    """A stand-in learner whose network is what the test says at each decided epoch."""
+
+    def __init__(self, networks):
+        self.networks, self.current = list(networks), None
+
+    def observe(self, batch, earlier, appearance) -> None:
+        if self.networks:
+            self.current = self.networks.pop(0)
+
+    def topology(self):
+        return self.current
+
+
+def test_a_withdrawn_overlap_splits_the_identities_joined_across_it():
+    """Cameras 1 and 2 are learnt to overlap, and two vehicles seen at once there are joined; more
+    traffic withdraws the overlap: they are two identities again (the earliest keeps the id)."""
+    from mtmc.match.config import TopologyConfig
+
+    rng = np.random.default_rng(1)
+    look = rng.standard_normal(DIM)
+    a = tracklet(1, 1, 0.0, look / np.linalg.norm(look), duration=2.0)
+    b = tracklet(2, 1, 0.5, look / np.linalg.norm(look), duration=2.0)
+    later = tracklet(1, 2, 6.0, rng.standard_normal(DIM), duration=2.0)
+    overlap = TopologyConfig(links=[], exclusive_views=True, complete=True, overlaps=[("c001", "c002")])
+    apart = TopologyConfig(links=[], exclusive_views=True, complete=True, overlaps=[])
+    online = OnlineAssociator(MatcherConfig.model_validate({"distances": [{"name": "cosine"}]}), calibrated_scene())
+    online.learner = _Scripted([overlap, apart])  # one network per decided epoch
+    decisions = []
+    for t in (a, b):
+        online.add(t)
+    decisions += online.advance(4.0)[0]
+    assert online.global_id(a.key) == online.global_id(b.key)
+    online.add(later)
+    decisions += online.advance(10.0)[0]
+    assert online.global_id(a.key) != online.global_id(b.key)
+    assert [(d.key, d.kind) for d in decisions if d.kind == "revise"] == [(b.key, "revise")]
+    final = {t.key: g for t, g in online.finish()[1]}
+    assert final[a.key] != final[b.key]

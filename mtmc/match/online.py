@@ -391,6 +391,7 @@ class OnlineAssociator:
         touched = {self._ids[t.key] for t in batch}
         if changed:  # a link or an overlap was learnt: the window's identities may now join across it
             touched |= set(self._members)
+            self._split_unrelated(at, decisions)
         for slots, values in rows:
             touched.update(self._columns.gid[slots[values <= threshold]].tolist())
         self._revise(touched, at, decisions)
@@ -702,6 +703,35 @@ class OnlineAssociator:
                 self._members[target].update(moving)
                 del self._members[other]
                 del self._final_end[other]  # its final members keep their id; nothing more can join it
+                self.revisions += 1
+
+    def _split_unrelated(self, at: float, decisions: list[Decision]) -> None:
+        """A learnt link or overlap withdrawn (more traffic put its confirmations back within
+        chance): identities joined across it split along the offline core's clusters of their
+        window members under the network as it now stands. The part holding the earliest member
+        keeps the id; final members keep theirs."""
+        for gid in sorted(self._members):
+            keys = sorted(self._members[gid])
+            cameras = sorted({camera for camera, _ in keys})
+            reach = [self._reachable(camera) for camera in cameras]
+            if all(r is None or set(cameras) <= set(r) for r in reach):
+                continue
+            members = [self._window[k] for k in keys]
+            position = {k: p for p, k in enumerate(keys)}
+            labels = cluster_sparse(members, self._member_pairs(members, position), self.config.cost_threshold,
+                                    self.config.linkage, self.topology)  # fmt: skip
+            first = int(labels[min(range(len(members)), key=lambda p: (members[p].start, keys[p]))])
+            for label in sorted(set(labels.tolist()) - {first}):
+                self._issued += 1
+                new = self._issued
+                moving = [k for k, lab in zip(keys, labels.tolist()) if lab == label]
+                for key in moving:
+                    self._ids[key] = new
+                    self._columns.gid[self._columns.slot[key]] = new
+                    decisions.append(Decision(key, new, "revise", at))
+                self._members[gid].difference_update(moving)
+                self._members[new] = set(moving)
+                self._final_end[new] = {}
                 self.revisions += 1
 
     def _member_pairs(self, members: list[Tracklet], position: dict[Key, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
