@@ -54,8 +54,8 @@ CHANCE_DRAWS = 20
 
 
 def load_directions(test_list: str = "val.txt") -> dict[str, ReidSplits]:
-    """Both directions' splits of ``test_list`` (direction name -> splits)."""
-    return two_camera_directions(DATA, test_list)
+    """Both directions' splits of ``test_list`` (direction name -> splits), trained on the other list."""
+    return two_camera_directions(DATA, test_list, train="val.txt" if test_list == "train.txt" else "train.txt")
 
 
 def untrained_glamor(threads: int) -> Embedder:

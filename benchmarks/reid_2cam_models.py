@@ -88,7 +88,7 @@ def experiment(name: str, epochs: int, size: int) -> ReidExperimentConfig:
 def run(name: str, epochs: int, size: int, threads: int, directions: dict) -> dict[str, Any]:
     """Untrained and trained scores of one model; the trainer's logs are kept under CACHE/runs."""
     config = experiment(name, epochs, size)
-    num_classes = len({sample.pid for sample in directions[1].train})
+    num_classes = len({sample.pid for sample in directions[DIRECTIONS[0][1]].train})
     seed_everything(config.seed)  # exactly as the trainer does before it builds the model
     untrained = build_model(config.model.name, num_classes=num_classes, **config.model.options)
     parameters = sum(p.numel() for p in untrained.parameters()) / 1e6

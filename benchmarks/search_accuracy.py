@@ -207,16 +207,18 @@ def synthcity() -> dict[str, Any]:
 
 
 def real() -> dict[str, Any]:
-    from reid_2cam import DIRECTIONS, embed_images, load_directions, score
+    from reid_2cam import load_directions
+
+    from mtmc.reid.evaluation.deployed import DIRECTIONS, embed_paths, retrieval
 
     directions = load_directions("val.txt")
     embedder = build_query_embedder(CONFIG)
     paths = sorted({s.path for d in directions.values() for s in d.query + d.gallery})
-    features = dict(zip(paths, embed_images(embedder, paths)))
+    features = dict(zip(paths, embed_paths(embedder, paths)))
     out: dict[str, Any] = {}
     for camera, name in DIRECTIONS:
-        splits = directions[camera]
-        alone = score(features, splits)["rank1"]
+        splits = directions[name]
+        alone = retrieval(features, splits)["rank1"]
         db = CACHE / f"reid-2cam-{name.replace('->', '-')}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
