@@ -696,14 +696,18 @@ class OnlineAssociator:
                 moving = sorted(self._members[other])
                 if self._forbidden([self._window[k] for k in moving], target):
                     continue
-                for key in moving:
-                    self._ids[key] = target
-                    self._columns.gid[self._columns.slot[key]] = target
-                    decisions.append(Decision(key, target, "revise", at))
+                self._relabel(moving, target, at, decisions)
                 self._members[target].update(moving)
                 del self._members[other]
                 del self._final_end[other]  # its final members keep their id; nothing more can join it
                 self.revisions += 1
+
+    def _relabel(self, keys: list[Key], gid: int, at: float, decisions: list[Decision]) -> None:
+        """Window tracklets ``keys`` now carry identity ``gid`` (a revision)."""
+        for key in keys:
+            self._ids[key] = gid
+            self._columns.gid[self._columns.slot[key]] = gid
+            decisions.append(Decision(key, gid, "revise", at))
 
     def _split_unrelated(self, at: float, decisions: list[Decision]) -> None:
         """A learnt link or overlap withdrawn (more traffic put its confirmations back within
@@ -725,10 +729,7 @@ class OnlineAssociator:
                 self._issued += 1
                 new = self._issued
                 moving = [k for k, lab in zip(keys, labels.tolist()) if lab == label]
-                for key in moving:
-                    self._ids[key] = new
-                    self._columns.gid[self._columns.slot[key]] = new
-                    decisions.append(Decision(key, new, "revise", at))
+                self._relabel(moving, new, at, decisions)
                 self._members[gid].difference_update(moving)
                 self._members[new] = set(moving)
                 self._final_end[new] = {}

@@ -134,19 +134,17 @@ class Embedder:
         """(M >= 1, H, W, 3) uint8 BGR crops already at ``input_size`` -> (M, D) unit rows; for crops
         gathered from many images (``mtmc reid calibrate`` embeds a data set's images this way)."""
         blobs = self.preprocess(crops)
-        outputs = [
-            self.run_model(blobs[start : start + self.batch_size])
-            for start in range(0, len(blobs), self.batch_size)
-        ]
-        raw = np.concatenate(outputs).astype(np.float32).reshape(len(blobs), -1)
+        raw = self._batched(blobs)
         if self.flip:
-            mirrored = np.ascontiguousarray(blobs[..., ::-1])
-            raw = raw + np.concatenate(
-                [self.run_model(mirrored[start : start + self.batch_size]) for start in range(0, len(mirrored), self.batch_size)]
-            ).astype(np.float32).reshape(len(blobs), -1)
+            raw = raw + self._batched(np.ascontiguousarray(blobs[..., ::-1]))
         if raw.shape[1] != self.dim:
             raise ValueError(f"the model gives {raw.shape[1]}-d features, the embedder expects {self.dim}")
         return raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+
+    def _batched(self, blobs: np.ndarray) -> np.ndarray:
+        """``run_model`` over ``blobs`` ``batch_size`` at a time: (M, D) float32."""
+        outputs = [self.run_model(blobs[start : start + self.batch_size]) for start in range(0, len(blobs), self.batch_size)]
+        return np.concatenate(outputs).astype(np.float32).reshape(len(blobs), -1)
 
 
 class TorchEmbedder(Embedder):
