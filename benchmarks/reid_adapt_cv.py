@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from reid_2cam import spread  # noqa: E402
 
 from mtmc.reid.adapt import adapt, load_adapt_config  # noqa: E402
+from mtmc.reid.adapt.config import CheckConfig  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "configs" / "reid" / "adapt-city-from-2cam.yaml"
 DATA = ROOT.parent / "shared" / "data" / "vehicle-reid-2cam"
@@ -49,9 +50,8 @@ def main() -> int:
     rows = []
     for weights in kept:
         fold = weights.parent.name
-        check = (base.check or load_adapt_config(DEFAULT_CONFIG).check).model_copy(
-            update={"root": DATA, "options": {"test_list": str((weights.parent / "test.txt").resolve())}}
-        )
+        check = CheckConfig(root=DATA, options={"test_list": str((weights.parent / "test.txt").resolve())},
+                            max_loss=base.check.max_loss if base.check else 0.0)  # fmt: skip
         config = base.model_copy(update={
             "model": base.model.model_copy(update={"weights": weights}),
             "check": check,
