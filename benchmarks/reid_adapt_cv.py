@@ -5,10 +5,15 @@ vehicles) and its held-out list. This adapts each kept fold model with ``mtmc re
 adaptation config's cameras (default ``configs/reid/adapt-city-from-2cam.yaml``: the three real
 clips, no labels) and checks it on that fold's held-out vehicles, which neither model trained on:
 mAP / rank-1 / recolour AUC before and after, per fold and as mean +- spread. The adapt config's own
-``check`` decides what ships; here its list is the fold's.
+``check`` decides what ships; here its list is the fold's. An adaptation config of crops
+(``source: {images: ...}``, e.g. ``configs/reid/adapt-2cam-crops.yaml``) adapts each fold's model on
+the crops of that fold's held-out vehicles with their labels ignored: unlabelled pictures of new
+vehicles, then scored on the same vehicles with their labels (what a user who adapts to the
+cameras they search gets).
 
     .venv/bin/python benchmarks/reid_cv.py --set data.transforms.saturation_jitter=0 --keep runs/cv-folds
     .venv/bin/python benchmarks/reid_adapt_cv.py runs/cv-folds [--only 0 1] [--config ADAPT.yaml]
+    .venv/bin/python benchmarks/reid_adapt_cv.py runs/cv-folds --config configs/reid/adapt-2cam-crops.yaml
 
 Mining is cached between folds (same cameras, parts and options), so the first fold takes longest.
 """
@@ -38,8 +43,9 @@ def main() -> int:
     parser.add_argument("folds", type=Path, help="reid_cv.py --keep's folder (fold-K/last.pt, fold-K/test.txt)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the adaptation YAML")
     parser.add_argument("--only", type=int, nargs="+", help="these folds only")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / ".cache" / "reid_adapt_cv")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/.cache/reid_adapt_cv/<config name>")
     args = parser.parse_args()
+    args.out = args.out or ROOT / "benchmarks" / ".cache" / "reid_adapt_cv" / args.config.stem
 
     base = load_adapt_config(args.config)
     kept = sorted(args.folds.glob("fold-*/last.pt"), key=lambda p: int(p.parent.name.split("-")[1]))
@@ -50,9 +56,14 @@ def main() -> int:
     rows = []
     for weights in kept:
         fold = weights.parent.name
-        check = CheckConfig(root=DATA, options={"test_list": str((weights.parent / "test.txt").resolve())},
+        held_out = (weights.parent / "test.txt").resolve()
+        check = CheckConfig(root=DATA, options={"test_list": str(held_out)},
                             max_loss=base.check.max_loss if base.check else 0.0)  # fmt: skip
+        source = base.source
+        if source.images is not None:  # crops: the fold's held-out vehicles, labels ignored
+            source = source.model_copy(update={"images": source.images.model_copy(update={"list": held_out})})
         config = base.model_copy(update={
+            "source": source,
             "model": base.model.model_copy(update={"weights": weights}),
             "check": check,
             "output_dir": args.out / fold,

@@ -368,3 +368,82 @@ def test_fine_tuning_starts_from_a_checkpoint_with_a_new_classifier(tmp_path):
             assert torch.equal(tensor, before.state_dict()[name]), name
     with pytest.raises(MtmcError, match="shares no tensor with Glamor"):
         load_matching_weights(build_model("glamor", num_classes=2), path)  # the ResNet one: no name and shape in common
+
+
+def test_crops_become_one_crop_tracks_with_their_camera_from_the_folder_or_the_name(tmp_path):
+    from mtmc.reid.adapt.config import ImageSourceConfig
+    from mtmc.reid.adapt.images import image_tracks
+
+    for camera, names in {"north": ["a.jpg", "b.png"], "south": ["c.jpg"]}.items():
+        (tmp_path / "by-folder" / camera).mkdir(parents=True)
+        for name in names:
+            (tmp_path / "by-folder" / camera / name).write_bytes(b"image")
+    (tmp_path / "by-folder" / "north" / "notes.txt").write_text("not an image")
+    mined = image_tracks(ImageSourceConfig(root=tmp_path / "by-folder"))
+    assert [(t.camera, t.camera_number, t.crop_paths[0].name) for t in mined.tracks] == [
+        ("north", 1, "a.jpg"), ("north", 1, "b.png"), ("south", 2, "c.jpg")
+    ]  # fmt: skip
+    assert [t.track for t in mined.tracks] == [0, 1, 2] and not mined.has_truth
+    assert {name: item["tracks"] for name, item in mined.cameras.items()} == {"north": 2, "south": 1}
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("car_0001_cam1.jpg", "car_0001_cam2.jpg", "bus_0002_cam2.jpg"):
+        (flat / name).write_bytes(b"image")
+    (tmp_path / "list.txt").write_text("car_0001_cam2.jpg\nbus_0002_cam2.jpg\n\ncar_0001_cam1.jpg\n")
+    source = ImageSourceConfig(root=flat, list=tmp_path / "list.txt", camera_pattern=r"_cam(?P<camera>\d+)\.",
+                               truth_pattern=r"^(?P<identity>[a-z]+_\d+)_cam")  # fmt: skip
+    mined = image_tracks(source)
+    assert [(t.camera, t.camera_number) for t in mined.tracks] == [("2", 2), ("2", 2), ("1", 1)]
+    assert mined.has_truth and [int(t.truth[0]) for t in mined.tracks] == [1, 0, 1]  # bus_0002, car_0001 sorted
+
+    with pytest.raises(MtmcError, match=r"bus_0002_cam2.jpg is not in a camera folder; lay crops out as root/<camera>"):
+        image_tracks(ImageSourceConfig(root=flat))
+    with pytest.raises(MtmcError) as error:
+        image_tracks(source.model_copy(update={"camera_pattern": r"_c(?P<camera>\d)\."}))
+    assert str(error.value).startswith("source.images: car_0001_cam2.jpg does not match '_c(?P<camera>")
+    (tmp_path / "list.txt").write_text("car_0009_cam1.jpg\ncar_0001_cam1.jpg\n")
+    with pytest.raises(MtmcError, match=r"source.images.list: car_0009_cam1.jpg \(1 of 2 listed\) not found under"):
+        image_tracks(source)
+    with pytest.raises(MtmcError, match="is not a folder; give the folder of vehicle crops"):
+        image_tracks(ImageSourceConfig(root=tmp_path / "none"))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"images": {"root": "crops"}, "run_config": "run.yaml"}, "images replaces run_config, scenario and cameras"),
+        ({"images": {"root": "crops", "camera_pattern": "cam(\\d)"}}, "needs a named group (?P<camera>...)"),
+        ({"images": {"root": "crops", "truth_pattern": "(?P<identity>"}}, "not a regular expression"),
+    ],
+)
+def test_bad_crop_sources_fail_in_one_line(tmp_path, source, message):
+    path = write_config(tmp_path / "bad.yaml", source=source)
+    with pytest.raises(MtmcError) as error:
+        load_adapt_config(path)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_adaptation_on_crops_clusters_them_with_the_start_model_in_round_zero(data_dir, tmp_path):
+    """Six real vehicles' two views as unlabelled crops: round 0 is already a clustering across the
+    two cameras (no one-crop identities to train on), the report tells crops and purity."""
+    labelled = few_labelled(data_dir, tmp_path)
+    path = write_config(
+        tmp_path / "adapt.yaml",
+        source={"images": {"root": str(data_dir / "vehicle-reid-2cam" / "images" / "train"), "list": str(labelled),
+                           "camera_pattern": r"_cam(?P<camera>\d+)\.", "truth_pattern": r"^(?P<identity>[a-z]+_\d+)_cam"}},
+        training={"size": [64, 64], "identities_per_batch": 2, "images_per_identity": 2,
+                  "optimiser": {"name": "adam", "lr": 1.0e-4}, "epochs": 1},
+        rounds={"link_quantile": 0.2},
+        output_dir="out",
+    )  # fmt: skip
+    assert main(["reid", "adapt", str(path), "--device", "cpu", "-q"]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["mining"]["pseudo_identity_tracks"] == 12 and report["mining"]["has_truth"]
+    (round_zero,) = report["rounds"]
+    assert round_zero["labels"] == "tracks clustered across cameras" and round_zero["threshold"] > 0
+    statistics = round_zero["statistics"]
+    assert statistics["images"] == 12 and statistics["identities"] < 12  # some views joined across cameras
+    assert statistics["truth"]["cross_camera_links"] >= 1
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "## Crops (one vehicle each" in text and "| 1 | 6 |" in text and "## Against the ground truth" in text

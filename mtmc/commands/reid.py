@@ -47,7 +47,9 @@ vehicles). The model (GLAMOR from ImageNet MobileNetV2 by default) trains on the
 losses. With rounds, each round embeds every track with the current model, clusters tracks across
 cameras (never two tracks of one camera; topology travel times gate the pairs; the stopping
 distance is a low quantile of the distances between known-different tracks) and fine-tunes on
-the clusters.
+the clusters. A folder of crops instead of footage (source: {images: {root: DIR}}, one vehicle
+per image, its camera from its folder or camera_pattern): each crop is its own track and round 0
+already clusters them across cameras with the start model.
 
 Writes to output_dir: model.pt (run it with `embedder: {name: reid, weights: PATH}`), model.onnx,
 report.md and report.json (mining and pseudo-label statistics per round; purity when the cameras
@@ -61,6 +63,7 @@ examples:
   mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml
   mtmc reid adapt configs/reid/adapt-synthcity-street-a.yaml --rounds 0 --out runs/reid/adapt-r0
   mtmc reid adapt configs/reid/adapt-city-from-2cam.yaml   # fine-tune the labelled model, checked
+  mtmc reid adapt configs/reid/adapt-2cam-crops.yaml       # ... on crops without identities
 """
 CALIBRATE_DESCRIPTION = """\
 Measure how MODEL's cosine distances (1 - cos) differ between one vehicle seen by two cameras and

@@ -1,6 +1,6 @@
 """An adaptation experiment as one YAML file (``configs/reid/adapt-*.yaml``), read by ``mtmc reid adapt``.
 
-    source:    {scenario: ../../runs/synthcity-street-a}     # or run_config: ../city.yaml
+    source:    {scenario: ../../runs/synthcity-street-a}     # or run_config: ../city.yaml, or images: {root: crops/}
     mining:    {min_track_frames: 15, max_crops_per_track: 24}
     model:     {name: glamor, init: imagenet-mobilenetv2}   # weights: a trained last.pt to start from
     training:  {size: [128, 128], identities_per_batch: 8, images_per_identity: 4,
@@ -16,6 +16,7 @@ schedule and augmentation mean the same here. Relative paths are taken from the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
@@ -29,20 +30,54 @@ from mtmc.schema import StrictModel
 Init = Literal["imagenet-mobilenetv2", "scratch"]
 
 
+class ImageSourceConfig(StrictModel):
+    """Vehicle crops without identities (:mod:`mtmc.reid.adapt.images`): one vehicle per image, its
+    camera from its folder (``root/<camera>/<image>``) or from ``camera_pattern``. Round 0 clusters
+    them across cameras with the start model; two crops of one camera count as different vehicles."""
+
+    root: Path = Field(description="the folder of crops")
+    list: Path | None = Field(None, description="a text file of image names under root, one per line (default: every image)")
+    camera_pattern: str | None = Field(
+        None, description="a regular expression searched in each file name; its 'camera' group is the camera"
+    )
+    truth_pattern: str | None = Field(
+        None, description="its 'identity' group is the vehicle: only for the report's purity, never for training"
+    )
+
+    @field_validator("camera_pattern", "truth_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None, info: Any) -> str | None:
+        if pattern is None:
+            return None
+        group = "camera" if info.field_name == "camera_pattern" else "identity"
+        try:
+            compiled = re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"not a regular expression: {error}") from None
+        if group not in compiled.groupindex:
+            raise ValueError(f"needs a named group (?P<{group}>...), got {pattern!r}")
+        return pattern
+
+
 class SourceConfig(StrictModel):
-    """The cameras whose footage the model adapts to: an mtmc run config (its cameras or scenario,
+    """What the model adapts to: the cameras of an mtmc run config (its cameras or scenario,
     detector, tracker and topology; its embedder is not run), a scenario folder, or both (the
-    scenario's cameras with the run config's parts). Without a run config the parts are mining's
-    defaults: YOLOX-Nano and ``deepsort-byte``, which keeps vehicles in whole tracks."""
+    scenario's cameras with the run config's parts); or ``images``, a folder of crops. Without a run
+    config the parts are mining's defaults: YOLOX-Nano and ``deepsort-byte``, which keeps vehicles in
+    whole tracks."""
 
     run_config: Path | None = Field(None, description="an mtmc run config (configs/*.yaml)")
     scenario: Path | None = Field(None, description="an AI City layout folder; replaces the run config's cameras")
     cameras: list[str] | None = Field(None, description="only these camera ids (default: every camera)")
+    images: ImageSourceConfig | None = Field(None, description="crops instead of footage (no run_config, scenario)")
 
     @model_validator(mode="after")
     def _something_to_mine(self) -> SourceConfig:
-        if self.run_config is None and self.scenario is None:
-            raise ValueError("give run_config (an mtmc run config) or scenario (a folder), or both")
+        footage = self.run_config is not None or self.scenario is not None
+        if self.images is not None and (footage or self.cameras is not None):
+            raise ValueError("images replaces run_config, scenario and cameras; give images or footage, not both")
+        if self.images is None and not footage:
+            raise ValueError("give run_config (an mtmc run config) or scenario (a folder), or both; or images (crops)")
         return self
 
 

@@ -14,16 +14,29 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines = [
         "# Re-id adaptation report",
         "",
-        f"Model `{model['name']}` (init `{model['init']}`), {outputs['feature_dim']}-d feature, input "
+        f"Model `{model['name']}` ({'from `' + model['weights'] + '`' if model.get('weights') else 'init `' + model['init'] + '`'}), "
+        f"{outputs['feature_dim']}-d feature, input "
         f"{outputs['input_size'][0]} x {outputs['input_size'][1]}; {len(report['rounds'])} training round(s) "
         f"in {report['seconds']:.0f} s.",
         "",
-        "## Mining (one confident, long, moving track = one pseudo-identity)",
-        "",
-        "| camera | frames | tracks | pseudo-identities | rejected | seconds |",
-        "|---|---|---|---|---|---|",
     ]
-    for camera, item in mining["cameras"].items():
+    crops = (report["config"]["source"] or {}).get("images")
+    if crops:
+        lines += [
+            f"## Crops (one vehicle each, from {crops['root']}; round 0 clusters them with the start model)",
+            "",
+            "| camera | crops |",
+            "|---|---|",
+        ]
+        lines += [f"| {camera} | {item['tracks']} |" for camera, item in mining["cameras"].items()]
+    else:
+        lines += [
+            "## Mining (one confident, long, moving track = one pseudo-identity)",
+            "",
+            "| camera | frames | tracks | pseudo-identities | rejected | seconds |",
+            "|---|---|---|---|---|---|",
+        ]
+    for camera, item in ({} if crops else mining["cameras"]).items():
         rejected = ", ".join(f"{reason} {count}" for reason, count in item["rejected"].items()) or "-"
         lines.append(
             f"| {camera} | {item['frames']} | {item['tracks']} | {item['identities']} | {rejected} | {item['seconds']} |"

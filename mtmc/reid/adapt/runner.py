@@ -1,9 +1,11 @@
 """``mtmc reid adapt``: learn re-id from the camera network's own tracks, with no labels.
 
 1. Mine (:mod:`mtmc.reid.adapt.tracks`): single-camera tracking of every camera; confident, long,
-   moving tracks with their crops are the pseudo-identities, one track one identity.
+   moving tracks with their crops are the pseudo-identities, one track one identity. Or read a
+   folder of crops (:mod:`mtmc.reid.adapt.images`), each its own one-crop track.
 2. Round 0: train the model (GLAMOR from ImageNet MobileNetV2 by default) on them with the
-   project's :class:`~mtmc.reid.engine.Trainer` and the model's own losses.
+   project's :class:`~mtmc.reid.engine.Trainer` and the model's own losses. Crops, one each, are
+   clustered across cameras with the start model first (step 3 with round 0's model).
 3. Rounds 1..N (optional): embed every track with the current model, cluster the tracks across
    cameras into identities (:mod:`mtmc.reid.adapt.pseudo_labels`), fine-tune on the clusters
    starting from the previous round's weights (a new classifier for the new identities), as
@@ -39,6 +41,7 @@ import numpy as np
 from mtmc.config import MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.reid.adapt.config import AdaptConfig, SourceConfig
+from mtmc.reid.adapt.images import image_tracks
 from mtmc.reid.adapt.pseudo_labels import (
     Clustering,
     cluster_tracks,
@@ -129,14 +132,20 @@ def adapt(
 
     started = time.perf_counter()
     out = config.output_dir
-    run_config = source_run_config(config.source)
+    crops = config.source.images
+    run_config = None if crops is not None else source_run_config(config.source)
     check_model(config)
     resolve_device(device)
-    topology = topology_of(run_config, strict=False)  # source.cameras may leave some of its cameras out
+    # source.cameras may leave some of the run config's cameras out
+    topology = None if run_config is None else topology_of(run_config, strict=False)
     out.mkdir(parents=True, exist_ok=True)
 
-    log.info("mining %d cameras with %s + %s", len(run_config.cameras), run_config.detector.name, run_config.tracker.name)
-    mined = mine_source(run_config, config.mining_options(), out / "mining", workers, progress)
+    if run_config is None:
+        mined = image_tracks(crops)
+        log.info("%d crops of %d cameras under %s", len(mined.tracks), len(mined.cameras), crops.root)
+    else:
+        log.info("mining %d cameras with %s + %s", len(run_config.cameras), run_config.detector.name, run_config.tracker.name)
+        mined = mine_source(run_config, config.mining_options(), out / "mining", workers, progress)
     tracks = mined.tracks
     least = max(2, config.training.identities_per_batch)
     if len(tracks) < least:
@@ -154,11 +163,18 @@ def adapt(
     for round_index in range(config.rounds.count + 1):
         run_dir = out / f"round-{round_index}"
         clustering = None
-        if weights is None:
+        if weights is None and crops is None:
             labels = one_track_one_identity(tracks)
-        else:
-            model, spec = load_model(weights, resolve_device(device))
-            features = track_features(_crop_features(model, tracks, spec.input_size, config, device), tracks)
+        else:  # a later round, or crops (one each: round 0 clusters them with the start model)
+            if weights is not None:
+                model, spec = load_model(weights, resolve_device(device))
+                size = spec.input_size
+            elif config.model.weights is not None:
+                model, spec = load_model(config.model.weights, resolve_device(device))
+                size = spec.input_size
+            else:
+                model, size, _ = _initial_model(config)
+            features = track_features(_crop_features(model, tracks, size, config, device), tracks)
             clustering = cluster_tracks(tracks, features, config.rounds, topology)
             labels = clustering.labels
             del model
