@@ -45,3 +45,15 @@ def calibrated_scene(**fields):
 
     calibration = AppearanceCalibration(DistanceSample(0.1, 0.08, 100), DistanceSample(0.6, 0.2, 1000), "tests")
     return Scene(appearance=calibration, **fields)
+
+
+def synthetic_embedder(dim: int) -> dict:
+    """A run config's ``embedder:`` for tests that hand the matcher made-up ``dim``-d features: the
+    matcher checks every feature's length against the run's embedder (no model is loaded). Its
+    calibration is the default embedder's, which the matcher read before it checked lengths."""
+    from mtmc.config import MtmcConfig
+    from mtmc.weights import load_manifest
+
+    default = MtmcConfig().embedder
+    calibration = load_manifest()[default.options()["weights"]].calibration
+    return {"name": "onnx", "weights": "synthetic-features.onnx", "dim": dim, "calibration": calibration}

@@ -63,7 +63,7 @@ def jpeg_bomb(width: int = 20000, height: int = 20000) -> bytes:
 
 
 @contextlib.contextmanager
-def served(state: LiveState, **kw: int) -> Iterator[int]:
+def served(state: LiveState, **kw: float) -> Iterator[int]:
     server, port = serve(state, **kw)
     try:
         yield port
@@ -402,6 +402,71 @@ def test_idle_connections_are_closed_and_the_limit_holds() -> None:
         assert get(port, "/healthz")[0] == 200
         for sock in crowd:
             sock.close()
+
+
+def test_slow_clients_cannot_lock_the_dashboard_out() -> None:
+    """1,000 clients each trickling a header line every 0.5 s (issue 32): ``/healthz`` still
+    answers at once, and each trickler is closed once its request's headers are late, though its
+    connection is never quiet long enough for the idle timeout. A keep-alive client between
+    requests is left to the idle timeout."""
+    header_timeout_s, period_s, clients = 3.0, 0.5, 1000
+    resource = pytest.importorskip("resource")
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 2 * clients + server_module.FD_RESERVE + 100:
+        pytest.skip("the hard file-descriptor limit cannot fit both ends of 1,000 connections")
+    with served(LiveState([]), header_timeout_s=header_timeout_s) as port:
+        kept = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        kept.request("GET", "/healthz")
+        assert kept.getresponse().read() == b"ok\n"
+        kept_sock, t_kept = kept.sock, time.monotonic()
+        slow: dict[socket.socket, float] = {}  # socket: when it sent its first header byte
+        blank: set[socket.socket] = set()  # these send blank lines only: empty requests, never headers
+        for i in range(clients):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            slow[sock] = time.monotonic()
+            if i % 10 == 0:
+                blank.add(sock)
+            sock.sendall(b"\r\n" if sock in blank else b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            sock.setblocking(False)
+        lasted: list[float] = []  # how long each closed trickler was kept open
+        checks: list[tuple[int, float]] = []  # (tricklers open, seconds /healthz took)
+        start = time.monotonic()
+        line = 0
+        while slow and time.monotonic() - start < header_timeout_s + 5:  # the keep-alive one idles 10 s
+            line += 1
+            for sock, began in list(slow.items()):  # one thread drives every socket
+                try:
+                    got = sock.recv(1)
+                except BlockingIOError:  # open, and nothing said
+                    with contextlib.suppress(OSError):  # a reset shows on the next round's recv
+                        sock.send(b"\r\n" if sock in blank else b"X-Slow-%d: 1\r\n" % line)
+                    continue
+                except OSError:
+                    got = b""
+                assert got == b"", "a trickler got an answer to headers it never finished"
+                lasted.append(time.monotonic() - began)
+                sock.close()
+                del slow[sock]
+            asked = time.monotonic()
+            health = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                health.request("GET", "/healthz")
+                reply = health.getresponse()
+                assert (reply.status, reply.read()) == (200, b"ok\n")
+            finally:
+                health.close()
+            checks.append((len(slow), time.monotonic() - asked))
+            time.sleep(max(0.0, period_s - (time.monotonic() - asked)))
+        for sock in slow:
+            sock.close()
+        assert checks[0][0] == clients  # answered with all 1,000 holding connections open
+        assert max(took for _, took in checks) < 2.0, checks
+        assert not slow and len(lasted) == clients  # every trickler closed by the header deadline
+        assert min(lasted) >= header_timeout_s - 0.05  # not before it
+        assert time.monotonic() - t_kept > header_timeout_s  # the keep-alive client was quiet that long
+        kept.request("GET", "/healthz")
+        assert kept.getresponse().read() == b"ok\n" and kept.sock is kept_sock  # the same connection
+        kept.close()
 
 
 def test_close_frees_the_port() -> None:

@@ -17,12 +17,15 @@ from mtmc.runtime.admission import Admission
 from mtmc.runtime.matcher import MatcherService
 from mtmc.transport.codec import Ack, Batch, Heartbeat, Preview, decode, encode
 
+from helpers import synthetic_embedder
+
 
 def _config(tmp_path, endpoint: str, **matcher) -> MtmcConfig:
     return MtmcConfig(
         cameras=[CameraConfig(id="c001", source="x.mp4"), CameraConfig(id="c002", source="y.mp4")],
         matcher={"mode": "online", "distances": [{"name": "cosine"}], "dashboard": None, "publish": None,
                  "bind": endpoint, "ack_every_s": 0, **matcher},  # fmt: skip
+        embedder=synthetic_embedder(5),
         output={"dir": tmp_path},
     )
 

@@ -12,6 +12,9 @@ import sqlite3
 import cv2
 import numpy as np
 import pytest
+from postgres_cluster import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
+from test_runtime_reliability import _run, clips  # noqa: F401 (clips: the fixture of two short real clips)
+from test_thumbnails import jpeg
 
 from mtmc.cli import main
 from mtmc.config import CameraConfig, MtmcConfig
@@ -23,9 +26,8 @@ from mtmc.store import SCHEMA_VERSION, SightingStore, SQLiteStore, SQLStore, rea
 from mtmc.store.opening import is_url
 from mtmc.transport.codec import MAX_THUMBNAIL_BYTES, THUMBNAIL_SIDE, Batch, TrackletUpdate, decode, encode
 from mtmc.types import Tracklet
-from postgres_cluster import postgres_cluster, postgres_url  # noqa: F401 (fixtures)
-from test_runtime_reliability import _run, clips  # noqa: F401 (clips: the fixture of two short real clips)
-from test_thumbnails import jpeg
+
+from helpers import synthetic_embedder
 
 CAMERAS = {1: "north-gate", 2: "c002", 3: "c003"}
 
@@ -199,6 +201,8 @@ def _config(tmp_path, mode: str = "online", **store) -> MtmcConfig:
         cameras=[CameraConfig(id=CAMERAS[k], source="x.mp4", number=k) for k in (1, 2, 3)],
         matcher={"mode": mode, "distances": [{"name": "cosine"}], "threshold": 0.5, "dashboard": None, "publish": None,
                  "network": {"learn": False}},  # a few vehicles: too few to learn the camera network from
+        embedder=synthetic_embedder(3),
+        attributes={"name": "openvino-vehicle-attributes"},
         output={"dir": tmp_path},
         store=store,
     )
@@ -256,7 +260,7 @@ def test_matcher_writes_sightings_and_revisions_leave_no_stale_id(tmp_path, wher
     assert [(s.camera_name, s.first_s) for s in store.journey(merged)] == [("north-gate", 0.0), ("c003", 10.0), ("c002", 20.0)]
     assert [s.track for s in store.find(colour="blue")] == [2] and store.find(camera="c002", colour="red")[0].first_s == 20.0
     assert store.thumbnail((3, 1)) == jpeg(33, 41) and store.thumbnail((1, 2)) is None  # the worker's crops travelled
-    assert store.recorded_embedder() == {"name": "reid", "weights": "glamor-mobilenetv2-2cam"}  # search embeds with it
+    assert store.recorded_embedder() == synthetic_embedder(3)  # the run's embedder: search embeds with it
     # the files and the store agree on every final id ... except that in the files a tracklet
     # finalised before a merge keeps the id it had (here nothing was final before the merge)
     submission = {(int(line.split()[0]), int(line.split()[1])) for line in (tmp_path / "submission.txt").read_text().splitlines()}

@@ -10,6 +10,17 @@ or half-sent one costs a socket, not a thread), :data:`THREADS` worker threads r
 at most :data:`CONNECTION_LIMIT` connections are accepted at once (more wait in the listen
 backlog) and a connection idle for :data:`IDLE_TIMEOUT_S` is closed. However many clients there
 are, the dashboard adds ``THREADS + 1`` threads to the matcher.
+
+Slow clients: a request whose headers are not all in :data:`HEADER_TIMEOUT_S` after its first
+byte has its connection closed, however steadily it trickles (waitress alone only closes a
+connection that goes quiet, so a header line every few seconds held a connection for ever, and
+:data:`CONNECTION_LIMIT` of them locked everyone else out). With the limit at 4,000 a thousand
+such clients still leave room, and each is gone within the deadline. Each connection is a file
+descriptor: :func:`serve` raises the process's soft ``RLIMIT_NOFILE`` (up to its hard limit) to
+the connection limit plus :data:`FD_RESERVE`, and lowers the limit if the hard limit is too
+low; waitress polls with ``poll()``, so descriptors above 1024 work. New connections are taken
+up to 64 a poll round, so a burst of them does not keep a health check waiting. (A request
+body may still trickle: only its headers have a deadline.)
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import math
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from email.parser import BytesParser
 from http import HTTPStatus
@@ -31,7 +43,10 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import cv2
 import numpy as np
 from waitress import wasyncore
-from waitress.server import create_server
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import TcpWSGIServer
 
 from mtmc.dashboard.auth import authorize, check_exposure
 from mtmc.dashboard.images import (
@@ -50,8 +65,10 @@ _CONTENT_TYPES = {
 }
 _JPEG_QUALITY = 85
 THREADS = 4  # worker threads answering requests
-CONNECTION_LIMIT = 500  # connections open at once; more wait in the backlog until some close
+CONNECTION_LIMIT = 4000  # connections open at once; more wait in the backlog until some close
 IDLE_TIMEOUT_S = 10  # a connection with no request in progress and no traffic for this long is closed
+HEADER_TIMEOUT_S = 5.0  # a request's headers must all be in this long after its first byte
+FD_RESERVE = 512  # file descriptors left to the rest of the process (videos, the store, logs)
 
 # waitress warns "Task queue depth is N" whenever more requests wait than there are threads: a
 # burst of polls, not a fault, and it would land on the matcher's stderr. Its other warnings
@@ -408,6 +425,83 @@ def app(
     return wsgi
 
 
+class _Parser(HTTPRequestParser):
+    """Waitress's request parser, starting and stopping its channel's header clock."""
+
+    def __init__(self, adj: Adjustments, channel: _Channel) -> None:
+        super().__init__(adj)
+        self._channel = channel
+
+    def received(self, data: bytes) -> int:
+        if self._channel.header_started is None:
+            self._channel.header_started = time.monotonic()
+        consumed = super().received(data)
+        if self.headers_finished and not self.empty:  # blank lines alone are no request: the clock runs on
+            self._channel.header_started = None
+        return consumed
+
+
+class _Channel(HTTPChannel):
+    """A connection that knows since when it has been sending the headers of its current request."""
+
+    header_started: float | None = None  # monotonic time of the first byte of headers not yet all in
+
+    def parser_class(self, adj: Adjustments) -> HTTPRequestParser:
+        # Waitress calls ``self.parser_class(adj)`` for each request it starts reading.
+        return _Parser(adj, self)
+
+
+class _Server(TcpWSGIServer):
+    """Waitress's TCP server, also closing connections whose request headers are late
+    (waitress's own timeout only closes quiet ones, which a trickle of bytes never is)."""
+
+    channel_class = _Channel
+    header_timeout_s: float = HEADER_TIMEOUT_S
+    accept_batch = 64  # connections taken per poll round
+
+    def handle_accept(self) -> None:
+        # Waitress takes one connection per poll round, and a round visits every socket: a burst
+        # of a thousand would keep the next client (a health check) waiting for seconds.
+        for _ in range(self.accept_batch):
+            open_before = len(self._map)
+            super().handle_accept()
+            if len(self._map) == open_before or len(self._map) >= self.adj.connection_limit:
+                return  # nothing more waiting (or a failed accept), or the limit reached
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)  # the idle timeout
+        clock = time.monotonic()
+        for channel in self.active_channels.values():
+            started = channel.header_started
+            if started is None:
+                continue
+            if channel.requests:  # its next request lies unread while earlier ones run: start afresh after
+                channel.header_started = clock
+            elif clock - started > self.header_timeout_s:
+                channel.will_close = True
+
+
+def _connection_budget(wanted: int) -> int:
+    """How many connections the process's file-descriptor limit allows, at most ``wanted``:
+    its soft limit is raised first (up to the hard one) to fit ``wanted`` plus :data:`FD_RESERVE`."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < need:
+        raised = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass  # keep the soft limit, and fit the connections into it
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, max(soft // 2, soft - FD_RESERVE)))
+
+
 class DashboardServer:
     """The running dashboard: its ``host``, ``port`` and ``url``; :meth:`close` stops it.
 
@@ -495,26 +589,26 @@ def serve(
     threads: int = THREADS,
     connection_limit: int = CONNECTION_LIMIT,
     idle_timeout_s: int = IDLE_TIMEOUT_S,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
 ) -> tuple[DashboardServer, int]:
     """Serve the dashboard for ``state`` (and the sightings store ``view``) from a daemon thread;
     returns the server and its port.
 
     ``port=0`` picks a free port; a port in use is an :class:`MtmcError`. Stop it with
     ``server.close()``. ``threads`` worker threads answer requests, at most ``connection_limit``
-    connections are open at once, and one idle for ``idle_timeout_s`` seconds is closed. A host
-    that is not loopback needs a ``token`` (else an :class:`MtmcError`, before anything listens).
+    connections are open at once (fewer if the file-descriptor limit cannot fit them), one idle
+    for ``idle_timeout_s`` seconds is closed, and so is one whose request's headers are not all
+    in ``header_timeout_s`` seconds after its first byte. A host that is not loopback needs a
+    ``token`` (else an :class:`MtmcError`, before anything listens).
     """
     check_exposure(host, token)
     sock = _listen(host, port)
     bound = sock.getsockname()[1]
     socket_map: dict = {}
     try:
-        server = create_server(
-            app(state, view, token=token, live=live),
-            map=socket_map,
-            sockets=[sock],
+        adj = Adjustments(
             threads=threads,
-            connection_limit=connection_limit,
+            connection_limit=_connection_budget(connection_limit),
             channel_timeout=idle_timeout_s,
             cleanup_interval=1,  # how often idle connections are looked for, in seconds
             asyncore_use_poll=True,  # poll(): no FD_SETSIZE limit on how many sockets it watches
@@ -522,6 +616,11 @@ def serve(
             max_request_body_size=MAX_BODY,
             clear_untrusted_proxy_headers=False,  # no proxy in front; nothing reads those headers
         )
+        # What waitress's create_server does for one listening socket, with our server class.
+        sockinfo = (sock.family, sock.type, sock.proto, sock.getsockname())
+        wsgi = app(state, view, token=token, live=live)
+        server = _Server(wsgi, socket_map, True, sock, adj=adj, bind_socket=False, sockinfo=sockinfo)
+        server.header_timeout_s = header_timeout_s
     except BaseException:
         sock.close()
         raise

@@ -33,7 +33,8 @@ ImageSearch = Callable[[Any, np.ndarray, int], list[tuple[int, float]]]  # (stor
 
 
 class StoreUnavailable(Exception):
-    """The store cannot be read (not written yet, or not a sightings database): one line for a 503."""
+    """The store cannot be read (not written yet, not a sightings database, a corrupt page met by a
+    query): one line for a 503."""
 
 
 def histogram(times: list[float], bins: int = HISTOGRAM_BINS) -> dict:
@@ -109,10 +110,10 @@ class StoreView:
 
     ``opener()`` returns an opened store (``journey``, ``find``, ``spans``, ``global_id``, ``close``; and
     ``thumbnail(key)`` where the store keeps thumbnails); an :class:`~mtmc.errors.MtmcError` from it
-    (no database yet, another schema) is answered 503 with its line. ``where`` names the store on
-    the page. ``learnt()`` gives the camera network the matcher learnt (``{links, overlaps}``, see
-    :func:`network_of`; a list is links alone); ``image_search`` answers a search by picture
-    (None: the page says it is not available).
+    (no database yet, another schema) or from a query on it (a corrupt page) is answered 503 with
+    its line. ``where`` names the store on the page. ``learnt()`` gives the camera network the
+    matcher learnt (``{links, overlaps}``, see :func:`network_of`; a list is links alone);
+    ``image_search`` answers a search by picture (None: the page says it is not available).
     """
 
     def __init__(
@@ -143,6 +144,8 @@ class StoreView:
             raise StoreUnavailable(str(exc)) from None
         try:
             yield store
+        except MtmcError as exc:  # met mid-query (a corrupt page): the same one line, not a 500
+            raise StoreUnavailable(str(exc)) from None
         finally:
             store.close()
 

@@ -10,6 +10,7 @@ because that is faster on CPU than torch (see :func:`mobilenetv2_imagenet`).
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import warnings
@@ -21,6 +22,8 @@ import numpy as np
 
 from mtmc.registry import Registry
 from mtmc.weights import WEIGHTS_DIR, load_manifest, resolve_weights, sha256_of
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import torch
@@ -338,3 +341,35 @@ def build_embedder(name: str = "mobilenetv2-imagenet", **options: Any) -> Embedd
     for key in NOT_CONSTRUCTOR_OPTIONS:
         options.pop(key, None)
     return EMBEDDERS.build(name, **options)
+
+
+def feature_dim_of(name: str, **options: Any) -> int | None:
+    """The feature length the embedder ``name`` with ``options`` (a config's ``embedder:`` part) gives,
+    read from its files without running or loading a network (the matcher checks every feature
+    against it); None where that takes the model itself (a ``.pt`` checkpoint) or a file is missing."""
+    from mtmc.errors import MtmcError
+
+    if "dim" in options:
+        return int(options["dim"])
+    try:
+        if name == "mobilenetv2-imagenet":
+            return MOBILENETV2_DIM
+        if name not in ("reid", "onnx"):
+            return None
+        weights = options.get("weights")
+        entry = load_manifest().get(str(weights)) if weights is not None and not Path(weights).is_file() else None
+        if entry is not None and entry.embedder and "dim" in entry.embedder:
+            return int(entry.embedder["dim"])
+        path = resolve_weights(weights)
+        if path.suffix.lower() != ".onnx":
+            return None
+        import onnx  # the graph's header only: no session, no torch (mtmc.reid.export's reader needs both)
+
+        model = onnx.load(str(path), load_external_data=False)
+        recorded = {item.key: item.value for item in model.metadata_props}.get("mtmc.feature_dim")
+        if recorded is not None:
+            return int(recorded)
+        return model.graph.output[0].type.tensor_type.shape.dim[-1].dim_value or None
+    except (MtmcError, OSError, ValueError, IndexError) as exc:
+        log.info("embedder %s: feature length not known from its files (%s); the first feature fixes it", name, exc)
+        return None

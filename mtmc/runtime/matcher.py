@@ -26,8 +26,11 @@ from mtmc.errors import MtmcError
 from mtmc.match.distances import Scene
 from mtmc.match.evidence import UNCALIBRATED, AppearanceCalibration
 from mtmc.match.geometry import ground_maps
+from mtmc.runtime.refusals import Refusals
 from mtmc.runtime.results import ResultWriter
+from mtmc.runtime.validation import BatchScreen
 from mtmc.transport.codec import (
+    MAX_MESSAGE_BYTES,
     Ack,
     Batch,
     Heartbeat,
@@ -122,6 +125,7 @@ class MatchState:
             self.online = OnlineAssociator(self.config.matcher, self.scene, self.topology, self.seed, self.names)
             self.learner = self.online.learner
         self.watermark = -math.inf
+        self.screen = BatchScreen(*run_message_shape(self.config))
 
     def verdict(self, message: Batch, expected: int) -> str:
         """``next`` (apply it), ``duplicate`` (already applied: ack again) or ``gap`` (wait for a resend)."""
@@ -133,10 +137,11 @@ class MatchState:
     def finished(self) -> bool:
         return self._lowest == math.inf
 
-    def apply(self, batch: Batch) -> list[Assignment]:
-        """Apply the camera's next batch; what the association decided because of it."""
+    def apply(self, batch: Batch, allow_gap: bool = False) -> list[Assignment]:
+        """Apply the camera's next batch (screened: :class:`BatchScreen`); what the association
+        decided because of it. ``allow_gap``: a replayed journal may lack a record it could not read."""
         camera = batch.camera
-        if batch.number != self.through[camera] + 1:
+        if batch.number != self.through[camera] + 1 and not (allow_gap and batch.number > self.through[camera]):
             raise ValueError(f"camera {camera}: batch {batch.number} applied after {self.through[camera]}")
         self.through[camera] = batch.number
         self.applied += 1
@@ -234,6 +239,29 @@ def store_of(config: MtmcConfig, out_dir: Path) -> Any:
     )  # fmt: skip
 
 
+def max_message_bytes(config: MtmcConfig) -> int:
+    """The largest message the matcher's socket takes: a batch (the codec's bound) or a preview of
+    ``worker.preview_width`` (its JPEG bounded by its pixels, as ``_preview_fits`` checks); a peer
+    sending more is disconnected by ZeroMQ before the message is held in memory."""
+    from mtmc.transport.codec import MAX_MESSAGE_BYTES
+
+    width = config.worker.preview_width
+    return max(MAX_MESSAGE_BYTES, width * 2 * width + (64 << 10))
+
+
+def run_message_shape(config: MtmcConfig) -> tuple[int | None, dict[str, int]]:
+    """What the run's workers send: the embedder's feature length (0: no embedder, so no feature;
+    None: not known from its files) and the sizes of the attributes its model gives."""
+    from mtmc.reid.attributes import ATTRIBUTE_NAMES, VEHICLE_ATTRIBUTES
+    from mtmc.reid.embedder import feature_dim_of
+
+    dim = 0
+    if config.embedder is not None:
+        dim = feature_dim_of(config.embedder.name, **config.embedder.options())
+    names = () if config.attributes is None else ATTRIBUTE_NAMES.get(config.attributes.name, ())
+    return dim, {name: len(VEHICLE_ATTRIBUTES[name]) for name in names if name in VEHICLE_ATTRIBUTES}
+
+
 def topology_of(config: MtmcConfig, strict: bool = True) -> Any:
     """The config's topology with its links' cameras by number (``TopologyConfig.by_number``);
     ``strict``: a link naming a camera the config does not have is an error."""
@@ -282,6 +310,7 @@ class Stats:
     ended_at: dict[tuple[int, int], float] = field(default_factory=dict)
     beats: dict[int, tuple[int, float]] = field(default_factory=dict)
     told: set = field(default_factory=set)  # refusals already logged once
+    disconnections: int = 0
 
     def latency(self, q: float) -> float | None:
         return float(np.quantile(np.fromiter(self.latencies, float), q)) if self.latencies else None
@@ -308,6 +337,9 @@ class MatcherService:
             config, ResultWriter(out_dir, self.names, scene_of(config).homographies), store=store_of(config, out_dir)
         )
         self.stats = Stats()
+        self.refusals = Refusals()
+        self.max_bytes = MAX_MESSAGE_BYTES
+        self._monitor: Any = None  # the ROUTER's disconnections: how ZeroMQ cuts an oversized sender
         self.replayed = 0
         self.live: Any = None
         self.dashboard_server: Any = None
@@ -329,6 +361,7 @@ class MatcherService:
             "received": self.stats.received,
             "dropped": dict(self.stats.dropped),
             "replayed": self.replayed,
+            "disconnections": self.stats.disconnections,
             "revisions": getattr(self.state.online, "revisions", 0),
             "latency_p50_s": self.stats.latency(0.5),
             "latency_p99_s": self.stats.latency(0.99),
@@ -337,14 +370,37 @@ class MatcherService:
 
     def replay(self) -> int:
         """Rebuild the state (and the sightings store, from nothing) from the journal, silently:
-        nothing is published for old decisions."""
+        nothing is published for old decisions.
+
+        Records are screened as new messages are (:class:`BatchScreen`): what a journal of an older
+        version holds that this one refuses (an unreadable record, a batch of a camera not in the
+        run, an update that fails the run's checks) is skipped and counted as ``replay_<reason>``,
+        so a journal never locks a run out."""
         if self.state.store is not None:
             self.state.store.open()
         for payload in self.journal.replay():
-            self.state.apply(decode(payload))
             self.replayed += 1
+            try:
+                message = decode(payload)
+            except WireError as exc:
+                self._skip(f"replay_{exc.reason}", f"journal record {self.replayed}: {exc}")
+                continue
+            if not isinstance(message, Batch) or message.camera not in self.names:
+                self._skip("replay_not_a_batch_of_the_run", f"journal record {self.replayed}: {type(message).__name__}")
+                continue
+            if message.number <= self.state.through[message.camera]:
+                self._skip("replay_duplicate", f"journal record {self.replayed}: camera {message.camera} batch {message.number} again")
+                continue
+            message, refusals = self.state.screen.screen(message)
+            for reason, count in refusals.items():
+                self._skip(f"replay_{reason}", f"journal record {self.replayed}: {count} update(s) of camera {message.camera}", count)
+            self.state.apply(message, allow_gap=True)
         self._commit_store()
         return self.replayed
+
+    def _skip(self, reason: str, detail: str, count: int = 1) -> None:
+        self.stats.dropped[reason] += count
+        self.refusals.add(reason, detail, count)
 
     def _commit_store(self) -> None:
         if self.state.store is not None:
@@ -361,20 +417,25 @@ class MatcherService:
         from mtmc.runtime.status import write_status
         from mtmc.transport.keys import camera_permits
         from mtmc.transport.sockets import matcher_socket, publisher_socket
+        from mtmc.transport.tokens import camera_token, run_secret_from_env
 
         settings = self.config.matcher
         security = transport_security(self.config.security)
         context = zmq.Context()
         router = None
         try:  # the ports first: a matcher that cannot start must leave the run it found untouched
-            router = matcher_socket(context, settings.bind, security)
+            self.max_bytes = max_message_bytes(self.config)
+            router = matcher_socket(context, settings.bind, security, max_message_bytes=self.max_bytes)
+            self._monitor = router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
             if settings.publish:
                 self.publisher = publisher_socket(context, settings.publish, security)
             dashboard_url = self._start_dashboard()
             if self.state.store is not None:  # a store path naming some other file stops it here
                 self.state.store.open()
             permits = camera_permits(security.allowed_clients) if security.allowed_clients is not None else None
-            admission = Admission(self.names, settings.claim_timeout_s, permits)
+            secret = run_secret_from_env()
+            tokens = None if secret is None else {n: camera_token(secret, name) for n, name in self.names.items()}
+            admission = Admission(self.names, settings.claim_timeout_s, permits, tokens, self.refusals)
             if permits is not None:  # a key mapped to cameras this run lacks: a typo, said before anything is cleared
                 unknown = sorted({c for ids in permits.values() for c in ids} - set(self.names.values()))
                 if unknown and isinstance(security.allowed_clients, dict):
@@ -425,6 +486,11 @@ class MatcherService:
     def _close_sockets(self, context: Any, router: Any) -> None:
         from mtmc.transport.sockets import stop_authenticator
 
+        if self._monitor is not None:
+            router.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+
         if self.dashboard_server is not None:
             self.dashboard_server.close()
             self.dashboard_server = None
@@ -454,13 +520,15 @@ class MatcherService:
                 except zmq.Again:
                     break
                 self.stats.received += 1
-                if len(frames) != 2:
+                if not 2 <= len(frames) <= 3:  # peer, [run token,] message
                     self.stats.dropped["malformed"] += 1
                     continue
-                key = frames[1].get("User-Id") if keyed else None
-                peer, payload = (frames[0].bytes, frames[1].bytes) if keyed else frames
+                key = frames[-1].get("User-Id") if keyed else None
+                if keyed:
+                    frames = [frame.bytes for frame in frames]
+                peer, token, payload = frames[0], frames[1] if len(frames) == 3 else None, frames[-1]
                 try:
-                    message = decode(payload)
+                    message = decode(payload, self.max_bytes)
                 except WireError as exc:
                     self.stats.dropped[exc.reason] += 1
                     log.debug("%s", exc)
@@ -468,7 +536,7 @@ class MatcherService:
                 if isinstance(message, Ack):
                     self.stats.dropped["unexpected"] += 1
                     continue
-                refused = admission.check(message.camera, peer, key, time.monotonic())
+                refused = admission.check(message.camera, peer, key, time.monotonic(), token)
                 if refused is not None:
                     self.stats.dropped[refused] += 1
                     continue
@@ -477,6 +545,12 @@ class MatcherService:
                     continue
                 verdict = self.state.verdict(message, expected[message.camera])
                 if verdict == "next":
+                    screened, refusals = self.state.screen.screen(message)
+                    if refusals:  # journaled without what the run refuses, its number kept
+                        for reason, count in refusals.items():
+                            self.stats.dropped[reason] += count
+                            self.refusals.add(reason, f"camera {self.names[message.camera]}: {count} update(s) in batch {message.number}", count)
+                        message, payload = screened, encode(screened)
                     received.append((message, payload))
                     expected[message.camera] += 1
                 elif verdict == "gap":
@@ -496,6 +570,20 @@ class MatcherService:
             self._acknowledge(router, unacked, acked_at, settings.ack_every_s)
             self._tick()
         self._acknowledge(router, unacked, acked_at, 0.0)
+
+    def _disconnections(self) -> None:
+        """Say (a line a minute at most) that connections were cut: a peer that left, or one whose
+        message was over the size limit, which ZeroMQ refuses by disconnecting it unread."""
+        import zmq
+
+        while self._monitor is not None and self._monitor.poll(0):
+            self._monitor.recv_multipart(zmq.NOBLOCK)
+            self.stats.disconnections += 1
+            self.refusals.add(
+                "disconnected",
+                f"a connection to the matcher ended: its peer left, or sent a message over the "
+                f"{self.max_bytes:,}-byte limit (set from worker.preview_width)",
+            )
 
     def _acknowledge(self, router: Any, unacked: dict[int, bytes], acked_at: dict[int, float], every_s: float) -> None:
         """Cumulative acks for the cameras not acknowledged in the last ``every_s``: at 10 messages
@@ -574,6 +662,7 @@ class MatcherService:
         return url
 
     def _tick(self) -> None:
+        self._disconnections()
         self.state.writer.flush()
         self._commit_store()
         if self.live is not None:

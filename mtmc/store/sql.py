@@ -114,6 +114,12 @@ class SQLStore(SightingStore):
     def _execute(self, statement: str, values: tuple = ()) -> Any:
         return self.db.execute(self._sql(statement), values)
 
+    def _read(self, statement: str, values: tuple = (), *, one: bool = False) -> Any:
+        """A query's rows (``one``: its first row, or None), fetched here: every read goes through
+        this, so a backend turns the errors its database raises mid-query into one line."""
+        cursor = self._execute(statement, values)
+        return cursor.fetchone() if one else cursor.fetchall()
+
     # ---- opening -------------------------------------------------------------------------------
 
     def open(self) -> None:
@@ -205,7 +211,7 @@ class SQLStore(SightingStore):
     # ---- reading -------------------------------------------------------------------------------
 
     def _global_id_row(self, key: tuple[int, int]) -> tuple | None:
-        return self._execute("SELECT global_id FROM sightings WHERE camera = ? AND track = ?", tuple(map(int, key))).fetchone()
+        return self._read("SELECT global_id FROM sightings WHERE camera = ? AND track = ?", tuple(map(int, key)), one=True)
 
     def global_id(self, key: tuple[int, int]) -> int | None:
         row = self._global_id_row(key)
@@ -213,14 +219,14 @@ class SQLStore(SightingStore):
 
     def thumbnail(self, key: tuple[int, int]) -> bytes | None:
         """The sighting's JPEG thumbnail (None: none sent, or no such sighting)."""
-        row = self._execute("SELECT thumbnail FROM sightings WHERE camera = ? AND track = ?", tuple(map(int, key))).fetchone()
+        row = self._read("SELECT thumbnail FROM sightings WHERE camera = ? AND track = ?", tuple(map(int, key)), one=True)
         return None if row is None or row[0] is None else bytes(row[0])
 
     def _select(self, where: str, values: tuple, limit: int | None = None) -> list[Sighting]:
         statement = f"SELECT {', '.join(COLUMNS)} FROM sightings WHERE {where} ORDER BY first_s, camera, track"
         if limit is not None:
             statement += f" LIMIT {int(limit)}"
-        return [self._sighting(row) for row in self._execute(statement, values).fetchall()]
+        return [self._sighting(row) for row in self._read(statement, values)]
 
     @staticmethod
     def _sighting(row: tuple) -> Sighting:
@@ -264,9 +270,9 @@ class SQLStore(SightingStore):
     def features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Only the three columns, decoded at once (``find`` would parse every row's boxes and
         attributes and read its thumbnail: at 100,000 sightings about 3x slower)."""
-        rows = self._execute(
+        rows = self._read(
             "SELECT global_id, feature_count, feature FROM sightings WHERE global_id IS NOT NULL AND feature IS NOT NULL"
-        ).fetchall()
+        )
         sizes = {len(r[2]) for r in rows}
         if len(sizes) > 1:
             raise MtmcError(f"{self.where}: features of {len(sizes)} sizes ({sorted(s // 2 for s in sizes)}-d): more than one embedder's")
@@ -276,24 +282,24 @@ class SQLStore(SightingStore):
 
     def spans(self) -> list[tuple[int, str, float, float]]:
         """Only those four columns (``find`` would read every feature and thumbnail too)."""
-        rows = self._execute(
+        rows = self._read(
             "SELECT global_id, camera_name, first_s, last_s FROM sightings WHERE global_id IS NOT NULL "
             "ORDER BY first_s, camera, track"
-        ).fetchall()
+        )
         return [(int(g), str(c), float(a), float(b)) for g, c, a, b in rows]
 
     def recorded_embedder(self) -> dict[str, Any] | None | object:
         """The run's embedder part as the matcher recorded it (None: a motion-only run), or
         :data:`UNRECORDED` (a store written before it was recorded)."""
-        row = self._execute("SELECT value FROM meta WHERE name = 'embedder'").fetchone()
+        row = self._read("SELECT value FROM meta WHERE name = 'embedder'", one=True)
         return UNRECORDED if row is None else json.loads(row[0])
 
     def identities(self) -> int:
-        return int(self._execute("SELECT COUNT(DISTINCT global_id) FROM sightings").fetchone()[0])
+        return int(self._read("SELECT COUNT(DISTINCT global_id) FROM sightings", one=True)[0])
 
     def camera_names(self) -> list[str]:
-        return [r[0] for r in self._execute("SELECT DISTINCT camera_name FROM sightings ORDER BY camera_name").fetchall()]
+        return [r[0] for r in self._read("SELECT DISTINCT camera_name FROM sightings ORDER BY camera_name")]
 
     def rows(self) -> list[tuple]:
-        rows = self._execute(f"SELECT {', '.join(COLUMNS)} FROM sightings").fetchall()
+        rows = self._read(f"SELECT {', '.join(COLUMNS)} FROM sightings")
         return sorted((tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows), key=repr)

@@ -54,13 +54,17 @@ class Security:
 PLAINTEXT = Security()
 
 
-def matcher_socket(context: zmq.Context, bind: str, security: Security, hwm: int = 10000) -> zmq.Socket:
+def matcher_socket(
+    context: zmq.Context, bind: str, security: Security, hwm: int = 10000, max_message_bytes: int = -1
+) -> zmq.Socket:
     """The matcher's ROUTER, bound to ``bind``.
 
     No handover: a second connection presenting a routing id already connected is left unattached,
     so it can neither take the first one's acknowledgements nor cut it off (workers use a fresh id
-    per process, so a restarted worker is a new connection)."""
+    per process, so a restarted worker is a new connection). ``max_message_bytes``: ZeroMQ cuts a
+    peer whose message frame is larger, before holding it in memory (-1: no bound)."""
     socket = _socket(context, zmq.ROUTER, hwm)
+    socket.maxmsgsize = max_message_bytes
     _serve(socket, bind, security)
     return socket
 
