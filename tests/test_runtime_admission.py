@@ -15,7 +15,7 @@ import zmq
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.runtime.admission import Admission
 from mtmc.runtime.matcher import MatcherService
-from mtmc.transport.codec import Ack, Batch, Heartbeat, Preview, decode, encode
+from mtmc.transport.codec import Ack, Batch, Heartbeat, Preview, TrackletUpdate, decode, encode
 
 from helpers import synthetic_embedder
 
@@ -222,3 +222,80 @@ def test_a_mapping_naming_cameras_outside_the_run_is_one_clear_error(tmp_path, f
     with pytest.raises(MtmcError, match="c009, not cameras of this run"):
         MatcherService(config, tmp_path / "out", fresh=True).serve()
     assert (tmp_path / "out" / "matcher.journal").read_bytes() == b"a previous run"  # refused before clearing
+
+
+def _batch(camera: int, number: int, dim: int, track: int = 1, done: bool = False) -> Batch:
+    update = TrackletUpdate(camera, track, 0, 0, np.arange(1, 4), np.tile([10, 20, 30, 40], (3, 1)),
+                            np.arange(3) * 0.1, np.ones(dim, np.float32), 3, ended=True)  # fmt: skip
+    return Batch(camera, number, 1.0, 3, done=done, updates=(update,))
+
+
+def test_without_the_run_token_a_first_comer_cannot_take_a_camera(tmp_path, free_port, monkeypatch) -> None:
+    """Issue 32, point 2: under mtmc run (a run secret), an impostor that speaks first with a
+    well-formed batch 1 for c001 is refused and counted; the real worker's batch 1, with c001's
+    token, is the one applied; a worker's token does not open another camera."""
+    from mtmc.transport.tokens import RUN_SECRET_ENV, camera_token
+
+    secret = b"s" * 32
+    monkeypatch.setenv(RUN_SECRET_ENV, secret.hex())
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    service = MatcherService(_config(tmp_path, endpoint), tmp_path / "out", fresh=True)
+    thread, result = _serve(service)
+    context = zmq.Context()
+    impostor = _dealer(context, endpoint)
+    impostor.send(encode(_batch(1, 1, 5, track=99)))
+    impostor.send_multipart([b"x" * 16, encode(_batch(1, 1, 5, track=98))])  # a made-up token
+    impostor.send_multipart([camera_token(secret, "c002"), encode(_batch(1, 1, 5, track=97))])  # c002's token
+    assert _acks(impostor, 1.0) == []
+    real = _dealer(context, endpoint)
+    token = camera_token(secret, "c001")
+    real.send_multipart([token, encode(_batch(1, 1, 5))])
+    assert _acks(real, 5.0) == [Ack(1, 1)]
+    real.send_multipart([token, encode(Batch(1, 2, 2.0, 3, done=True))])
+    other = _dealer(context, endpoint)
+    other.send_multipart([camera_token(secret, "c002"), encode(Batch(2, 1, 2.0, 0, done=True))])
+    thread.join(10)
+    context.destroy(linger=0)
+    assert result["dropped"]["no_run_token"] == 3 and result["complete"]
+    rows = (tmp_path / "out" / "mot" / "c001.txt").read_text().splitlines()
+    assert len(rows) == 3 and all(int(line.split(",")[1]) > 0 for line in rows)  # the real track only
+    assert service.state.writer.tracklets == 1
+
+
+def test_a_batch_the_run_refuses_is_never_journaled_and_an_old_poisoned_journal_replays(tmp_path, free_port) -> None:
+    """Issue 32, point 1: a 3-d feature in a 5-d run is dropped (counted) before the journal, its
+    batch number kept so the camera goes on; a journal written before the check, holding such a
+    batch, replays with the batch's bad update skipped and counted instead of crashing."""
+    from mtmc.transport.journal import Journal
+
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    config = _config(tmp_path, endpoint)
+    service = MatcherService(config, tmp_path / "out", fresh=True)
+    thread, result = _serve(service)
+    context = zmq.Context()
+    worker = _dealer(context, endpoint)
+    worker.send(encode(_batch(1, 1, 3)))
+    worker.send(encode(_batch(1, 2, 5, track=2)))
+    worker.send(encode(Batch(1, 3, 2.0, 3, done=True)))
+    assert _acks(worker, 5.0)[-1] == Ack(1, 3)
+    worker.send(encode(Batch(2, 1, 2.0, 0, done=True)))
+    thread.join(10)
+    context.destroy(linger=0)
+    assert result["dropped"] == {"feature_length": 1} and result["complete"]
+    journal = Journal(tmp_path / "out" / "matcher.journal")
+    records = [decode(payload) for payload in journal.replay()]
+    journal.close()
+    assert [len(r.updates) for r in records if r.camera == 1] == [0, 1, 0]  # batch 1 kept, without its update
+    assert all(len(u.feature) == 5 for r in records for u in r.updates)
+
+    old = tmp_path / "old"  # the journal as the unchecked matcher wrote it
+    old.mkdir()
+    journal = Journal(old / "matcher.journal")
+    journal.append([encode(_batch(1, 1, 3)), encode(_batch(1, 2, 5, track=2)), encode(Batch(1, 3, 2.0, 3, done=True)),
+                    b"\x00not a message", encode(Batch(2, 1, 2.0, 0, done=True))])  # fmt: skip
+    journal.close()
+    again = MatcherService(config, old)
+    assert again.replay() == 5
+    assert again.state.finished and again.stats.dropped == {"replay_feature_length": 1, "replay_garbage": 1}
+    again.state.writer.close()
+    assert len((old / "mot" / "c001.txt").read_text().splitlines()) == 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -185,3 +186,26 @@ def test_a_corrupt_stretch_of_video_is_skipped_reported_and_the_run_is_incomplet
     frames = {int(line.split()[2]) for line in (tmp_path / "out" / "submission.txt").read_text().splitlines()
               if line.split()[0] == "1"}  # fmt: skip  (AI City rows: camera, id, frame, box...)
     assert max(frames) > FRAMES * 0.6  # frames after the corrupt stretch were tracked
+
+
+def test_a_camera_whose_stream_never_answers_fails_the_run(tmp_path, clips, free_port):
+    """Issue 32, point 3: beside a working camera, an RTSP camera that never answers makes the run
+    incomplete, exit 1, the camera under "failed" with its reason on the terminal, in status.json
+    and in scores.json (the order in which it was once reported done, its worker exiting after
+    the matcher, is tested in test_runtime_supervisor)."""
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    config = _config(tmp_path, clips, free_port, gt=tmp_path / "gt.txt")
+    text = config.read_text().replace(
+        f"  - {{id: c002, source: {clips['street-b']}}}", f"  - {{id: c002, source: 'rtsp://127.0.0.1:{dead}/x', give_up_s: 3}}"
+    )
+    config.write_text(text)
+    (tmp_path / "gt.txt").write_text("")
+    code, err = _finish(_start(config))
+    assert code == 1, err
+    assert "mtmc run: error: camera c002:" in err and f"127.0.0.1:{dead}" in err
+    status = json.loads((tmp_path / "out" / "status.json").read_text())
+    assert status["state"] == "incomplete" and not status["complete"] and list(status["failed"]) == ["c002"]
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert list(scores["incomplete"]["failed"]) == ["c002"]

@@ -28,6 +28,7 @@ from typing import IO, Any
 from mtmc.config import MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.runtime.lifeline import ENV as LIFELINE
+from mtmc.transport.tokens import CAMERA_TOKEN_ENV, RUN_SECRET_ENV, camera_token, new_run_secret
 
 USER_ERROR = 2  # the CLI's exit code for MtmcError
 
@@ -49,18 +50,23 @@ class Child:
     log: IO[str] | None = None
     reader: threading.Thread | None = None  # copies the process's stdout lines into ``lines``
 
+    env: dict[str, str] = field(default_factory=dict)  # added to the environment: run secrets, never argv
+
     def start(self, extra: list[str] | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.log is not None:  # a restart: the previous process's handle
             self.log.close()
         self.log = self.log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mtmc", *self.args, *(extra or [])],
+            self.command(extra or []),
             stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1, process_group=0,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", LIFELINE: str(os.getpid())},
+            env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1", LIFELINE: str(os.getpid())},
         )  # fmt: skip
         self.reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
         self.reader.start()
+
+    def command(self, extra: list[str]) -> list[str]:
+        return [sys.executable, "-m", "mtmc", *self.args, *extra]
 
     def _read(self, stream: IO[str]) -> None:
         for line in stream:
@@ -94,13 +100,15 @@ class Supervisor:
         threads = threads or max(1, (os.cpu_count() or 1) // max(1, len(config.cameras)))
         base = [str(config_path)]
         matcher_args = ["matcher", *base, "--out", str(out_dir), "--ready", *(["--mode", mode] if mode else [])]
-        self.matcher = Child("matcher", matcher_args, out_dir / "logs" / "matcher.log")
+        secret = new_run_secret()  # binds each camera to the worker started here (mtmc.transport.tokens)
+        self.matcher = Child("matcher", matcher_args, out_dir / "logs" / "matcher.log", env={RUN_SECRET_ENV: secret.hex()})
         self.workers = {
             c.id: Child(
                 c.id,
                 ["worker", *base, "--camera", c.id, "--state-dir", str(state), "--progress", "--threads", str(threads),
                  "--matcher", config.matcher.bind],
                 out_dir / "logs" / f"{c.id}.log",
+                env={CAMERA_TOKEN_ENV: camera_token(secret, c.id).hex()},
             )  # fmt: skip
             for c in config.cameras
         }
@@ -147,16 +155,27 @@ class Supervisor:
                 self._check_interrupt()
                 worker.start()
             self._watch(on_change)
+            self._let_workers_end()
         finally:
             self.stop()
         for worker in self.workers.values():  # a worker still draining when the matcher ended
             if worker.reader is not None:  # its process has ended: the last lines are on their way
                 worker.reader.join(timeout=5.0)  # at EOF at once; a loaded machine once took over 1 s
             self._read_lines(worker)
-            worker.outcome = worker.outcome or "done"
+            worker.outcome = worker.outcome or self._ended_as(worker)
         if on_change is not None:
             on_change(self)
         return {name: w.outcome or "done" for name, w in self.workers.items()}
+
+    def _let_workers_end(self, grace_s: float = 10.0) -> None:
+        """The matcher is done, so is every camera's last batch: let the workers exit on their own,
+        so that one which failed (its stream gave up after its last batch) says so by its exit code."""
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(
+            w.process is not None and w.process.poll() is None for w in self.workers.values()
+        ):
+            self._check_interrupt()
+            time.sleep(0.05)
 
     def _watch(self, on_change: Any) -> None:
         told_to_finish = False
@@ -208,6 +227,16 @@ class Supervisor:
         else:
             worker.restarts += 1
             worker.start()  # resumes from its checkpoint
+
+    @staticmethod
+    def _ended_as(worker: Child) -> str:
+        """A worker's outcome once the run is over: its own exit says, whichever ended first. The
+        matcher ends as soon as every camera sent its last batch, and a camera that failed (a
+        stream that never answered) sends one too before its worker exits with the error."""
+        code = worker.process.returncode if worker.process is not None else 0
+        if code == 0 or code in (-signal.SIGTERM, -signal.SIGKILL):  # stopped by us once the matcher was done
+            return "done"
+        return worker.last_error()
 
     @staticmethod
     def _read_lines(worker: Child) -> None:

@@ -26,6 +26,7 @@ from mtmc.errors import MtmcError
 from mtmc.runtime.emitter import TrackletEmitter
 from mtmc.transport.codec import Ack, Heartbeat, Preview, WireError, decode, encode
 from mtmc.transport.outbox import Outbox
+from mtmc.transport.tokens import worker_token_from_env
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,10 @@ class OutboxSender:
 
     def __init__(
         self, socket: Any, outbox: Outbox, camera: int, window: int, resend_s: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, token: bytes | None = None,
     ) -> None:  # fmt: skip
         self.socket, self.outbox, self.camera = socket, outbox, camera
+        self.token = token  # the run token sent before every message (mtmc.transport.tokens)
         self.window, self.resend_s, self.clock = window, resend_s, clock
         self.sent_through = outbox.acked_through
         self.waiting_since = clock()
@@ -95,7 +97,7 @@ class OutboxSender:
             if self.sent_through == self.outbox.acked_through:
                 self.waiting_since = self.clock()
             try:
-                self.socket.send(payload, zmq.NOBLOCK)
+                self._send(payload)
             except zmq.Again:  # no connection or the high-water mark: the outbox keeps it
                 break
             self.sent_through = number
@@ -105,9 +107,17 @@ class OutboxSender:
         import zmq
 
         try:
-            self.socket.send(payload, zmq.NOBLOCK)
+            self._send(payload)
         except zmq.Again:
             pass
+
+    def _send(self, payload: bytes) -> None:
+        import zmq
+
+        if self.token is None:
+            self.socket.send(payload, zmq.NOBLOCK)
+        else:
+            self.socket.send_multipart([self.token, payload], zmq.NOBLOCK)
 
 
 def _preview(camera: int, frame: Any, tracks: np.ndarray, width: int) -> Preview:
@@ -157,7 +167,10 @@ class Worker:
             log.warning("%s: resuming after frame %d (%d messages unacknowledged)", self.camera.id, resumed_from, len(self.outbox))
         context = zmq.Context()
         socket = worker_socket(context, self.endpoint, connection_id(self.camera.id), transport_security(self.config.security))
-        sender = OutboxSender(socket, self.outbox, self.camera.number, settings.window, settings.resend_s)
+        sender = OutboxSender(
+            socket, self.outbox, self.camera.number, settings.window, settings.resend_s,
+            token=worker_token_from_env(self.camera.id),
+        )  # fmt: skip
         live = is_stream_url(self.camera.source)
         wall_base = time.time() if live else 0.0  # live: the global clock is the wall
         last_frame = resumed_from
