@@ -14,3 +14,17 @@ class InputFormatError(MtmcError):
         self.path = path
         self.line = line
         self.reason = reason
+
+
+def write_failed(exc: OSError, path: object, what: str) -> MtmcError:
+    """``exc`` (a failed write, which often names no file: "[Errno 28] No space left on device") as
+    one line naming ``what`` and its ``path``, with the fix when the disk is full."""
+    import errno
+
+    reason = exc.strerror or str(exc)
+    fix = (
+        "; free space on that disk, then continue with mtmc run CONFIG --resume (nothing acknowledged is lost)"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        else ""
+    )
+    return MtmcError(f"cannot write {what} {path}: {reason}{fix}")

@@ -15,6 +15,7 @@ import zmq
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.runtime.admission import Admission
 from mtmc.runtime.matcher import MatcherService
+from mtmc.runtime.refusals import Refusals
 from mtmc.transport.codec import Ack, Batch, Heartbeat, Preview, TrackletUpdate, decode, encode
 
 from helpers import synthetic_embedder
@@ -299,3 +300,20 @@ def test_a_batch_the_run_refuses_is_never_journaled_and_an_old_poisoned_journal_
     assert again.state.finished and again.stats.dropped == {"replay_feature_length": 1, "replay_garbage": 1}
     again.state.writer.close()
     assert len((old / "mot" / "c001.txt").read_text().splitlines()) == 3
+
+
+def test_a_flood_from_made_up_cameras_costs_counters_not_log_lines(caplog) -> None:
+    """Issue 32, point 4: 20,000 heartbeats from distinct unknown camera numbers were one warning
+    line each; now a line per reason a minute, with the count of those not said."""
+    clock = [0.0]
+    admission = Admission({1: "c001"}, 5.0, refusals=Refusals(clock=lambda: clock[0]))
+    with caplog.at_level("WARNING"):
+        for camera in range(2, 20_002):
+            clock[0] += 0.001
+            assert admission.check(camera, b"peer", None, clock[0]) == "unknown_camera"
+        clock[0] += 60.0
+        admission.check(99_999, b"peer", None, clock[0])
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and admission.refused == {"unknown_camera": 20_001}
+    assert lines[0] == "a message for camera number 2, which is not in this run [unknown_camera]"
+    assert lines[1].startswith("a message for camera number 99999, which is not in this run [unknown_camera] (and 19,999 more")

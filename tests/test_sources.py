@@ -274,3 +274,45 @@ def test_stream_reconnects_with_backoff_then_gives_up(caplog):
     assert fake.sleeps[3] == 0.5
     assert sum(fake.sleeps[3:]) == pytest.approx(10)  # gave up 10 s after the last frame
     assert "reconnect attempt 1" in caplog.text
+
+
+def test_source_identity_tells_a_replaced_file_by_its_size_and_first_mib(tmp_path):
+    from mtmc.sources.identity import HEAD_BYTES, source_change, source_identity
+
+    video = tmp_path / "cam.mp4"
+    original = bytes(range(256)) * (HEAD_BYTES // 256 + 10)  # longer than the part hashed
+    video.write_bytes(original)
+    before = source_identity(video)
+    assert before is not None and before.kind == "file" and before.size == len(original)
+    assert source_identity(str(video)) == before and source_change(before, video) is None
+    video.write_bytes(original[:-1] + b"x")  # past the first MiB: same identity (the check is cheap)
+    assert source_change(before, video) is None
+    video.write_bytes(b"y" + original[1:])
+    assert source_change(before, video) == "same size, different content"
+    video.write_bytes(original + b"more")
+    assert source_change(before, video) == f"size {len(original)} -> {len(original) + 4} bytes"
+    assert source_change(before, "rtsp://cam.local/live") == "it was a file, it is now a stream URL"
+    assert source_change(before, tmp_path / "gone.mp4") is None  # opening it says "source not found"
+
+
+def test_source_identity_of_a_folder_and_a_stream(tmp_path):
+    from mtmc.sources.identity import source_change, source_identity
+
+    folder = tmp_path / "seq"
+    (folder / "img1").mkdir(parents=True)
+    for k in (1, 2, 3):
+        (folder / "img1" / f"{k:06d}.jpg").write_bytes(b"frame %d" % k)
+    before = source_identity(folder)
+    assert before is not None and before.kind == "folder" and before.size == 3
+    assert source_change(before, folder) is None
+    (folder / "img1" / "000001.jpg").write_bytes(b"frame 9")  # the first image replaced
+    assert source_change(before, folder) == "same number of images, other names or first image"
+    (folder / "img1" / "000001.jpg").write_bytes(b"frame 1")
+    (folder / "img1" / "000003.jpg").rename(folder / "img1" / "000004.jpg")
+    assert source_change(before, folder) == "same number of images, other names or first image"
+    (folder / "img1" / "000005.jpg").write_bytes(b"frame 5")
+    assert source_change(before, folder) == "3 -> 4 images"
+    video = tmp_path / "cam.mp4"
+    video.write_bytes(b"video")
+    assert source_change(before, video) == "it was an image folder, it is now a file"
+    assert source_identity("rtsp://cam.local/live") is None and source_identity("https://cam.local/x.m3u8") is None

@@ -1,6 +1,7 @@
 """A live worker restarted from its checkpoint numbers frames on from it (issue 17 follow-up):
 a reopened stream counts from 1 again, and skipping "frames already done" by that count would
-drop as many live frames as the worker had processed before its restart."""
+drop as many live frames as the worker had processed before its restart. A file's worker resumes
+only on the file it started (issue 32): a video replaced in between is refused."""
 
 from __future__ import annotations
 
@@ -60,3 +61,60 @@ def test_a_restarted_live_worker_numbers_frames_on_from_its_checkpoint(tmp_path,
         outbox.commit([], checkpoint=pickle.dumps(state))
         outbox.close()
     assert frames == [5, 10]
+
+
+def _run_without_matcher(config: MtmcConfig, state_dir, port: int) -> None:
+    """One worker run that ends, as after a crash, with its messages left in the outbox."""
+    with pytest.raises(MtmcError, match="did not acknowledge"):
+        worker_module.Worker(config.cameras[0], config, state_dir, f"tcp://127.0.0.1:{port}").run()
+
+
+def _outbox_contents(path) -> tuple[bytes | None, list[tuple[int, bytes]]]:
+    outbox = worker_module.Outbox(path)
+    try:
+        return outbox.checkpoint(), outbox.pending(0, 10_000)
+    finally:
+        outbox.close()
+
+
+def test_a_resumed_worker_refuses_a_video_replaced_since_its_checkpoint(tmp_path, monkeypatch, free_port) -> None:
+    video = tmp_path / "gate.mp4"
+    video.write_bytes(b"original video" * 100)
+    monkeypatch.setattr(worker_module, "build_parts", lambda *a: (_Stream(), _Detector(), _Tracker(), None))
+    config = MtmcConfig(cameras=[CameraConfig(id="gate", source=str(video))], worker={"drain_timeout_s": 0.1}, embedder=None)
+    state_dir = tmp_path / "state"
+    _run_without_matcher(config, state_dir, free_port)
+    kept = _outbox_contents(state_dir / "gate.outbox")
+    assert pickle.loads(kept[0])["frame"] == 5 and kept[1]
+
+    for replacement, change in [
+        (b"another video!" * 100, "same size, different content"),
+        (b"original video" * 101, "size 1400 -> 1414 bytes"),
+    ]:
+        video.write_bytes(replacement)
+        with pytest.raises(MtmcError) as refused:
+            worker_module.Worker(config.cameras[0], config, state_dir, f"tcp://127.0.0.1:{free_port}").run()
+        message = str(refused.value)
+        assert "\n" not in message and message.startswith(f"camera gate: {video} is not the source")
+        assert f"({change})" in message and "`mtmc run CONFIG` without --resume" in message
+        assert _outbox_contents(state_dir / "gate.outbox") == kept  # nothing computed is lost
+
+    video.write_bytes(b"original video" * 100)  # the original back: it resumes
+    _run_without_matcher(config, state_dir, free_port)
+
+
+def test_a_checkpoint_without_a_source_identity_still_resumes(tmp_path, monkeypatch, free_port) -> None:
+    """A checkpoint written before identities were kept resumes as before, unchecked."""
+    video = tmp_path / "gate.mp4"
+    video.write_bytes(b"original video")
+    monkeypatch.setattr(worker_module, "build_parts", lambda *a: (_Stream(), _Detector(), _Tracker(), None))
+    config = MtmcConfig(cameras=[CameraConfig(id="gate", source=str(video))], worker={"drain_timeout_s": 0.1}, embedder=None)
+    _run_without_matcher(config, tmp_path, free_port)
+    outbox = worker_module.Outbox(tmp_path / "gate.outbox")
+    state = pickle.loads(outbox.checkpoint())
+    assert state["source"] is not None
+    del state["source"]
+    outbox.commit([], checkpoint=pickle.dumps(state))
+    outbox.close()
+    video.write_bytes(b"another video!")
+    _run_without_matcher(config, tmp_path, free_port)

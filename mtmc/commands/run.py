@@ -20,7 +20,8 @@ videos/<camera>.mp4 (annotated with global ids), logs/. When the config names gr
 status.json says whether the results are whole. Ctrl-C or SIGTERM stops every process, marks the
 results partial and exits 130 / 143; `mtmc run CONFIG --resume` then continues from the journal and
 outboxes and ends with the results an uninterrupted run gives. Without --resume a run starts over.
-Exit 0: complete; 1: a camera failed or lost frames it could not read (listed, and in scores.json).
+Exit 0: complete; 1: a camera failed or lost frames it could not read (listed, and in scores.json);
+2: the run failed (status.json "failed", with the reason: a matcher that stopped, a full disk).
 """
 EPILOG = """\
 examples:
@@ -66,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
     handlers = {sig: signal.signal(sig, lambda signum, _: supervisor.interrupt(signum)) for sig in stops}
     try:
         outcomes = supervise_with_bars(supervisor, quiet=args.quiet)
+    except MtmcError as exc:  # the matcher stopped for good, or could not start: the run failed here
+        try:
+            write_status(out_dir, "failed", why=str(exc), resume=resume)
+        except MtmcError:
+            pass  # a full disk: the error below says what matters
+        _say_restarts(supervisor)
+        raise
     except Interrupted as exc:
         write_status(out_dir, "interrupted", why="mtmc run was interrupted: these results are partial", resume=resume)
         _say_restarts(supervisor)

@@ -13,6 +13,7 @@ from typing import IO
 
 import numpy as np
 
+from mtmc.errors import write_failed
 from mtmc.formats import aicity_lines, mot_lines
 from mtmc.match.files import ground_points
 from mtmc.match.geometry import GroundMap
@@ -44,20 +45,34 @@ class ResultWriter:
         self._open()
         n = len(tracklet.frames)
         rows = TrackRows(tracklet.frames, np.full(n, global_id), tracklet.boxes, camera=np.full(n, tracklet.camera))
-        self._submission.write(aicity_lines(rows, ground_points(rows, self.homographies)))
+        self._write(self._submission, aicity_lines(rows, ground_points(rows, self.homographies)))
         mot = self._mot.get(tracklet.camera)
         if mot is not None:
-            mot.write(mot_lines(rows))
+            self._write(mot, mot_lines(rows))
         self.tracklets += 1
         self.rows += n
 
     def flush(self) -> None:
         if self._submission is not None:
             for handle in (self._submission, *self._mot.values()):
-                handle.flush()
+                self._write(handle, None)
 
     def close(self) -> None:
         """Close the files (creating them, empty, when nothing was written)."""
         self._open()
         for handle in (self._submission, *self._mot.values()):
-            handle.close()
+            try:
+                handle.close()
+            except OSError as exc:
+                raise write_failed(exc, handle.name, "the results file") from None
+
+    @staticmethod
+    def _write(handle: IO[str], text: str | None) -> None:
+        """``text`` appended to ``handle`` (None: flushed); a failed write names the file."""
+        try:
+            if text is None:
+                handle.flush()
+            else:
+                handle.write(text)
+        except OSError as exc:
+            raise write_failed(exc, handle.name, "the results file") from None

@@ -9,16 +9,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mtmc.errors import write_failed
+
 NAME = "status.json"
 
 
 def write_status(out_dir: Path, state: str, **details: Any) -> Path:
-    """Replace the status atomically: ``state`` is running, interrupted, incomplete or complete."""
+    """Replace the status atomically: ``state`` is running, interrupted, incomplete, failed or complete."""
     path = Path(out_dir) / NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"state": state, "complete": state == "complete", **details}, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps({"state": state, "complete": state == "complete", **details}, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise write_failed(exc, path, "the run's status") from None
     return path
 
 

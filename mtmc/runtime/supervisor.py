@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +32,7 @@ from mtmc.runtime.lifeline import ENV as LIFELINE
 from mtmc.transport.tokens import CAMERA_TOKEN_ENV, RUN_SECRET_ENV, camera_token, new_run_secret
 
 USER_ERROR = 2  # the CLI's exit code for MtmcError
+TAIL_LINES = 40  # a child's last stderr lines kept in memory
 
 
 @dataclass
@@ -47,23 +49,28 @@ class Child:
     total: int | None = None
     lost: str | None = None  # the frames its source could not read, when any
     lines: queue.Queue = field(default_factory=queue.Queue)
-    log: IO[str] | None = None
     reader: threading.Thread | None = None  # copies the process's stdout lines into ``lines``
-
     env: dict[str, str] = field(default_factory=dict)  # added to the environment: run secrets, never argv
+    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))  # its last stderr lines
+    log_failed: str | None = None  # why its log could not be written, when it could not
+    _tee: threading.Thread | None = None  # copies its stderr into its log and ``tail``
 
     def start(self, extra: list[str] | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        if self.log is not None:  # a restart: the previous process's handle
-            self.log.close()
-        self.log = self.log_path.open("a", encoding="utf-8")
+        self.tail.clear()
+        try:
+            log: IO[str] | None = self.log_path.open("a", encoding="utf-8")
+        except OSError as exc:
+            log, self.log_failed = None, f"{self.log_path}: {exc.strerror or exc}"
         self.process = subprocess.Popen(
             self.command(extra or []),
-            stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1, process_group=0,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, process_group=0,
             env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1", LIFELINE: str(os.getpid())},
         )  # fmt: skip
         self.reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
         self.reader.start()
+        self._tee = threading.Thread(target=self._copy_stderr, args=(self.process.stderr, log), daemon=True)
+        self._tee.start()
 
     def command(self, extra: list[str]) -> list[str]:
         return [sys.executable, "-m", "mtmc", *self.args, *extra]
@@ -72,11 +79,29 @@ class Child:
         for line in stream:
             self.lines.put(line.rstrip("\n"))
 
+    def _copy_stderr(self, stream: IO[str], log: IO[str] | None) -> None:
+        """Its stderr into its log, line by line, and the last lines kept here: when the log cannot
+        be written (a full disk), its fatal error still reaches ``mtmc run``."""
+        for line in stream:
+            self.tail.append(line.rstrip("\n"))
+            if log is not None:
+                try:
+                    log.write(line)
+                    log.flush()
+                except OSError as exc:
+                    self.log_failed = f"{self.log_path}: {exc.strerror or exc}"
+                    log = None
+        if log is not None:
+            try:
+                log.close()
+            except OSError:
+                pass
+
     def last_error(self) -> str:
-        """The last line the process wrote to its log: the CLI's one-line error, or a traceback's end."""
-        if self.log is not None:
-            self.log.flush()
-        lines = [x for x in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()]
+        """The last line the process wrote to stderr: the CLI's one-line error, or a traceback's end."""
+        if self._tee is not None and self.process is not None and self.process.poll() is not None:
+            self._tee.join(timeout=5.0)  # it has ended: its last lines are on their way
+        lines = [x for x in self.tail if x.strip()]
         return lines[-1] if lines else f"exit code {self.process.returncode if self.process else '?'}"
 
 
@@ -125,7 +150,9 @@ class Supervisor:
         if self.interrupted is not None:
             raise Interrupted(self.interrupted)
 
-    def _start_matcher(self, fresh: bool) -> None:
+    def _start_matcher(self, fresh: bool, after: str | None = None) -> None:
+        """Start the matcher and wait until it holds its ports; ``after``: why it is started again
+        (it stopped mid-run), so that a failed restart is not told as a matcher that never started."""
         import json
 
         self.matcher.start(["--fresh"] if fresh else [])
@@ -136,7 +163,8 @@ class Supervisor:
                 line = self.matcher.lines.get(timeout=0.2)
             except queue.Empty:
                 if self.matcher.process.poll() is not None:
-                    raise MtmcError(f"the matcher did not start: {self.matcher.last_error()}") from None
+                    what = "did not start" if after is None else f"stopped ({after}) and did not start again"
+                    raise MtmcError(f"the matcher {what}: {self._matcher_said()}") from None
                 continue
             if line.startswith("{"):
                 self.dashboard = json.loads(line).get("dashboard")
@@ -167,6 +195,15 @@ class Supervisor:
             on_change(self)
         return {name: w.outcome or "done" for name, w in self.workers.items()}
 
+    def _matcher_said(self) -> str:
+        """The matcher's last stderr line, and where its log is (or why it could not be written)."""
+        where = (
+            f"its log could not be written: {self.matcher.log_failed}"
+            if self.matcher.log_failed
+            else f"see {self.matcher.log_path}"
+        )
+        return f"{self.matcher.last_error()} ({where})"
+
     def _let_workers_end(self, grace_s: float = 10.0) -> None:
         """The matcher is done, so is every camera's last batch: let the workers exit on their own,
         so that one which failed (its stream gave up after its last batch) says so by its exit code."""
@@ -188,9 +225,11 @@ class Supervisor:
                 if code == 0:
                     return
                 if code == USER_ERROR or self.matcher_restarts >= self.max_restarts:
-                    raise MtmcError(f"the matcher failed: {self.matcher.last_error()}")
+                    tried = f" (restarted {self.matcher_restarts} times)" if self.matcher_restarts else ""
+                    raise MtmcError(f"the matcher stopped{tried}: {self._matcher_said()}")
                 self.matcher_restarts += 1  # crashed, killed or stopped alone: never the end of the run
-                self._start_matcher(fresh=False)  # replays its journal; outboxes resend the rest
+                why = f"exit {code}" if code > 0 else f"killed by signal {-code}"
+                self._start_matcher(fresh=False, after=f"{why}: {self.matcher.last_error()}")  # replays its journal
                 told_to_finish = False
             if not told_to_finish and all(w.outcome for w in self.workers.values()):
                 if any(w.outcome != "done" for w in self.workers.values()):

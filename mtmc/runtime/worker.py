@@ -1,7 +1,8 @@
 """One camera's worker process: source -> detector -> (embedder) -> tracker -> (attributes) -> outbox -> matcher.
 
 Every ``update_every_s`` of video the worker commits, in one outbox transaction, the messages of
-that stretch and a checkpoint (tracker, emitter, frame number). So a worker killed at any moment
+that stretch and a checkpoint (tracker, emitter, frame number, the source's identity: a resumed
+worker refuses a video replaced since, :mod:`mtmc.sources.identity`). So a worker killed at any moment
 restarts from its last commit, recomputes the same frames to the same messages, and has never sent
 anything it cannot stand behind. Messages leave the outbox only when the matcher acknowledges them
 (go-back-N over a DEALER socket); the worker never waits for the matcher while frames come in.
@@ -24,6 +25,7 @@ from mtmc.camera import attributes_for_matcher, build_attributes, build_parts, e
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.runtime.emitter import TrackletEmitter
+from mtmc.sources.identity import source_change, source_identity
 from mtmc.transport.codec import Ack, Heartbeat, Preview, WireError, decode, encode
 from mtmc.transport.outbox import Outbox
 from mtmc.transport.tokens import worker_token_from_env
@@ -143,6 +145,30 @@ class Worker:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(state_dir / f"{camera.id}.outbox", max_bytes=int(config.worker.outbox_max_mb * 2**20))
 
+    def _checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint to resume from, None to start; refuses (outbox closed, untouched) one of
+        another mtmc version, or one taken from another file than the camera's source now."""
+        blob = self.outbox.checkpoint()
+        if blob is None:
+            return None
+        state: dict[str, Any] = pickle.loads(blob)
+        refusal = None
+        if state.get("version") != CHECKPOINT_VERSION:
+            refusal = f"{self.outbox.path}: checkpoint of another mtmc version (delete it to start the camera over)"
+        elif state.get("source") is not None and (change := source_change(state["source"], self.camera.source)):
+            # A single outbox cannot be deleted to start this camera over: the matcher has journaled
+            # what it sent, and would take the new file's first messages for those and drop them.
+            refusal = (
+                f"camera {self.camera.id}: {self.camera.source} is not the source this camera started from "
+                f"({change}), so it is not resumed: put the original back to resume, or start the whole run over "
+                f"with `mtmc run CONFIG` without --resume (this camera cannot start over alone: the matcher "
+                f"holds what it sent from the original)"
+            )
+        if refusal is not None:
+            self.outbox.close()
+            raise MtmcError(refusal)
+        return state
+
     def run(self, threads: int = 1, on_frame: Callable[[int, int | None], None] | None = None) -> WorkerReport:
         import zmq
 
@@ -152,16 +178,14 @@ class Worker:
 
         started = time.monotonic()
         settings = self.config.worker
+        state = self._checkpoint()  # before the models load: a refusal is said at once
+        identity = source_identity(self.camera.source)  # kept in every checkpoint
         source, detector, tracker, embedder = build_parts(self.camera, self.config, threads)
         classifier = build_attributes(self.config, threads)
         every = self.config.attributes.every if self.config.attributes is not None else 1
         emitter = TrackletEmitter(self.camera.number)
         resumed_from, done, lost_before = 0, False, []
-        blob = self.outbox.checkpoint()
-        if blob is not None:
-            state = pickle.loads(blob)
-            if state.get("version") != CHECKPOINT_VERSION:
-                raise MtmcError(f"{self.outbox.path}: checkpoint of another mtmc version (delete it to start the camera over)")
+        if state is not None:
             tracker, emitter, resumed_from, done = state["tracker"], state["emitter"], state["frame"], state["done"]
             lost_before = state.get("lost", [])
             log.warning("%s: resuming after frame %d (%d messages unacknowledged)", self.camera.id, resumed_from, len(self.outbox))
@@ -186,7 +210,7 @@ class Worker:
             batches = emitter.flush(self.outbox.next_number, done=final)
             state = {
                 "version": CHECKPOINT_VERSION, "tracker": tracker, "emitter": emitter, "frame": last_frame, "done": final,
-                "lost": lost(),
+                "lost": lost(), "source": identity,
             }  # fmt: skip
             self.outbox.commit([encode(b) for b in batches], checkpoint=pickle.dumps(state))
             messages += len(batches)

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from mtmc.errors import MtmcError
+from mtmc.errors import MtmcError, write_failed
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +126,12 @@ class Journal:
             if self._file.write(data) != len(data):
                 raise OSError(errno.ENOSPC, f"short write to {self.path}")
             os.fsync(self._file.fileno())
-        except OSError:
-            self._file.truncate(self.size_bytes)
-            raise
+        except OSError as exc:
+            try:
+                self._file.truncate(self.size_bytes)
+            except OSError:
+                pass  # the torn batch is cut on the next replay
+            raise write_failed(exc, self.path, "the journal") from None
         self.size_bytes += len(data)
         self.records += len(records)
 
