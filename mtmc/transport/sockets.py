@@ -54,6 +54,9 @@ class Security:
 PLAINTEXT = Security()
 
 
+MAX_SUBSCRIPTION_BYTES = 1024  # a subscription is one topic prefix; the live feed's are a few bytes
+
+
 def matcher_socket(
     context: zmq.Context, bind: str, security: Security, hwm: int = 10000, max_message_bytes: int = -1
 ) -> zmq.Socket:
@@ -72,8 +75,10 @@ def matcher_socket(
 def publisher_socket(
     context: zmq.Context, bind: str, security: Security = PLAINTEXT, hwm: int = 1000
 ) -> zmq.Socket:
-    """The live feed's PUB, bound to ``bind``; a slow subscriber loses messages, never stalls it."""
+    """The live feed's PUB, bound to ``bind``; a slow subscriber loses messages, never stalls it.
+    Subscribers send only their subscriptions (a topic each): a larger frame cuts them."""
     socket = _socket(context, zmq.PUB, hwm)
+    socket.maxmsgsize = MAX_SUBSCRIPTION_BYTES
     _serve(socket, bind, security)
     return socket
 
