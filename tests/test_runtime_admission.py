@@ -317,3 +317,26 @@ def test_a_flood_from_made_up_cameras_costs_counters_not_log_lines(caplog) -> No
     assert len(lines) == 2 and admission.refused == {"unknown_camera": 20_001}
     assert lines[0] == "a message for camera number 2, which is not in this run [unknown_camera]"
     assert lines[1].startswith("a message for camera number 99999, which is not in this run [unknown_camera] (and 19,999 more")
+
+
+def test_boxes_must_lie_in_the_frame_the_worker_said() -> None:
+    """Issue 32, point 1: a box outside the camera's frame (or of no size) is refused before the
+    journal; without a frame size (an older worker's journal) only absurd coordinates are."""
+    from mtmc.runtime.validation import BatchScreen
+
+    def batch(number: int, box: list[float], track: int, frame_size=(640, 480)) -> Batch:
+        update = TrackletUpdate(1, track, 0, 0, np.array([1]), np.array([box]), np.zeros(1), ended=True)
+        return Batch(1, number, 1.0, 1, updates=(update,), frame_size=frame_size)
+
+    screen = BatchScreen(feature_dim=0)
+    boxes = {
+        "inside": [10, 20, 30, 40], "over an edge": [620, 400, 60, 100], "left of it": [-50, 20, 40, 40],
+        "below it": [10, 480, 30, 40], "no width": [10, 20, 0, 40], "thrice its width": [0, 0, 1920, 100],
+    }  # fmt: skip
+    kept = {name: bool(screen.screen(batch(k + 1, box, k))[0].updates) for k, (name, box) in enumerate(boxes.items())}
+    assert kept == {"inside": True, "over an edge": True, "left of it": False, "below it": False,
+                    "no width": False, "thrice its width": False}  # fmt: skip
+    assert screen.refused == {"box": 4}
+    old = BatchScreen(feature_dim=0)  # no frame size said: any frame
+    assert old.screen(batch(1, [-50, 20, 40, 40], 1, None))[0].updates
+    assert not old.screen(batch(2, [1e6, 20, 40, 40], 2, None))[0].updates

@@ -155,7 +155,7 @@ def _acks(socket: zmq.Socket, timeout_s: float = 5.0) -> list[Ack]:
     return got
 
 
-def test_service_journals_acks_drops_bad_input_and_replays(tmp_path, free_port) -> None:
+def test_service_journals_acks_drops_bad_input_and_replays(tmp_path, free_port, caplog) -> None:
     endpoint = f"tcp://127.0.0.1:{free_port}"
     config = _config(tmp_path, "online", bind=endpoint)
     service = MatcherService(config, tmp_path / "out", fresh=True)
@@ -191,6 +191,7 @@ def test_service_journals_acks_drops_bad_input_and_replays(tmp_path, free_port) 
     assert not thread.is_alive()
     assert result["dropped"] == {"garbage": 2, "wrong_version": 1, "out_of_order": 1}
     assert result["disconnections"] >= 1
+    assert "a peer cut for a message over the 1,048,576-byte limit" in caplog.text  # said before any camera was done
     oversized.close(linger=0)
     first = sorted((tmp_path / "out" / "submission.txt").read_text().splitlines())
     assert len(first) == 2 * 3 * 10

@@ -26,6 +26,17 @@ def _stand_in(script: str):
     return lambda extra: [sys.executable, "-c", script]
 
 
+def _matcher_stops(supervisor: Supervisor, script: str) -> MtmcError:
+    """Run ``supervisor`` with a stand-in matcher (``script``) and workers that would run long: the
+    error the run stops with."""
+    supervisor.matcher.command = _stand_in(script)
+    for worker in supervisor.workers.values():
+        worker.command = _stand_in("import time; time.sleep(30)")
+    with pytest.raises(MtmcError) as error:
+        supervisor.run()
+    return error.value
+
+
 def test_a_camera_that_fails_after_the_matcher_ended_is_failed_not_done(tmp_path) -> None:
     """The matcher ends once every camera sent its last batch; a camera whose stream gave up sends
     one too, then exits with its error. Seen after the matcher's exit, it was once called done."""
@@ -54,17 +65,14 @@ def test_a_matcher_that_stops_mid_run_is_told_as_stopped_with_its_last_line(tmp_
     """It crashes once it served; its restart fails: not "the matcher did not start"."""
     marker = tmp_path / "started-once"
     supervisor = _supervisor(tmp_path)
-    supervisor.matcher.command = _stand_in(
+    error = _matcher_stops(
+        supervisor,
         f"import pathlib, sys, time; p = pathlib.Path({str(marker)!r})\n"
         "if p.exists(): print('OSError: [Errno 5] Input/output error', file=sys.stderr); sys.exit(1)\n"
         "p.touch(); print('{\"dashboard\": null}', flush=True); time.sleep(0.3)\n"
-        "print('Traceback (most recent call last):', file=sys.stderr); print('MemoryError', file=sys.stderr); sys.exit(1)"
+        "print('Traceback (most recent call last):', file=sys.stderr); print('MemoryError', file=sys.stderr); sys.exit(1)",
     )
-    for worker in supervisor.workers.values():
-        worker.command = _stand_in("import time; time.sleep(30)")
-    with pytest.raises(MtmcError) as error:
-        supervisor.run()
-    assert str(error.value) == (
+    assert str(error) == (
         "the matcher stopped (exit 1: MemoryError) and did not start again: OSError: [Errno 5] Input/output error "
         f"(see {tmp_path / 'out' / 'logs' / 'matcher.log'})"
     )
@@ -74,15 +82,12 @@ def test_a_matcher_that_stops_mid_run_is_told_as_stopped_with_its_last_line(tmp_
 def test_the_matchers_fatal_error_reaches_the_supervisor_when_its_log_cannot_be_written(tmp_path) -> None:
     supervisor = _supervisor(tmp_path)
     supervisor.matcher.log_path = Path("/dev/full")  # every write: No space left on device
-    supervisor.matcher.command = _stand_in(
+    error = _matcher_stops(
+        supervisor,
         READY + "; print('mtmc matcher: error: cannot write the journal /x/matcher.journal: No space left on device', "
-        "file=sys.stderr); sys.exit(2)"
+        "file=sys.stderr); sys.exit(2)",
     )
-    for worker in supervisor.workers.values():
-        worker.command = _stand_in("import time; time.sleep(30)")
-    with pytest.raises(MtmcError) as error:
-        supervisor.run()
-    assert str(error.value) == (
+    assert str(error) == (
         "the matcher stopped: mtmc matcher: error: cannot write the journal /x/matcher.journal: No space left on "
         "device (its log could not be written: /dev/full: No space left on device)"
     )

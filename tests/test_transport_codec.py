@@ -107,6 +107,9 @@ def test_heartbeat_ack_and_batch_round_trip() -> None:
     mark = decode(encode(Batch(camera=2, number=77, closed_s=-1.5, frames_done=300, done=True)))
     assert isinstance(mark, Batch) and mark.updates == ()
     assert (mark.camera, mark.number, mark.closed_s, mark.frames_done, mark.done) == (2, 77, -1.5, 300, True)
+    assert mark.frame_size is None
+    sized = decode(encode(Batch(camera=2, number=78, closed_s=0.0, frames_done=1, frame_size=(1920, 1080))))
+    assert sized.frame_size == (1920, 1080)
 
 
 def test_batch_keeps_many_updates_apart() -> None:
@@ -219,6 +222,11 @@ def test_wrong_version() -> None:
         ("a", {"colour": {"h": b"\x01", "v": b""}}),
         ("a", {"colour": {"h": b"\x00", "v": b"\x00\x3c"}}),
         ("a", [b"\x00\x3c"]),
+        ("fs", [0, 1080]),
+        ("fs", [1920]),
+        ("fs", [1920.0, 1080]),
+        ("fs", [70000, 1080]),
+        ("fs", "1920x1080"),
     ],
 )
 def test_malformed_batch(field: str, value: object) -> None:

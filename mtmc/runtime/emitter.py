@@ -84,6 +84,8 @@ class _Track:
 class TrackletEmitter:
     """``add`` every frame's tracker output; ``flush`` at each commit for the messages to send."""
 
+    frame_size: tuple[int, int] | None = None  # (width, height) of the frames seen (a class default: old checkpoints load)
+
     def __init__(self, camera: int) -> None:
         self.camera = camera
         self.frames_done = 0
@@ -107,6 +109,8 @@ class TrackletEmitter:
         this frame's detections (zero rows: not classified this frame); ``image``: the frame (BGR),
         for the tracks' thumbnails (None: none)."""
         attributes = attributes or {}
+        if image is not None:
+            self.frame_size = (int(image.shape[1]), int(image.shape[0]))
         classified = len(next(iter(attributes.values()))) if attributes else 0
         for row in np.asarray(tracks, np.float64).reshape(-1, 8):
             track = self._tracks.setdefault(int(row[4]), _Track())
@@ -195,6 +199,6 @@ class TrackletEmitter:
         last = len(chunks) - 1
         return [
             Batch(self.camera, first_number + k, self.promised if k == last else before, self.frames_done,
-                  done and k == last, tuple(chunk))  # fmt: skip
+                  done and k == last, tuple(chunk), self.frame_size)  # fmt: skip
             for k, chunk in enumerate(chunks)
         ]

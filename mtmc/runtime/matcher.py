@@ -579,10 +579,14 @@ class MatcherService:
         while self._monitor is not None and self._monitor.poll(0):
             self._monitor.recv_multipart(zmq.NOBLOCK)
             self.stats.disconnections += 1
+            finished = sum(1 for closed in self.state.closed.values() if closed == math.inf)
+            if self.stats.disconnections <= finished:  # as many as the workers that ended after their camera
+                log.info("a connection to the matcher ended (a worker done with its camera)")
+                continue
             self.refusals.add(
                 "disconnected",
-                f"a connection to the matcher ended: its peer left, or sent a message over the "
-                f"{self.max_bytes:,}-byte limit (set from worker.preview_width)",
+                f"a connection to the matcher ended before its camera was done: a worker that stopped, or a peer "
+                f"cut for a message over the {self.max_bytes:,}-byte limit (set from worker.preview_width)",
             )
 
     def _acknowledge(self, router: Any, unacked: dict[int, bytes], acked_at: dict[int, float], every_s: float) -> None:

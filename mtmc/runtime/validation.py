@@ -4,7 +4,7 @@ The codec (:func:`mtmc.transport.codec.decode`) checks that a message is well fo
 numbers, sizes, frames increasing within an update. What only the run knows is checked here: the
 feature has the length of the run's embedder (a 3-d feature from a stray process once crashed every
 restart of the matcher, replaying it from the journal), attributes are the ones the run's model
-sends, boxes have a positive size inside any frame, a track's new rows start where the matcher's
+sends, boxes have a positive size and lie in the camera's frame (its size as the worker says it), a track's new rows start where the matcher's
 copy ends and after its last frame, and an ended track gets no more rows.
 
 An update that fails is dropped and counted by reason; the batch keeps its number and progress
@@ -54,13 +54,17 @@ class BatchScreen:
         self.refused: Counter = Counter()
         self._tracks: dict[tuple[int, int], _Track] = {}
         self._ended: set[tuple[int, int]] = set()
+        self._frame_sizes: dict[int, tuple[int, int]] = {}  # camera -> (width, height), as its worker said last
 
     def screen(self, batch: Batch) -> tuple[Batch, Counter]:
         refusals: Counter = Counter()
         kept = []
+        if batch.frame_size is not None:
+            self._frame_sizes[batch.camera] = batch.frame_size
+        frame = self._frame_sizes.get(batch.camera)
         for update in batch.updates:
             key = (batch.camera, update.track)
-            reason = self._problem(update, key)
+            reason = self._problem(update, key, frame)
             if reason is not None:
                 refusals[reason] += 1
                 continue
@@ -77,7 +81,7 @@ class BatchScreen:
             batch = dataclasses.replace(batch, updates=tuple(kept))
         return batch, refusals
 
-    def _problem(self, update: TrackletUpdate, key: tuple[int, int]) -> str | None:
+    def _problem(self, update: TrackletUpdate, key: tuple[int, int], frame: tuple[int, int] | None) -> str | None:
         """The reason ``update`` is refused, or None."""
         if update.feature is not None:
             if self.feature_dim is None:
@@ -97,16 +101,24 @@ class BatchScreen:
         if new > 0:
             if int(update.frames[-new]) <= track.last_frame:
                 return "frames_backwards"
-            if not _boxes_fit(update.boxes[-new:]):
+            if not _boxes_fit(update.boxes[-new:], frame):
                 return "box"
         return None
 
 
-def _boxes_fit(boxes: np.ndarray) -> bool:
-    """(x, y, w, h) rows with a positive size, inside any frame (|x|, |y|, x + w, y + h within
-    :data:`MAX_COORDINATE`)."""
+def _boxes_fit(boxes: np.ndarray, frame: tuple[int, int] | None) -> bool:
+    """(x, y, w, h) rows with a positive size that lie in the camera's ``frame`` (width, height):
+    each overlaps it and is at most twice its size (a tracker's box may run over an edge). Without
+    a frame size (a journal of an older worker): inside any frame, |x|, |y|, x + w, y + h within
+    :data:`MAX_COORDINATE`."""
     if not len(boxes):
         return True
     sizes = boxes[:, 2:]
     corners = np.concatenate([boxes[:, :2], boxes[:, :2] + sizes], axis=1)
-    return bool((sizes > 0).all() and (np.abs(corners) <= MAX_COORDINATE).all())
+    if not ((sizes > 0).all() and (np.abs(corners) <= MAX_COORDINATE).all()):
+        return False
+    if frame is None:
+        return True
+    extent = np.array(frame, np.float64)
+    overlaps = (corners[:, :2] < extent) & (corners[:, 2:] > 0)
+    return bool(overlaps.all() and (sizes <= 2 * extent).all())

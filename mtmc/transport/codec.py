@@ -7,7 +7,8 @@ decodes with one ``np.frombuffer`` instead of 1280 Python floats.
 =================  ====  ===========================================================================
 message            kind  fields
 =================  ====  ===========================================================================
-``Batch``          bat   c camera, m number, cs closed_s, fd frames done, d done, and its updates
+``Batch``          bat   c camera, m number, cs closed_s, fd frames done, d done, fs [width, height]
+                         (optional), and its updates
                          column-wise: u <i8 x6, per update (track, seq, first row, rows, feature
                          count, ended); f frames <i4, b boxes <f4 x4, ts times <f8 (the updates'
                          rows one after another); x features <f2 (one per update whose count is
@@ -141,6 +142,18 @@ def thumbnail_problem(data: Any) -> str | None:
     return None
 
 
+MAX_FRAME_SIDE = 1 << 16  # pixels: no camera frame is wider or taller
+
+
+def _frame_size(value: Any) -> tuple[int, int]:
+    """(width, height): two ints in [1, :data:`MAX_FRAME_SIDE`]."""
+    if type(value) not in (list, tuple) or len(value) != 2 or any(type(side) is not int for side in value):
+        raise ValueError(f"frame_size must be [width, height] in pixels, got {value!r}")
+    if not all(1 <= side <= MAX_FRAME_SIDE for side in value):
+        raise ValueError(f"frame_size sides must lie in [1, {MAX_FRAME_SIDE}], got {list(value)}")
+    return (value[0], value[1])
+
+
 def _seconds(name: str, value: Any) -> float:
     """``value`` as a finite float (bools refused: they are ints to Python)."""
     real = int | float | np.integer | np.floating
@@ -242,7 +255,8 @@ class Batch:
     sent, in this batch or an earlier one. ``done``: the camera has ended.
 
     The matcher's online mode decides only behind the slowest camera's promise, so its decisions
-    do not depend on when messages happened to arrive.
+    do not depend on when messages happened to arrive. ``frame_size``: the camera's (width,
+    height) in pixels, against which the matcher checks the boxes (None: not said).
     """
 
     camera: int
@@ -251,11 +265,14 @@ class Batch:
     frames_done: int
     done: bool = False
     updates: tuple[TrackletUpdate, ...] = ()
+    frame_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("camera", "number", "frames_done"):
             object.__setattr__(self, name, _id(name, getattr(self, name)))
         object.__setattr__(self, "closed_s", _seconds("closed_s", self.closed_s))
+        if self.frame_size is not None:
+            object.__setattr__(self, "frame_size", _frame_size(self.frame_size))
         if not isinstance(self.done, bool | np.bool_):
             raise ValueError(f"done must be a bool, got {self.done!r}")
         object.__setattr__(self, "done", bool(self.done))
@@ -324,6 +341,8 @@ def encode(message: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
     if isinstance(message, Batch):
         body = {"k": "bat", "c": message.camera, "m": message.number, "cs": message.closed_s,
                 "fd": message.frames_done, "d": message.done, **_update_columns(message.updates)}  # fmt: skip
+        if message.frame_size is not None:
+            body["fs"] = list(message.frame_size)
     elif isinstance(message, Heartbeat):
         body = {
             "k": "hb",
@@ -501,9 +520,12 @@ def _decode_batch(body: dict) -> Batch:
         "frames_done": _count(body, "fd"),
         "done": _get(body, "d", bool),
         "updates": (),
+        "frame_size": None,
     }
     if not math.isfinite(fields["closed_s"]):
         raise WireError("malformed", f"closed_s must be a finite number of seconds, got {fields['closed_s']!r}")
+    if "fs" in body:
+        fields["frame_size"] = _frame_size(body["fs"])
     if not body.get("u") and not any(body.get(name) for name in ("f", "b", "ts", "x", "a")):
         return Batch._checked(fields)  # a progress mark alone, the commonest batch of a quiet camera
     # A batch holds a few updates: their table is checked in Python, where a numpy call per check
