@@ -18,6 +18,11 @@ journal first. It stops when every camera is done (exit 0, status.json "complete
 Ctrl-C it writes what it has, marks it partial (status.json "interrupted") and exits 143 / 130:
 started again, it replays its journal and continues. SIGUSR1 asks it to finish now with the
 cameras that ran (the results are final; exit 0).
+
+Every batch is checked against the run before it is journaled (feature length of the run's
+embedder, attributes, boxes in the frame, rows moving forward); what fails is dropped and counted.
+With MTMC_RUN_SECRET in its environment (mtmc run sets it), a message for a camera must carry
+that camera's token (workers given the same secret derive it); without it, no token is checked.
 """
 EPILOG = """\
 examples:

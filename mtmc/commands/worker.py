@@ -12,7 +12,12 @@ DESCRIPTION = """\
 Process the camera ID of CONFIG and push its tracklet updates to the matcher over ZeroMQ.
 Messages wait in an on-disk outbox (STATE/<camera>.outbox) until the matcher acknowledges them,
 together with a checkpoint: a worker that is stopped or killed resumes where it was when it runs
-again with the same state folder, and resends what was not acknowledged.
+again with the same state folder, and resends what was not acknowledged. A resumed camera refuses
+a source file replaced since its checkpoint.
+
+Run tokens: with MTMC_RUN_SECRET in its environment (the same as the matcher's) or
+MTMC_CAMERA_TOKEN (what mtmc run hands it), every message carries the camera's token, without
+which a matcher given the secret refuses it (README, "Who may speak for a camera").
 """
 EPILOG = """\
 examples:
