@@ -67,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
     handlers = {sig: signal.signal(sig, lambda signum, _: supervisor.interrupt(signum)) for sig in stops}
     try:
         outcomes = supervise_with_bars(supervisor, quiet=args.quiet)
-    except MtmcError as exc:  # the matcher stopped for good, or could not start: the run failed here
+    except Exception as exc:  # the matcher stopped for good, could not start, or a bug: the run failed here
+        why = str(exc) if isinstance(exc, MtmcError) else f"mtmc run itself failed: {type(exc).__name__}: {exc}"
         try:
-            write_status(out_dir, "failed", why=str(exc), resume=resume)
+            write_status(out_dir, "failed", why=why, resume=resume)
         except MtmcError:
             pass  # a full disk: the error below says what matters
         _say_restarts(supervisor)
