@@ -67,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
     handlers = {sig: signal.signal(sig, lambda signum, _: supervisor.interrupt(signum)) for sig in stops}
     try:
         outcomes = supervise_with_bars(supervisor, quiet=args.quiet)
+    except Interrupted as exc:
+        write_status(out_dir, "interrupted", why="mtmc run was interrupted: these results are partial", resume=resume)
+        _say_restarts(supervisor)
+        print(f"mtmc run: interrupted; the results in {out_dir} are partial. Continue with: {resume}", file=sys.stderr)
+        return exc.code
     except Exception as exc:  # the matcher stopped for good, could not start, or a bug: the run failed here
         why = str(exc) if isinstance(exc, MtmcError) else f"mtmc run itself failed: {type(exc).__name__}: {exc}"
         try:
@@ -75,11 +80,6 @@ def run(args: argparse.Namespace) -> int:
             pass  # a full disk: the error below says what matters
         _say_restarts(supervisor)
         raise
-    except Interrupted as exc:
-        write_status(out_dir, "interrupted", why="mtmc run was interrupted: these results are partial", resume=resume)
-        _say_restarts(supervisor)
-        print(f"mtmc run: interrupted; the results in {out_dir} are partial. Continue with: {resume}", file=sys.stderr)
-        return exc.code
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
