@@ -24,7 +24,7 @@ from mtmc.camera_names import ERROR_TYPE, assign_numbers, expand
 from mtmc.errors import MtmcError
 from mtmc.match.config import NamedCamera, TopologyConfig
 from mtmc.detect.defaults import DEFAULT_TRACKER, VEHICLE_DETECTOR, VEHICLE_EMBEDDER
-from mtmc.runtime.config import MatcherServiceConfig, SecurityConfig, WorkerConfig
+from mtmc.runtime.config import MatcherServiceConfig, PlacementConfig, SecurityConfig, WorkerConfig
 from mtmc.schema import PartConfig, StrictModel
 
 FormatName = Literal["auto", "mot", "aicity", "vatic", "detrac"]
@@ -66,6 +66,7 @@ class CameraConfig(NamedCamera):
     source: str = Field(description="video file, image folder, or rtsp:// / http:// URL")
     fps: float | None = Field(None, gt=0, description="subsample to this frame rate")
     give_up_s: float = Field(60.0, gt=0, description="streams: end the camera after this long without frames")
+    placement: PlacementConfig | None = Field(None, description="Ray: the node its worker runs on (labels, resources)")
 
 
 class OutputConfig(StrictModel):

@@ -58,6 +58,9 @@ def supervise_with_bars(supervisor: Any, quiet: bool, prefix: str = "") -> dict[
                     label += " done" if worker.outcome == "done" else " FAILED"
                 if worker.restarts:
                     label += f" (restarted {worker.restarts}x)"
+                waiting = getattr(worker.process, "waiting", None)  # a cluster with no node for it (yet)
+                if waiting and worker.outcome is None:
+                    label += f" ({waiting})"
                 progress.update(tasks[name], completed=worker.frame, total=worker.total, description=label)
                 if worker.outcome is not None:
                     progress.stop_task(tasks[name])  # its clock shows how long it ran

@@ -28,6 +28,7 @@ examples:
   mtmc run configs/demo.yaml
   mtmc run configs/demo.yaml --out runs/demo-offline --mode offline
   mtmc run configs/demo.yaml --resume        (after an interrupted run)
+  mtmc run city.yaml --ray auto              (on a Ray cluster: README "Many machines")
 """
 
 
@@ -40,6 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=["online", "offline"], help="override matcher.mode")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run (keep outboxes and journal)")
     p.add_argument("--no-video", action="store_true", help="skip the annotated videos")
+    p.add_argument(
+        "--ray", metavar="ADDRESS",
+        help="run the matcher and each camera as Ray actors on the cluster at ADDRESS (auto: this node's); "
+        "needs mtmc[ray]",
+    )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run, command="run")
 
@@ -59,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
     _check_sources(config_path, config)
     out_dir = Path(args.out).resolve() if args.out else config.output.dir
     writable_dir(out_dir, "output folder")
-    supervisor = Supervisor(config_path, config, out_dir, resume=args.resume, mode=args.mode)
+    launcher = None
+    if args.ray:
+        from mtmc.runtime.ray_launch import RayLauncher
+
+        launcher = RayLauncher(args.ray)
+    supervisor = Supervisor(config_path, config, out_dir, resume=args.resume, mode=args.mode, launcher=launcher)
     _say_what_happens_to(out_dir, supervisor.state_dir, args.resume)
     resume = f"mtmc run {args.config}" + (f" --out {args.out}" if args.out else "") + " --resume"
 
@@ -83,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+        supervisor.launcher.close()
     failed = {name: why for name, why in outcomes.items() if why != "done"}
     for name, why in failed.items():
         print(f"mtmc run: error: camera {name}: {why}", file=sys.stderr)

@@ -17,6 +17,18 @@ if TYPE_CHECKING:
     from mtmc.transport.sockets import Security
 
 
+class PlacementConfig(StrictModel):
+    """Where a process runs on a Ray cluster (``mtmc run --ray``; ignored on one machine): a node
+    whose Ray labels include ``labels`` (``ray start --labels='{"site": "north"}'``), or, where
+    labels are not used, one offering the custom ``resources``
+    (``ray start --resources='{"site-north": 4}'``)."""
+
+    labels: dict[str, str] = Field(default_factory=dict, description="node labels it needs, e.g. {site: north}")
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="custom resources it takes, e.g. {site-north: 1}"
+    )
+
+
 class WorkerConfig(StrictModel):
     update_every_s: float = Field(
         1.0, gt=0, description="video seconds between a camera's outbox commits (track updates, progress, checkpoint)"
@@ -40,6 +52,9 @@ class MatcherServiceConfig(MatcherConfig):
     )
     bind: str = Field("tcp://127.0.0.1:5555", description="where workers connect (ROUTER)")
     publish: str | None = Field("tcp://127.0.0.1:5556", description="live feed of global ids (PUB); null: none")
+    placement: PlacementConfig | None = Field(
+        None, description="Ray: the node it runs on (a node with persistent disk for the journal)"
+    )
     dashboard: int | None = Field(8765, ge=0, le=65535, description="web dashboard port (0: any free one; null: none)")
     batch: int = Field(2000, ge=1, description="messages journaled with one fsync, at most")
     ack_every_s: float = Field(

@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import IO, Any
 
 from mtmc.config import MtmcConfig
 from mtmc.errors import MtmcError
-from mtmc.runtime.lifeline import ENV as LIFELINE
+from mtmc.runtime.launch import Launcher, LocalLauncher, Placement, ProcessHandle
 from mtmc.transport.tokens import CAMERA_TOKEN_ENV, RUN_SECRET_ENV, camera_token, new_run_secret
 
 USER_ERROR = 2  # the CLI's exit code for MtmcError
@@ -37,72 +36,80 @@ TAIL_LINES = 40  # a child's last stderr lines kept in memory
 
 @dataclass
 class Child:
-    """One supervised process and what is known of it."""
+    """One supervised process and what is known of it; ``launcher`` says where it runs."""
 
     name: str
     args: list[str]
     log_path: Path
-    process: subprocess.Popen | None = None
+    launcher: Launcher = field(default_factory=LocalLauncher)
+    placement: Placement = field(default_factory=Placement)
+    process: ProcessHandle | None = None
     restarts: int = 0
     outcome: str | None = None  # None while running; "done" or the reason it failed
     frame: int = 0
     total: int | None = None
     lost: str | None = None  # the frames its source could not read, when any
-    lines: queue.Queue = field(default_factory=queue.Queue)
-    reader: threading.Thread | None = None  # copies the process's stdout lines into ``lines``
+    lines: queue.Queue = field(default_factory=queue.Queue)  # its stdout lines (progress, ready)
     env: dict[str, str] = field(default_factory=dict)  # added to the environment: run secrets, never argv
     tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))  # its last stderr lines
     log_failed: str | None = None  # why its log could not be written, when it could not
-    _tee: threading.Thread | None = None  # copies its stderr into its log and ``tail``
+    _log: IO[str] | None = None
 
     def start(self, extra: list[str] | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.tail.clear()
+        self._close_log()
         try:
-            log: IO[str] | None = self.log_path.open("a", encoding="utf-8")
+            self._log = self.log_path.open("a", encoding="utf-8")
         except OSError as exc:
-            log, self.log_failed = None, f"{self.log_path}: {exc.strerror or exc}"
-        self.process = subprocess.Popen(
-            self.command(extra or []),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, process_group=0,
-            env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1", LIFELINE: str(os.getpid())},
-        )  # fmt: skip
-        self.reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
-        self.reader.start()
-        self._tee = threading.Thread(target=self._copy_stderr, args=(self.process.stderr, log), daemon=True)
-        self._tee.start()
+            self._log, self.log_failed = None, f"{self.log_path}: {exc.strerror or exc}"
+        self.process = self.launcher.launch(
+            self.name, self.command(extra or []), self.env, self.placement, self.lines.put, self._stderr_line
+        )
 
     def command(self, extra: list[str]) -> list[str]:
         return [sys.executable, "-m", "mtmc", *self.args, *extra]
 
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.put(line.rstrip("\n"))
-
-    def _copy_stderr(self, stream: IO[str], log: IO[str] | None) -> None:
+    def _stderr_line(self, line: str) -> None:
         """Its stderr into its log, line by line, and the last lines kept here: when the log cannot
         be written (a full disk), its fatal error still reaches ``mtmc run``."""
-        for line in stream:
-            self.tail.append(line.rstrip("\n"))
-            if log is not None:
-                try:
-                    log.write(line)
-                    log.flush()
-                except OSError as exc:
-                    self.log_failed = f"{self.log_path}: {exc.strerror or exc}"
-                    log = None
+        self.tail.append(line)
+        log = self._log
+        if log is None:
+            return
+        try:
+            log.write(line + "\n")
+            log.flush()
+        except (OSError, ValueError) as exc:  # ValueError: closed by a restart meanwhile
+            if isinstance(exc, OSError):
+                self.log_failed = f"{self.log_path}: {exc.strerror or exc}"
+            self._log = None
+
+    def _close_log(self) -> None:
+        log, self._log = self._log, None
         if log is not None:
             try:
                 log.close()
             except OSError:
                 pass
 
+    def join_output(self, timeout: float = 5.0) -> None:
+        """Wait (up to ``timeout``) for the lines of a process that has ended: they are on their way."""
+        if self.process is not None and self.process.poll() is not None:
+            self.process.join_output(timeout)
+
     def last_error(self) -> str:
         """The last line the process wrote to stderr: the CLI's one-line error, or a traceback's end."""
-        if self._tee is not None and self.process is not None and self.process.poll() is not None:
-            self._tee.join(timeout=5.0)  # it has ended: its last lines are on their way
+        self.join_output()
         lines = [x for x in self.tail if x.strip()]
         return lines[-1] if lines else f"exit code {self.process.returncode if self.process else '?'}"
+
+
+def placement_of(settings: Any) -> Placement:
+    """A config's ``placement:`` (labels, resources) as the launcher reads it (None: anywhere)."""
+    if settings is None:
+        return Placement()
+    return Placement(dict(settings.labels), dict(settings.resources))
 
 
 class Interrupted(Exception):
@@ -119,25 +126,33 @@ class Supervisor:
     def __init__(
         self, config_path: Path, config: MtmcConfig, out_dir: Path, resume: bool = False,
         max_restarts: int = 3, threads: int | None = None, mode: str | None = None,
+        launcher: Launcher | None = None,
     ) -> None:  # fmt: skip
+        out_dir = Path(out_dir).resolve()  # children may run elsewhere (another node's working folder)
         self.config, self.out_dir, self.max_restarts, self.resume = config, out_dir, max_restarts, resume
         self.state_dir = state = out_dir / "state"
         threads = threads or max(1, (os.cpu_count() or 1) // max(1, len(config.cameras)))
-        base = [str(config_path)]
+        base = [str(Path(config_path).resolve())]
         matcher_args = ["matcher", *base, "--out", str(out_dir), "--ready", *(["--mode", mode] if mode else [])]
         secret = new_run_secret()  # binds each camera to the worker started here (mtmc.transport.tokens)
-        self.matcher = Child("matcher", matcher_args, out_dir / "logs" / "matcher.log", env={RUN_SECRET_ENV: secret.hex()})
+        self.launcher = launcher = launcher or LocalLauncher()
+        self.matcher = Child(
+            "matcher", matcher_args, out_dir / "logs" / "matcher.log", launcher,
+            placement_of(config.matcher.placement), env={RUN_SECRET_ENV: secret.hex()},
+        )  # fmt: skip
         self.workers = {
             c.id: Child(
                 c.id,
-                ["worker", *base, "--camera", c.id, "--state-dir", str(state), "--progress", "--threads", str(threads),
-                 "--matcher", config.matcher.bind],
+                ["worker", *base, "--camera", c.id, "--state-dir", str(state), "--progress", "--threads", str(threads)],
                 out_dir / "logs" / f"{c.id}.log",
+                launcher,
+                placement_of(c.placement),
                 env={CAMERA_TOKEN_ENV: camera_token(secret, c.id).hex()},
             )  # fmt: skip
             for c in config.cameras
         }
         self.dashboard: str | None = None
+        self._endpoint: str | None = None  # where workers reach the matcher (set once it runs)
         self.matcher_restarts = 0
         self.interrupted: int | None = None
 
@@ -175,25 +190,44 @@ class Supervisor:
         """Each camera's outcome ("done" or why it failed); ``on_change(self)`` after every poll.
 
         Raises ``Interrupted`` after ``interrupt``; any exception here stops every child first."""
+        for child in (self.matcher, *self.workers.values()):  # a placement no node has: said before anything starts
+            self.launcher.check_placement(child.name, child.placement)
         try:
             self._start_matcher(fresh=not self.resume)
             if not self.resume:  # the matcher holds the ports and has emptied its journal: a new run
                 shutil.rmtree(self.state_dir, ignore_errors=True)
             for worker in self.workers.values():
                 self._check_interrupt()
-                worker.start()
+                self._start_worker(worker)
             self._watch(on_change)
             self._let_workers_end()
         finally:
             self.stop()
         for worker in self.workers.values():  # a worker still draining when the matcher ended
-            if worker.reader is not None:  # its process has ended: the last lines are on their way
-                worker.reader.join(timeout=5.0)  # at EOF at once; a loaded machine once took over 1 s
+            worker.join_output(5.0)  # it has ended: its last lines are on their way (a loaded machine took over 1 s)
             self._read_lines(worker)
             worker.outcome = worker.outcome or self._ended_as(worker)
         if on_change is not None:
             on_change(self)
         return {name: w.outcome or "done" for name, w in self.workers.items()}
+
+    def _matcher_endpoint(self) -> str:
+        assert self.matcher.process is not None
+        self._endpoint = self.launcher.endpoint(self.matcher.process, self.config.matcher.bind)
+        return self._endpoint
+
+    def _start_worker(self, worker: Child) -> None:
+        """Start (or restart) a camera's worker, pointed at where the matcher is now."""
+        worker.start(["--matcher", self._endpoint or self._matcher_endpoint()])
+
+    def _redirect_workers(self) -> None:
+        """Restart the running workers towards the matcher's new address; each resumes from its
+        outbox, and the restart is not counted against it."""
+        for worker in self.workers.values():
+            if worker.outcome is None and worker.process is not None and worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+                worker.process.wait()
+                self._start_worker(worker)
 
     def _matcher_said(self) -> str:
         """The matcher's last stderr line, and where its log is (or why it could not be written)."""
@@ -229,7 +263,10 @@ class Supervisor:
                     raise MtmcError(f"the matcher stopped{tried}: {self._matcher_said()}")
                 self.matcher_restarts += 1  # crashed, killed or stopped alone: never the end of the run
                 why = f"exit {code}" if code > 0 else f"killed by signal {-code}"
+                before = self._endpoint
                 self._start_matcher(fresh=False, after=f"{why}: {self.matcher.last_error()}")  # replays its journal
+                if self._matcher_endpoint() != before:  # it moved (another node): the workers follow it
+                    self._redirect_workers()
                 told_to_finish = False
             if not told_to_finish and all(w.outcome for w in self.workers.values()):
                 if any(w.outcome != "done" for w in self.workers.values()):
@@ -265,7 +302,7 @@ class Supervisor:
             worker.outcome = worker.last_error()
         else:
             worker.restarts += 1
-            worker.start()  # resumes from its checkpoint
+            self._start_worker(worker)  # resumes from its checkpoint
 
     @staticmethod
     def _ended_as(worker: Child) -> str:

@@ -132,7 +132,7 @@ def _parameters(run_config: MtmcConfig, options: MiningOptions) -> dict[str, Any
     for camera in run_config.cameras:
         source = Path(camera.source)
         size = source.stat().st_size if source.is_file() else None
-        value = camera.model_dump(mode="json", exclude={"number"})
+        value = camera.model_dump(mode="json", exclude={"number", "placement"})
         if camera.number != aicity_number(camera.id):  # as before names were free: old caches stay valid
             value["number"] = camera.number
         cameras.append({**value, "bytes": size})
