@@ -278,3 +278,24 @@ def test_deployed_crops_are_the_ones_training_saw(data_dir):
         plain.append(float(embedder.embed_crops(linear[None])[0] @ trained) / float(np.linalg.norm(trained)))
     assert min(cosines) >= 0.999, cosines
     assert min(plain) < 0.99  # OpenCV's plain bilinear is measurably not what training saw
+
+
+def test_a_camera_of_the_default_parts_never_loads_torch(data_dir) -> None:
+    """Issue 33: a worker whose detector and embedder run on OpenVINO / ONNX Runtime does not import
+    torch (about 700 MB of memory): its parts built and one real frame detected, tracked, embedded."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys, cv2
+from mtmc.config import MtmcConfig, CameraConfig
+from mtmc.camera import build_parts, embed_for_tracker
+config = MtmcConfig(cameras=[CameraConfig(id="c001", source="{data_dir / 'videos' / 'street-a.mp4'}")])
+source, detector, tracker, embedder = build_parts(config.cameras[0], config, 1)
+frame = next(iter(source))
+detections = detector.detect_frame(frame.index, frame.image)
+tracker.update(detections, embed_for_tracker(embedder, tracker, frame.image, detections), frame.index)
+assert len(detections) and "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))[:5]
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -42,10 +42,12 @@ def resized_crops(
     """Boxes (N, >=4) x1y1x2y2 clipped to ``image`` and cut out resized to ``size`` (H, W): (M, H, W, 3)
     uint8 BGR, and which boxes they came from (N,) bool (a box empty once clipped has no crop).
 
-    ``antialias``: bilinear with antialiasing, torch's own kernel, so a worker's crop is the one
-    re-id training saw (``test_transforms``: torchvision ``Resize(antialias=True)`` on uint8); a plain
-    bilinear resize aliases far-shrunk vehicles and moves features (val mAP 96.9 against 97.7).
-    False: OpenCV's bilinear, for models fed that way (Open Model Zoo's)."""
+    ``antialias``: bilinear with antialiasing, so a worker's crop is the one re-id training saw
+    (``test_transforms``: torchvision ``Resize(antialias=True)`` on uint8); a plain bilinear resize
+    aliases far-shrunk vehicles and moves features (val mAP 96.9 against 97.7). Pillow's bilinear
+    filter is the kernel torch's antialiasing follows (on 200 real crops: at most 1 grey level apart,
+    mean 0.009), so a worker needs no torch for it (about 700 MB of memory). False: OpenCV's
+    bilinear, for models fed that way (Open Model Zoo's)."""
     import cv2
 
     height, width = size
@@ -56,12 +58,10 @@ def resized_crops(
     y1, y2 = (np.clip(v, 0, image.shape[0]).astype(int) for v in (y1, y2))
     valid = (x2 > x1) & (y2 > y1)
     if antialias:
-        import torch
-        from torch.nn.functional import interpolate
+        from PIL import Image
 
         def resize(crop: np.ndarray) -> np.ndarray:
-            pixels = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).unsqueeze(0)  # channels last in memory
-            return interpolate(pixels, size=(height, width), mode="bilinear", antialias=True)[0].permute(1, 2, 0).numpy()
+            return np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((width, height), Image.BILINEAR))
 
     else:
 
@@ -320,7 +320,7 @@ def reid_embedder(weights: str | Path, **options: Any) -> Embedder:
     from the file; ``options``: ``batch_size``, ``threads`` (and ``input_size`` to override)."""
     path = resolve_weights(weights)
     if path.suffix.lower() == ".onnx":
-        from mtmc.reid.export import onnx_model_info
+        from mtmc.reid.onnx_info import onnx_model_info
 
         info = onnx_model_info(path)
         return OnnxEmbedder(path, dim=info.feature_dim, **{"input_size": info.input_size, **options})
@@ -363,13 +363,9 @@ def feature_dim_of(name: str, **options: Any) -> int | None:
         path = resolve_weights(weights)
         if path.suffix.lower() != ".onnx":
             return None
-        import onnx  # the graph's header only: no session, no torch (mtmc.reid.export's reader needs both)
+        from mtmc.reid.onnx_info import onnx_model_info
 
-        model = onnx.load(str(path), load_external_data=False)
-        recorded = {item.key: item.value for item in model.metadata_props}.get("mtmc.feature_dim")
-        if recorded is not None:
-            return int(recorded)
-        return model.graph.output[0].type.tensor_type.shape.dim[-1].dim_value or None
+        return onnx_model_info(path).feature_dim
     except (MtmcError, OSError, ValueError, IndexError) as exc:
         log.info("embedder %s: feature length not known from its files (%s); the first feature fixes it", name, exc)
         return None

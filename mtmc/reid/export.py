@@ -26,22 +26,13 @@ from mtmc.errors import MtmcError
 from mtmc.reid.embedder import ONNX_INPUT, export_onnx
 from mtmc.reid.engine.checkpoint import ModelSpec, load_model
 from mtmc.reid.modeling import ReidModel
+from mtmc.reid.onnx_info import METADATA_PREFIX
 
 OPSET = 17
-METADATA_PREFIX = "mtmc."
 CHECK_BATCH = 3  # not the traced batch of 2, so the check also proves the batch axis is dynamic
 FP16_MIN_COSINE = 0.999
 FP16_MIN_ELEMENTS = 64  # smaller weights (norm epsilons, scalars) stay float32: no size to save
 FP16_MAX = 65504.0
-
-
-@dataclass(frozen=True)
-class OnnxModelInfo:
-    """What an exported file says about itself (from its metadata, else from its input shape)."""
-
-    model: str
-    input_size: tuple[int, int]
-    feature_dim: int
 
 
 @dataclass(frozen=True)
@@ -74,26 +65,6 @@ def onnx_session(path: str | Path, threads: int = 1):  # noqa: ANN201  (onnxrunt
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def onnx_model_info(path: str | Path) -> OnnxModelInfo:
-    """The model name, input size and feature size an exported file records; files exported by
-    other tools are read from their (fixed) input and output shapes."""
-    session = onnx_session(path)
-    metadata = session.get_modelmeta().custom_metadata_map
-    if METADATA_PREFIX + "input_size" in metadata:
-        height, width = (int(side) for side in metadata[METADATA_PREFIX + "input_size"].split(","))
-        return OnnxModelInfo(
-            metadata.get(METADATA_PREFIX + "model", ""),
-            (height, width),
-            int(metadata[METADATA_PREFIX + "feature_dim"]),
-        )
-    shape, output = session.get_inputs()[0].shape, session.get_outputs()[0].shape
-    if len(shape) != 4 or not all(isinstance(side, int) for side in (*shape[2:], output[-1])):
-        raise MtmcError(
-            f"{path}: input {shape} / output {output} are not a fixed (B, 3, H, W) -> (B, D) re-id model"
-        )
-    return OnnxModelInfo("", (shape[2], shape[3]), output[-1])
 
 
 def compare_with_torch(
