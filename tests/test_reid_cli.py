@@ -12,9 +12,8 @@ import mtmc.reid.modeling.meta_arch  # noqa: F401  (registers every model)
 from mtmc.cli import main
 from mtmc.commands.reid import model_summaries
 from mtmc.reid.engine import load_checkpoint
-from mtmc.reid.onnx_info import onnx_model_info
 from mtmc.reid.modeling import MODELS, build_model
-
+from mtmc.reid.onnx_info import onnx_model_info
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

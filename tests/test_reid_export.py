@@ -12,8 +12,8 @@ from mtmc.errors import MtmcError
 from mtmc.reid import build_embedder
 from mtmc.reid.engine import load_checkpoint, save_checkpoint
 from mtmc.reid.export import CHECK_BATCH, compare_with_torch, export_checkpoint, export_model
-from mtmc.reid.onnx_info import onnx_model_info
 from mtmc.reid.modeling import MODELS, build_model
+from mtmc.reid.onnx_info import onnx_model_info
 
 # The smallest variant of each model (ResNet18 backbones); a model not listed is built with its defaults.
 TINY_OPTIONS = {
