@@ -9,7 +9,7 @@ uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
 sync: uv
-	@$(UV) sync --frozen --quiet --compile-bytecode --extra ray
+	@$(UV) sync --frozen --quiet --compile-bytecode --extra train --extra ray
 
 test: sync
 	@$(UV) run --frozen pytest

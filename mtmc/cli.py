@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Modules of the optional extras (pyproject): a camera host runs without them (the lean install)
+OPTIONAL_MODULES = {
+    "torch": ("torch (re-id training, export, .pt weights, the Mask R-CNN detectors)", "train"),
+    "torchvision": ("torchvision (re-id training, the Mask R-CNN detectors)", "train"),
+    "ray": ("Ray (mtmc run --ray)", "ray"),
+}
+
+
 def quiet_native_logs() -> None:
     """OpenCV and FFmpeg print their own warnings for every failed stream open; mtmc says it once."""
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
@@ -78,6 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except MtmcError as exc:
         print(f"mtmc {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name not in OPTIONAL_MODULES:
+            raise
+        part, extra = OPTIONAL_MODULES[exc.name]
+        print(f"mtmc {args.command}: error: this needs {part}, not installed: pip install 'mtmc[{extra}]' "
+              f"(or uv sync --extra {extra})", file=sys.stderr)  # fmt: skip
         return 2
     except KeyboardInterrupt:
         print("mtmc: interrupted", file=sys.stderr)

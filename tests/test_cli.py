@@ -129,3 +129,38 @@ def test_run_summary_counts_vehicles_and_those_that_crossed_cameras(tmp_path):
     rows = ["1 7 1 0 0 10 10 -1 -1", "2 7 5 0 0 10 10 -1 -1", "1 8 2 0 0 10 10 -1 -1", "1 8 3 0 0 10 10 -1 -1"]
     (tmp_path / "s.txt").write_text("\n".join(rows) + "\n")
     assert summary(tmp_path / "s.txt") == "4 boxes on 2 cameras: 2 vehicles, 1 of them seen by more than one camera"
+
+
+def test_the_runtime_runs_without_torch_and_training_says_what_to_install(data_dir, tmp_path) -> None:
+    """Issue 33, the lean install: with torch and torchvision unimportable (as on a camera host
+    installed without mtmc[train]), `mtmc track` runs the default parts on a real clip, and a
+    command that needs torch says so in one line, exit 2."""
+    import subprocess
+    import sys
+
+    blocked = (
+        "import sys, runpy\n"
+        "class Lean:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'torchvision'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name.split('.')[0])\n"
+        "sys.meta_path.insert(0, Lean())\n"
+        "sys.argv = ['mtmc', *sys.argv[1:]]\n"
+        "runpy.run_module('mtmc', run_name='__main__')\n"
+    )
+    from helpers import short_clips
+
+    clip = short_clips(data_dir, tmp_path, 60)["street-b"]
+
+    def mtmc(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", blocked, *args], capture_output=True, text=True, timeout=600)
+
+    tracked = mtmc("track", str(clip), "-o", str(tmp_path / "tracks"))
+    assert tracked.returncode == 0, tracked.stderr[-2000:]
+    assert (tmp_path / "tracks").stat().st_size > 0  # MOTChallenge rows of the default parts
+    summary = mtmc("reid", "summary")
+    assert summary.returncode == 2
+    assert summary.stderr.strip().splitlines()[-1] == (
+        "mtmc reid: error: this needs torch (re-id training, export, .pt weights, the Mask R-CNN detectors), "
+        "not installed: pip install 'mtmc[train]' (or uv sync --extra train)"
+    )
