@@ -28,6 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from envs import ensure_env  # noqa: E402
+
+from mtmc.camera import skipped  # noqa: E402
 from track_detections import (  # noqa: E402
     CACHE_FILE,
     DETECTOR_DEFAULT_SCORE,
@@ -115,8 +117,10 @@ def run_ours(
     options: dict,
     detections: CachedDetections,
     embeddings: list[np.ndarray] | None = None,
+    every: int = 1,
 ) -> tuple[TrackRows, float]:
-    """Tracks of one of mtmc's trackers and its update time per frame (best of 3 runs)."""
+    """Tracks of one of mtmc's trackers and its update time per frame (best of 3 runs); ``every``:
+    detections on every N-th frame only (``detector.every``), the tracker carrying the others."""
     best = float("inf")
     for _ in range(3):
         tracker = build_tracker(registry_name, fps=detections.fps, **options)
@@ -124,7 +128,7 @@ def run_ours(
         for index, dets in enumerate(detections.per_frame, start=1):
             features = embeddings[index - 1] if embeddings is not None else None
             start = time.perf_counter()
-            out = tracker.update(dets, features, index)
+            out = tracker.carry(index) if skipped(index, every) else tracker.update(dets, features, index)
             seconds += time.perf_counter() - start
             outputs.append((index, out))
         best = min(best, seconds / len(detections.per_frame))
@@ -172,6 +176,11 @@ def main() -> None:
     parser.add_argument(
         "--ablation", action="store_true", help="also one row per appearance or motion option"
     )
+    parser.add_argument(
+        "--every", type=int, nargs="+", metavar="N",
+        help="only the default tracker (deepsort-bot, motion only) with detections on every N-th frame "
+        "(detector.every), one row per N",
+    )  # fmt: skip
     args = parser.parse_args()
     detections = pets09_detections()
     gt_path = PETS09_DIR / "gt" / "gt.txt"
@@ -184,12 +193,16 @@ def main() -> None:
     results: dict[str, tuple[TrackRows, float] | str] = {}
     embed_ms: dict[str, float] = {}
     ours = {**OURS, **(ABLATION if args.ablation else {})}
+    if args.every:
+        ours = {f"mtmc deepsort-bot every {n}": ("deepsort-bot", {}, None) for n in args.every}
+        args.ours = True
     for label, (registry_name, options, input_size) in ours.items():
         features = None
         if input_size is not None:
             cached = pets09_embeddings(input_size)
             features, embed_ms[label] = cached.per_frame, cached.seconds_per_frame * 1e3
-        results[label] = run_ours(registry_name, options, detections, features)
+        every = int(label.rsplit(" ", 1)[1]) if " every " in label else 1
+        results[label] = run_ours(registry_name, options, detections, features, every)
         write_mot(
             OUT_DIR / f"{label.replace(' ', '_').replace('(', '').replace(')', '')}.txt", results[label][0]
         )

@@ -55,7 +55,9 @@ def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> t
     from mtmc.track import build_tracker
 
     source = open_source(camera.source, fps=camera.fps, give_up_s=camera.give_up_s)
-    detector = build_detector(config.detector.name, **{"threads": threads, **detector_options(config, camera)})
+    options = detector_options(config, camera)
+    options.pop("every", None)
+    detector = build_detector(config.detector.name, **{"threads": threads, **options})
     detector.check_source(source)
     embedder = None
     if config.embedder is not None:
@@ -63,7 +65,29 @@ def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> t
 
         embedder = build_embedder(config.embedder.name, **{"threads": threads, **config.embedder.options()})
     tracker = build_tracker(config.tracker.name, **{"fps": source.output_fps, **config.tracker.options()})
+    if detector_every(config) > 1 and not hasattr(tracker, "carry"):
+        raise MtmcError(
+            f"detector.every: {detector_every(config)} needs a tracker that carries tracks over skipped frames; "
+            f"{config.tracker.name} does not (use a deepsort preset, or every: 1)"
+        )
     return source, detector, tracker, embedder
+
+
+def detector_every(config: MtmcConfig) -> int:
+    """``detector.every``: detect on every N-th frame, the tracker carrying its tracks between."""
+    every = config.detector.options().get("every", 1)
+    if type(every) is not int or every < 1:
+        raise MtmcError(f"detector.every must be an integer >= 1 (1: every frame), got {every!r}")
+    return every
+
+
+def skipped(frame: int, every: int) -> bool:
+    """Whether the detector skips ``frame`` (1-based): it runs on frames 1, 1 + every, ...; a rule
+    of the frame number alone, so a resumed worker detects on the same frames."""
+    return every > 1 and (frame - 1) % every != 0
+
+
+NO_DETECTIONS = np.zeros((0, 6), np.float32)
 
 
 PLACEHOLDERS = ("camera", "number", "source_dir")
@@ -137,9 +161,11 @@ class CameraPipeline:
         writer: TrackWriter,
         embedder: Any | None = None,
         annotator: VideoAnnotator | None = None,
+        every: int = 1,
     ) -> None:
         self.name, self.source, self.detector, self.tracker = name, source, detector, tracker
         self.writer, self.embedder, self.annotator = writer, embedder, annotator
+        self.every = every  # detect on every N-th frame (detector.every), the tracker carrying the others
 
     @classmethod
     def from_config(
@@ -166,6 +192,7 @@ class CameraPipeline:
             annotator=VideoAnnotator(where["video"], source.output_fps, label=camera.id)
             if where["video"]
             else None,
+            every=detector_every(config),
         )
 
     def run(self, on_frame: Callable[[int], None] | None = None) -> CameraReport:
@@ -175,13 +202,17 @@ class CameraPipeline:
         try:
             for frame in self.source:
                 t0 = time.perf_counter()
-                detections = self.detector.detect_frame(frame.index, frame.image)
-                t1 = time.perf_counter()
-                embeddings = None
-                if self.embedder is not None:
-                    embeddings = embed_for_tracker(self.embedder, self.tracker, frame.image, detections)
-                t2 = time.perf_counter()
-                tracks = self.tracker.update(detections, embeddings, frame.index)
+                if skipped(frame.index, self.every):
+                    t1 = t2 = t0
+                    tracks = self.tracker.carry(frame.index)
+                else:
+                    detections = self.detector.detect_frame(frame.index, frame.image)
+                    t1 = time.perf_counter()
+                    embeddings = None
+                    if self.embedder is not None:
+                        embeddings = embed_for_tracker(self.embedder, self.tracker, frame.image, detections)
+                    t2 = time.perf_counter()
+                    tracks = self.tracker.update(detections, embeddings, frame.index)
                 t3 = time.perf_counter()
                 self.writer.add(frame.index, frame.timestamp, tracks)
                 if self.annotator is not None:

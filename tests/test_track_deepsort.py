@@ -206,3 +206,33 @@ def test_a_frame_without_boxes_may_come_with_empty_embeddings(name):
     tracker.update(box, feature, 1)
     out = tracker.update(np.zeros((0, 6), np.float32), np.zeros((0, 8), np.float32), 2)
     assert out.shape == (0, 8)
+
+
+@pytest.mark.parametrize("name", ["deepsort", "deepsort-byte", "deepsort-bot"])
+def test_carried_frames_move_tracks_on_and_are_no_misses(name):
+    """detector.every (issue 33): on a frame the detector skips, a confirmed track is output where
+    its motion puts it (det_index -1) and keeps its id; skipped frames do not age it, so it outlives
+    more skipped frames than its max_age, and the next detection continues it."""
+    tracker = build_tracker(name, n_init=1, max_age=1)
+    for f in range(1, 6):  # a box moving 4 px a frame
+        tracker.update(dets(box(100 + 4 * f)), None, f)
+    (track_id,) = {int(row[4]) for row in tracker.update(dets(box(124)), None, 6)}
+    xs = []
+    for f in range(7, 10):  # three skipped frames, more than max_age
+        carried = tracker.carry(f)
+        assert carried.shape == (1, 8) and int(carried[0, 4]) == track_id and carried[0, 7] == -1
+        xs.append(float(carried[0, 0]))
+    assert xs[0] > 124 and xs == sorted(xs)  # moving on, not frozen
+    after = tracker.update(dets(box(100 + 4 * 10)), None, 10)
+    assert [int(row[4]) for row in after] == [track_id]
+
+
+def test_detector_every_needs_a_whole_number_and_a_tracker_that_carries():
+    from mtmc.camera import detector_every, skipped
+    from mtmc.config import CameraConfig, MtmcConfig
+
+    assert [f for f in range(1, 10) if not skipped(f, 3)] == [1, 4, 7]
+    assert not any(skipped(f, 1) for f in range(1, 5))
+    config = MtmcConfig(cameras=[CameraConfig(id="c001", source="x.mp4")], detector={"name": "openvino", "every": 0})
+    with pytest.raises(MtmcError, match=r"detector.every must be an integer >= 1 \(1: every frame\), got 0"):
+        detector_every(config)

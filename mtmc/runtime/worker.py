@@ -21,7 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from mtmc.camera import attributes_for_matcher, build_attributes, build_parts, embed_for_tracker
+from mtmc.camera import (
+    NO_DETECTIONS,
+    attributes_for_matcher,
+    build_attributes,
+    build_parts,
+    detector_every,
+    embed_for_tracker,
+    skipped,
+)
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.runtime.emitter import TrackletEmitter
@@ -183,6 +191,7 @@ class Worker:
         source, detector, tracker, embedder = build_parts(self.camera, self.config, threads)
         classifier = build_attributes(self.config, threads)
         every = self.config.attributes.every if self.config.attributes is not None else 1
+        every_nth = detector_every(self.config)
         emitter = TrackletEmitter(self.camera.number)
         resumed_from, done, lost_before = 0, False, []
         if state is not None:
@@ -226,11 +235,14 @@ class Worker:
                         elif frame.index <= resumed_from:  # a file replays its frames: skip those done
                             continue
                         time_s = self.camera.offset_s + wall_base + frame.timestamp
-                        detections = detector.detect_frame(frame.index, frame.image)
                         embeddings = None
-                        if embedder is not None:
-                            embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
-                        tracks = tracker.update(detections, embeddings, frame.index)
+                        if skipped(frame.index, every_nth):  # detector.every: the tracker carries its tracks
+                            detections, tracks = NO_DETECTIONS, tracker.carry(frame.index)
+                        else:
+                            detections = detector.detect_frame(frame.index, frame.image)
+                            if embedder is not None:
+                                embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
+                            tracks = tracker.update(detections, embeddings, frame.index)
                         alive = tracker.alive_ids() if hasattr(tracker, "alive_ids") else None
                         scores = None
                         if classifier is not None:

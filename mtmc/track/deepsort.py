@@ -208,6 +208,22 @@ class DeepSort:
         self._frames_seen += 1
         return self._output()
 
+    def carry(self, frame: int) -> np.ndarray:
+        """A frame the detector skipped (``detector.every``): every track moves on by its motion
+        model, and the confirmed tracks matched at the last detected frame are output where it puts
+        them (``det_index`` -1: a prediction, no detection); a skipped frame is no miss, so track
+        ages count detected frames only. DeepStream's inference interval does the same."""
+        shown = {t.track_id for t in self.tracks if t.state == CONFIRMED and t.time_since_update == 0}
+        self._predict()
+        for track in self.tracks:
+            track.time_since_update -= 1  # _predict counted the frame as a miss
+        carried = [t for t in self.tracks if t.track_id in shown]
+        if not carried:
+            return np.zeros((0, 8), np.float32)
+        boxes = self.kalman.to_xyxy(np.stack([t.mean for t in carried]))
+        extra = np.array([[t.track_id, t.score, t.cls, -1] for t in carried], dtype=np.float64)
+        return np.column_stack([boxes, extra]).astype(np.float32)
+
     def alive_ids(self) -> set[int]:
         """Ids of the tracks that may still output rows (confirmed, tentative or lost, not deleted):
         a track missing from this set has ended for good."""
