@@ -28,8 +28,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from envs import ensure_env  # noqa: E402
-
-from mtmc.camera import skipped  # noqa: E402
 from track_detections import (  # noqa: E402
     CACHE_FILE,
     DETECTOR_DEFAULT_SCORE,
@@ -39,6 +37,7 @@ from track_detections import (  # noqa: E402
 )
 from track_embeddings import pets09_embeddings  # noqa: E402
 
+from mtmc.camera import skipped  # noqa: E402
 from mtmc.formats import read_mot, write_mot  # noqa: E402
 from mtmc.metrics.evaluate import evaluate_sequence  # noqa: E402
 from mtmc.track import build_tracker  # noqa: E402
