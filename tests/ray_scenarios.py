@@ -64,7 +64,7 @@ def _journal_size(config: Path) -> int:
     return journal.stat().st_size if journal.is_file() else 0
 
 
-def _wait_for(condition, timeout: float = 120) -> None:
+def _wait_for(condition, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -123,7 +123,11 @@ def main() -> int:
         def grows() -> bool:
             return _journal_size(config) > grown[0] + 1500
 
-        _wait_for(grows)
+        try:
+            _wait_for(grows)
+        except TimeoutError:
+            run.kill()
+            raise TimeoutError(f"the run on the cluster never journaled anything: {run.communicate()[1][-3000:]}") from None
         ray.kill(_actor(ray, "mtmc-c001-"))
         grown[0] = _journal_size(config)
         _wait_for(grows)
@@ -148,4 +152,5 @@ def main() -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # loopback-only namespace: no token between nodes
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # under `make test` (uv run): no uv run on nodes
     raise SystemExit(main())

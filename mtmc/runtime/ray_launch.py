@@ -176,6 +176,10 @@ class RayLauncher:
         except ImportError:
             raise MtmcError("--ray needs Ray, an optional part: pip install 'mtmc[ray]' (or uv sync --extra ray)") from None
         self.ray = ray
+        # Ray >= 2.43 starts the workers of a driver launched by `uv run` through `uv run` too, with the
+        # working folder uploaded: a camera node would then resolve and install the project itself
+        # (and hang offline). The nodes run the installed mtmc (deploy/Containerfile) instead.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         if not ray.is_initialized():
             _check_answers(address)
             try:
