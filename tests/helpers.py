@@ -57,3 +57,20 @@ def synthetic_embedder(dim: int) -> dict:
     default = MtmcConfig().embedder
     calibration = load_manifest()[default.options()["weights"]].calibration
     return {"name": "onnx", "weights": "synthetic-features.onnx", "dim": dim, "calibration": calibration}
+
+
+def journal_size(config) -> int:
+    """Bytes in the matcher's journal of the run whose config is ``config`` (output dir ``out`` beside it)."""
+    journal = config.parent / "out" / "matcher.journal"
+    return journal.stat().st_size if journal.is_file() else 0
+
+
+def wait_for(condition, timeout: float = 120) -> None:
+    """Poll ``condition`` until it holds; TimeoutError after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the run never got there")
+        time.sleep(0.05)

@@ -59,19 +59,6 @@ def _result(process: subprocess.Popen, config: Path, timeout: float = 300) -> di
     }
 
 
-def _journal_size(config: Path) -> int:
-    journal = config.parent / "out" / "matcher.journal"
-    return journal.stat().st_size if journal.is_file() else 0
-
-
-def _wait_for(condition, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the run never got there")
-        time.sleep(0.05)
-
-
 def _actor(ray, prefix: str):
     """The live actor whose name starts with ``prefix`` (names carry a random part per start)."""
     for name in ray.util.list_named_actors():
@@ -82,7 +69,7 @@ def _actor(ray, prefix: str):
 
 def main() -> int:
     data_dir, work = Path(sys.argv[1]), Path(sys.argv[2])
-    from helpers import short_clips
+    from helpers import journal_size, short_clips, wait_for
 
     (work / "clips").mkdir(parents=True, exist_ok=True)
     clips = short_clips(data_dir, work / "clips", FRAMES)
@@ -121,19 +108,19 @@ def main() -> int:
         grown = [0]
 
         def grows() -> bool:
-            return _journal_size(config) > grown[0] + 1500
+            return journal_size(config) > grown[0] + 1500
 
         try:
-            _wait_for(grows)
+            wait_for(grows, 240)
         except TimeoutError:
             run.kill()
             raise TimeoutError(f"the run on the cluster never journaled anything: {run.communicate()[1][-3000:]}") from None
         ray.kill(_actor(ray, "mtmc-c001-"))
-        grown[0] = _journal_size(config)
-        _wait_for(grows)
+        grown[0] = journal_size(config)
+        wait_for(grows, 240)
         ray.kill(_actor(ray, "mtmc-matcher-"))
-        grown[0] = _journal_size(config)
-        _wait_for(grows)
+        grown[0] = journal_size(config)
+        wait_for(grows, 240)
         cluster.remove_node(north)
         time.sleep(4.0)  # c001 waits for a node with site: north
         cluster.add_node(num_cpus=1, labels={"site": "north"})

@@ -14,11 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import short_clips
+
+from helpers import journal_size, short_clips, wait_for
 
 FRAMES = 72
 
@@ -54,16 +54,6 @@ def _finish(process: subprocess.Popen, timeout: float = 240) -> tuple[int, str]:
     return process.returncode, err
 
 
-def _journal_size(config: Path) -> int:
-    journal = config.parent / "out" / "matcher.journal"
-    return journal.stat().st_size if journal.is_file() else 0
-
-
-def _wait_for(condition, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the run never got there"
-        time.sleep(0.05)
 
 
 def _children_of(pid: int) -> list[int]:
@@ -105,7 +95,7 @@ def reference(clips, tmp_path_factory) -> dict:
 
     settings = load_config(_config(folder, clips, port, gt=gt)).eval.model_copy(update={"pred": gt})
     scores, _ = score(settings)  # the AI City protocol's score of this very submission
-    return {"lines": lines, "gt": gt, "journal": _journal_size(config), "scores": json.loads(json.dumps(scores))}
+    return {"lines": lines, "gt": gt, "journal": journal_size(config), "scores": json.loads(json.dumps(scores))}
 
 
 @pytest.mark.parametrize(
@@ -117,15 +107,15 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, clips, fr
     config = _config(tmp_path, clips, free_port, gt=reference["gt"])
     process = _start(config)
     if when == "start":
-        _wait_for(lambda: (tmp_path / "out" / "status.json").is_file())  # the matcher is up
+        wait_for(lambda: (tmp_path / "out" / "status.json").is_file())  # the matcher is up
     else:
-        _wait_for(lambda: _journal_size(config) >= reference["journal"] // 2)
+        wait_for(lambda: journal_size(config) >= reference["journal"] // 2)
     children = _children_of(process.pid)
     assert children, "no child process seen"
     if how == signal.SIGKILL:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate(timeout=30)
-        _wait_for(lambda: not any(Path(f"/proc/{c}").exists() for c in children), timeout=30)  # no orphan
+        wait_for(lambda: not any(Path(f"/proc/{c}").exists() for c in children), timeout=30)  # no orphan
     else:
         process.send_signal(how)
         code, err = _finish(process, timeout=60)
@@ -135,10 +125,10 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, clips, fr
         status = json.loads((tmp_path / "out" / "status.json").read_text())
         assert status["state"] == "interrupted" and not status["complete"]
         assert not (tmp_path / "out" / "scores.json").exists()
-    journal = _journal_size(config)
+    journal = journal_size(config)
     code, err = _finish(_start(config, "--resume"))
     assert code == 0, err
-    assert _journal_size(config) >= journal  # continued, not started over
+    assert journal_size(config) >= journal  # continued, not started over
     assert _sorted_submission(config) == reference["lines"]
     scores = json.loads((tmp_path / "out" / "scores.json").read_text())
     assert scores == reference["scores"]
@@ -148,7 +138,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, clips, fr
 def test_a_matcher_stopped_alone_is_restarted_and_a_busy_port_keeps_the_old_run(tmp_path, clips, free_port, reference):
     config = _config(tmp_path, clips, free_port, gt=reference["gt"])
     process = _start(config)
-    _wait_for(lambda: _journal_size(config) >= reference["journal"] // 3)
+    wait_for(lambda: journal_size(config) >= reference["journal"] // 3)
     [matcher] = [p for p in _children_of(process.pid) if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[3] == b"matcher"]
     os.kill(matcher, signal.SIGTERM)
     code, err = _finish(process)
@@ -158,14 +148,14 @@ def test_a_matcher_stopped_alone_is_restarted_and_a_busy_port_keeps_the_old_run(
     # Another run while the port is taken: it fails before touching the finished run.
     import socket
 
-    journal = _journal_size(config)
+    journal = journal_size(config)
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the old run's TIME_WAIT
         squatter.bind(("127.0.0.1", free_port))
         squatter.listen()
         code, err = _finish(_start(config))
     assert code == 2 and "already in use" in err
-    assert _journal_size(config) == journal and _sorted_submission(config) == reference["lines"]
+    assert journal_size(config) == journal and _sorted_submission(config) == reference["lines"]
 
 
 def test_a_corrupt_stretch_of_video_is_skipped_reported_and_the_run_is_incomplete(tmp_path, clips, free_port):
