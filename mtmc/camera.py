@@ -55,9 +55,7 @@ def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> t
     from mtmc.track import build_tracker
 
     source = open_source(camera.source, fps=camera.fps, give_up_s=camera.give_up_s)
-    options = detector_options(config, camera)
-    options.pop("every", None)
-    detector = build_detector(config.detector.name, **{"threads": threads, **options})
+    detector = build_detector(config.detector.name, **{"threads": threads, **detector_options(config, camera)})
     detector.check_source(source)
     embedder = None
     if config.embedder is not None:
@@ -65,9 +63,10 @@ def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> t
 
         embedder = build_embedder(config.embedder.name, **{"threads": threads, **config.embedder.options()})
     tracker = build_tracker(config.tracker.name, **{"fps": source.output_fps, **config.tracker.options()})
-    if detector_every(config) > 1 and not hasattr(tracker, "carry"):
+    every = detector_every(config)
+    if every > 1 and not hasattr(tracker, "carry"):
         raise MtmcError(
-            f"detector.every: {detector_every(config)} needs a tracker that carries tracks over skipped frames; "
+            f"detector.every: {every} needs a tracker that carries tracks over skipped frames; "
             f"{config.tracker.name} does not (use a deepsort preset, or every: 1)"
         )
     return source, detector, tracker, embedder
@@ -99,6 +98,7 @@ def detector_options(config: MtmcConfig, camera: CameraConfig) -> dict[str, Any]
     (its video's folder), so one config serves every camera of a benchmark (AI City's
     ``{source_dir}/det/det_mask_rcnn.txt``)."""
     options = config.detector.options()
+    options.pop("every", None)  # the camera's loop reads it (detector_every), not the detector
     path = options.get("path")
     if config.detector.name != "file" or not isinstance(path, str) or "{" not in path:
         return options

@@ -243,8 +243,6 @@ def max_message_bytes(config: MtmcConfig) -> int:
     """The largest message the matcher's socket takes: a batch (the codec's bound) or a preview of
     ``worker.preview_width`` (its JPEG bounded by its pixels, as ``_preview_fits`` checks); a peer
     sending more is disconnected by ZeroMQ before the message is held in memory."""
-    from mtmc.transport.codec import MAX_MESSAGE_BYTES
-
     width = config.worker.preview_width
     return max(MAX_MESSAGE_BYTES, width * 2 * width + (64 << 10))
 
@@ -383,22 +381,22 @@ class MatcherService:
             try:
                 message = decode(payload)
             except WireError as exc:
-                self._skip(f"replay_{exc.reason}", f"journal record {self.replayed}: {exc}")
+                self._drop(f"replay_{exc.reason}", f"journal record {self.replayed}: {exc}")
                 continue
             if not isinstance(message, Batch) or message.camera not in self.names:
-                self._skip("replay_not_a_batch_of_the_run", f"journal record {self.replayed}: {type(message).__name__}")
+                self._drop("replay_not_a_batch_of_the_run", f"journal record {self.replayed}: {type(message).__name__}")
                 continue
             if message.number <= self.state.through[message.camera]:
-                self._skip("replay_duplicate", f"journal record {self.replayed}: camera {message.camera} batch {message.number} again")
+                self._drop("replay_duplicate", f"journal record {self.replayed}: camera {message.camera} batch {message.number} again")
                 continue
             message, refusals = self.state.screen.screen(message)
             for reason, count in refusals.items():
-                self._skip(f"replay_{reason}", f"journal record {self.replayed}: {count} update(s) of camera {message.camera}", count)
+                self._drop(f"replay_{reason}", f"journal record {self.replayed}: {count} update(s) of camera {message.camera}", count)
             self.state.apply(message, allow_gap=True)
         self._commit_store()
         return self.replayed
 
-    def _skip(self, reason: str, detail: str, count: int = 1) -> None:
+    def _drop(self, reason: str, detail: str, count: int = 1) -> None:
         self.stats.dropped[reason] += count
         self.refusals.add(reason, detail, count)
 
@@ -548,8 +546,7 @@ class MatcherService:
                     screened, refusals = self.state.screen.screen(message)
                     if refusals:  # journaled without what the run refuses, its number kept
                         for reason, count in refusals.items():
-                            self.stats.dropped[reason] += count
-                            self.refusals.add(reason, f"camera {self.names[message.camera]}: {count} update(s) in batch {message.number}", count)
+                            self._drop(reason, f"camera {self.names[message.camera]}: {count} update(s) in batch {message.number}", count)
                         message, payload = screened, encode(screened)
                     received.append((message, payload))
                     expected[message.camera] += 1

@@ -28,8 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mtmc.errors import MtmcError
-from mtmc.runtime.launch import LineSink, Placement
-from mtmc.runtime.lifeline import ENV as LIFELINE
+from mtmc.runtime.launch import LineSink, LocalProcess, Placement
 
 log = logging.getLogger(__name__)
 
@@ -39,34 +38,28 @@ KILLED = -9  # the exit code of a process whose actor died (its node lost, or ki
 
 
 class ProcessActor:
-    """Runs one command on the node Ray put it on (registered as a Ray actor class on first use)."""
+    """Runs one command on the node Ray put it on (registered as a Ray actor class on first use):
+    the same :class:`~mtmc.runtime.launch.LocalProcess` as on one machine, its lines kept until
+    the supervisor drains them."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self._lock = threading.Lock()
         self._out: list[str] = []
         self._err: list[str] = []
-        self.process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, process_group=0,
-            env={**os.environ, **env, "PYTHONUNBUFFERED": "1", LIFELINE: str(os.getpid())},
-        )  # fmt: skip
-        self._readers = [
-            threading.Thread(target=self._copy, args=(stream, lines), daemon=True)
-            for stream, lines in ((self.process.stdout, self._out), (self.process.stderr, self._err))
-        ]
-        for reader in self._readers:
-            reader.start()
+        self.process = LocalProcess(argv, env, self._keeper(self._out), self._keeper(self._err))
 
-    def _copy(self, stream: Any, lines: list[str]) -> None:
-        for line in stream:
+    def _keeper(self, lines: list[str]) -> LineSink:
+        def keep(line: str) -> None:
             with self._lock:
-                lines.append(line.rstrip("\n"))
+                lines.append(line)
+
+        return keep
 
     def drain(self) -> tuple[list[str], list[str], int | None]:
         """The lines written since the last call, and the exit code once it has ended (then every line)."""
         code = self.process.poll()
         if code is not None:
-            for reader in self._readers:
-                reader.join(5.0)
+            self.process.join_output(5.0)
         with self._lock:
             out, err = self._out[:], self._err[:]
             self._out.clear()

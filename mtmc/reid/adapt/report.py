@@ -36,11 +36,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             "| camera | frames | tracks | pseudo-identities | rejected | seconds |",
             "|---|---|---|---|---|---|",
         ]
-    for camera, item in ({} if crops else mining["cameras"]).items():
-        rejected = ", ".join(f"{reason} {count}" for reason, count in item["rejected"].items()) or "-"
-        lines.append(
-            f"| {camera} | {item['frames']} | {item['tracks']} | {item['identities']} | {rejected} | {item['seconds']} |"
-        )
+        for camera, item in mining["cameras"].items():
+            rejected = ", ".join(f"{reason} {count}" for reason, count in item["rejected"].items()) or "-"
+            lines.append(
+                f"| {camera} | {item['frames']} | {item['tracks']} | {item['identities']} | {rejected} | {item['seconds']} |"
+            )
     cached = " (read back from the cache)" if mining["cached"] else ""
     lines += [
         "",
