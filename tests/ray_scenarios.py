@@ -122,7 +122,7 @@ def main() -> int:
         grown[0] = journal_size(config)
         wait_for(grows, 240)
         cluster.remove_node(north)
-        time.sleep(4.0)  # c001 waits for a node with site: north
+        time.sleep(8.0)  # c001 waits for a node with site: north: the loss seen (2 s of health checks), then "waiting" said after 2 s pending
         cluster.add_node(num_cpus=1, labels={"site": "north"})
         results["ray"] = _result(run, config)
         results["ray_s"] = time.monotonic() - started
