@@ -40,7 +40,7 @@ from mtmc.transport.tokens import worker_token_from_env
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_VERSION = 3  # 3: the emitter keeps attribute sums
+CHECKPOINT_VERSION = 4  # 3: the emitter keeps attribute sums; 4: tracks keep the frame of their last feature
 MAX_RESEND_S = 30.0
 
 
@@ -241,7 +241,7 @@ class Worker:
                         else:
                             detections = detector.detect_frame(frame.index, frame.image)
                             if embedder is not None:
-                                embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
+                                embeddings = embed_for_tracker(embedder, tracker, frame.image, detections, frame.index)
                             tracks = tracker.update(detections, embeddings, frame.index)
                         alive = tracker.alive_ids() if hasattr(tracker, "alive_ids") else None
                         scores = None

@@ -45,6 +45,17 @@ Motion options (off in the presets above, on in ``deepsort-bot.yaml``):
   at once; later ones still need ``n_init`` matches.
 * ``freeze_lost_size`` (BoT-SORT): a track missed on the last frame is predicted with the
   velocities of its size terms (``a, h`` or ``w, h``) zeroed.
+
+Embedding less (off in the papers' presets, on in ``deepsort-bot.yaml``; issue 33):
+
+* ``reembed_seconds`` with ``fps``: a detection that clearly continues a confirmed track seen on
+  the last detected frame (IoU >= ``inherit_iou`` with its prediction, and no rival, another
+  track's prediction over the detection or another confident detection over the prediction,
+  overlapping by more than ``rival_ratio`` times that IoU) needs no new embedding to be associated: it inherits the track's last feature, so the appearance stages see
+  it exactly where motion alone leaves no doubt. Such a track is embedded again once its last
+  feature is this old, which keeps its gallery and the matcher's tracklet mean fed (a few crops a
+  second, each of a vehicle nobody overlaps). ``embedding_wanted(dets, frame)`` tells the caller
+  which rows to embed; an unembedded row is a zero row, and the tracker never stores it.
 """
 
 from __future__ import annotations
@@ -85,6 +96,9 @@ DEEPSORT_OPTIONS: dict[str, OptionRule] = {
     "kalman_xywh": OptionRule(bool),
     "confirm_first_frame": OptionRule(bool),
     "freeze_lost_size": OptionRule(bool),
+    "reembed_seconds": OptionRule(float, 0.0, optional=True),
+    "inherit_iou": UNIT,
+    "rival_ratio": UNIT,
 }
 # NSA Kalman: the noise covariance is scaled by 1 - score, floored so a score of 1 keeps some noise.
 NSA_MIN_SCALE = 0.05
@@ -112,14 +126,23 @@ class Track:
         self.state = TENTATIVE
         self.ema = ema
         self.features: deque[np.ndarray] = deque(maxlen=1 if ema is not None else budget)
+        self.feature_frame: int | None = None  # the frame of the last embedded crop
+        self._gallery: np.ndarray | None = None  # np.stack(features), kept until a feature is added
         if feature is not None:
             self.features.append(feature)
         self.score = 0.0
         self.cls = 0.0
         self.det_index = -1
 
+    def gallery(self) -> np.ndarray:
+        """(F, D) the features, stacked once per change rather than at every cost evaluation."""
+        if self._gallery is None:
+            self._gallery = np.stack(self.features)
+        return self._gallery
+
     def add_feature(self, feature: np.ndarray) -> None:
         """Into the gallery, or (``ema``) blended into the track's one feature and renormalised."""
+        self._gallery = None
         if self.ema is None or not self.features:
             self.features.append(feature)
             return
@@ -167,16 +190,41 @@ class DeepSort:
         self.confirm_high_only = options["confirm_high_only"]
         self.confirm_first_frame = options["confirm_first_frame"]
         self.freeze_lost_size = options["freeze_lost_size"]
+        self.reembed_frames: int | None = None
+        if options["reembed_seconds"] is not None:
+            if options["fps"] is None:
+                raise MtmcError("deepsort: reembed_seconds needs fps (the stream's frame rate)")
+            self.reembed_frames = max(1, round(options["reembed_seconds"] * options["fps"]))
+        self.inherit_iou = options["inherit_iou"]
+        self.rival_ratio = options["rival_ratio"]
+
+    def embedding_wanted(self, dets: np.ndarray, frame: int) -> np.ndarray:
+        """(N,) bool: the rows of ``dets`` whose embedding the next ``update`` uses: the appearance
+        candidates (score >= ``high_score``) less, with ``reembed_seconds``, those that clearly
+        continue a track whose last feature is younger than that."""
+        dets = np.asarray(dets, dtype=np.float32).reshape(-1, 6)
+        wanted = dets[:, 4] >= self.high_score
+        for d, k in enumerate(self._clear_continuations(dets)):
+            feature_frame = self.tracks[k].feature_frame if k >= 0 else None
+            if feature_frame is not None and frame - feature_frame < self.reembed_frames:
+                wanted[d] = False
+        return wanted
 
     def update(self, dets: np.ndarray, embeddings: np.ndarray | None, frame: int) -> np.ndarray:
-        """Advance one frame; ``frame`` is the source's frame number (not used for timing)."""
+        """Advance one frame; ``frame`` is the source's frame number (not used for timing). A zero
+        row of ``embeddings`` is a detection not embedded (see ``embedding_wanted``)."""
         dets = np.asarray(dets, dtype=np.float32).reshape(-1, 6)
+        embedded = np.zeros(len(dets), bool)
         if embeddings is not None:
             embeddings = np.asarray(embeddings, dtype=np.float32)
             if embeddings.ndim != 2 or len(embeddings) != len(dets):  # (0, D) for a frame without boxes is fine
                 embeddings = embeddings.reshape(len(dets), -1)
             norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+            embedded = norms[:, 0] > 0.0
             embeddings = embeddings / np.maximum(norms, 1e-12)
+            for d, k in enumerate(self._clear_continuations(dets)):
+                if k >= 0 and not embedded[d]:  # the association sees the track's own look there
+                    embeddings[d] = self.tracks[k].features[-1]
         self._predict()
         scores = dets[:, 4]
         measurements = self.kalman.from_xyxy(dets[:, :4])
@@ -197,13 +245,16 @@ class DeepSort:
             matched = {k for k, _ in low_matches}
             unmatched_tracks = [k for k in unmatched_tracks if k not in matched]
         noise_scales = self._occlusion_noise_scales(dets, matches)
+        def feature(d: int) -> np.ndarray | None:  # what a track keeps: only what was embedded here
+            return embeddings[d] if embeddings is not None and embedded[d] else None
+
         for (k, d), noise_scale in zip(matches, noise_scales):
-            self._update_track(self.tracks[k], dets[d], measurements[d], embeddings, d, noise_scale)
+            self._update_track(self.tracks[k], dets[d], measurements[d], feature(d), d, frame, noise_scale)
         for k in unmatched_tracks:
             self._mark_missed(self.tracks[k])
         for d in unmatched_high:
             if scores[d] >= self.new_track_score:
-                self._start_track(dets[d], measurements[d], embeddings, d)
+                self._start_track(dets[d], measurements[d], feature(d), d, frame)
         self.tracks = [t for t in self.tracks if t.state != DELETED]
         self._frames_seen += 1
         return self._output()
@@ -229,16 +280,42 @@ class DeepSort:
         a track missing from this set has ended for good."""
         return {t.track_id for t in self.tracks}
 
-    def _predict(self) -> None:
-        if not self.tracks:
-            return
+    def _clear_continuations(self, dets: np.ndarray) -> np.ndarray:
+        """(N,) index of the track each confident detection clearly continues, -1 where none or
+        ``reembed_seconds`` is off: read before this frame's prediction is applied, so that
+        ``embedding_wanted`` and ``update`` see the same."""
+        owner = np.full(len(dets), -1)
+        if self.reembed_frames is None or not self.tracks or not len(dets):
+            return owner
+        means, _ = self._predicted()
+        overlap = iou_matrix(self.kalman.to_xyxy(means), dets[:, :4].astype(np.float64))  # tracks x dets
+        confident = dets[:, 4] >= self.high_score
+        for d in np.flatnonzero(confident):
+            k = int(np.argmax(overlap[:, d]))
+            track = self.tracks[k]
+            if track.state != CONFIRMED or track.time_since_update != 0 or not track.features:
+                continue
+            if overlap[k, d] < self.inherit_iou:
+                continue
+            rivals = np.concatenate([np.delete(overlap[:, d], k), overlap[k, confident & (np.arange(len(dets)) != d)]])
+            if (rivals > self.rival_ratio * overlap[k, d]).any():
+                continue
+            owner[d] = k
+        return owner
+
+    def _predicted(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every track's Kalman prediction for the next frame (means, covariances), not applied."""
         means = np.stack([t.mean for t in self.tracks])
         if self.freeze_lost_size:
             # BoT-SORT: a track missed on the last frame keeps its size (the velocities of the
             # state's last two values, a, h or w, h, are zeroed) while its centre keeps moving
             means[[t.time_since_update > 0 for t in self.tracks], 6:8] = 0.0
-        covariances = np.stack([t.covariance for t in self.tracks])
-        means, covariances = self.kalman.predict(means, covariances)
+        return self.kalman.predict(means, np.stack([t.covariance for t in self.tracks]))
+
+    def _predict(self) -> None:
+        if not self.tracks:
+            return
+        means, covariances = self._predicted()
         for track, mean, covariance in zip(self.tracks, means, covariances):
             track.mean, track.covariance = mean, covariance
             track.time_since_update += 1
@@ -281,9 +358,8 @@ class DeepSort:
         def cost(tracks: list[int], detections: list[int]) -> np.ndarray:
             result = np.full((len(tracks), len(detections)), INFEASIBLE)
             for row, k in enumerate(tracks):
-                gallery = self.tracks[k].features
-                if gallery:
-                    similarity = np.stack(gallery) @ embeddings[detections].T
+                if self.tracks[k].features:
+                    similarity = self.tracks[k].gallery() @ embeddings[detections].T
                     result[row] = 1.0 - similarity.max(axis=0)
             return result
 
@@ -343,8 +419,9 @@ class DeepSort:
         track: Track,
         det: np.ndarray,
         measurement: np.ndarray,
-        embeddings: np.ndarray | None,
+        feature: np.ndarray | None,
         index: int,
+        frame: int,
         noise_scale: float = 1.0,
     ) -> None:
         if self.nsa_kalman:
@@ -352,8 +429,9 @@ class DeepSort:
         track.mean, track.covariance = self.kalman.update(
             track.mean, track.covariance, measurement, noise_scale
         )
-        if embeddings is not None:
-            track.add_feature(embeddings[index])
+        if feature is not None:
+            track.add_feature(feature)
+            track.feature_frame = frame
         track.hits += 1
         track.time_since_update = 0
         track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
@@ -365,11 +443,12 @@ class DeepSort:
             track.state = DELETED
 
     def _start_track(
-        self, det: np.ndarray, measurement: np.ndarray, embeddings: np.ndarray | None, index: int
+        self, det: np.ndarray, measurement: np.ndarray, feature: np.ndarray | None, index: int, frame: int
     ) -> None:
         mean, covariance = self.kalman.initiate(measurement)
-        feature = embeddings[index] if embeddings is not None else None
         track = Track(self._next_id, mean, covariance, feature, self.nn_budget, self.feature_ema)
+        if feature is not None:
+            track.feature_frame = frame
         track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
         if self.n_init <= 1 or (self.confirm_first_frame and self._frames_seen == 0):
             track.state = CONFIRMED

@@ -1,0 +1,97 @@
+"""Embedding less (issue 33): Deep SORT asks for the crops whose association is in doubt, plus one
+per track every ``reembed_seconds``; a clear continuation inherits its track's feature."""
+
+import numpy as np
+import pytest
+
+from mtmc.camera import embed_for_tracker
+from mtmc.errors import MtmcError
+from mtmc.runtime.emitter import TrackletEmitter
+from mtmc.track import build_tracker
+
+
+def box(x: float, y: float = 100.0, score: float = 0.9, w: float = 40.0, h: float = 30.0) -> list[float]:
+    return [x, y, x + w, y + h, score, 0.0]
+
+
+def dets(*boxes: list[float]) -> np.ndarray:
+    return np.array(boxes, dtype=np.float32).reshape(-1, 6)
+
+
+class CountingEmbedder:
+    """A stand-in embedder: one fixed unit feature per box, and a count of the crops it saw."""
+
+    dim = 4
+
+    def __init__(self) -> None:
+        self.crops = 0
+
+    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        self.crops += len(boxes)
+        return np.tile(np.array([1.0, 0.0, 0.0, 0.0], np.float32), (len(boxes), 1))
+
+
+def drive(tracker, frames: int, boxes_at, embedder: CountingEmbedder) -> list[np.ndarray]:
+    image = np.zeros((480, 640, 3), np.uint8)
+    outputs = []
+    for frame in range(1, frames + 1):
+        detections = boxes_at(frame)
+        embeddings = embed_for_tracker(embedder, tracker, image, detections, frame)
+        outputs.append(tracker.update(detections, embeddings, frame))
+    return outputs
+
+
+def test_a_clear_track_is_embedded_once_per_reembed_period_and_keeps_its_id():
+    tracker = build_tracker("deepsort-bot", fps=10.0, reembed_seconds=0.5)  # every 5 frames
+    embedder = CountingEmbedder()
+    outputs = drive(tracker, 20, lambda f: dets(box(100 + 2 * f)), embedder)
+    # Frames 1-4 embedded (new, then tentative until confirmed at frame 3, then the first inherits
+    # only once the track was matched on a confirmed frame), then one crop every 5 frames.
+    assert embedder.crops < 20 // 2
+    assert {float(out[0, 4]) for out in outputs if len(out)} == {1.0}
+    track = tracker.tracks[0]
+    assert 20 - track.feature_frame < 5
+    assert len(track.features) == embedder.crops  # inherited features are never stored
+
+
+def test_without_reembed_every_confident_box_is_embedded():
+    tracker = build_tracker("deepsort-bot", fps=10.0, reembed_seconds=None)
+    embedder = CountingEmbedder()
+    drive(tracker, 12, lambda f: dets(box(100 + 2 * f), box(400, score=0.3)), embedder)
+    assert embedder.crops == 12  # the confident box every frame, never the low-score one
+
+
+def test_a_rival_box_makes_the_association_ambiguous_and_embedded():
+    tracker = build_tracker("deepsort-bot", fps=10.0, reembed_seconds=10.0)
+    embedder = CountingEmbedder()
+    drive(tracker, 6, lambda f: dets(box(100 + 2 * f), box(300)), embedder)
+    before = embedder.crops
+    # Another vehicle drives into the first one's box: both are embedded while they overlap.
+    wanted = tracker.embedding_wanted(dets(box(114), box(126)), 7)
+    assert wanted.tolist() == [True, True]
+    assert tracker.embedding_wanted(dets(box(114), box(300)), 7).tolist() == [False, False]
+    assert embedder.crops == before
+
+
+def test_a_not_embedded_row_is_never_stored_or_averaged():
+    tracker = build_tracker("deepsort-bot", fps=10.0, n_init=1, reembed_seconds=1.0)
+    emitter = TrackletEmitter(1)
+    feature = np.array([[0.0, 1.0, 0.0, 0.0]], np.float32)
+    tracks = tracker.update(dets(box(100)), feature, 1)
+    emitter.add(1, 0.1, tracks, feature, tracker.alive_ids())
+    assert not tracker.embedding_wanted(dets(box(102)), 2).any()
+    tracks = tracker.update(dets(box(102)), np.zeros((1, 4), np.float32), 2)  # inherited: same id
+    emitter.add(2, 0.2, tracks, np.zeros((1, 4), np.float32), tracker.alive_ids())
+    assert tracks[:, 4].tolist() == [1.0]
+    assert len(tracker.tracks[0].features) == 1 and tracker.tracks[0].feature_frame == 1
+    (batch,) = emitter.flush(1, done=True)
+    (update,) = batch.updates
+    assert update.feature_count == 1
+    np.testing.assert_allclose(update.feature / np.linalg.norm(update.feature), feature[0], atol=1e-6)
+
+
+def test_reembed_seconds_needs_fps():
+    with pytest.raises(MtmcError, match="reembed_seconds needs fps"):
+        build_tracker("deepsort-bot", reembed_seconds=0.3, fps=None, max_age_seconds=None)
+    with pytest.raises(MtmcError, match="rival_ratio"):
+        build_tracker("deepsort-bot", fps=10.0, rival_ratio=2.0)
