@@ -11,7 +11,8 @@ the same tracklets. Parts (``PARTS``):
 - ``old``: YOLOX-Nano (score >= 0.1) + ``glamor-adapted-street-a`` (the defaults before issue 16);
 - ``new``: ``configs/demo.yaml``'s: vehicle-detection-0202 + ``glamor-mobilenetv2-2cam``;
 - ``imagenet``: vehicle-detection-0202 + ImageNet MobileNetV2 features;
-- ``new-detector`` / ``new-embedder``: one of the two new parts with the other old one.
+- ``new-detector`` / ``new-embedder``: one of the two new parts with the other old one;
+- ``new-all-boxes``: the new parts embedding every confident box on every frame (before issue 33).
 
 With ``--attributes EVERY`` (default 5; 0: off) the workers also classify vehicle colour and type
 (every EVERY frames per track) and each ``--metadata GAMMA`` (default 0.1) adds replays whose cosine
@@ -49,6 +50,8 @@ PARTS: dict[str, dict[str, Any]] = {
     # one part changed at a time: which of the two moves the score
     "new-detector": {"detector": NEW_DETECTOR, "embedder": OLD_EMBEDDER},
     "new-embedder": {"detector": OLD_DETECTOR, "embedder": NEW_EMBEDDER},
+    # issue 33: the new parts with every confident box embedded (the tracker's reembed_seconds off)
+    "new-all-boxes": {"tracker": {"name": "deepsort-bot", "reembed_seconds": None}},
 }
 
 

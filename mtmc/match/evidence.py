@@ -43,7 +43,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import betaln
 
 # A run's co-occurring pairs needed before they rescale its calibration. The scale is one mean
 # (known-negative distances vary by ~20 %, so ten pin it to ~6 %), and it should come before the
@@ -59,8 +58,10 @@ _GRID = np.linspace(0.0, 2.0, 2001)  # cosine distances at which an appearance L
 
 def beta_logpdf(x: np.ndarray, a: float, b: float) -> np.ndarray:
     """log of the Beta(a, b) density at ``x`` in (0, 1): scipy.stats' value, without its per-call
-    checks (the matcher calls this on every refit)."""
-    return (a - 1) * np.log(x) + (b - 1) * np.log1p(-x) - betaln(a, b)
+    checks (the matcher calls this on every refit) or scipy itself (camera workers import this
+    module through the run config, and scipy.special alone is tens of MB of their memory)."""
+    log_beta = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+    return (a - 1) * np.log(x) + (b - 1) * np.log1p(-x) - log_beta
 
 
 def logit(p: float) -> float:

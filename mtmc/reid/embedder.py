@@ -179,6 +179,7 @@ class OnnxEmbedder(Embedder):
         # Idle pool threads sleep instead of spinning: on two shared cores spinning threads steal
         # time from the detector and other workers (embeds ran about 2x faster under load this way).
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session_options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(
             str(resolve_weights(path)), session_options, providers=["CPUExecutionProvider"]
         )
