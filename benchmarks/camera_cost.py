@@ -3,7 +3,8 @@
 Runs ``mtmc run`` with the default parts (vehicle-detection-0202, ``glamor-mobilenetv2-2cam``,
 ``deepsort-bot``), the matcher online, no video or dashboard, on 1, 2, ... cameras that each read a
 real clip sampled at ``--fps`` (``cameras[].fps``: what a live camera set to that rate delivers),
-the clips taken in turn from ``--clips``. Every worker runs as fast as it can; a camera is kept
+the clips taken in turn from ``--clips``, each played back to back until it lasts ``--seconds``
+(written once with OpenCV; a short clip would leave the models' loading a large share of the time). Every worker runs as fast as it can; a camera is kept
 live when it processed its frames at least at ``--fps`` (frames over the worker's own wall time,
 from its log; model loading included, so the rate is a little below the steady one), so a machine keeps N cameras live when the slowest of N does.
 While they run, every worker's resident memory is sampled from ``/proc`` (peak and median).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -59,16 +61,36 @@ def worker_rss_mb() -> dict[int, float]:
     return sizes
 
 
-def run_cameras(count: int, clips: list[str], fps: float, out: Path) -> dict[str, object]:
-    cameras = [
-        {"id": f"cam{i + 1}", "source": str(VIDEOS / f"{clips[i % len(clips)]}.mp4"), "fps": fps}
-        for i in range(count)
-    ]
+def looped(clip: Path, seconds: float, out: Path) -> Path:
+    """``clip`` played back to back until it lasts ``seconds`` (vehicles jump at each seam: this
+    measures cost, not tracking)."""
+    import cv2
+
+    path = out / f"{clip.stem}-{seconds:g}s.mp4"
+    if path.is_file():
+        return path
+    out.mkdir(parents=True, exist_ok=True)
+    capture = cv2.VideoCapture(str(clip))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    frames = []
+    while (frame := capture.read()[1]) is not None:
+        frames.append(frame)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for index in range(max(len(frames), round(seconds * fps))):
+        writer.write(frames[index % len(frames)])
+    writer.release()
+    return path
+
+
+def run_cameras(count: int, clips: list[Path], fps: float, out: Path) -> dict[str, object]:
+    cameras = [{"id": f"cam{i + 1}", "source": str(clips[i % len(clips)]), "fps": fps} for i in range(count)]
     config = {
         "cameras": cameras,
         "matcher": {"bind": f"tcp://127.0.0.1:{free_port()}", "dashboard": None, "publish": None},
         "output": {"dir": str(out), "video": False},
     }
+    out.parent.mkdir(parents=True, exist_ok=True)
     path = out.parent / f"{out.name}.yaml"
     path.write_text(yaml.safe_dump(config))
     samples: list[float] = []
@@ -116,6 +138,8 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], metavar="N")
     parser.add_argument("--clips", nargs="+", default=["street-a", "street-b", "detrac-intersection"],
                         help="clip stems under ../shared/data/videos, used in turn")  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=60.0, help="each clip played back to back to at least this long")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="run in DIR and keep the runs' outputs and logs")
     args = parser.parse_args()
     print(
         f"default parts, cameras at {args.fps:g} fps from {', '.join(args.clips)} in turn; {len(__import__('os').sched_getaffinity(0))} cores"
@@ -124,9 +148,11 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     kept = 0
-    with tempfile.TemporaryDirectory(prefix="mtmc-camera-cost-") as scratch:
+    scratch = args.keep or Path(tempfile.mkdtemp(prefix="mtmc-camera-cost-"))
+    try:
+        clips = [looped(VIDEOS / f"{clip}.mp4", args.seconds, scratch / "clips") for clip in args.clips]
         for count in args.cameras:
-            r = run_cameras(count, args.clips, args.fps, Path(scratch) / f"run{count}")
+            r = run_cameras(count, clips, args.fps, scratch / f"run{count}")
             rates = r["rates"]
             live = min(rates) >= args.fps
             kept = count if live else kept
@@ -136,6 +162,9 @@ def main() -> None:
             )
             if not live:
                 break
+    finally:
+        if args.keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
     print(f"kept live at {args.fps:g} fps: {kept} camera(s) on this machine")
 
 

@@ -76,7 +76,7 @@ def run(
             dets = detect.detect(frame.image)
             t1 = time.perf_counter()
             if embed is not None:
-                embeddings = embed_for_tracker(embed, tracker, frame.image, dets, frame.index)
+                embeddings = embed_for_tracker(embed, tracker, frame.image, dets)
                 crops += int(np.any(embeddings, axis=1).sum())
             t2 = time.perf_counter()
             tracks = tracker.update(dets, embeddings, frame.index)

@@ -90,7 +90,7 @@ def track(
     for index, boxes in enumerate(detections, start=1):
         embeddings = None
         if features is not None:
-            wanted = tracker.embedding_wanted(boxes, index)
+            wanted = tracker.embedding_wanted(boxes)
             embeddings = np.where(wanted[:, None], features[index - 1], 0.0)
             crops += int(wanted.sum())
         out = tracker.update(boxes, embeddings, index)

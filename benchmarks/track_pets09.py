@@ -130,7 +130,7 @@ def run_ours(
         for index, dets in enumerate(detections.per_frame, start=1):
             features = embeddings[index - 1] if embeddings is not None else None
             if features is not None and hasattr(tracker, "embedding_wanted"):  # as a worker embeds
-                wanted = tracker.embedding_wanted(dets, index)
+                wanted = tracker.embedding_wanted(dets)
                 features = np.where(wanted[:, None], features, 0.0)
                 asked, cached = asked + int(wanted.sum()), cached + len(wanted)
             start = time.perf_counter()

@@ -112,15 +112,13 @@ def detector_options(config: MtmcConfig, camera: CameraConfig) -> dict[str, Any]
     return options
 
 
-def embed_for_tracker(
-    embedder: Any, tracker: Any, image: np.ndarray, detections: np.ndarray, frame: int
-) -> np.ndarray:
+def embed_for_tracker(embedder: Any, tracker: Any, image: np.ndarray, detections: np.ndarray) -> np.ndarray:
     """(N, D) embeddings of the boxes the tracker's appearance stages will use (one batch per
     frame): the tracker's ``embedding_wanted`` where it has one (Deep SORT leaves out clear
     continuations of fresh tracks), else every box scoring at least its ``high_score``. The other
     rows are zeros: not embedded, never stored, never averaged into a tracklet."""
     if hasattr(tracker, "embedding_wanted"):
-        used = tracker.embedding_wanted(detections, frame)
+        used = tracker.embedding_wanted(detections)
     else:
         used = detections[:, 4] >= getattr(tracker, "high_score", 0.0)
     embeddings = np.zeros((len(detections), embedder.dim), np.float32)
@@ -217,7 +215,7 @@ class CameraPipeline:
                     t1 = time.perf_counter()
                     embeddings = None
                     if self.embedder is not None:
-                        embeddings = embed_for_tracker(self.embedder, self.tracker, frame.image, detections, frame.index)
+                        embeddings = embed_for_tracker(self.embedder, self.tracker, frame.image, detections)
                     t2 = time.perf_counter()
                     tracks = self.tracker.update(detections, embeddings, frame.index)
                 t3 = time.perf_counter()

@@ -115,9 +115,9 @@ def test_embedder_sees_the_frames_and_the_files_boxes(tmp_path, monkeypatch, no_
     seen = []
     embed = camera_module.embed_for_tracker
 
-    def spy(embedder, tracker, image, detections, frame):
+    def spy(embedder, tracker, image, detections):
         seen.append((int(image.mean()), detections.copy()))
-        return embed(embedder, tracker, image, detections, frame)
+        return embed(embedder, tracker, image, detections)
 
     monkeypatch.setattr(camera_module, "embed_for_tracker", spy)
     assert main(["track", str(folder), "--detections", str(det), "-o", str(tmp_path / "t.txt"), "-q"]) == 0

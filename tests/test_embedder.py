@@ -294,7 +294,7 @@ config = MtmcConfig(cameras=[CameraConfig(id="c001", source="{data_dir / 'videos
 source, detector, tracker, embedder = build_parts(config.cameras[0], config, 1)
 frame = next(iter(source))
 detections = detector.detect_frame(frame.index, frame.image)
-tracker.update(detections, embed_for_tracker(embedder, tracker, frame.image, detections, frame.index), frame.index)
+tracker.update(detections, embed_for_tracker(embedder, tracker, frame.image, detections), frame.index)
 assert len(detections) and "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))[:5]
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

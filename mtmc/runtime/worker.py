@@ -33,6 +33,7 @@ from mtmc.camera import (
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.runtime.emitter import TrackletEmitter
+from mtmc.runtime.memory import release_free_memory
 from mtmc.sources.identity import source_change, source_identity
 from mtmc.transport.codec import Ack, Heartbeat, Preview, WireError, decode, encode
 from mtmc.transport.outbox import Outbox
@@ -223,6 +224,7 @@ class Worker:
             }  # fmt: skip
             self.outbox.commit([encode(b) for b in batches], checkpoint=pickle.dumps(state))
             messages += len(batches)
+            release_free_memory()
 
         error: MtmcError | None = None
         try:
@@ -241,7 +243,7 @@ class Worker:
                         else:
                             detections = detector.detect_frame(frame.index, frame.image)
                             if embedder is not None:
-                                embeddings = embed_for_tracker(embedder, tracker, frame.image, detections, frame.index)
+                                embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
                             tracks = tracker.update(detections, embeddings, frame.index)
                         alive = tracker.alive_ids() if hasattr(tracker, "alive_ids") else None
                         scores = None

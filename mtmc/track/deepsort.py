@@ -48,14 +48,16 @@ Motion options (off in the presets above, on in ``deepsort-bot.yaml``):
 
 Embedding less (off in the papers' presets, on in ``deepsort-bot.yaml``; issue 33):
 
-* ``reembed_seconds`` with ``fps``: a detection that clearly continues a confirmed track seen on
-  the last detected frame (IoU >= ``inherit_iou`` with its prediction, and no rival, another
-  track's prediction over the detection or another confident detection over the prediction,
-  overlapping by more than ``rival_ratio`` times that IoU) needs no new embedding to be associated: it inherits the track's last feature, so the appearance stages see
-  it exactly where motion alone leaves no doubt. Such a track is embedded again once its last
-  feature is this old, which keeps its gallery and the matcher's tracklet mean fed (a few crops a
-  second, each of a vehicle nobody overlaps). ``embedding_wanted(dets, frame)`` tells the caller
-  which rows to embed; an unembedded row is a zero row, and the tracker never stores it.
+* ``reembed_seconds`` with ``fps`` (the rate of the frames the tracker is given): a detection that
+  clearly continues a confirmed track seen on the last detected frame (IoU >= ``inherit_iou`` with
+  its prediction, and no rival, another track's prediction over the detection or another confident
+  detection over the prediction, overlapping by more than ``rival_ratio`` times that IoU) needs no
+  new embedding to be associated: it inherits the track's last feature, so the appearance stages
+  see it exactly where motion alone leaves no doubt. Such a track is embedded again once its last
+  feature is this old (counted in frames given, detected or carried), which keeps its gallery and
+  the matcher's tracklet mean fed (a few crops a second, each of a vehicle nobody overlaps).
+  ``embedding_wanted(dets)`` tells the caller which rows to embed; an unembedded row is a zero
+  row, and the tracker never stores it.
 """
 
 from __future__ import annotations
@@ -126,13 +128,17 @@ class Track:
         self.state = TENTATIVE
         self.ema = ema
         self.features: deque[np.ndarray] = deque(maxlen=1 if ema is not None else budget)
-        self.feature_frame: int | None = None  # the frame of the last embedded crop
+        self.feature_tick: int | None = None  # the tracker's clock at the last embedded crop
         self._gallery: np.ndarray | None = None  # np.stack(features), kept until a feature is added
         if feature is not None:
-            self.features.append(feature)
+            self.features.append(feature.copy())  # a row of the frame's array would keep it all alive
         self.score = 0.0
         self.cls = 0.0
         self.det_index = -1
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a worker's checkpoint every second: without the stacked copy of the gallery."""
+        return {**self.__dict__, "_gallery": None}
 
     def gallery(self) -> np.ndarray:
         """(F, D) the features, stacked once per change rather than at every cost evaluation."""
@@ -144,7 +150,7 @@ class Track:
         """Into the gallery, or (``ema``) blended into the track's one feature and renormalised."""
         self._gallery = None
         if self.ema is None or not self.features:
-            self.features.append(feature)
+            self.features.append(feature.copy())  # a row of the frame's array would keep it all alive
             return
         blended = self.ema * self.features[-1] + (1.0 - self.ema) * feature
         self.features[-1] = blended / max(float(np.linalg.norm(blended)), 1e-12)
@@ -162,7 +168,8 @@ class DeepSort:
         self.kalman = ConstantVelocityKalman(state="xywh" if options["kalman_xywh"] else "xyah")
         self.tracks: list[Track] = []
         self._next_id = 1
-        self._frames_seen = 0
+        self._frames_seen = 0  # updates (detected frames)
+        self._clock = 0  # frames processed, detected or carried: the clock of reembed_seconds
 
     def _init_options(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -198,15 +205,16 @@ class DeepSort:
         self.inherit_iou = options["inherit_iou"]
         self.rival_ratio = options["rival_ratio"]
 
-    def embedding_wanted(self, dets: np.ndarray, frame: int) -> np.ndarray:
+    def embedding_wanted(self, dets: np.ndarray) -> np.ndarray:
         """(N,) bool: the rows of ``dets`` whose embedding the next ``update`` uses: the appearance
         candidates (score >= ``high_score``) less, with ``reembed_seconds``, those that clearly
         continue a track whose last feature is younger than that."""
         dets = np.asarray(dets, dtype=np.float32).reshape(-1, 6)
         wanted = dets[:, 4] >= self.high_score
+        now = self._clock + 1  # the frame the next update is for
         for d, k in enumerate(self._clear_continuations(dets)):
-            feature_frame = self.tracks[k].feature_frame if k >= 0 else None
-            if feature_frame is not None and frame - feature_frame < self.reembed_frames:
+            feature_tick = self.tracks[k].feature_tick if k >= 0 else None
+            if feature_tick is not None and now - feature_tick < self.reembed_frames:
                 wanted[d] = False
         return wanted
 
@@ -225,6 +233,7 @@ class DeepSort:
             for d, k in enumerate(self._clear_continuations(dets)):
                 if k >= 0 and not embedded[d]:  # the association sees the track's own look there
                     embeddings[d] = self.tracks[k].features[-1]
+        self._clock += 1
         self._predict()
         scores = dets[:, 4]
         measurements = self.kalman.from_xyxy(dets[:, :4])
@@ -249,12 +258,12 @@ class DeepSort:
             return embeddings[d] if embeddings is not None and embedded[d] else None
 
         for (k, d), noise_scale in zip(matches, noise_scales):
-            self._update_track(self.tracks[k], dets[d], measurements[d], feature(d), d, frame, noise_scale)
+            self._update_track(self.tracks[k], dets[d], measurements[d], feature(d), d, noise_scale)
         for k in unmatched_tracks:
             self._mark_missed(self.tracks[k])
         for d in unmatched_high:
             if scores[d] >= self.new_track_score:
-                self._start_track(dets[d], measurements[d], feature(d), d, frame)
+                self._start_track(dets[d], measurements[d], feature(d), d)
         self.tracks = [t for t in self.tracks if t.state != DELETED]
         self._frames_seen += 1
         return self._output()
@@ -265,6 +274,7 @@ class DeepSort:
         them (``det_index`` -1: a prediction, no detection); a skipped frame is no miss, so track
         ages count detected frames only. DeepStream's inference interval does the same."""
         shown = {t.track_id for t in self.tracks if t.state == CONFIRMED and t.time_since_update == 0}
+        self._clock += 1
         self._predict()
         for track in self.tracks:
             track.time_since_update -= 1  # _predict counted the frame as a miss
@@ -421,7 +431,6 @@ class DeepSort:
         measurement: np.ndarray,
         feature: np.ndarray | None,
         index: int,
-        frame: int,
         noise_scale: float = 1.0,
     ) -> None:
         if self.nsa_kalman:
@@ -431,7 +440,7 @@ class DeepSort:
         )
         if feature is not None:
             track.add_feature(feature)
-            track.feature_frame = frame
+            track.feature_tick = self._clock
         track.hits += 1
         track.time_since_update = 0
         track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
@@ -443,12 +452,12 @@ class DeepSort:
             track.state = DELETED
 
     def _start_track(
-        self, det: np.ndarray, measurement: np.ndarray, feature: np.ndarray | None, index: int, frame: int
+        self, det: np.ndarray, measurement: np.ndarray, feature: np.ndarray | None, index: int
     ) -> None:
         mean, covariance = self.kalman.initiate(measurement)
         track = Track(self._next_id, mean, covariance, feature, self.nn_budget, self.feature_ema)
         if feature is not None:
-            track.feature_frame = frame
+            track.feature_tick = self._clock
         track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
         if self.n_init <= 1 or (self.confirm_first_frame and self._frames_seen == 0):
             track.state = CONFIRMED

@@ -323,7 +323,7 @@ def mine_camera(
         detections = detector.detect(frame.image)
         embeddings = None
         if embedder is not None:
-            embeddings = embed_for_tracker(embedder, tracker, frame.image, detections, frame.index)
+            embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
         tracked = tracker.update(detections, embeddings, frame.index)
         collector.add(frame.index, frame.image, tracked, detections)
         if on_frame is not None:
