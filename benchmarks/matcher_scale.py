@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/matcher_scale.py                  # 600 s at 10,000 updates/s
     .venv/bin/python benchmarks/matcher_scale.py --ramp           # stages 2.5k .. 40k updates/s
     .venv/bin/python benchmarks/matcher_scale.py --rate 5000 --duration 300
+    RAY_AUTH_MODE=disabled unshare -n bash -c "ip link set lo up && .venv/bin/python benchmarks/matcher_scale.py --ray --quick --cameras 100 --rate 1000"
 
 Scenario: SynthCity ``--no-render`` tracklets (configs/synthcity-scale.yaml cut to 1,000 cameras and
 720 s), generated once into benchmarks/.cache/matcher_scale/ and flattened to .npy arrays there.
@@ -41,11 +42,13 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -397,11 +400,70 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def write_run_config(scen: Path, out: Path, port: int, cameras: list[int], args) -> Path:
+class RayMatcher:
+    """``--ray``: the matcher as ``mtmc run --ray`` starts it, a process inside a Ray actor
+    (:class:`mtmc.runtime.ray_launch.RayLauncher` on a one-node cluster started here), with as much
+    of ``Popen`` as this benchmark uses; ``pid`` is the matcher process the actor runs."""
+
+    def __init__(self, cmd: list[str], log: Any, config: Path) -> None:
+        import threading
+
+        import ray
+
+        from mtmc.runtime.launch import Placement
+        from mtmc.runtime.ray_launch import RayLauncher
+
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        ray.init(include_dashboard=False, namespace="mtmc", log_to_driver=False, num_cpus=os.cpu_count())
+        self.launcher = RayLauncher("auto")  # Ray is up: it does not connect again
+        ready = threading.Event()
+
+        def out(line: str) -> None:
+            ready.set()
+
+        def err(line: str) -> None:
+            log.write(line + "\n")
+            log.flush()
+
+        self.handle = self.launcher.launch("matcher", cmd, dict(os.environ), Placement(), out, err)
+        if not ready.wait(120):
+            raise SystemExit(f"the matcher actor did not start: see {log.name}")
+        self.pid = next(
+            int(proc.name) for proc in Path("/proc").iterdir()
+            if proc.name.isdigit() and str(config).encode() in _cmdline(proc) and b"matcher" in _cmdline(proc)
+        )  # fmt: skip
+
+    def poll(self) -> int | None:
+        return self.handle.poll()
+
+    def terminate(self) -> None:
+        self.handle.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.handle.wait(timeout)
+        finally:
+            self.launcher.close()
+
+    def kill(self) -> None:
+        self.handle.kill()
+        self.launcher.close()
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def write_run_config(scen: Path, out: Path, port: int, cameras: list[int], args, feature_dim: int) -> Path:
     import yaml
 
     config = {
         "cameras": [{"id": f"c{c:03d}", "source": "x.mp4"} for c in cameras],
+        # the simulated features' length: the matcher refuses features of another length (issue 32)
+        "embedder": {"name": "reid", "dim": feature_dim},
         "topology": str(scen / "topology.yaml"),
         "output": {"dir": str(out)},
         "matcher": {
@@ -450,15 +512,17 @@ def run(args, stages_spec: list[tuple[float, float]], label: str) -> dict:
     density = live_density(sub_r, t0, t0 + total_s)
     out = CACHE / f"run-{label}"
     port = free_port()
-    config = write_run_config(scen, out, port, cameras, args)
+    config = write_run_config(scen, out, port, cameras, args, int(np.asarray(r["t_feat"]).shape[1]))
     cmd = [PY, "-m", "mtmc", "matcher", str(config), "--out", str(out), "--fresh", "--ready"]
     if args.profile:
         cmd = [PY, "-m", "cProfile", "-o", str(CACHE / f"matcher-{label}.prof"), *cmd[1:]]
     stderr = (CACHE / f"matcher-{label}.log").open("w")
-    matcher = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
-    ready = matcher.stdout.readline()
-    if not ready:
-        raise SystemExit(f"matcher did not start: see {CACHE / f'matcher-{label}.log'}")
+    if args.ray:
+        matcher = RayMatcher(cmd, stderr, config)
+    else:
+        matcher = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        if not matcher.stdout.readline():
+            raise SystemExit(f"matcher did not start: see {CACHE / f'matcher-{label}.log'}")
     context = zmq.Context()
     sub = context.socket(zmq.SUB)
     sub.rcvhwm = 1_000_000
@@ -567,7 +631,7 @@ def run(args, stages_spec: list[tuple[float, float]], label: str) -> dict:
         matcher.kill()
     sub.close(0)
     context.term()
-    summary_line = (CACHE / f"matcher-{label}.log").read_text().strip().splitlines()[-1:] 
+    summary_line = (CACHE / f"matcher-{label}.log").read_text().strip().splitlines()[-1:]
 
     # per stage
     results = []
@@ -691,6 +755,9 @@ def main() -> None:
     parser.add_argument("--drain-s", type=float, default=30.0, help="after the last stage, wait this long for acks")
     parser.add_argument("--print-every", type=float, default=10.0)
     parser.add_argument("--profile", action="store_true", help="run the matcher under cProfile (slower)")
+    parser.add_argument("--ray", action="store_true",
+                        help="the matcher inside a Ray actor, as `mtmc run --ray` places it (a one-node cluster "
+                        "started here: run inside `unshare -n` with lo up and RAY_AUTH_MODE=disabled, as the tests do)")
     args = parser.parse_args()
     if args.ramp:
         spec = [(float(x), args.stage_s) for x in args.ramp_rates.split(",")]
@@ -699,6 +766,10 @@ def main() -> None:
         seconds = 60.0 if args.quick else args.duration
         spec = [(args.rate, seconds)]
         label = "quick" if args.quick else f"{args.rate:.0f}x{seconds:.0f}s"
+    if args.cameras != 1000:
+        label += f"-{args.cameras}cams"
+    if args.ray:
+        label += "-ray"
     if args.profile:
         label += "-profile"
     result = run(args, spec, label)

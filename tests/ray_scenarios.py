@@ -7,13 +7,15 @@ Nodes: a head (no CPUs: nothing is placed there), `site: north` (camera c001), `
 (cameras c002, c003) and `disk: journal` (the matcher). c003's video is a text file: a user error,
 reported and not restarted. The run on the cluster, compared by the test with the same run on this
 machine without Ray: c001's actor killed, then the matcher's, then c001's node removed mid-run and
-a replacement added. Then a placement no node has.
+a replacement added; then a run stopped with Ctrl-C and resumed (`--resume`) on the cluster. Then a
+placement no node has.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -126,6 +128,17 @@ def main() -> int:
         cluster.add_node(num_cpus=1, labels={"site": "north"})
         results["ray"] = _result(run, config)
         results["ray_s"] = time.monotonic() - started
+
+        # Ctrl-C mid-run on the cluster, then --resume there: the same run as on one machine
+        started = time.monotonic()
+        config = _config(work / "resume", clips, bad)
+        run = _run(config, "--ray", cluster.address)
+        grown[0] = 0
+        wait_for(grows, 240)
+        run.send_signal(signal.SIGINT)
+        results["interrupted"] = _result(run, config, timeout=120)
+        results["resumed"] = _result(_run(config, "--ray", cluster.address, "--resume"), config)
+        results["resume_s"] = time.monotonic() - started
 
         # a placement no node has: one line before anything starts
         config = _config(work / "no-node", clips, bad, north="nowhere")

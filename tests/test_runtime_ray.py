@@ -42,6 +42,14 @@ def test_a_ray_run_through_kills_and_a_lost_node_ends_as_the_same_run_on_one_mac
     assert "c001: waiting for a node with labels site: north" in ray["err"] and "c001: running again" in ray["err"]
 
 
+def test_ctrl_c_then_resume_on_the_cluster_ends_as_the_same_run_on_one_machine(results) -> None:
+    interrupted, resumed, local = results["interrupted"], results["resumed"], results["local"]
+    assert interrupted["code"] == 130, interrupted["err"]
+    assert interrupted["status"]["state"] == "interrupted"
+    assert resumed["code"] == 1, resumed["err"]  # c003 is still not a video
+    assert resumed["lines"] == local["lines"]
+
+
 def test_a_placement_no_node_has_is_one_line_before_anything_starts(results) -> None:
     no_node = results["no_node"]
     assert no_node["code"] == 2 and no_node["lines"] is None

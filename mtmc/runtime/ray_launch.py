@@ -85,7 +85,13 @@ class RayProcess:
     ) -> None:  # fmt: skip
         self._ray, self.name = ray, name
         self._stdout, self._stderr = stdout, stderr
-        options: dict[str, Any] = {"num_cpus": 0, "max_restarts": 0, "name": f"mtmc-{name}-{uuid.uuid4().hex[:8]}"}
+        options: dict[str, Any] = {
+            "num_cpus": 0, "max_restarts": 0, "name": f"mtmc-{name}-{uuid.uuid4().hex[:8]}",
+            # Ray runs actors at nice 15; a camera or the matcher is the node's work, not background
+            # (at 15 the matcher got 28 % of a core next to nice-10 load and fell behind at 1,000
+            # cameras; benchmarks/matcher_scale.py --ray). Ray's job supervisor does the same.
+            "runtime_env": {"env_vars": {"RAY_worker_niceness": "0"}},
+        }  # fmt: skip
         if placement.labels:
             options["label_selector"] = dict(placement.labels)
         if placement.resources:
