@@ -48,6 +48,27 @@ def test_batched_predict_equals_filterpy_per_track():
         np.testing.assert_allclose(kf.P, want_cov)
 
 
+@pytest.mark.parametrize("state", ["xyah", "xywh"])
+def test_update_equals_filterpy(state):
+    """The update written out in numpy is filterpy's, on random tracks and noise scales."""
+    kalman = ConstantVelocityKalman(state=state)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        box = np.r_[rng.uniform(0, 500, 2), rng.uniform(20, 120, 2)]
+        mean, cov = kalman.initiate(box)
+        means, covs = kalman.predict(mean[None], cov[None])
+        measured = box + rng.normal(0, 3, 4)
+        scale = rng.uniform(1, 4)
+        got_mean, got_cov = kalman.update(means[0], covs[0], measured, scale)
+        kf = KalmanFilter(dim_x=8, dim_z=4)
+        kf.F, kf.H = kalman.motion_matrix, kalman.measurement_matrix
+        kf.x, kf.P = means[0].copy(), covs[0].copy()
+        kf.R = np.diag(kalman._measurement_noise(means[:1])[0]) * scale**2
+        kf.update(measured)
+        np.testing.assert_allclose(got_mean, kf.x, rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(got_cov, kf.P, rtol=1e-10, atol=1e-9)
+
+
 def test_update_matches_hand_values():
     kalman = ConstantVelocityKalman()
     means, covs = kalman.predict(*[a[None] for a in kalman.initiate(MEASUREMENT)])

@@ -5,16 +5,16 @@ Noise is scaled by the box height, as in Wojke et al. 2017, so that near and far
 equally certain relative to their size. With ``state="xywh"`` (BoT-SORT, Aharon et al. 2022) the
 state is ``(x, y, w, h)`` instead and the noise of each horizontal value (x, w and their
 velocities) is scaled by the box width, of each vertical one by the height: the width is then
-estimated directly, not through a near-constant aspect ratio. The model matrices and the
-measurement update are filterpy's ``KalmanFilter``; prediction, projection and gating run on all
-tracks at once with numpy, because a tracker predicts every track every frame and updates only
-the matched few.
+estimated directly, not through a near-constant aspect ratio. Prediction, projection and gating
+run on all tracks at once with numpy, because a tracker predicts every track every frame and
+updates only the matched few. The measurement update is filterpy's ``KalmanFilter.update``
+(Joseph form) written out in numpy: filterpy itself is a reference in the tests only, since
+importing it loads scipy.stats, 24 MB of every camera worker's memory (issue 33).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from filterpy.kalman import KalmanFilter
 
 STD_WEIGHT_POSITION = 1.0 / 20
 STD_WEIGHT_VELOCITY = 1.0 / 160
@@ -66,18 +66,9 @@ class ConstantVelocityKalman:
         self.state = state
         self.std_weight_position = std_weight_position
         self.std_weight_velocity = std_weight_velocity
-        self._filter = KalmanFilter(dim_x=8, dim_z=4)
-        self._filter.F = np.eye(8)
-        self._filter.F[:4, 4:] = np.eye(4)  # position += velocity (dt = 1 frame)
-        self._filter.H = np.eye(4, 8)
-
-    @property
-    def motion_matrix(self) -> np.ndarray:
-        return self._filter.F
-
-    @property
-    def measurement_matrix(self) -> np.ndarray:
-        return self._filter.H
+        self.motion_matrix = np.eye(8)
+        self.motion_matrix[:4, 4:] = np.eye(4)  # position += velocity (dt = 1 frame)
+        self.measurement_matrix = np.eye(4, 8)
 
     def from_xyxy(self, boxes: np.ndarray) -> np.ndarray:
         """Measurements ``(N, 4)`` in this filter's state convention."""
@@ -119,7 +110,7 @@ class ConstantVelocityKalman:
     def predict(self, means: np.ndarray, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step ahead for ``T`` tracks: ``(T, 8)``, ``(T, 8, 8)`` in, the same out."""
         std = self._process_std(means, 1.0, 1.0)
-        motion = self._filter.F
+        motion = self.motion_matrix
         means = means @ motion.T
         covariances = motion @ covariances @ motion.T
         covariances[:, np.arange(8), np.arange(8)] += std**2
@@ -135,16 +126,18 @@ class ConstantVelocityKalman:
     def update(
         self, mean: np.ndarray, covariance: np.ndarray, measurement: np.ndarray, noise_scale: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One track corrected by its measurement (filterpy's update).
+        """One track corrected by its measurement (filterpy's ``KalmanFilter.update``, Joseph form).
 
         ``noise_scale`` multiplies the measurement's standard deviations: > 1 for a measurement
         known to be unreliable, which then moves the state (and its velocity) less.
         """
-        kf = self._filter
-        kf.x, kf.P = mean.copy(), covariance.copy()
-        kf.R = np.diag(self._measurement_noise(mean[None])[0]) * noise_scale**2
-        kf.update(measurement)
-        return kf.x.copy(), kf.P.copy()
+        h = self.measurement_matrix
+        noise = np.diag(self._measurement_noise(mean[None])[0]) * noise_scale**2
+        innovation = np.asarray(measurement, np.float64) - h @ mean
+        pht = covariance @ h.T
+        gain = pht @ np.linalg.inv(h @ pht + noise)
+        i_kh = np.eye(8) - gain @ h
+        return mean + gain @ innovation, i_kh @ covariance @ i_kh.T + gain @ noise @ gain.T
 
     def gating_distance(
         self,
