@@ -191,6 +191,7 @@ class Worker:
         identity = source_identity(self.camera.source)  # kept in every checkpoint
         source, detector, tracker, embedder = build_parts(self.camera, self.config, threads)
         classifier = build_attributes(self.config, threads)
+        release_free_memory()  # what loading the models freed (parsed model files, compile buffers)
         every = self.config.attributes.every if self.config.attributes is not None else 1
         every_nth = detector_every(self.config)
         emitter = TrackletEmitter(self.camera.number)
