@@ -170,6 +170,7 @@ class DeepSort:
         self._next_id = 1
         self._frames_seen = 0  # updates (detected frames)
         self._clock = 0  # frames processed, detected or carried: the clock of reembed_seconds
+        self._asked: tuple[np.ndarray, np.ndarray] | None = None  # embedding_wanted's boxes, their continuations
 
     def _init_options(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -212,7 +213,9 @@ class DeepSort:
         dets = np.asarray(dets, dtype=np.float32).reshape(-1, 6)
         wanted = dets[:, 4] >= self.high_score
         now = self._clock + 1  # the frame the next update is for
-        for d, k in enumerate(self._clear_continuations(dets)):
+        owner = self._clear_continuations(dets)
+        self._asked = (dets, owner)  # the update of these boxes reads them again: computed once a frame
+        for d, k in enumerate(owner):
             feature_tick = self.tracks[k].feature_tick if k >= 0 else None
             if feature_tick is not None and now - feature_tick < self.reembed_frames:
                 wanted[d] = False
@@ -230,9 +233,13 @@ class DeepSort:
             norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
             embedded = norms[:, 0] > 0.0
             embeddings = embeddings / np.maximum(norms, 1e-12)
-            for d, k in enumerate(self._clear_continuations(dets)):
-                if k >= 0 and not embedded[d]:  # the association sees the track's own look there
-                    embeddings[d] = self.tracks[k].features[-1]
+            if not embedded.all():
+                asked, self._asked = self._asked, None
+                same = asked is not None and asked[0].shape == dets.shape and np.array_equal(asked[0], dets)
+                for d, k in enumerate(asked[1] if same else self._clear_continuations(dets)):
+                    if k >= 0 and not embedded[d]:  # the association sees the track's own look there
+                        embeddings[d] = self.tracks[k].features[-1]
+        self._asked = None
         self._clock += 1
         self._predict()
         scores = dets[:, 4]
@@ -278,12 +285,7 @@ class DeepSort:
         self._predict()
         for track in self.tracks:
             track.time_since_update -= 1  # _predict counted the frame as a miss
-        carried = [t for t in self.tracks if t.track_id in shown]
-        if not carried:
-            return np.zeros((0, 8), np.float32)
-        boxes = self.kalman.to_xyxy(np.stack([t.mean for t in carried]))
-        extra = np.array([[t.track_id, t.score, t.cls, -1] for t in carried], dtype=np.float64)
-        return np.column_stack([boxes, extra]).astype(np.float32)
+        return self._rows([t for t in self.tracks if t.track_id in shown], predicted=True)
 
     def alive_ids(self) -> set[int]:
         """Ids of the tracks that may still output rows (confirmed, tentative or lost, not deleted):
@@ -465,11 +467,14 @@ class DeepSort:
         self.tracks.append(track)
 
     def _output(self) -> np.ndarray:
-        shown = [t for t in self.tracks if t.state == CONFIRMED and t.time_since_update == 0]
+        return self._rows([t for t in self.tracks if t.state == CONFIRMED and t.time_since_update == 0])
+
+    def _rows(self, shown: list[Track], predicted: bool = False) -> np.ndarray:
+        """(M, 8) output rows of ``shown``; ``predicted``: no detection behind them (det_index -1)."""
         if not shown:
             return np.zeros((0, 8), np.float32)
         boxes = self.kalman.to_xyxy(np.stack([t.mean for t in shown]))
-        extra = np.array([[t.track_id, t.score, t.cls, t.det_index] for t in shown], dtype=np.float64)
+        extra = np.array([[t.track_id, t.score, t.cls, -1 if predicted else t.det_index] for t in shown], np.float64)
         return np.column_stack([boxes, extra]).astype(np.float32)
 
 
