@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from mtmc.camera import NO_DETECTIONS, attributes_for_matcher, embed_for_tracker, skipped
+from mtmc.camera import attributes_for_matcher, track_frame
 from mtmc.config import MtmcConfig, PartConfig
 from mtmc.detect import build_detector
 from mtmc.reid import build_embedder
@@ -67,25 +67,13 @@ def run(
     for frame in source:
         if count == frames:
             break
+        dets, embeddings, tracks = track_frame(frame, detect, embed, tracker, every, seconds)
+        if embeddings is not None:
+            crops += int(np.any(embeddings, axis=1).sum())
         t0 = time.perf_counter()
-        dets, embeddings = NO_DETECTIONS, None
-        if skipped(frame.index, every):
-            t1 = t2 = t0
-            tracks = tracker.carry(frame.index)
-        else:
-            dets = detect.detect(frame.image)
-            t1 = time.perf_counter()
-            if embed is not None:
-                embeddings = embed_for_tracker(embed, tracker, frame.image, dets)
-                crops += int(np.any(embeddings, axis=1).sum())
-            t2 = time.perf_counter()
-            tracks = tracker.update(dets, embeddings, frame.index)
-        t3 = time.perf_counter()
         if classifier is not None:
             attributes_for_matcher(classifier, frame.image, dets, tracks, frame.index, attributes_every)
-        t4 = time.perf_counter()
-        for stage, spent in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-            seconds[stage] += spent
+        seconds["attributes"] += time.perf_counter() - t0
         count += 1
     wall = time.perf_counter() - started
     result = {f"{stage}_ms": 1e3 * spent / count for stage, spent in seconds.items()}

@@ -127,6 +127,31 @@ def embed_for_tracker(embedder: Any, tracker: Any, image: np.ndarray, detections
     return embeddings
 
 
+def track_frame(
+    frame: Any, detector: Detector, embedder: Any | None, tracker: Any, every: int = 1,
+    seconds: dict[str, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """One frame through detector -> (embedder) -> tracker, or carried by the tracker where the
+    detector skips it (``detector.every``): ``(detections, embeddings, tracks)``, the same step in
+    ``mtmc track`` and a worker. ``seconds`` gains each stage's time (detect, embed, track)."""
+    t0 = time.perf_counter()
+    detections, embeddings = NO_DETECTIONS, None
+    if skipped(frame.index, every):
+        t1 = t2 = t0
+        tracks = tracker.carry(frame.index)
+    else:
+        detections = detector.detect_frame(frame.index, frame.image)
+        t1 = time.perf_counter()
+        if embedder is not None:
+            embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
+        t2 = time.perf_counter()
+        tracks = tracker.update(detections, embeddings, frame.index)
+    if seconds is not None:
+        for stage, spent in zip(("detect", "embed", "track"), (t1 - t0, t2 - t1, time.perf_counter() - t2)):
+            seconds[stage] += spent
+    return detections, embeddings, tracks
+
+
 def build_attributes(config: MtmcConfig, threads: int = 1) -> Any | None:
     """The config's attribute classifier by name, or None when ``attributes:`` is absent."""
     if config.attributes is None:
@@ -206,25 +231,12 @@ class CameraPipeline:
         ids: set[int] = set()
         try:
             for frame in self.source:
-                t0 = time.perf_counter()
-                if skipped(frame.index, self.every):
-                    t1 = t2 = t0
-                    tracks = self.tracker.carry(frame.index)
-                else:
-                    detections = self.detector.detect_frame(frame.index, frame.image)
-                    t1 = time.perf_counter()
-                    embeddings = None
-                    if self.embedder is not None:
-                        embeddings = embed_for_tracker(self.embedder, self.tracker, frame.image, detections)
-                    t2 = time.perf_counter()
-                    tracks = self.tracker.update(detections, embeddings, frame.index)
-                t3 = time.perf_counter()
+                _, _, tracks = track_frame(frame, self.detector, self.embedder, self.tracker, self.every, report.seconds)
+                written = time.perf_counter()
                 self.writer.add(frame.index, frame.timestamp, tracks)
                 if self.annotator is not None:
                     self.annotator.add(frame.image, tracks, frame.index)
-                t4 = time.perf_counter()
-                for stage, seconds in zip(report.seconds, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                    report.seconds[stage] += seconds
+                report.seconds["write"] += time.perf_counter() - written
                 report.frames += 1
                 report.boxes += len(tracks)
                 ids.update(np.asarray(tracks[:, 4], int).tolist())

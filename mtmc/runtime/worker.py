@@ -21,15 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mtmc.camera import (
-    NO_DETECTIONS,
-    attributes_for_matcher,
-    build_attributes,
-    build_parts,
-    detector_every,
-    embed_for_tracker,
-    skipped,
-)
+from mtmc.camera import attributes_for_matcher, build_attributes, build_parts, detector_every, track_frame
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.runtime.emitter import TrackletEmitter
@@ -238,14 +230,7 @@ class Worker:
                         elif frame.index <= resumed_from:  # a file replays its frames: skip those done
                             continue
                         time_s = self.camera.offset_s + wall_base + frame.timestamp
-                        embeddings = None
-                        if skipped(frame.index, every_nth):  # detector.every: the tracker carries its tracks
-                            detections, tracks = NO_DETECTIONS, tracker.carry(frame.index)
-                        else:
-                            detections = detector.detect_frame(frame.index, frame.image)
-                            if embedder is not None:
-                                embeddings = embed_for_tracker(embedder, tracker, frame.image, detections)
-                            tracks = tracker.update(detections, embeddings, frame.index)
+                        detections, embeddings, tracks = track_frame(frame, detector, embedder, tracker, every_nth)
                         alive = tracker.alive_ids() if hasattr(tracker, "alive_ids") else None
                         scores = None
                         if classifier is not None:
