@@ -40,10 +40,12 @@ class EvalConfig(StrictModel):
     )
     iou: float = Field(0.5, gt=0.0, le=1.0, description="a box matches at IoU >= this")
     roi_dir: Path | None = Field(None, description="AI City ROI masks (cXXX/roi.jpg)")
-    gt_format: FormatName = "auto"
-    pred_format: FormatName = "auto"
+    gt_format: FormatName = Field("auto", description="the ground truth's file format (auto: from its content)")
+    pred_format: FormatName = Field("auto", description="the prediction's file format (auto: from its content)")
     pred_name: str | None = Field(None, description="file name of a prediction inside each sequence folder")
-    ignore_extra_cameras: bool = False
+    ignore_extra_cameras: bool = Field(
+        False, description="aicity: score only the cameras the ground truth has (predictions for others are dropped)"
+    )
     per_camera: bool = Field(False, description="aicity: also score each camera alone")
     keep_ignored_gt: bool = Field(False, description="score MOTChallenge GT rows with confidence 0")
     json_out: Path | None = Field(None, alias="json", description="write the numbers here")
@@ -71,10 +73,10 @@ class CameraConfig(NamedCamera):
 
 class OutputConfig(StrictModel):
     dir: Path = Field(Path("runs/run"), description="everything a run writes goes here")
-    mot: bool = True
-    aicity: bool = True
-    jsonl: bool = True
-    video: bool = True
+    mot: bool = Field(True, description="mot/<camera>.txt: MOTChallenge rows with global ids")
+    aicity: bool = Field(True, description="submission.txt: AI City rows (camera, global id, frame, box)")
+    jsonl: bool = Field(True, description="tracklets.jsonl: every tracklet with its global id")
+    video: bool = Field(True, description="videos/<camera>.mp4: each camera annotated with global ids")
 
 
 class AttributesConfig(PartConfig):
@@ -148,8 +150,8 @@ class MtmcConfig(StrictModel):
     # The measured best parts (mtmc/detect/defaults.py says by how much): Open Model Zoo
     # vehicle-detection-0202, passing low-score boxes to deepsort-bot's second stage; the re-id
     # weights trained on real labelled vehicles. `mtmc track --classes` picks by class.
-    detector: PartConfig = Field(default_factory=VEHICLE_DETECTOR.model_copy)
-    tracker: PartConfig = Field(default_factory=DEFAULT_TRACKER.model_copy)
+    detector: PartConfig = Field(default_factory=VEHICLE_DETECTOR.model_copy, description="the detector every camera runs")
+    tracker: PartConfig = Field(default_factory=DEFAULT_TRACKER.model_copy, description="the single-camera tracker")
     embedder: PartConfig | None = Field(
         default_factory=VEHICLE_EMBEDDER.model_copy,
         description="re-id embedder for appearance; null: motion only",

@@ -85,8 +85,8 @@ class Link(StrictModel):
 
     from_: str = Field(alias="from", description="camera name")
     to: str = Field(description="camera name")
-    min_s: float = Field(ge=0)
-    max_s: float = Field(gt=0)
+    min_s: float = Field(ge=0, description="the shortest travel time, seconds")
+    max_s: float = Field(gt=0, description="the longest travel time, seconds")
     mean_s: float | None = Field(None, description="travel time's mean when known (learnt): a normal density")
     std_s: float | None = Field(None, gt=0, description="travel time's standard deviation when known")
     exit_zone: list[float] | None = Field(
@@ -178,7 +178,7 @@ class TopologyConfig(StrictModel):
 class DistanceConfig(BaseModel):
     """A distance from the registry by name; other keys are its options (unknown ones are errors)."""
 
-    name: str
+    name: str = Field(description="the cue, by registered name: cosine, euclidean, geometric, velocity, continuity, attributes, handover")
     weight: float = Field(1.0, gt=0, description="multiplies this cue's log-likelihood ratio in the sum")
     model_config = ConfigDict(extra="allow")
 
@@ -189,7 +189,9 @@ class DistanceConfig(BaseModel):
 class RerankConfig(StrictModel):
     """k-reciprocal re-ranking (Zhong et al., CVPR 2017) of the appearance distances."""
 
-    enabled: bool = False  # off by default: it helps with dense galleries, can hurt with few tracklets
+    enabled: bool = Field(
+        False, description="off by default: it helps with dense galleries, can hurt with few tracklets"
+    )
     k1: int = Field(20, ge=1, description="the paper's value; clipped to the number of tracklets")
     k2: int = Field(6, ge=1, description="the paper's value (query expansion)")
     lambda_: float = Field(0.3, alias="lambda", ge=0, le=1, description="weight of the original distance")
@@ -270,7 +272,9 @@ class MatcherConfig(StrictModel):
         0.5, gt=0, lt=1, description="link when the probability that two tracklets are one vehicle is at least this"
     )
     priors: PriorConfig = Field(default_factory=PriorConfig)
-    linkage: Literal["average", "complete"] = "average"  # average: robust to one noisy pair
+    linkage: Literal["average", "complete"] = Field(
+        "average", description="how two groups of tracklets are compared: average (robust to one noisy pair) or complete"
+    )
     rerank: RerankConfig = Field(default_factory=RerankConfig)
     max_gap_s: float = Field(
         math.inf,

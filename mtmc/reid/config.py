@@ -91,7 +91,7 @@ class DataConfig(StrictModel):
 class OptimiserConfig(StrictModel):
     """Adam (Kingma and Ba; GLAMOR, VAL, PGAN), Adam with the AMSGrad fix (AttributeNet) or SGD."""
 
-    name: Literal["adam", "amsgrad", "sgd"] = "adam"
+    name: Literal["adam", "amsgrad", "sgd"] = Field("adam", description="the optimiser (torch.optim)")
     lr: float = Field(gt=0.0, description="base learning rate")
     weight_decay: float = Field(0.0, ge=0.0, description="L2 penalty on every parameter")
     betas: tuple[float, float] = Field((0.9, 0.999), description="adam / amsgrad moment decays")

@@ -87,7 +87,7 @@ class AdaptModelConfig(StrictModel):
     ``backbone: mobilenetv2, pretrained: true``); ``scratch``: the model's own random initialisation."""
 
     name: str = Field("glamor", description="a registered model taking a backbone option: glamor, counter-glamor")
-    init: Init = "imagenet-mobilenetv2"
+    init: Init = Field("imagenet-mobilenetv2", description="where the weights start: imagenet-mobilenetv2 or scratch")
     options: dict[str, Any] = Field(default_factory=dict, description="constructor options of the model")
     weights: Path | None = Field(
         None,
