@@ -8,6 +8,8 @@ description, so the reference cannot drift from the code.
 from __future__ import annotations
 
 import argparse
+import functools
+import operator
 import re
 import types
 import typing
@@ -57,7 +59,7 @@ def _strip_none(annotation: Any) -> tuple[Any, bool]:
     args = typing.get_args(annotation)
     if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
         rest = [a for a in args if a is not type(None)]
-        return (rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]), True
+        return functools.reduce(operator.or_, rest), True
     return annotation, False
 
 
