@@ -84,7 +84,7 @@ def get(port: int, path: str) -> tuple[int, str, bytes]:
 
 def test_snapshot_content_is_json() -> None:
     clock = FakeClock(100.0)
-    state = LiveState(["c01", "c02"], clock=clock)
+    state = LiveState(["c01", "c02"], clock=clock, wall=FakeClock(1.8e9))
     state.frame(
         "c01", 42, 1.75, synthetic_jpeg(), np.array([[1, 2, 30, 40], [5, 6, 7, 8]]), [7, None], [3, 4]
     )
@@ -99,6 +99,7 @@ def test_snapshot_content_is_json() -> None:
         "seq": 1,
         "frame": 42,
         "time_s": 1.75,
+        "wall": 1.8e9,
         "boxes": 2,
         "assigned": 1,
         "frames_done": 42,
@@ -117,6 +118,7 @@ def test_snapshot_content_is_json() -> None:
             "cameras": ["c01"],
             "last_camera": "c01",
             "last_seen_s": 1.75,
+            "last_seen_wall": 1.8e9,
         }
     ]
     assert snap["counters"] == {

@@ -80,9 +80,10 @@ def _bgr(color: str) -> tuple[int, int, int]:
     return int(color[5:7], 16), int(color[3:5], 16), int(color[1:3], 16)
 
 
-def annotate(preview: Preview, max_size: tuple[int, int] = MAX_PREVIEW_SIZE) -> bytes:
-    """The preview's JPEG with its boxes drawn: a global id's colour and ``#id``, or grey and the
-    local track id (``t7``) while unassigned.
+def annotate(preview: Preview, max_size: tuple[int, int] = MAX_PREVIEW_SIZE, labels: list[int | None] | None = None) -> bytes:
+    """The preview's JPEG with its boxes drawn: each box's global id (``labels``, one per box;
+    None: the preview's own) in its colour as ``#id``, or, while the matcher has not decided the
+    box's tracklet, a thin grey box marked pending (``? t7``, its local track).
 
     The JPEG is decoded only if its header declares at most ``max_size`` (width, height) pixels
     (:func:`~mtmc.dashboard.images.jpeg_dimensions`): a decoder allocates what the header says
@@ -101,19 +102,20 @@ def annotate(preview: Preview, max_size: tuple[int, int] = MAX_PREVIEW_SIZE) -> 
     image = cv2.imdecode(np.frombuffer(preview.jpeg, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         return placeholder_jpeg("preview refused:|OpenCV cannot decode it")
+    gids = preview.global_ids if labels is None else labels
     height = image.shape[0]
     scale = max(0.5, height / 640)
     thick = max(2, round(height / 250))
     font = cv2.FONT_HERSHEY_SIMPLEX
-    # Unassigned first, so an identity's box is never hidden under a grey one.
-    order = sorted(range(len(preview.boxes)), key=lambda i: preview.global_ids[i] is not None)
+    # Pending first, so an identity's box is never hidden under a grey one.
+    order = sorted(range(len(preview.boxes)), key=lambda i: gids[i] is not None)
     for i in order:
         x, y, w, h = (round(v) for v in preview.boxes[i])
-        gid, tid = preview.global_ids[i], preview.track_ids[i]
+        gid, tid = gids[i], preview.track_ids[i]
         hex_color = UNASSIGNED_COLOR if gid is None else id_color(gid)
         color = _bgr(hex_color)
-        label = f"#{gid}" if gid is not None else (f"t{tid}" if tid is not None else "?")
-        cv2.rectangle(image, (x, y), (x + w, y + h), color, thick, cv2.LINE_AA)
+        label = f"#{gid}" if gid is not None else (f"? t{tid}" if tid is not None else "?")
+        cv2.rectangle(image, (x, y), (x + w, y + h), color, thick if gid is not None else 1, cv2.LINE_AA)
         (tw, th), base = cv2.getTextSize(label, font, scale, 1)
         top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
         cv2.rectangle(image, (x - thick // 2, top), (x + tw + 6, top + th + base + 4), color, cv2.FILLED)
@@ -123,21 +125,24 @@ def annotate(preview: Preview, max_size: tuple[int, int] = MAX_PREVIEW_SIZE) -> 
 
 
 class _Annotated:
-    """The last annotated JPEG per camera, keyed by the preview's ``seq``."""
+    """The last annotated JPEG per camera, keyed by the preview's ``seq`` and its boxes' global ids
+    (a decision after the preview arrived draws it again, labelled)."""
 
-    def __init__(self, max_size: tuple[int, int]) -> None:
-        self._max_size = max_size
+    def __init__(self, state: LiveState) -> None:
+        self._state = state
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[int, bytes]] = {}
+        self._cache: dict[str, tuple[tuple, bytes]] = {}
 
     def get(self, camera: str, preview: Preview) -> bytes:
+        labels = self._state.labels(camera, preview)
+        key = (preview.seq, tuple(labels))
         with self._lock:
             hit = self._cache.get(camera)
-        if hit is not None and hit[0] == preview.seq:
+        if hit is not None and hit[0] == key:
             return hit[1]
-        data = annotate(preview, self._max_size)  # outside the lock: two clients may both draw, harmlessly
+        data = annotate(preview, self._state.max_preview_size, labels)  # outside the lock: two clients may both draw, harmlessly
         with self._lock:
-            self._cache[camera] = (preview.seq, data)
+            self._cache[camera] = (key, data)
         return data
 
 
@@ -276,7 +281,7 @@ def app(
     store: identity pages, searches, the camera graph). ``live=False``: a finished run's store, read
     only (``state`` then only names the cameras). ``token``: every request but ``/healthz`` needs it."""
     state = state if state is not None else LiveState([])
-    annotated = _Annotated(state.max_preview_size)
+    annotated = _Annotated(state)
 
     def store_missing() -> Response:
         return _error(HTTPStatus.NOT_FOUND, "this dashboard has no sightings store (store: enabled: false in the config)")

@@ -6,8 +6,14 @@ main loop; the server's threads call :meth:`~LiveState.snapshot` and :meth:`~Liv
 One lock guards everything, and every method holds it only to swap references or copy small
 values, so the matcher never waits on a slow client. Memory is bounded: one preview per camera,
 at most :data:`MAX_IDENTITIES` identities (those unseen for ``history_s`` of stream time are
-dropped), :data:`MAX_PATH` cameras per identity's path, and one throughput sample per wall-clock
-second over ``history_s``. Only the cameras it was built with are shown: a heartbeat or frame from
+dropped), :data:`MAX_PATH` cameras per identity's path, :data:`MAX_DECIDED` tracklets' global ids,
+and one throughput sample per wall-clock second over ``history_s``.
+
+Global ids are joined to a preview's boxes when it is read, not when it arrives: the matcher
+decides a tracklet epochs after its boxes were previewed, and :meth:`~LiveState.identity` (each
+decision, with its tracklet) labels every kept preview of that track from then on. Times shown are
+the run's data time (seconds of video); each also carries the wall time it was received at
+(``*_wall``, Unix seconds) for the page's hover text. Only the cameras it was built with are shown: a heartbeat or frame from
 any other is ignored and counted under ``refused`` (``unknown_camera``), and so is a preview whose
 JPEG is unreadable (``unreadable_preview``) or declares more pixels than ``max_preview_size``
 (``oversized_preview``), which is never decoded.
@@ -36,6 +42,7 @@ UNASSIGNED_COLOR = "#8a8f98"
 MAX_PREVIEW_SIZE = (1920, 1920)  # width, height: a preview declaring more is refused, never decoded
 REFUSALS = ("unknown_camera", "unreadable_preview", "oversized_preview")
 KEPT_PREVIEWS = 60  # previews kept per camera (about a minute): a sighting's own frame, while kept
+MAX_DECIDED = 20000  # (camera, track) -> global id decisions kept for labelling previews, latest first
 
 
 def id_color(global_id: int) -> str:
@@ -70,8 +77,9 @@ class Preview:
     time_s: float
     jpeg: bytes
     boxes: list[list[float]]  # x, y, w, h
-    global_ids: list[int | None]
+    global_ids: list[int | None]  # as the matcher knew them when the preview arrived
     track_ids: list[int | None]
+    wall: float = 0.0  # Unix time it arrived
 
 
 @dataclass
@@ -89,7 +97,8 @@ class _Camera:
 class _Identity:
     path: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PATH))
     last_camera: str = ""
-    last_seen_s: float = 0.0
+    last_seen_s: float = 0.0  # data time
+    last_seen_wall: float = 0.0  # Unix time of the decision that said so
 
 
 def _finite(value: float | None) -> float | None:
@@ -116,6 +125,7 @@ class LiveState:
         history_s: float = 300,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         max_preview_size: tuple[int, int] = MAX_PREVIEW_SIZE,
     ) -> None:
         if not history_s > 0:
@@ -126,6 +136,8 @@ class LiveState:
         self.max_preview_size: tuple[int, int] = (width, height)
         self._lock = threading.Lock()
         self._clock = clock
+        self._wall = wall
+        self._decided: OrderedDict[tuple[str, int], int] = OrderedDict()  # (camera, track) -> global id
         self._history_s = float(history_s)
         self._started = clock()
         self._cameras: dict[str, _Camera] = {str(c): _Camera() for c in cameras}
@@ -188,7 +200,7 @@ class LiveState:
                 self._refused[refusal] += 1
                 return
             self._seq += 1
-            cam.preview = Preview(self._seq, int(frame), float(time_s), bytes(jpeg), preview_boxes, gids, tids)
+            cam.preview = Preview(self._seq, int(frame), float(time_s), bytes(jpeg), preview_boxes, gids, tids, self._wall())
             cam.kept.append(cam.preview)
 
     def heartbeat(self, camera: str, frames_done: int, fps: float, outbox: int, lag_s: float) -> None:
@@ -230,17 +242,26 @@ class LiveState:
             else:
                 self._received.append((second, int(received)))
 
-    def identity(self, global_id: int, camera: str, time_s: float) -> None:
-        """A global id was seen on a camera at stream time ``time_s``."""
+    def identity(self, global_id: int, camera: str, time_s: float, track: int | None = None) -> None:
+        """A global id was given to a tracklet of ``camera`` (local ``track``, when known: its boxes
+        on the previews take the id) that was last seen at data time ``time_s`` (NaN: unknown)."""
         global_id, camera, time_s = int(global_id), str(camera), float(time_s)
         with self._lock:
+            if track is not None:
+                key = (camera, int(track))
+                self._decided.pop(key, None)
+                self._decided[key] = global_id
+                while len(self._decided) > MAX_DECIDED:
+                    self._decided.popitem(last=False)
             ident = self._identities.pop(global_id, None) or _Identity()
             if not ident.path or ident.path[-1] != camera:
                 ident.path.append(camera)
             ident.last_camera = camera
-            ident.last_seen_s = max(ident.last_seen_s, time_s)
+            ident.last_seen_wall = self._wall()
+            if math.isfinite(time_s):
+                ident.last_seen_s = max(ident.last_seen_s, time_s)
             self._identities[global_id] = ident  # now the most recently seen
-            self._latest_s = max(self._latest_s, time_s)
+            self._latest_s = max(self._latest_s, ident.last_seen_s)
             horizon = self._latest_s - self._history_s
             while self._identities:
                 oldest = next(iter(self._identities.values()))
@@ -253,6 +274,18 @@ class LiveState:
         with self._lock:
             cam = self._cameras.get(camera)
             return None if cam is None else cam.preview
+
+    def labels(self, camera: str, preview: Preview) -> list[int | None]:
+        """Each box's global id now: the matcher's latest decision for its track, else the id it
+        had when the preview arrived, else None (not decided yet)."""
+        with self._lock:
+            return self._labels(camera, preview)
+
+    def _labels(self, camera: str, preview: Preview) -> list[int | None]:
+        decided = self._decided
+        return [
+            decided.get((camera, t), g) if t is not None else g for t, g in zip(preview.track_ids, preview.global_ids)
+        ]
 
     def preview_of_track(self, camera: str, track: int, first_frame: int, last_frame: int) -> Preview | None:
         """A kept preview of ``camera`` (its last :data:`KEPT_PREVIEWS`) between ``first_frame`` and
@@ -293,8 +326,9 @@ class LiveState:
                         "seq": None if p is None else p.seq,
                         "frame": None if p is None else p.frame,
                         "time_s": None if p is None else p.time_s,
+                        "wall": None if p is None else p.wall,
                         "boxes": 0 if p is None else len(p.boxes),
-                        "assigned": 0 if p is None else sum(g is not None for g in p.global_ids),
+                        "assigned": 0 if p is None else sum(g is not None for g in self._labels(name, p)),
                         "frames_done": cam.frames_done,
                         "fps": _finite(cam.fps),
                         "outbox": cam.outbox,
@@ -311,11 +345,13 @@ class LiveState:
                     "cameras": list(ident.path),
                     "last_camera": ident.last_camera,
                     "last_seen_s": ident.last_seen_s,
+                    "last_seen_wall": ident.last_seen_wall,
                 }
                 for gid, ident in reversed(self._identities.items())
             ][:SHOWN_IDENTITIES]
             return {
                 "uptime_s": round(now - self._started, 2),
+                "wall": self._wall(),
                 "stale_after_s": STALE_AFTER_S,
                 "cameras": cameras,
                 "identities": identities,

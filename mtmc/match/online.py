@@ -43,7 +43,7 @@ import heapq
 import math
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -70,12 +70,14 @@ _FORBIDDEN = 1e9  # cost of a pair the assignment must not take (linear_sum_assi
 @dataclass(frozen=True)
 class Decision:
     """``key`` got ``global_id``: first ("assign") or by a merge of identities ("revise"), when the
-    watermark reached ``decided_at_s`` (data time: its epoch's end plus ``patience_s``)."""
+    watermark reached ``decided_at_s`` (data time: its epoch's end plus ``patience_s``); the
+    tracklet was last seen at ``end_s`` (data time)."""
 
     key: Key
     global_id: int
     kind: Literal["assign", "revise"]
     decided_at_s: float
+    end_s: float = field(default=math.nan, compare=False)
 
 
 def cluster_sparse(
@@ -385,7 +387,7 @@ class OnlineAssociator:
                 self._ids[t.key] = gid
                 self._members[gid].add(t.key)
                 heapq.heappush(self._heap, (t.end, t.key))
-                decisions.append(Decision(t.key, gid, "assign", at))
+                decisions.append(Decision(t.key, gid, "assign", at, t.end))
         if self.config.rerank.enabled:
             self._keep(batch, rows, inner)
         touched = {self._ids[t.key] for t in batch}
@@ -707,7 +709,7 @@ class OnlineAssociator:
         for key in keys:
             self._ids[key] = gid
             self._columns.gid[self._columns.slot[key]] = gid
-            decisions.append(Decision(key, gid, "revise", at))
+            decisions.append(Decision(key, gid, "revise", at, self._window[key].end))
 
     def _split_unrelated(self, at: float, decisions: list[Decision]) -> None:
         """A learnt link or overlap withdrawn (more traffic put its confirmations back within

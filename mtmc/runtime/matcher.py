@@ -87,11 +87,13 @@ def calibration_of(given: Path | None, embedder: dict | None) -> AppearanceCalib
 
 @dataclass
 class Assignment:
-    """A global id given (``assign``) or changed (``revise``) for one tracklet."""
+    """A global id given (``assign``) or changed (``revise``) for one tracklet, last seen at data
+    time ``time_s``."""
 
     key: tuple[int, int]
     global_id: int
     kind: str
+    time_s: float = field(default=math.nan, compare=False)
 
 
 @dataclass
@@ -187,7 +189,7 @@ class MatchState:
             self._final(tracklet, global_id)
         if self.store is not None:
             self._store_decisions(decisions)
-        return [Assignment(tuple(d.key), d.global_id, d.kind) for d in decisions]
+        return [Assignment(tuple(d.key), d.global_id, d.kind, d.end_s) for d in decisions]
 
     def _store_decisions(self, decisions: list) -> None:
         """``assign``: the sighting takes its id; ``revise`` (a merge): every sighting of the key's
@@ -196,7 +198,7 @@ class MatchState:
             if d.kind == "assign":
                 self.store.assign(d.key, d.global_id)
                 continue
-            old = self.store.global_id(d.key)
+            old = self.store.matcher_id(d.key)  # its own grouping: people's corrections apply over it
             if old is not None and old != d.global_id:
                 self.store.relabel({old: d.global_id})
 
@@ -449,6 +451,8 @@ class MatcherService:
         try:
             if self.fresh:
                 self.journal.clear()
+                if self.state.store is not None:  # they name the old run's tracklets
+                    self.state.store.clear_corrections()
                 self.fresh = False
             write_cameras_csv(self.out_dir / "cameras.csv", self.config.cameras)  # submission numbers -> names
             self.replay()
@@ -602,8 +606,8 @@ class MatcherService:
             ended = self.stats.ended_at.pop(a.key, None)
             if a.kind == "assign" and ended is not None:
                 self.stats.latencies.append(now - ended)
-            if self.live is not None:
-                self.live.identity(a.global_id, self.names.get(a.key[0], str(a.key[0])), now)
+            if self.live is not None:  # on the run's data clock; the track's boxes on the previews take the id
+                self.live.identity(a.global_id, self.names.get(a.key[0], str(a.key[0])), a.time_s, track=a.key[1])
             if self.publisher is not None:
                 record = {
                     "camera": a.key[0], "name": self.names.get(a.key[0]), "track": a.key[1],

@@ -51,7 +51,8 @@ function renderCamera(c) {
   const starting = !c.stale && c.heartbeat_age_s === null;
   t.root.classList.toggle("stale", c.stale);
   t.root.classList.toggle("starting", starting);
-  t.meta.textContent = c.frame === null ? "no frame yet" : `frame ${num(c.frame)} · t ${num(c.time_s, 1)} s`;
+  t.meta.textContent = c.frame === null ? "no frame yet" : `frame ${num(c.frame)} · t ${clock(c.time_s)}`;
+  t.meta.title = c.wall ? `run time ${clock(c.time_s)}; received ${wallTime(c.wall)}` : "";
   if (c.stale) {
     t.badge.textContent = c.heartbeat_age_s === null ? "NO HEARTBEAT" : `STALE · ${Math.round(c.heartbeat_age_s)} s`;
   } else {
@@ -61,7 +62,7 @@ function renderCamera(c) {
     ["fps", num(c.fps, 1)],
     ["outbox", num(c.outbox)],
     ["lag", seconds(c.lag_s)],
-    ["boxes", c.frame === null ? "–" : `${c.boxes} (${c.assigned} matched)`],
+    ["boxes", c.frame === null ? "–" : `${c.boxes} (${c.assigned} matched, ${c.boxes - c.assigned} pending)`],
   ];
   t.foot.replaceChildren(...foot.map(([k, v]) => {
     const span = el("span", null, `${k} `);
@@ -93,7 +94,9 @@ function renderIdentities(list, listed) {
       if (i) path.append(el("span", "arrow", "→"));
       path.append(document.createTextNode(cam));
     });
-    const when = el("td", "when", `${num(ident.last_seen_s, 1)} s · ${ident.last_camera}`);
+    const when = el("td", "when", clock(ident.last_seen_s));
+    when.append(el("small", null, ident.last_camera));
+    when.title = `last seen at run time ${clock(ident.last_seen_s)} on ${ident.last_camera}; decided ${wallTime(ident.last_seen_wall)}`;
     row.append(id, path, when);
     return row;
   }));
@@ -180,6 +183,11 @@ function clock(s) {
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
   const mm = String(m).padStart(2, "0"), ss = sec.toFixed(1).padStart(4, "0");
   return h ? `${sign}${h}:${mm}:${ss}` : `${sign}${m}:${ss}`;
+}
+
+function wallTime(unix) {
+  // a wall-clock instant (Unix seconds), for hover text: the page's own times are the run's data time
+  return unix ? new Date(unix * 1000).toLocaleString("en-GB", { hour12: false }) : "–";
 }
 
 function span(s) {
