@@ -31,7 +31,7 @@ errors, and a bad value fails in one line that names the file and the key. Relat
 relative to the config file. `null` is YAML's none.
 
 Parts (`detector`, `tracker`, `embedder`, `attributes`) are picked by `name` from a registry; every
-other key of such a section is an option of that part ([parts.md](parts.md) lists them).
+other key of such a section is an option of that part ([tracking.md](tracking.md) lists them).
 """
 
 # (the section's title, the model as module:Class, what it configures)

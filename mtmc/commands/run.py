@@ -28,7 +28,7 @@ examples:
   mtmc run configs/demo.yaml
   mtmc run configs/demo.yaml --out runs/demo-offline --mode offline
   mtmc run configs/demo.yaml --resume        (after an interrupted run)
-  mtmc run city.yaml --ray auto              (on a Ray cluster: README "Many machines")
+  mtmc run city.yaml --ray auto              (on a Ray cluster: docs/many-machines.md)
 """
 
 

@@ -17,7 +17,7 @@ a source file replaced since its checkpoint.
 
 Run tokens: with MTMC_RUN_SECRET in its environment (the same as the matcher's) or
 MTMC_CAMERA_TOKEN (what mtmc run hands it), every message carries the camera's token, without
-which a matcher given the secret refuses it (README, "Who may speak for a camera").
+which a matcher given the secret refuses it (docs/running.md, "Who may speak for a camera").
 """
 EPILOG = """\
 examples:

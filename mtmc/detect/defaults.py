@@ -1,6 +1,6 @@
 """The detector and embedder a user gets without naming them, for the classes they ask for.
 
-Measured (README "Detectors on real and simulated vehicles", "Default parts for other classes"):
+Measured (docs/benchmarks.md "Detectors on real and simulated vehicles"):
 vehicles: Open Model Zoo vehicle-detection-0202 (UA-DETRAC AP 0.911 vs YOLOX-Nano 0.839) and the
 re-id weights trained on real vehicles; people and bicycles: Open Model Zoo
 person-vehicle-bike-detection-crossroad-0078 (PETS09 with deepsort-bot: IDF1 0.766-0.777 / MOTA

@@ -96,7 +96,7 @@ class Embedder:
         ``flip``: test-time flip, each crop's feature summed with its mirror image's (twice the
         model's work; a vehicle seen from its other side looks like the mirror). ``batch_size``: crops
         per model run; on CPU 8 embeds as fast as 32 and holds ~50 MB less at a burst of new
-        vehicles (the batch's activations; README "One camera's speed")."""
+        vehicles (the batch's activations; docs/benchmarks.md "One camera's speed")."""
         if dim < 1 or min(input_size) < 1 or batch_size < 1:
             raise ValueError(
                 f"need dim, input_size and batch_size >= 1, got {dim}, {input_size}, {batch_size}"

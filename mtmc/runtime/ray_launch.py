@@ -12,7 +12,7 @@ matcher through the launcher (the node it runs on) and are restarted towards it 
 
 Actors take no CPU from Ray's accounting (``num_cpus=0``): the process inside uses what it uses,
 as on one machine. The outboxes and the journal live under the run's output folder; for a camera
-to resume on another node that folder must be shared storage (NFS, a volume), as README "Many
+to resume on another node that folder must be shared storage (NFS, a volume), as docs/many-machines.md "Many
 machines" says.
 """
 

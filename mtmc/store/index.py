@@ -6,7 +6,7 @@ more than a glimpse. A query is answered by an exact inner-product scan (cosine 
 rows) with a partial sort for the top k: at 100,000 identities of 1280 dimensions the scan is
 bound by memory bandwidth (~0.5 GB of float32): plain numpy answers in ~17 ms on 2 idle cores
 (~55 ms on busy ones), faster than faiss-cpu's exact ``IndexFlatIP`` on the same data, so no index
-library is needed (README "Search by picture"; ``benchmarks/search_index.py`` measures it against
+library is needed (docs/search.md "Search by picture"; ``benchmarks/search_index.py`` measures it against
 a brute-force scan).
 """
 

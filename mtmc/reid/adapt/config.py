@@ -171,7 +171,7 @@ class RoundsConfig(StrictModel):
 
 
 class CheckConfig(StrictModel):
-    """Labelled vehicles adaptation must not get worse on (issue 31: adaptation that only helps).
+    """The labelled vehicles that adaptation must not get worse on.
     The model adaptation started from and the adapted one are both scored on them through the
     deployed embedder path (``mtmc.reid.evaluation.deployed``); if the adapted one loses more than
     ``max_loss`` mAP, the run says so and ships the model it started from (``model.weights``).
