@@ -15,7 +15,9 @@ Serve OUT/sightings.db (or the database file given) as the dashboard: each ident
 (/identity/N: its sightings in time order with cameras, times, travel times and thumbnails), a
 search box (by id, by colour/type/camera/time, by an uploaded picture) and the camera graph
 (cameras, the links between them with counts and travel-time histograms, views that overlap, and
-the network the matcher learnt, from OUT/topology.learnt.yaml). Nothing is written.
+the network the matcher learnt, from OUT/topology.learnt.yaml). Each sighting's frame and a short
+clip are cut from OUT/videos/<camera>.mp4, else from the camera's source (OUT/cameras.csv, or
+--config). Nothing is written but corrections made on the identity pages (split, merge, flag).
 
 It listens on 127.0.0.1 unless --host says otherwise; any other host needs a token (--token,
 dashboard.token in --config, or the MTMC_DASHBOARD_TOKEN variable), which every client then sends
@@ -47,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def store_view(where: str | Path, config: Any = None) -> Any:
     """A :class:`StoreView` over the store ``where`` names (a run's folder, a ``.db`` file, a
     ``postgresql://`` URL), checked now: a missing or foreign one is one line."""
+    from mtmc.dashboard.footage import Footage, sources_from_csv
     from mtmc.dashboard.pictures import picture_search_for
     from mtmc.dashboard.sightings import StoreView, read_learnt
     from mtmc.errors import MtmcError
@@ -64,11 +67,17 @@ def store_view(where: str | Path, config: Any = None) -> Any:
             part = None
     finally:
         store.close()
-    learnt_file = None if isinstance(target, str) else Path(target).parent / LEARNT_TOPOLOGY
+    out_dir = None if isinstance(target, str) else Path(target).parent
+    learnt_file = None if out_dir is None else out_dir / LEARNT_TOPOLOGY
     search, missing = picture_search_for(part)
+    # clips: OUT/videos/<camera>.mp4, else the sources OUT/cameras.csv (or --config) names
+    sources = {} if out_dir is None else sources_from_csv(out_dir)
+    if config is not None:
+        sources.update({c.id: str(c.source) for c in config.cameras})
+    footage = Footage(sources, None if out_dir is None else out_dir / "videos")
     return StoreView(
         lambda: read_store(target), shown, learnt=(lambda: read_learnt(learnt_file)) if learnt_file else None,
-        image_search=search, image_search_missing=missing,
+        image_search=search, image_search_missing=missing, footage=footage,
     )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ def start_dashboard(config: Any, store: Any, learner: Callable[[], Any], port: i
     store), learning its camera network with ``learner()`` (None: none); on ``dashboard.host`` (a
     token needed off loopback)."""
     from mtmc.dashboard.auth import token_from
+    from mtmc.dashboard.footage import Footage
     from mtmc.dashboard.pictures import picture_search_for
     from mtmc.dashboard.server import serve
     from mtmc.dashboard.sightings import StoreView
@@ -53,8 +54,9 @@ def start_dashboard(config: Any, store: Any, learner: Callable[[], Any], port: i
     view = None
     if store is not None:
         search, missing = picture_search_for(config.embedder)
-        view = StoreView(  # store.where: its path, or its URL without the password
-            reader_of(store), store.where, learnt=learnt_network(learner), image_search=search, image_search_missing=missing
+        view = StoreView(  # store.where: its path, or its URL without the password; clips from the sources (no annotated video yet)
+            reader_of(store), store.where, learnt=learnt_network(learner), image_search=search, image_search_missing=missing,
+            footage=Footage({c.id: str(c.source) for c in config.cameras}),
         )
     host = config.dashboard.host
     server, bound = serve(live, host, port, view=view, token=token_from(config.dashboard.token))

@@ -52,7 +52,7 @@ from mtmc.dashboard.auth import authorize, check_exposure
 from mtmc.dashboard.images import (
     MAX_UPLOAD_BYTES, PictureRefused, encode_jpeg, fits, jpeg_dimensions, placeholder_jpeg, read_picture,
 )  # fmt: skip
-from mtmc.dashboard.sightings import IMAGE_RESULTS, SEARCH_LIMIT, StoreUnavailable, StoreView
+from mtmc.dashboard.sightings import IMAGE_RESULTS, SEARCH_LIMIT, CorrectionRefused, StoreUnavailable, StoreView
 from mtmc.dashboard.state import KEPT_PREVIEWS, MAX_PREVIEW_SIZE, UNASSIGNED_COLOR, LiveState, Preview, id_color, ink
 from mtmc.errors import MtmcError
 from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
@@ -151,8 +151,12 @@ _TEXT = "text/plain; charset=utf-8"
 _PAGES = re.compile(r"/(?:index\.html|search|graph|identity/\d{1,18})?")  # views of the one page
 _IDENTITY = re.compile(r"/api/identity/(\d{1,18})")
 _SIGHTING_IMAGE = re.compile(r"/api/(thumbnail|sighting)/(\d{1,9})/(\d{1,18})\.jpg")
+_CLIP = re.compile(r"/api/clip/(\d{1,9})/(\d{1,18})\.webm")
 _STATIC_FILES = frozenset(f.name for f in STATIC.iterdir() if f.is_file() and f.suffix in _CONTENT_TYPES)
-UPLOAD_PATH = "/api/search/image"  # the one POST route: a search by picture
+UPLOAD_PATH = "/api/search/image"  # POST: a search by picture
+CORRECTIONS_PATH = "/api/corrections"  # GET: the corrections made; POST (JSON): one more, or an undo
+METHODS = {UPLOAD_PATH: ("POST",), CORRECTIONS_PATH: ("GET", "HEAD", "POST")}  # any other path: GET, HEAD
+MAX_CORRECTION_BYTES = 4096  # a correction's JSON body
 UPLOAD_SLACK = 64 * 1024  # multipart framing on top of MAX_UPLOAD_BYTES
 MAX_BODY = 16 * 2**20  # waitress refuses a larger request body itself (413) before the app sees it
 SECURITY_HEADERS = [
@@ -283,6 +287,22 @@ def app(
     state = state if state is not None else LiveState([])
     annotated = _Annotated(state)
 
+    def footage_of() -> dict[str, str]:
+        """Camera -> where its sightings' frames and clips are cut from (``annotated``, ``source``)."""
+        footage = None if view is None else view.footage
+        if footage is None:
+            return {}
+        return {camera: found[0] for camera in footage.sources if (found := footage.video_of(camera)) is not None}
+
+    def attributes_stored() -> dict[str, bool] | None:
+        """Whether the store holds colours, types (None: no store, or not readable now)."""
+        if view is None:
+            return None
+        try:
+            return view.attributes_stored()
+        except StoreUnavailable:
+            return None
+
     def store_missing() -> Response:
         return _error(HTTPStatus.NOT_FOUND, "this dashboard has no sightings store (store: enabled: false in the config)")
 
@@ -291,7 +311,8 @@ def app(
             "live": live, "store": None if view is None else view.where, "token": token is not None,
             "picture_search": view is not None and view.image_search is not None,
             "picture_search_missing": None if view is None or view.image_search is not None else view.image_search_missing,
-            "cameras": state.camera_ids(), "max_upload_bytes": MAX_UPLOAD_BYTES,
+            "cameras": state.camera_ids(), "max_upload_bytes": MAX_UPLOAD_BYTES, "footage": footage_of(),
+            "attributes_stored": attributes_stored(),
             "attributes": {name: list(labels) for name, labels in VEHICLE_ATTRIBUTES.items()},
         })  # fmt: skip
 
@@ -302,27 +323,46 @@ def app(
             stored = view.identities()
             count = "" if stored is None else f" ({stored} identities stored)"
             return _error(HTTPStatus.NOT_FOUND, f"no identity {global_id} in {view.where}{count}")
+        cut = footage_of()
         for s in journey["sightings"]:
             preview = state.preview_of_track(s["camera"], s["track"], s["first_frame"], s["last_frame"]) if live else None
-            s["frame_shown"] = (
-                {"kind": "frame", "frame": preview.frame, "time_s": preview.time_s} if preview is not None
-                else {"kind": "thumbnail", "why": "the frame is not kept (the dashboard keeps each camera's last "
-                      f"{KEPT_PREVIEWS} previews)" if live else "the frame is not kept (a finished run's store keeps thumbnails only)"}
-            )  # fmt: skip
+            video = cut.get(s["camera"])
+            s["clip_from"] = video
+            if preview is not None:
+                s["frame_shown"] = {"kind": "frame", "frame": preview.frame, "time_s": preview.time_s}
+            elif video is not None:
+                s["frame_shown"] = {"kind": "video", "from": video}
+            else:
+                s["frame_shown"] = {"kind": "thumbnail", "why": "no video to cut it from (the camera's source is a stream, or not "
+                                    "found) and " + (f"the dashboard keeps each camera's last {KEPT_PREVIEWS} previews only"
+                                                     if live else "a finished run's store keeps thumbnails only")}  # fmt: skip
         return _json(journey)
 
     def sighting_image(what: str, camera: int, track: int) -> Response:
         assert view is not None
-        if what == "sighting" and live:
-            sighting = view.sighting(camera, track)
-            if sighting is not None and sighting.global_id is not None:
-                preview = state.preview_of_track(sighting.camera_name, track, sighting.first_frame, sighting.last_frame)
-                if preview is not None:
-                    return HTTPStatus.OK, draw_sighting(preview, track, sighting.global_id), "image/jpeg", "no-store"
+        sighting = view.sighting(camera, track) if what == "sighting" else None
+        if sighting is not None:
+            preview = state.preview_of_track(sighting.camera_name, track, sighting.first_frame, sighting.last_frame) if live else None
+            if preview is not None:
+                return HTTPStatus.OK, draw_sighting(preview, track, sighting.global_id), "image/jpeg", "no-store"
+            frame = None if view.footage is None else view.footage.frame(sighting)
+            if frame is not None:
+                return HTTPStatus.OK, frame, "image/jpeg", "max-age=60"
         data = view.thumbnail(camera, track)
         if data is None:
             return HTTPStatus.OK, placeholder_jpeg("no thumbnail stored"), "image/jpeg", "no-store"
         return HTTPStatus.OK, data, "image/jpeg", "max-age=60"
+
+    def clip(camera: int, track: int) -> Response:
+        assert view is not None
+        sighting = view.sighting(camera, track)
+        if sighting is None:
+            return _error(HTTPStatus.NOT_FOUND, f"no sighting camera {camera} track {track} with an identity in {view.where}")
+        data = None if view.footage is None else view.footage.clip(sighting)
+        if data is None:
+            return _error(HTTPStatus.NOT_FOUND, f"no video of camera {sighting.camera_name} to cut a clip from "
+                          "(a stream, an image folder, or a file not found)")  # fmt: skip
+        return HTTPStatus.OK, data, "video/webm", "max-age=300"
 
     def search(environ: dict) -> Response:
         assert view is not None
@@ -351,9 +391,34 @@ def app(
         k = _query(environ).get("k", "")
         return _json(view.by_picture(picture, int(k) if k.isdigit() and 1 <= int(k) <= 50 else IMAGE_RESULTS))
 
+    def correction(environ: dict) -> Response:
+        assert view is not None
+        if not environ.get("CONTENT_TYPE", "").lower().startswith("application/json"):
+            return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send a correction as JSON (Content-Type: application/json)")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= MAX_CORRECTION_BYTES:
+            return _error(HTTPStatus.BAD_REQUEST, f"a correction is a JSON object of 1 to {MAX_CORRECTION_BYTES} bytes")
+        try:
+            body = json.loads(environ["wsgi.input"].read(length))
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+            return _error(HTTPStatus.BAD_REQUEST, 'a correction is a JSON object with an "action" (split, merge, flag, unflag, undo)')
+        try:
+            return _json(view.correct(body["action"], body))
+        except CorrectionRefused as exc:
+            return _error(HTTPStatus.BAD_REQUEST, str(exc))
+
     def route(method: str, path: str, environ: dict) -> Response:
+        if view is None and path in METHODS:
+            return store_missing()
         if method == "POST":
-            return store_missing() if view is None else by_picture(environ)
+            return by_picture(environ) if path == UPLOAD_PATH else correction(environ)  # type: ignore[union-attr]
+        if path == CORRECTIONS_PATH:
+            return _json(view.corrections())  # type: ignore[union-attr]
         if _PAGES.fullmatch(path):
             return _static("index.html")
         if path.startswith("/static/"):
@@ -370,12 +435,14 @@ def app(
             return HTTPStatus.OK, annotated.get(camera, preview), "image/jpeg", "no-store"
         if path == "/healthz":
             return HTTPStatus.OK, b"ok\n", _TEXT, "no-store"
-        if path.startswith("/api/") and view is None and path.split("/")[2] in ("identity", "search", "graph", "thumbnail", "sighting"):
+        if path.startswith("/api/") and view is None and path.split("/")[2] in ("identity", "search", "graph", "thumbnail", "sighting", "clip"):
             return store_missing()
         if (m := _IDENTITY.fullmatch(path)) is not None:
             return identity(int(m.group(1)))
         if (m := _SIGHTING_IMAGE.fullmatch(path)) is not None:
             return sighting_image(m.group(1), int(m.group(2)), int(m.group(3)))
+        if (m := _CLIP.fullmatch(path)) is not None:
+            return clip(int(m.group(1)), int(m.group(2)))
         if path == "/api/search":
             return search(environ)
         if path == "/api/graph":
@@ -405,13 +472,14 @@ def app(
             status, body, content_type, cache = HTTPStatus.SEE_OTHER, b"", _TEXT, "no-store"
             extra = [("Location", quote(location, safe="/?=&")), ("Set-Cookie", cookie)]
         elif method == "POST" and not _same_origin(environ):
+            what = "a search by picture" if path == UPLOAD_PATH else "a request"
             status, body, content_type, cache = _error(
-                HTTPStatus.FORBIDDEN, "a search by picture from another site's page is refused (its Origin is not this dashboard)"
+                HTTPStatus.FORBIDDEN, f"{what} from another site's page is refused (its Origin is not this dashboard)"
             )
-        elif (method == "POST") != (path == UPLOAD_PATH) or method not in ("GET", "HEAD", "POST"):
+        elif method not in METHODS.get(path, ("GET", "HEAD")):
             status, body = HTTPStatus.METHOD_NOT_ALLOWED, f"method {method} not allowed on {path}\n".encode()
             content_type, cache = _TEXT, "no-store"
-            extra = [("Allow", "POST" if path == UPLOAD_PATH else "GET, HEAD")]
+            extra = [("Allow", ", ".join(METHODS.get(path, ("GET", "HEAD"))))]
         else:
             try:
                 status, body, content_type, cache = route(method, path, environ)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from mtmc.dashboard.footage import Footage
 from mtmc.dashboard.state import id_color, ink
 
 GRAPH_TTL_S = 10.0  # the camera graph is recomputed at most this often
@@ -35,6 +36,13 @@ ImageSearch = Callable[[Any, np.ndarray, int], list[tuple[int, float]]]  # (stor
 class StoreUnavailable(Exception):
     """The store cannot be read (not written yet, not a sightings database, a corrupt page met by a
     query): one line for a 503."""
+
+
+class CorrectionRefused(Exception):
+    """A correction the store refused (no such identity or sighting, a merge with itself, ...): one line for a 400."""
+
+
+CORRECTIONS = ("split", "merge", "flag", "unflag", "undo")  # what a POST to /api/corrections may ask
 
 
 def histogram(times: list[float], bins: int = HISTOGRAM_BINS) -> dict:
@@ -113,7 +121,8 @@ class StoreView:
     (no database yet, another schema) or from a query on it (a corrupt page) is answered 503 with
     its line. ``where`` names the store on the page. ``learnt()`` gives the camera network the
     matcher learnt (``{links, overlaps}``, see :func:`network_of`; a list is links alone);
-    ``image_search`` answers a search by picture (None: the page says it is not available).
+    ``image_search`` answers a search by picture (None: the page says it is not available);
+    ``footage`` cuts sightings' frames and clips from the run's videos (None: none to cut).
     """
 
     def __init__(
@@ -124,9 +133,11 @@ class StoreView:
         learnt: Callable[[], dict | list[dict]] | None = None,
         image_search: ImageSearch | None = None,
         image_search_missing: str = "search by picture is not available here",
+        footage: Footage | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.opener, self.where = opener, where
+        self.footage = footage
         self.learnt = learnt or no_network
         self.image_search, self.image_search_missing = image_search, image_search_missing
         self._clock = clock
@@ -157,6 +168,7 @@ class StoreView:
         d["travel_s"] = None if previous is None else round(s.first_s - previous.last_s, 3)
         d["thumbnail"] = f"/api/thumbnail/{s.camera}/{s.track}.jpg"
         d["frame"] = f"/api/sighting/{s.camera}/{s.track}.jpg"
+        d["clip"] = f"/api/clip/{s.camera}/{s.track}.webm"
         return d
 
     def identity(self, global_id: int) -> dict | None:
@@ -198,6 +210,57 @@ class StoreView:
         with self._store() as store:
             count = getattr(store, "identities", None)
             return int(count()) if callable(count) else None
+
+    def attributes_stored(self) -> dict[str, bool]:
+        """Whether any sighting holds a colour, a type (the page hides a filter that cannot match)."""
+        with self._store() as store:
+            return {name: bool(store.has_attributes(name)) for name in ("colour", "type")}
+
+    # ---- corrections -------------------------------------------------------------------------------
+
+    def corrections(self) -> dict:
+        """The corrections applied to the store, oldest first, and the identities flagged (id -> note)."""
+        from mtmc.store import corrections as fix
+
+        with self._store() as store:
+            done, flagged = fix.corrections(store), fix.flagged(store)
+        return {"corrections": done, "flagged": {str(k): v for k, v in sorted(flagged.items())}}
+
+    def correct(self, action: str, args: dict) -> dict:
+        """Apply one correction (:data:`CORRECTIONS`) with its arguments (JSON numbers, a note);
+        what it made (``global_id``: the identity to show next). Raises :class:`CorrectionRefused`."""
+        from mtmc.errors import MtmcError
+        from mtmc.store import corrections as fix
+
+        def whole(name: str) -> int:
+            value = args.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+                raise CorrectionRefused(f"{action}: {name} must be a whole number, got {str(value)[:40]!r}")
+            return int(value)
+
+        with self._store() as store:
+            try:
+                if action == "split":
+                    answer = {"global_id": fix.split(store, whole("camera"), whole("track"))}
+                elif action == "merge":
+                    answer = {"global_id": fix.merge(store, whole("keep"), whole("other"))}
+                elif action in ("flag", "unflag"):
+                    note = args.get("note", "")
+                    if not isinstance(note, str) or len(note) > 500 or not note.isprintable():
+                        raise CorrectionRefused("flag: the note must be at most 500 printable characters")
+                    gid = whole("global_id")
+                    fix.flag(store, gid, note.strip()) if action == "flag" else fix.unflag(store, gid)
+                    answer = {"global_id": gid}
+                elif action == "undo":
+                    fix.undo(store, whole("id"))
+                    answer = {}
+                else:
+                    raise CorrectionRefused(f"no correction {action[:40]!r}: one of {', '.join(CORRECTIONS)}")
+            except MtmcError as exc:
+                raise CorrectionRefused(str(exc)) from None
+        with self._graph_lock:
+            self._graph = None  # the journeys changed
+        return {"action": action, **answer}
 
     # ---- searches --------------------------------------------------------------------------------
 

@@ -222,14 +222,106 @@ function sightingLine(s) {
   return line;
 }
 
-// ---- identity: the journey timeline -------------------------------------------------------------
+// ---- identity: the journey timeline, its footage and corrections ---------------------------------
 
-async function showIdentity(id) {
-  const head = $("journey-head"), list = $("journey");
-  document.title = `MTMC · identity #${id}`;
-  let j;
+async function correct(action, args) {
+  // one correction (split, merge, flag, unflag, undo) through the token-protected POST /api/corrections
+  return getJSON("/api/corrections", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ action, ...args }) });
+}
+
+function button(text, cls, onclick) {
+  const b = el("button", cls, text);
+  b.type = "button";
+  b.addEventListener("click", onclick);
+  return b;
+}
+
+async function act(action, args, next) {
+  // apply a correction, say what it did, and show the identity it leaves (next(answer): its id)
+  const note = $("correction-note");
   try {
-    j = await getJSON(`/api/identity/${id}`);
+    const answer = await correct(action, args);
+    const id = next(answer);
+    note.className = "note done";
+    note.textContent = `${action} done`;
+    if (id !== undefined && id !== CURRENT_ID) history.pushState(null, "", `/identity/${id}`);
+    await showIdentity(id === undefined ? CURRENT_ID : id, `${action} done${answer.global_id !== undefined && action === "split" ? `: the sightings from there on are now #${answer.global_id}` : ""}`);
+  } catch (err) {
+    note.className = "error";
+    note.textContent = `${action} refused: ${err.message}`;
+  }
+}
+
+function clipFigure(s) {
+  // the sighting's clip, made on request: a button until asked for
+  const f = el("figure", "clip");
+  if (!s.clip_from) return f;
+  const play = button(`▶ clip (from the ${s.clip_from === "annotated" ? "annotated video" : "source video, box drawn"})`, "play", () => {
+    const video = el("video", "clip-video");
+    video.muted = true;
+    video.controls = true;
+    video.autoplay = true;
+    video.loop = true;
+    video.playsInline = true;
+    video.src = s.clip;
+    video.addEventListener("error", () => f.replaceChildren(el("figcaption", "error", "the clip could not be made")));
+    f.replaceChildren(video, el("figcaption", null, `a few seconds around the sighting, ${s.clip_from === "annotated" ? "from OUT/videos" : "from the source"}`));
+  });
+  f.append(play);
+  return f;
+}
+
+function correctionsTable(answer) {
+  const rows = answer.corrections.slice().reverse().map((c) => {
+    const row = el("tr");
+    row.dataset.correction = c.id;
+    const a = c.args;
+    const what = {
+      split: () => `split #${a.global_id} at ${a.camera_name || `camera ${a.camera}`} track ${a.track} → #${a.new_id}`,
+      merge: () => `merged #${a.other} into #${a.keep}`,
+      flag: () => `flagged #${a.global_id}${a.note ? `: ${a.note}` : ""}`,
+      unflag: () => `unflagged #${a.global_id}`,
+    }[c.kind];
+    const when = el("td", "when", wallTime(c.time));
+    when.title = "when the correction was made (wall clock)";
+    const undo = el("td");
+    undo.append(button("undo", "undo", () => act("undo", { id: c.id }, () => undefined)));
+    row.append(el("td", "num", `${c.id}`), el("td", null, what ? what() : c.kind), when, undo);
+    return row;
+  });
+  return rows.length ? rows : [(() => { const r = el("tr"); const c = el("td", "none", "no corrections yet"); c.colSpan = 4; r.append(c); return r; })()];
+}
+
+function correctionTools(j, flagged) {
+  const tools = el("div", "tools");
+  const note = el("input");
+  note.id = "flag-note";
+  note.placeholder = "what looks wrong (optional)";
+  note.maxLength = 500;
+  if (flagged !== undefined) {
+    const mark = el("span", "flag", `⚑ flagged as wrong${flagged ? `: ${flagged}` : ""}`);
+    tools.append(mark, button("unflag", "unflag", () => act("unflag", { global_id: j.global_id }, () => j.global_id)));
+  } else {
+    tools.append(note, button("flag as wrong", "flag-go", () => act("flag", { global_id: j.global_id, note: note.value }, () => j.global_id)));
+  }
+  const other = el("input");
+  other.id = "merge-other";
+  other.inputMode = "numeric";
+  other.placeholder = "identity #";
+  tools.append(el("span", "sep", "merge"), other,
+    button("into this one", "merge-go", () => act("merge", { keep: j.global_id, other: other.value.trim() }, (a) => a.global_id)));
+  return tools;
+}
+
+let CURRENT_ID = null;
+
+async function showIdentity(id, said) {
+  const head = $("journey-head"), list = $("journey");
+  CURRENT_ID = id;
+  document.title = `MTMC · identity #${id}`;
+  let j, fixes;
+  try {
+    [j, fixes] = await Promise.all([getJSON(`/api/identity/${id}`), getJSON("/api/corrections").catch(() => null)]);
   } catch (err) {
     problem(head, err.message);
     list.replaceChildren();
@@ -244,7 +336,11 @@ async function showIdentity(id) {
     path.append(document.createTextNode(cam));
   });
   const when = el("div", "note", `first seen ${clock(j.first_s)} · last seen ${clock(j.last_s)} · over ${span(j.last_s - j.first_s)} (times on the run's clock) · ${j.store}`);
-  head.replaceChildren(title, path, when);
+  const flagged = fixes ? fixes.flagged[String(j.global_id)] : undefined;
+  const status = el("div", said ? "note done" : "note", said || "");
+  status.id = "correction-note";
+  head.replaceChildren(title, path, when, ...(fixes ? [correctionTools(j, flagged)] : []), status);
+  head.classList.toggle("flagged", flagged !== undefined);
   list.replaceChildren(...j.sightings.flatMap((s, i) => {
     const items = [];
     if (i) {
@@ -263,24 +359,33 @@ async function showIdentity(id) {
       el("div", "note", `track ${s.track} · frames ${s.first_frame}–${s.last_frame}`));
     const attrs = [s.colour, s.type].filter(Boolean).join(" ");
     if (attrs) text.append(el("div", "attrs", attrs));
+    if (i && fixes) {
+      text.append(button("split here", "split", () => act("split", { camera: s.camera_number, track: s.track }, () => j.global_id)));
+    }
     const pics = el("div", "pictures");
     const t = el("figure", "thumbnail");
     t.append(thumb(s.thumbnail, `thumbnail of ${s.camera} track ${s.track}`), el("figcaption", null, "thumbnail"));
     pics.append(t);
     const shown = s.frame_shown || { kind: "thumbnail" };
     const f = el("figure", `frame ${shown.kind}`);
-    if (shown.kind === "frame") {
-      const img = thumb(s.frame, `frame ${shown.frame} of ${s.camera}`);
+    if (shown.kind === "frame" || shown.kind === "video") {
+      const img = thumb(s.frame, `frame of ${s.camera} track ${s.track}`);
       img.className = "frame-img";
-      f.append(img, el("figcaption", null, `frame ${shown.frame} (a kept preview), its box drawn`));
+      f.append(img, el("figcaption", null, shown.kind === "frame" ? `frame ${shown.frame} (a kept preview), its box drawn`
+        : shown.from === "annotated" ? "its middle frame, from the annotated video" : "its middle frame, from the source, its box drawn"));
     } else {
       f.append(el("figcaption", "not-kept", `Frame not shown: ${shown.why || "the frame is not kept"}; the thumbnail is what is stored.`));
     }
-    pics.append(f);
+    pics.append(f, clipFigure(s));
     card.append(text, pics);
     items.push(card);
     return items;
   }));
+  if (fixes) {
+    const panel = $("corrections");
+    panel.hidden = false;
+    $("corrections-list").replaceChildren(...correctionsTable(fixes));
+  }
 }
 
 // ---- search ----------------------------------------------------------------------------------------
@@ -307,9 +412,14 @@ function renderFound(found) {
   }));
 }
 
-function renderNearest(answer) {
+function renderNearest(answer, file) {
   const box = $("results");
   const pic = answer.picture;
+  const query = $("picture-query");
+  if (query.dataset.url) URL.revokeObjectURL(query.dataset.url);
+  query.dataset.url = URL.createObjectURL(file);
+  query.replaceChildren(thumb(query.dataset.url, `the picture searched with: ${file.name}`), el("figcaption", null, `searched with ${file.name}`));
+  query.hidden = false;
   $("results-title").textContent = `Nearest identities to the picture (${pic.width}×${pic.height} px), by appearance`;
   if (!answer.results.length) return problem(box, "the store has no identities with appearance features");
   box.replaceChildren(...answer.results.map((r) => {
@@ -327,6 +437,7 @@ function renderNearest(answer) {
 }
 
 async function searchAttributes(form) {
+  $("picture-query").hidden = true;
   const query = new URLSearchParams();
   for (const [k, v] of new FormData(form).entries()) if (String(v).trim()) query.set(k, String(v).trim());
   history.replaceState(null, "", `/search?${query}`);
@@ -348,7 +459,7 @@ async function searchPicture(file) {
   try {
     const answer = await getJSON("/api/search/image", { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } });
     note.textContent = `searched with ${file.name}`;
-    renderNearest(answer);
+    renderNearest(answer, file);
   } catch (err) {
     note.textContent = "";
     problem($("results"), `${file.name}: ${err.message}`);
@@ -358,6 +469,11 @@ async function searchPicture(file) {
 function setupSearch() {
   fillSelect($("f-colour"), INFO.attributes.colour || []);
   fillSelect($("f-type"), INFO.attributes.type || []);
+  // a filter the store cannot match (the run stored no colours, no types) is not offered
+  const stored = INFO.attributes_stored;
+  const missing = stored ? ["colour", "type"].filter((name) => !stored[name]) : [];
+  for (const name of missing) $(`f-${name}`).closest("label").hidden = true;
+  if (missing.length) $("attributes-note").textContent = `no ${missing.join(" or ")} filter: this run stored none (the attribute stage did not run)`;
   fillSelect($("f-camera"), INFO.cameras || []);
   const form = $("search-attributes");
   const params = new URLSearchParams(location.search);
