@@ -13,8 +13,10 @@ import sys
 
 from mtmc import __version__
 from mtmc.commands import aicity as aicity_command
+from mtmc.commands import correct as correct_command
 from mtmc.commands import dashboard as dashboard_command
 from mtmc.commands import eval as eval_command
+from mtmc.commands import export as export_command
 from mtmc.commands import keys as keys_command
 from mtmc.commands import match as match_command
 from mtmc.commands import matcher as matcher_command
@@ -40,6 +42,8 @@ COMMANDS = (
     weights_command,
     keys_command,
     search_command,
+    correct_command,
+    export_command,
     dashboard_command,
 )
 

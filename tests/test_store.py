@@ -138,7 +138,7 @@ def test_store_refuses_another_schema_version_and_is_rebuilt_by_the_matcher(wher
     store.record(tracklet(1, 1, 0.0, 1.0))
     store.close()
     set_version(where, "99")
-    how = "drop its tables meta and sightings" if is_url(where) else "delete it"
+    how = "drop its tables meta, sightings and corrections" if is_url(where) else "delete it"
     with pytest.raises(MtmcError, match=rf"schema version 99; this mtmc reads version {SCHEMA_VERSION}: {how} .*rebuilds"):
         read_store(where)
     fresh = _store(where)  # a store of another version is rebuilt by the matcher

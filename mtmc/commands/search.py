@@ -18,7 +18,9 @@ global identities (store: in the config), while a run or a monitor is going or a
 first and last time (seconds on the run's clock) and frame, colour and type when the workers sent
 attributes, and the travel time from the previous sighting's end. Without --id, the filters select
 decided sightings: --color (white gray yellow red green blue black), --type (car bus truck van),
---camera (name or AI City number), and --since/--until (seen at some time in that span).
+--camera (name or AI City number), and --since/--until (seen at some time in that span). A colour
+or type filter on a run that recorded no attributes (no attributes: in its config) is an error.
+Identities are as corrected (mtmc correct); a flagged identity's journey says so.
 
 --image crop.jpg embeds the picture (the whole image is the vehicle's crop) with the run's embedder
 and lists the --top K identities nearest it: cosine distance (0 = same direction, 2 = opposite) to
@@ -66,9 +68,21 @@ def journey_of(sightings: list[Any]) -> list[dict]:
     return out
 
 
+def _check_attributes(store: Any, args: argparse.Namespace) -> None:
+    """A colour or type filter on a run that recorded none would match nothing: say why instead."""
+    from mtmc.errors import MtmcError
+
+    asked = [(n, what) for n, what, value in (("colour", "colours", args.colour), ("type", "vehicle types", args.vehicle_type))
+             if value is not None and not store.has_attributes(n)]  # fmt: skip
+    if asked:
+        what = " or ".join(w for _, w in asked)
+        raise MtmcError(f"this run recorded no {what}: run with `attributes:` on (its config's attributes: section) to search by them")
+
+
 def run(args: argparse.Namespace) -> int:
     from mtmc.errors import MtmcError
     from mtmc.store import read_store
+    from mtmc.store.corrections import flagged
 
     if args.limit < 1:
         raise MtmcError(f"--limit must be at least 1, got {args.limit}")
@@ -81,13 +95,17 @@ def run(args: argparse.Namespace) -> int:
             if not sightings:
                 raise MtmcError(f"no identity {args.global_id} in {store.path} ({store.identities()} identities stored)")
             rows = journey_of(sightings)
+            note = flagged(store).get(args.global_id)
             result = {
                 "global_id": args.global_id, "first_s": sightings[0].first_s,
                 "last_s": max(s.last_s for s in sightings), "cameras": [s.camera_name for s in sightings],
-                "sightings": rows,
+                "flagged": note, "sightings": rows,
             }  # fmt: skip
             title = f"identity {args.global_id}: {len(rows)} sightings, {len(set(result['cameras']))} cameras"
+            if note is not None:
+                title += " - flagged as wrong" + (f": {note}" if note else "")
         else:
+            _check_attributes(store, args)
             found = store.find(args.colour, args.vehicle_type, args.camera, args.since, args.until, limit=args.limit)
             rows = [dict(s.as_dict(), travel_s=None) for s in found]
             result = {"filters": {k: getattr(args, k) for k in ("colour", "vehicle_type", "camera", "since", "until")},

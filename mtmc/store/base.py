@@ -17,7 +17,7 @@ import numpy as np
 
 from mtmc.types import Tracklet
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the corrections table (a version-1 store is read, and migrated by its first correction)
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """The sightings store in a PostgreSQL database (``store: {url: postgresql://user@host/db}``).
 
 The schema and statements are :mod:`mtmc.store.sql`'s, the same as SQLite's (``BYTEA`` for the
-binary columns, ``%s`` placeholders). The matcher's fresh open drops and recreates the two tables
-(``meta``, ``sightings``) in the database given, the others are left alone; tables of those names
-that are not a sightings store are refused, as SQLite refuses another file. Readers use their
+binary columns, ``%s`` placeholders). The matcher's fresh open drops and recreates its three tables
+(``meta``, ``sightings``, ``corrections``: their rows carried over) in the database given, the
+others are left alone; tables of those names that are not a sightings store are refused, as SQLite refuses another file. Readers use their
 own autocommit connection, so ``mtmc search`` sees each of the matcher's commits (one a tick).
 """
 
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from mtmc.errors import MtmcError
-from mtmc.store.sql import REPLAY, TABLES, UNRECORDED, SQLStore, schema_version_of
+from mtmc.store.sql import CORRECTION_COLUMNS, REPLAY, TABLES, UNRECORDED, SQLStore, schema_version_of
 
 CONNECT_TIMEOUT_S = 5
 
@@ -64,13 +64,30 @@ def _schema_version(db: psycopg.Connection, where: str) -> int | None:
     return schema_version_of(row, where)
 
 
+def _saved_corrections(db: psycopg.Connection, version: int | None, where: str) -> list[tuple]:
+    """The corrections of the store there, which its rebuild keeps; a table ``corrections`` beside
+    no sightings store of version 2 or later is someone else's: an error."""
+    row = db.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'corrections'"
+    ).fetchone()
+    if row is None:
+        return []
+    if version is None or version < 2:
+        raise MtmcError(f"{where}: a table 'corrections' that is not a sightings store's")
+    try:
+        return db.execute(f"SELECT {CORRECTION_COLUMNS} FROM corrections ORDER BY id").fetchall()
+    except psycopg.Error as exc:
+        raise MtmcError(f"{where}: a table 'corrections' that is not a sightings store's ({str(exc).strip()})") from None
+
+
 class PostgresStore(SQLStore):
     """``PostgresStore(url, cameras, labels)`` writes (its tables rebuilt on first use);
     ``PostgresStore.read(url)`` opens an existing store to search it."""
 
     PARAM = "%s"
     BLOB = "BYTEA"
-    REBUILD = f"drop its tables meta and sightings (or {REPLAY})"
+    REBUILD = f"drop its tables meta, sightings and corrections (or {REPLAY})"
+    DB_ERROR = psycopg.Error
 
     def __init__(
         self, url: str, cameras: Mapping[int, str] | None = None,
@@ -98,12 +115,15 @@ class PostgresStore(SQLStore):
         store._check_version(version)
         return store
 
-    def _fresh(self) -> psycopg.Connection:
+    def _connect_write(self) -> psycopg.Connection:
+        return connect(self.url)
+
+    def _fresh(self) -> tuple[psycopg.Connection, list[tuple]]:
         db = connect(self.url)
         try:
-            _schema_version(db, self.where)
+            corrections = _saved_corrections(db, _schema_version(db, self.where), self.where)
         except MtmcError as exc:
             db.close()
             raise MtmcError(f"{exc}; refusing to replace it (store.url names another database?)") from None
-        db.execute("DROP TABLE IF EXISTS sightings, meta")
-        return db
+        db.execute("DROP TABLE IF EXISTS sightings, meta, corrections")
+        return db, corrections

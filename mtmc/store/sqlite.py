@@ -10,6 +10,7 @@ file that is not a sightings database.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 from collections.abc import Mapping
@@ -18,7 +19,9 @@ from typing import Any
 from urllib.parse import quote
 
 from mtmc.errors import MtmcError
-from mtmc.store.sql import REPLAY, TABLES, UNRECORDED, SQLStore, schema_version_of
+from mtmc.store.sql import CORRECTION_COLUMNS, REPLAY, TABLES, UNRECORDED, SQLStore, schema_version_of
+
+log = logging.getLogger(__name__)
 
 # SQLite's primary result codes that matter here (Python 3.10 gives only the message)
 READONLY, CORRUPT, CANTOPEN = 8, 11, 14
@@ -130,11 +133,25 @@ def _check_replaceable(path: Path) -> None:
         raise MtmcError(f"{exc}; refusing to replace it (store.path names another file?)") from None
 
 
+def _saved_corrections(path: Path) -> list[tuple]:
+    """The corrections in the store at ``path`` (a sightings database), which its rebuild keeps:
+    none in a version-1 store; unreadable pages lose them, said in the log."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'corrections'").fetchone() is None:
+            return []
+        try:
+            return db.execute(f"SELECT {CORRECTION_COLUMNS} FROM corrections ORDER BY id").fetchall()
+        except sqlite3.DatabaseError as exc:
+            log.warning("%s: its corrections are unreadable (%s): the rebuilt store starts without them", path, exc)
+            return []
+
+
 class SQLiteStore(SQLStore):
     """``SQLiteStore(path, cameras, labels)`` writes (rebuilt from nothing on first use);
     ``SQLiteStore.read(path)`` opens an existing store to search it."""
 
     REBUILD = f"delete it (or {REPLAY})"
+    DB_ERROR = sqlite3.Error
 
     def __init__(
         self, path: str | Path, cameras: Mapping[int, str] | None = None,
@@ -164,9 +181,16 @@ class SQLiteStore(SQLStore):
         except sqlite3.DatabaseError as exc:
             raise _unreadable(self.path, exc) from None
 
-    def _fresh(self) -> sqlite3.Connection:
+    def _connect_write(self) -> sqlite3.Connection:
+        """A second connection beside a reader's or the matcher's (WAL: it waits for the matcher's
+        tick to commit, up to 30 s)."""
+        return sqlite3.connect(self.path, timeout=30.0)
+
+    def _fresh(self) -> tuple[sqlite3.Connection, list[tuple]]:
+        corrections = []
         if self.path.exists():
             _check_replaceable(self.path)
+            corrections = _saved_corrections(self.path)
         db = None
         try:
             for suffix in ("", "-wal", "-shm", "-journal"):
@@ -180,4 +204,4 @@ class SQLiteStore(SQLStore):
                 db.close()
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else _read_only(self.path.parent) or str(exc)
             raise _unwritable(self.path, why.lower()) from None
-        return db
+        return db, corrections
