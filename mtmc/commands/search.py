@@ -69,7 +69,7 @@ def journey_of(sightings: list[Any]) -> list[dict]:
 
 
 def _check_attributes(store: Any, args: argparse.Namespace) -> None:
-    """A colour or type filter on a run that recorded none would match nothing: say why instead."""
+    """A colour or type filter on a run that recorded none matched nothing: say why, not "no sightings match"."""
     from mtmc.errors import MtmcError
 
     asked = [(n, what) for n, what, value in (("colour", "colours", args.colour), ("type", "vehicle types", args.vehicle_type))
@@ -105,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
             if note is not None:
                 title += " - flagged as wrong" + (f": {note}" if note else "")
         else:
-            _check_attributes(store, args)
             found = store.find(args.colour, args.vehicle_type, args.camera, args.since, args.until, limit=args.limit)
+            if not found:
+                _check_attributes(store, args)
             rows = [dict(s.as_dict(), travel_s=None) for s in found]
             result = {"filters": {k: getattr(args, k) for k in ("colour", "vehicle_type", "camera", "since", "until")},
                       "sightings": rows}  # fmt: skip
