@@ -131,6 +131,51 @@ def test_corrections_survive_the_matchers_rebuild_and_renumbering_and_a_new_run_
     again.journal.close()
 
 
+def test_a_resumed_matcher_keeps_the_corrections_and_a_run_started_over_drops_them(tmp_path, free_port, where) -> None:
+    """The serving matcher: started again on its journal (a restart, mtmc run --resume) the
+    corrections still apply; started fresh (mtmc run without --resume) they name another run's
+    tracks and are dropped."""
+    import threading
+
+    import zmq
+
+    out = tmp_path / "out"
+    config = _config(tmp_path, **({"url": where} if is_url(where) else {}))  # SQLite: OUT/sightings.db
+    config.matcher.bind = f"tcp://127.0.0.1:{free_port}"
+    readable = where if is_url(where) else out
+    first = MatcherService(config, out)
+    first.journal.append([encode(b) for b in _batches()])
+    first.replay()
+    first.state.writer.close()
+    first.state.store.close()
+    first.journal.close()
+    store = read_store(readable)
+    g = store.global_id((1, 1))
+    new = fix.split(store, 2, 1)
+    store.close()
+    assert MatcherService(config, out).serve()["complete"]  # the journal replayed: every camera done
+    store = read_store(readable)
+    assert store.global_id((2, 1)) == new and _keys(store.journey(g)) == [(1, 1), (3, 1)]
+    store.close()
+    service = MatcherService(config, out, fresh=True)
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(service.serve()), daemon=True)
+    thread.start()
+    peers = {}
+    for camera in (1, 2, 3):
+        peers[camera] = zmq.Context.instance().socket(zmq.DEALER)
+        peers[camera].connect(config.matcher.bind)
+    for batch in _batches():
+        peers[batch.camera].send(encode(batch))
+    thread.join(10)
+    assert not thread.is_alive() and result["complete"]
+    store = read_store(readable)
+    assert fix.corrections(store) == [] and _keys(store.journey(g)) == [(1, 1), (3, 1), (2, 1)]
+    store.close()
+    for peer in peers.values():
+        peer.close(0)
+
+
 def test_a_split_id_the_matcher_issued_since_takes_the_next_free_one(tmp_path, where) -> None:
     ids = _run(tmp_path, where)
     store = read_store(where)
