@@ -102,6 +102,7 @@ def test_snapshot_content_is_json() -> None:
         "wall": 1.8e9,
         "boxes": 2,
         "assigned": 1,
+        "labels": [7, None],
         "frames_done": 42,
         "fps": None,
         "outbox": 3,

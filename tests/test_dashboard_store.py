@@ -175,7 +175,7 @@ def test_identity_journey_and_unknown_identity(database: Path) -> None:
         assert first["travel_s"] is None and second["travel_s"] == pytest.approx(travel(5))
         assert third["travel_s"] == pytest.approx(20.0)
         assert first["colour"] == "red" and first["type"] == "truck"
-        assert first["thumbnail"] == "/api/thumbnail/1/105.jpg" and first["frame"] == "/api/sighting/1/105.jpg"
+        assert first["thumbnail"] == "/api/thumbnail/1/105.jpg" and first["frame"] == "/api/sighting/1/105.jpg?id=16"
         assert first["frame_shown"]["kind"] == "thumbnail" and "not kept" in first["frame_shown"]["why"]
         assert j["color"] == id_color(16)
 

@@ -333,9 +333,9 @@ def app(
             elif video is not None:
                 s["frame_shown"] = {"kind": "video", "from": video}
             else:
-                s["frame_shown"] = {"kind": "thumbnail", "why": "no video to cut it from (the camera's source is a stream, or not "
-                                    "found) and " + (f"the dashboard keeps each camera's last {KEPT_PREVIEWS} previews only"
-                                                     if live else "a finished run's store keeps thumbnails only")}  # fmt: skip
+                s["frame_shown"] = {"kind": "thumbnail", "why": "the frame is not kept: no video to cut it from (the camera's source "
+                                    "is a stream, or not found) and " + (f"the dashboard keeps each camera's last {KEPT_PREVIEWS} "
+                                    "previews only" if live else "a finished run's store keeps thumbnails only")}  # fmt: skip
         return _json(journey)
 
     def sighting_image(what: str, camera: int, track: int) -> Response:

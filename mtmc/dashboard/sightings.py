@@ -167,8 +167,9 @@ class StoreView:
         d = s.as_dict()
         d["travel_s"] = None if previous is None else round(s.first_s - previous.last_s, 3)
         d["thumbnail"] = f"/api/thumbnail/{s.camera}/{s.track}.jpg"
-        d["frame"] = f"/api/sighting/{s.camera}/{s.track}.jpg"
-        d["clip"] = f"/api/clip/{s.camera}/{s.track}.webm"
+        # the id in the address: a browser's cached picture, drawn with the old id, is not reused after a correction
+        d["frame"] = f"/api/sighting/{s.camera}/{s.track}.jpg?id={s.global_id}"
+        d["clip"] = f"/api/clip/{s.camera}/{s.track}.webm?id={s.global_id}"
         return d
 
     def identity(self, global_id: int) -> dict | None:

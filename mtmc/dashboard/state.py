@@ -320,6 +320,7 @@ class LiveState:
             for name, cam in self._cameras.items():
                 age = None if cam.heartbeat_at is None else now - cam.heartbeat_at
                 p = cam.preview
+                labels = [] if p is None else self._labels(name, p)
                 cameras.append(
                     {
                         "id": name,
@@ -328,7 +329,8 @@ class LiveState:
                         "time_s": None if p is None else p.time_s,
                         "wall": None if p is None else p.wall,
                         "boxes": 0 if p is None else len(p.boxes),
-                        "assigned": 0 if p is None else sum(g is not None for g in self._labels(name, p)),
+                        "assigned": sum(g is not None for g in labels),
+                        "labels": labels,  # each box's global id now (None: pending); the drawn frame changes with them
                         "frames_done": cam.frames_done,
                         "fps": _finite(cam.fps),
                         "outbox": cam.outbox,

@@ -69,9 +69,11 @@ function renderCamera(c) {
     span.append(el("b", null, v));
     return span;
   }));
-  if (c.seq !== null && c.seq !== t.seq) {
-    t.seq = c.seq;
-    t.img.src = `/api/frame/${encodeURIComponent(c.id)}.jpg?seq=${c.seq}`;
+  // the frame is drawn again when a new preview comes and when the matcher decides one of its boxes
+  const drawn = c.seq === null ? null : `${c.seq}-${c.labels.map((g) => (g === null ? "" : g)).join(".")}`;
+  if (drawn !== null && drawn !== t.seq) {
+    t.seq = drawn;
+    t.img.src = `/api/frame/${encodeURIComponent(c.id)}.jpg?seq=${drawn}`;
   }
   t.empty.style.display = c.seq === null ? "" : "none";
 }
@@ -667,7 +669,7 @@ async function start() {
     $("nav-live").hidden = true;
     const banner = $("banner");
     banner.hidden = false;
-    banner.textContent = `Read only: ${INFO.store} (no live feed: a finished run's store)`;
+    banner.textContent = `A finished run: ${INFO.store} (no live feed; corrections made on identity pages are written to this store)`;
     $("status").className = "status ok";
     $("status").textContent = `${INFO.cameras.length} cameras`;
   }
