@@ -26,8 +26,13 @@ Predicted boxes with a corner on a non-white ROI pixel are dropped (--roi-dir), 
 one camera are dropped, and all cameras are joined into one sequence so that identities are
 matched globally; IDF1/IDP/IDR is the challenge's score.
 
-Formats are sniffed (UA-DETRAC .xml, VATIC lines ending in a quoted label, else the mode's
-format) or given with --gt-format/--pred-format. MOTChallenge ground-truth rows with
+Formats are sniffed (UA-DETRAC .xml, VATIC lines ending in a quoted label, KITTI tracking
+labels/results, else the mode's format) or given with --gt-format/--pred-format.
+KITTI ground truth (label_02/SEQ.txt, frames from 0; a MOTChallenge prediction's frame 1 is its
+frame 0) is scored by the KITTI protocol for one class (--kitti-class, default car): predictions
+matched to the neighbouring class (Van for cars) or lying mostly inside a DontCare region are
+ignored, other classes are not scored; --kitti-official also ignores truncated or fully occluded
+cars and predictions 25 px tall or less, as the KITTI devkit and TrackEval do. MOTChallenge ground-truth rows with
 confidence 0 mean "ignore" and are not scored (as TrackEval and py-motmetrics' eval app do;
 --keep-ignored-gt scores them, as py-motmetrics' library default does). MOTP is the mean of
 1 - IoU over matches.
@@ -36,6 +41,7 @@ EPILOG = """\
 examples:
   mtmc eval data/MOT17/train results/ --json scores.json
   mtmc eval gt.txt tracks.txt --iou 0.5
+  mtmc eval kitti-tracking/label_02 tracks/ --kitti-class car
   mtmc eval test_gt.txt submission.txt --mode aicity --roi-dir AIC/test/S06
   mtmc eval --config configs/eval-fixtures.yaml
 """
@@ -78,6 +84,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="mot: also score GT rows with confidence 0",
     )
     p.add_argument(
+        "--kitti-class", default="car", metavar="TYPE", help="KITTI ground truth: the class scored (default car)"
+    )
+    p.add_argument(
+        "--kitti-official",
+        action="store_true",
+        help="KITTI ground truth: also ignore truncated and fully occluded objects and predictions <= 25 px tall",
+    )
+    p.add_argument(
         "--config", metavar="CFG", help="YAML whose eval: section gives defaults for these options"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no table (use with --json)")
@@ -107,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if config.json_out is not None:
         writable_file(config.json_out, "scores file")
     started = time.perf_counter()
-    results, notes = score(config)
+    results, notes = score(config, args.kitti_class, args.kitti_official)
     elapsed = time.perf_counter() - started
     if config.json_out is not None:
         write_json(config.json_out, results)
@@ -122,29 +136,46 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def score(config: EvalConfig) -> tuple[dict, list[str]]:
+def score(config: EvalConfig, kitti_class: str = "car", kitti_official: bool = False) -> tuple[dict, list[str]]:
     """The numbers (by sequence or camera, plus ``overall``) and notes for the reader."""
-    return _aicity(config) if config.mode == "aicity" else _mot(config)
+    return _aicity(config) if config.mode == "aicity" else _mot(config, kitti_class, kitti_official)
 
 
-def _mot(config: EvalConfig) -> tuple[dict, list[str]]:
-    from mtmc.formats import read_tracks
+def _mot(config: EvalConfig, kitti_class: str, kitti_official: bool) -> tuple[dict, list[str]]:
+    from mtmc.formats import read_kitti, read_kitti_objects, read_tracks, sniff_format
     from mtmc.formats.layout import find_sequences, pair_sequences
     from mtmc.metrics.evaluate import evaluate_sequence
+    from mtmc.metrics.kitti import kitti_scored
     from mtmc.metrics.report import results_dict
 
     sequences = pair_sequences(
         find_sequences(config.gt, "ground truth"), find_sequences(config.pred, "prediction", config.pred_name)
     )
     per_sequence = {}
+    ignored: list[int] = []  # boxes matching a neighbouring class, in DontCare regions
     for name, gt_file, pred_file in sequences:
-        gt = read_tracks(
-            gt_file, config.gt_format, "mot", "ground truth", ground_truth=not config.keep_ignored_gt
-        )
-        pred = read_tracks(pred_file, config.pred_format, "mot", "prediction")
+        pred_format = config.pred_format if config.pred_format != "auto" else sniff_format(pred_file, "mot")
+        if pred_format == "kitti":
+            pred = read_kitti(pred_file, "prediction", kitti_class)
+        else:
+            pred = read_tracks(pred_file, pred_format, "mot", "prediction")
+        gt_format = config.gt_format if config.gt_format != "auto" else sniff_format(gt_file, "mot")
+        if gt_format == "kitti":  # only sniffed: the protocol picks the rows of both sides
+            kept = kitti_scored(read_kitti_objects(gt_file, "ground truth"), pred, kitti_class, config.iou, kitti_official)
+            gt, pred = kept.gt, kept.pred
+            ignored = [a + b for a, b in zip(ignored or [0, 0], (kept.dropped_neighbour, kept.dropped_ignored))]
+        else:
+            gt = read_tracks(gt_file, gt_format, "mot", "ground truth", ground_truth=not config.keep_ignored_gt)
         per_sequence[name] = evaluate_sequence(gt, pred, config.iou)
     overall = sum(list(per_sequence.values())[1:], start=next(iter(per_sequence.values())))
-    return results_dict(per_sequence, overall), []
+    notes = []
+    if ignored:
+        notes.append(
+            f"KITTI protocol ({kitti_class}{', official' if kitti_official else ''}): ignored {ignored[0]} predicted boxes "
+            f"matching a neighbouring class and {ignored[1]} in DontCare regions"
+            + (" or <= 25 px tall" if kitti_official else "")
+        )
+    return results_dict(per_sequence, overall), notes
 
 
 def _aicity(config: EvalConfig) -> tuple[dict, list[str]]:

@@ -8,6 +8,14 @@ scores are not probabilities (some are negative): every box is kept unless ``sco
 given. Such files have no class column: every box gets one COCO class, ``class_name`` (default
 ``car``, or the one class of ``classes``, which ``mtmc track --classes`` sets).
 
+Also reads KITTI detection files as AB3DMOT publishes them (``format: kitti``, or sniffed: 15
+comma-separated numbers a line, the second a type), ``frame,type,left,top,right,bottom,score,...``
+with frames from 0 (frame 0 becomes mtmc's frame 1) and corner boxes; a box clipped to zero
+width or height at the image border (one in 0000-0010) is left out. Their scores are raw logits
+(PointRCNN's run from about -1 to 16), while the trackers' thresholds are probabilities:
+``score_map: sigmoid`` turns each score s into 1 / (1 + exp(-s)) first. ``score_threshold``
+compares the score after the mapping.
+
 The file is read once, when the detector is built; ``detect_frame(index, image)`` returns frame
 ``index``'s boxes as every detector returns its own: (N, 6) float32 [x1, y1, x2, y2, score, class],
 best score first, boxes as in the file (not clipped to the image).
@@ -24,12 +32,15 @@ import numpy as np
 from mtmc.detect.base import DETECTORS, Detector
 from mtmc.detect.coco import class_ids
 from mtmc.errors import InputFormatError, MtmcError
+from mtmc.formats.kitti import looks_like_kitti_detections, read_kitti_detections
 
 if TYPE_CHECKING:
     from mtmc.sources import Source
 
 LAYOUT = "frame,-1,left,top,width,height,score[,x,y,z]"
-OPTIONS = ("path", "class_name", "classes", "score_threshold")
+OPTIONS = ("path", "class_name", "classes", "score_threshold", "format", "score_map")
+FORMATS = ("auto", "mot", "kitti")
+SCORE_MAPS = (None, "sigmoid")
 
 
 @DETECTORS.register("file")
@@ -40,6 +51,8 @@ class FileDetector(Detector):
         class_name: str | None = None,
         classes: list[str] | tuple[str, ...] | None = None,
         score_threshold: float | None = None,
+        format: str = "auto",
+        score_map: str | None = None,
         threads: int = 1,  # given to every detector; nothing to run here
         **unknown: Any,
     ) -> None:
@@ -55,11 +68,22 @@ class FileDetector(Detector):
             or not math.isfinite(score_threshold)
         ):
             raise MtmcError(f"file detector: option score_threshold must be a number or null, got {score_threshold!r}")
+        if format not in FORMATS:
+            raise MtmcError(f"file detector: option format must be one of {', '.join(FORMATS)}, got {format!r}")
+        if score_map not in SCORE_MAPS:
+            raise MtmcError(f"file detector: option score_map must be null or sigmoid, got {score_map!r}")
         self.path = Path(path)
         self.class_name = _one_class(class_name, classes)
         self.class_id = class_ids([self.class_name])[0]
         self.score_threshold = score_threshold
-        frames, boxes, lines = read_detections(self.path)
+        if format == "kitti" or (format == "auto" and _sniff_kitti(self.path)):
+            frames, boxes, lines = read_kitti_detections(self.path)
+            flat = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])  # clipped to nothing at a border
+            frames, boxes, lines = frames[~flat], boxes[~flat], lines[~flat]
+        else:
+            frames, boxes, lines = read_detections(self.path)
+        if score_map == "sigmoid":
+            boxes[:, 4] = 1.0 / (1.0 + np.exp(-boxes[:, 4].astype(np.float64)))
         self.last_frame, self.last_line = (int(frames.max()), int(lines[frames.argmax()])) if len(frames) else (0, 0)
         if score_threshold is not None:
             keep = boxes[:, 4] >= score_threshold
@@ -89,6 +113,14 @@ class FileDetector(Detector):
                 f"{self.path}:{self.last_line}: frame {self.last_frame} is beyond the last frame of "
                 f"{source.name} ({last}): are these the detections of another sequence?"
             )
+
+
+def _sniff_kitti(path: Path) -> bool:
+    """Whether the first line with data is an AB3DMOT/KITTI detection line."""
+    if not path.is_file():
+        return False  # read_detections names the problem
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        return next((looks_like_kitti_detections(line) for line in handle if line.strip()), False)
 
 
 def _one_class(class_name: str | None, classes: list[str] | tuple[str, ...] | None) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from mtmc.errors import MtmcError
 from mtmc.formats.aicity import aicity_lines, read_aicity, write_aicity
 from mtmc.formats.detrac import read_detrac
+from mtmc.formats.kitti import kitti_lines, looks_like_kitti, read_kitti, read_kitti_objects, write_kitti
 from mtmc.formats.motchallenge import mot_lines, read_mot, write_mot
 from mtmc.formats.vatic import read_vatic
 from mtmc.types import TrackRows
@@ -17,12 +18,14 @@ READERS: dict[str, Callable[..., TrackRows]] = {
     "aicity": read_aicity,
     "vatic": read_vatic,
     "detrac": lambda path, what="UA-DETRAC XML file": read_detrac(path, what).rows,
+    "kitti": read_kitti,
 }
 FORMAT_NAMES = ("auto", *READERS)
 
 
 def sniff_format(path: str | Path, default: str) -> str:
-    """``detrac`` for .xml, ``vatic`` when lines end in a quoted label, else ``default``."""
+    """``detrac`` for .xml, ``vatic`` when lines end in a quoted label, ``kitti`` for KITTI tracking
+    lines (a type name third), else ``default``."""
     path = Path(path)
     if path.suffix.lower() == ".xml":
         return "detrac"
@@ -30,7 +33,9 @@ def sniff_format(path: str | Path, default: str) -> str:
         with path.open("r", encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 if line.strip() and not line.lstrip().startswith("#"):
-                    return "vatic" if '"' in line else default
+                    if '"' in line:
+                        return "vatic"
+                    return "kitti" if looks_like_kitti(line) else default
     except OSError:
         pass
     return default
@@ -55,13 +60,17 @@ __all__ = [
     "FORMAT_NAMES",
     "READERS",
     "aicity_lines",
+    "kitti_lines",
     "mot_lines",
     "read_aicity",
     "read_detrac",
+    "read_kitti",
+    "read_kitti_objects",
     "read_mot",
     "read_tracks",
     "read_vatic",
     "sniff_format",
     "write_aicity",
+    "write_kitti",
     "write_mot",
 ]
