@@ -788,8 +788,9 @@ def test_search_by_picture_through_the_page(database: Path, browser: Browser, tm
         browser.wait("document.querySelector('#picture') && !document.querySelector('#picture').disabled")
         browser.upload("#picture", query)  # the file input's change event sends it
         browser.wait("document.querySelectorAll('#results .nearest').length > 0", timeout=60)
-        browser.wait("[...document.querySelectorAll('#results img')].every((i) => i.complete && i.naturalWidth > 0)")
+        browser.wait("[...document.querySelectorAll('#results img, #picture-query img')].every((i) => i.complete && i.naturalWidth > 0)")
         screen = browser.screenshot(tmp_path / "search.png")
+        query_shown = browser.evaluate("(() => { const q = document.getElementById('picture-query'); return [q.hidden, q.querySelector('img').naturalWidth, q.textContent]; })()")
         first = browser.evaluate("(() => { const r = document.querySelector('#results .nearest'); return [+r.dataset.rank, +r.dataset.gid]; })()")
         note = browser.evaluate("document.getElementById('picture-note').textContent")
         title = browser.evaluate("document.getElementById('results-title').textContent")
@@ -799,6 +800,8 @@ def test_search_by_picture_through_the_page(database: Path, browser: Browser, tm
         browser.wait("document.querySelectorAll('#results .result').length > 0")
         found = browser.evaluate("[...document.querySelectorAll('#results .result')].map((r) => +r.dataset.gid)")
     shutil.copy(tmp_path / "search.png", "/tmp/dashboard-search.png")
+    assert query_shown == [False, 121, "searched with query.jpg"]  # the picture searched with, beside its results
+    assert find_picture(crop(QUERY[1], "cam2"), screen) > 0.8
     assert first == [1, QUERY[0]] and note == "searched with query.jpg" and "(121×92 px)" in title
     assert colour_pixels(screen, id_color(QUERY[0])) > 100
     assert find_picture(crop(QUERY[1], "cam1"), screen) > 0.8  # the found identity's thumbnail
