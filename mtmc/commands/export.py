@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from mtmc.store.base import Sighting
     from mtmc.store.sql import SQLStore
 
 HELP = "write a run's submission.txt and mot/<camera>.txt with the identities' corrections applied"
@@ -78,9 +79,9 @@ def corrected_tracks(store: SQLStore) -> list[Track]:
     sightings = store.find()
     changed = overlay.raw_ids()
 
-    def matcher_id(s: object) -> int | None:
-        key = (s.camera, s.track)  # type: ignore[attr-defined]
-        return overlay.matcher_id(key) if key in overlay.moved else s.global_id  # type: ignore[attr-defined]
+    def matcher_id(s: Sighting) -> int | None:
+        key = (s.camera, s.track)
+        return overlay.matcher_id(key) if key in overlay.moved else s.global_id
 
     touched = set(overlay.moved.values()) | {s.global_id for s in sightings if matcher_id(s) in changed}
     return [

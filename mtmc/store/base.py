@@ -3,7 +3,8 @@
 A sighting is recorded when its tracklet ends (``global_id`` still None), given its id when the
 association decides it (``assign``), and moves with its identity when online revision merges two
 identities (``relabel``: every sighting of the old id, so none keeps a stale one). Writes gather in
-a transaction until ``commit`` (the matcher commits once a tick).
+a transaction until ``commit`` (the matcher commits once a tick). People's corrections
+(:mod:`mtmc.store.corrections`) apply over the matcher's ids wherever identities are read.
 """
 
 from __future__ import annotations

@@ -41,17 +41,14 @@ class Overlay:
     ``moved``: each key whose corrected id differs from the matcher's; ``notes``: flag anchor -> note.
     """
 
-    def __init__(self, store: SQLStore, rows: list[tuple] | None = None) -> None:
-        """``rows``: the corrections as ``(id, kind, args, anchors, time)``, oldest first (default:
-        the store's)."""
+    def __init__(self, store: SQLStore) -> None:
         self.store = store
         self.moved: dict[Key, int] = {}
         self.notes: dict[Key, str] = {}
         self._raw: dict[int, list[Member]] = {}
         self._rows: dict[Key, tuple[int | None, float] | None] = {}
         self._recorded = 0  # the highest id a split recorded
-        self.corrections = store._correction_rows() if rows is None else rows
-        for _, kind, args, anchors, _ in self.corrections:
+        for _, kind, args, anchors, _ in store._correction_rows():
             getattr(self, f"_{kind}")(json.loads(args), json.loads(anchors))
             if kind == "split":
                 self._recorded = max(self._recorded, int(json.loads(args)["new_id"]))
@@ -116,9 +113,9 @@ class Overlay:
         if global_id is None:
             return
         members = self.members(global_id)
-        start = next(k for k, m in enumerate(members) if (m[1], m[2]) == at)
-        if start == 0:
-            return  # the matcher's grouping changed: nothing earlier to split from
+        start = next((k for k, m in enumerate(members) if (m[1], m[2]) == at), None)
+        if not start:
+            return  # first now (the matcher's grouping changed), or moved between two reads of a live store
         new = int(args["new_id"])
         if self.members(new):  # the matcher issued that number since (a live run)
             new = self.free_id()

@@ -137,9 +137,9 @@ def _saved_corrections(path: Path) -> list[tuple]:
     """The corrections in the store at ``path`` (a sightings database), which its rebuild keeps:
     none in a version-1 store; unreadable pages lose them, said in the log."""
     with contextlib.closing(sqlite3.connect(path)) as db:
-        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'corrections'").fetchone() is None:
-            return []
         try:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'corrections'").fetchone() is None:
+                return []
             return db.execute(f"SELECT {CORRECTION_COLUMNS} FROM corrections ORDER BY id").fetchall()
         except sqlite3.DatabaseError as exc:
             log.warning("%s: its corrections are unreadable (%s): the rebuilt store starts without them", path, exc)
