@@ -32,6 +32,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ts"
 ERROR_TYPE = "cameras"  # load_config shows these errors without repeating the (long) input
 _AICITY = re.compile(r"c?(\d{1,6})")
 _GLOB = re.compile(r"[*?[]")
+_GENERIC = ("img1", "vdo")  # a MOTChallenge sequence's image folder, an AI City camera's video: named by their folder
 
 
 def error(message: str) -> PydanticCustomError:
@@ -202,13 +203,28 @@ def expand(value: Any, base: Path) -> Any:
     return out
 
 
+def name_of_source(source: str, default: str = "c001") -> str:
+    """The name a lone camera gets (``mtmc track``): its video's stem or its folder's name, the
+    sequence's for a MOTChallenge ``img1/`` or an AI City ``cXXX/vdo.*``; ``default`` for a URL
+    or a name that is not a camera name."""
+    if "://" in source:
+        return default
+    path = Path(os.path.abspath(source))
+    name = path.name if path.is_dir() else path.stem
+    if name in _GENERIC:
+        name = path.parent.name
+    return name if NAME.fullmatch(name) else default
+
+
 def cameras_csv(cameras: Iterable[Any]) -> str:
-    """``name,number,source`` per camera, by number: maps the submission's numbers back to names."""
+    """``name,number,source`` per camera, by number: maps the submission's numbers back to names.
+    File sources are absolute, whatever folder the config was read from."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "number", "source"])
     for camera in sorted(cameras, key=lambda c: c.number):
-        writer.writerow([camera.id, camera.number, camera.source])
+        source = camera.source if "://" in camera.source else os.path.abspath(camera.source)
+        writer.writerow([camera.id, camera.number, source])
     return buffer.getvalue()
 
 

@@ -74,3 +74,16 @@ def wait_for(condition, timeout: float = 120) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the run never got there")
         time.sleep(0.05)
+
+
+def tiny_video(path, frames: int = 3):
+    """A real, decodable video of ``frames`` grey 64x48 frames: a camera source that passes `mtmc
+    run`'s check (its first frame decodes) for tests about what comes after it."""
+    import cv2
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for k in range(frames):
+        writer.write(np.full((48, 64, 3), 40 * k, np.uint8))
+    writer.release()
+    return path

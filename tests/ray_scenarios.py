@@ -4,8 +4,9 @@ namespace by tests/test_runtime_ray.py (Ray binds the machine's own address othe
     unshare -n python tests/ray_scenarios.py DATA_DIR WORK_DIR     # prints one JSON line of results
 
 Nodes: a head (no CPUs: nothing is placed there), `site: north` (camera c001), `site: south`
-(cameras c002, c003) and `disk: journal` (the matcher). c003's video is a text file: a user error,
-reported and not restarted. The run on the cluster, compared by the test with the same run on this
+(cameras c002, c003) and `disk: journal` (the matcher). c003's stream never answers: its worker
+gives up with a user error, reported and not restarted (a file that is not a video is refused before
+the run starts). The run on the cluster, compared by the test with the same run on this
 machine without Ray: c001's actor killed, then the matcher's, then c001's node removed mid-run and
 a replacement added; then a run stopped with Ctrl-C and resumed (`--resume`) on the cluster. Then a
 placement no node has.
@@ -26,13 +27,13 @@ sys.path.insert(0, str(HERE))
 FRAMES = 60
 
 
-def _config(folder: Path, clips: dict[str, Path], bad: Path, north: str = "north") -> Path:
+def _config(folder: Path, clips: dict[str, Path], bad: str, north: str = "north") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "city.yaml"
     path.write_text(
         f"cameras:\n  - {{id: c001, source: {clips['street-a']}, placement: {{labels: {{site: {north}}}}}}}\n"
         f"  - {{id: c002, source: {clips['street-b']}, placement: {{labels: {{site: south}}}}}}\n"
-        f"  - {{id: c003, source: {bad}, placement: {{labels: {{site: south}}}}}}\n"
+        f"  - {{id: c003, source: '{bad}', give_up_s: 3, placement: {{labels: {{site: south}}}}}}\n"
         "tracker: {name: deepsort-byte}\nembedder: null\n"
         "matcher: {mode: online, bind: 'tcp://127.0.0.1:47555', publish: null, dashboard: null, claim_timeout_s: 1,\n"
         "          distances: [{name: geometric}, {name: continuity}], placement: {labels: {disk: journal}}}\n"
@@ -75,8 +76,7 @@ def main() -> int:
 
     (work / "clips").mkdir(parents=True, exist_ok=True)
     clips = short_clips(data_dir, work / "clips", FRAMES)
-    bad = work / "not-a-video.mp4"  # camera c003: a user error, reported and not restarted
-    bad.write_text("this is a text file\n")
+    bad = "rtsp://127.0.0.1:9/none"  # camera c003: nothing listens there (its own network namespace)
     results: dict = {}
     started = time.monotonic()
     config = _config(work / "local", clips, bad)

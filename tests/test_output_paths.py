@@ -13,6 +13,8 @@ from mtmc.cli import main
 from mtmc.errors import MtmcError
 from mtmc.outputs.paths import writable_dir, writable_file
 
+from helpers import tiny_video
+
 root_ignores_modes = pytest.mark.skipif(
     hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders: chmod cannot test it"
 )
@@ -74,7 +76,7 @@ def test_helpers_refuse_a_read_only_folder(read_only):
 
 def run_config(tmp_path: Path, out: Path) -> Path:
     config = tmp_path / "run.yaml"
-    (tmp_path / "clip.mp4").touch()  # there, so the output folder is the first thing checked
+    tiny_video(tmp_path / "clip.mp4")  # a video, so the output folder is the first thing that fails
     config.write_text(f"cameras:\n  - {{id: c001, source: '{tmp_path / 'clip.mp4'}'}}\noutput: {{dir: '{out}'}}\n")
     return config
 

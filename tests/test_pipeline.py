@@ -64,23 +64,23 @@ def test_track_skips_a_corrupt_image_says_so_and_exits_1(data_dir, tmp_path, cap
     assert 4 not in frames and max(frames) == 10 and len(frames & {5, 6, 7, 8, 9}) >= 4
 
 
-def test_run_keeps_going_when_one_camera_fails(short_clip, tmp_path, capsys, free_port):
+def test_run_refuses_a_camera_that_is_not_a_video_before_starting(short_clip, tmp_path, capsys):
+    """Issue 34: a text file named .mp4 once failed its camera after the models loaded, with an
+    output folder made (exit 1); now it is one line before anything starts."""
     (tmp_path / "corrupt.mp4").write_bytes(b"not a video" * 100)
     config = tmp_path / "city.yaml"
     config.write_text(
         "cameras:\n"
         f"  - id: c001\n    source: {short_clip}\n"
         f"  - id: c002\n    source: {tmp_path / 'corrupt.mp4'}\n"
-        f"matcher:\n  mode: offline\n  bind: tcp://127.0.0.1:{free_port}\n  publish: null\n  dashboard: null\n"
         "output:\n  dir: out\n  video: false\n"
     )
-    code = main(["run", str(config), "-q"])
-    assert code == 1
-    err = capsys.readouterr().err
-    assert "camera c002" in err and "corrupt.mp4" in err
-    rows = read_mot(tmp_path / "out" / "mot" / "c001.txt")
-    assert len(rows) > 0 and rows.frame.max() <= 24
-    assert (tmp_path / "out" / "submission.txt").stat().st_size > 0
+    assert main(["run", str(config), "-q"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"mtmc run: error: {config}: camera c002: cannot open video {tmp_path / 'corrupt.mp4'}: "
+        "not a video, or a codec OpenCV lacks"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_run_with_a_missing_camera_file_stops_before_starting(short_clip, tmp_path, capsys):

@@ -199,3 +199,4 @@ def test_a_camera_whose_stream_never_answers_fails_the_run(tmp_path, clips, free
     assert status["state"] == "incomplete" and not status["complete"] and list(status["failed"]) == ["c002"]
     scores = json.loads((tmp_path / "out" / "scores.json").read_text())
     assert list(scores["incomplete"]["failed"]) == ["c002"]
+    assert (tmp_path / "out" / "state" / "c001.outbox").is_file()  # kept: only a complete run drops them

@@ -42,6 +42,13 @@ def test_a_folder_of_named_videos_runs_end_to_end(tmp_path, data_dir, free_port)
     )
     assert done.returncode == 0, done.stderr
     out = tmp_path / "out"
+    said = done.stderr.splitlines()  # where the run writes and how to watch it, before the cameras start
+    assert said[:2] == [
+        f"mtmc run: 2 cameras; output folder {out}",
+        f"mtmc run: no dashboard (matcher.dashboard: null) (workers connect to tcp://127.0.0.1:{free_port})",
+    ]
+    assert not (out / "state").exists()  # a complete run's outboxes are gone; its journal stays
+    assert (out / "matcher.journal").stat().st_size > 0
     rows = list(csv.DictReader((out / "cameras.csv").open()))
     assert [(r["name"], r["number"], r["source"]) for r in rows] == [
         ("north-gate", "1", str(folder / "north-gate.mp4")), ("south_1", "2", str(folder / "south_1.mp4"))

@@ -14,6 +14,8 @@ from mtmc.errors import MtmcError
 from mtmc.runtime.supervisor import Supervisor
 from mtmc.transport.tokens import CAMERA_TOKEN_ENV, RUN_SECRET_ENV, camera_token
 
+from helpers import tiny_video
+
 READY = "import sys; print('{\"dashboard\": null}', flush=True)"  # what a matcher says once it holds its ports
 
 
@@ -93,13 +95,15 @@ def test_the_matchers_fatal_error_reaches_the_supervisor_when_its_log_cannot_be_
     )
 
 
-def test_a_failed_run_ends_with_status_failed_and_its_reason(tmp_path, monkeypatch, capsys) -> None:
+def test_a_failed_run_ends_with_status_failed_and_its_reason(tmp_path, monkeypatch, capsys, free_port) -> None:
     import mtmc.progress
     from mtmc.cli import main
 
-    video = tmp_path / "a.mp4"
-    video.write_bytes(b"")
-    (tmp_path / "city.yaml").write_text(f"cameras: [{{id: north, source: {video}}}]\noutput: {{dir: out}}\n")
+    video = tiny_video(tmp_path / "a.mp4")
+    (tmp_path / "city.yaml").write_text(
+        f"cameras: [{{id: north, source: {video}}}]\nmatcher: {{publish: null, dashboard: null, bind: 'tcp://127.0.0.1:{free_port}'}}\n"
+        "output: {dir: out}\n"
+    )
 
     def stopped(supervisor, quiet):
         raise MtmcError("the matcher stopped: MemoryError (see out/logs/matcher.log)")

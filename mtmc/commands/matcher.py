@@ -38,6 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("config", metavar="CONFIG", help="run config YAML")
     p.add_argument("--bind", metavar="tcp://HOST:PORT", help="override matcher.bind")
+    p.add_argument("--publish", metavar="tcp://HOST:PORT", help="override matcher.publish (the live feed)")
     p.add_argument("--mode", choices=["online", "offline"], help="override matcher.mode")
     p.add_argument("-o", "--out", metavar="DIR", help="write here instead of the config's output.dir")
     p.add_argument("--fresh", action="store_true", help="delete the journal first (a new run, not a restart)")
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from mtmc.runtime.scenario import with_scenario
 
     config = with_scenario(load_config(args.config))
-    overrides = {k: v for k, v in (("bind", args.bind), ("mode", args.mode), ("dashboard", args.dashboard)) if v is not None}
+    given = (("bind", args.bind), ("publish", args.publish), ("mode", args.mode), ("dashboard", args.dashboard))
+    overrides = {k: v for k, v in given if v is not None}
     if overrides:
         config = config.model_copy(update={"matcher": config.matcher.model_copy(update=overrides)})
     from mtmc.outputs.paths import writable_dir

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mtmc.errors import MtmcError
+
+if TYPE_CHECKING:
+    from mtmc.config import MtmcConfig
+    from mtmc.runtime.supervisor import Supervisor
 
 HELP = "run the matcher and one worker per camera, supervised; write and score the results"
 DESCRIPTION = """\
@@ -17,17 +24,32 @@ output.dir: submission.txt (AI City, global ids), mot/<camera>.txt (MOTChallenge
 videos/<camera>.mp4 (annotated with global ids), logs/. When the config names ground truth
 (eval.gt, or a scenario's ground_truth.txt) the result is scored as `mtmc eval` would.
 
+Before any process starts or anything is written, every camera's file or image folder must give
+its first frame (a typo, a file that is not a video, one that cannot be read: one line naming the
+camera and the file, exit 2). Live streams (rtsp://, http://) are not opened then: a stream that
+does not answer is retried by its worker for the camera's give_up_s (60 s by default) and the camera
+is then reported failed while the others go on.
+
+Ports: the matcher takes matcher.bind (workers connect; default 5555), matcher.publish (the live
+feed; 5556) and matcher.dashboard (8765) on this machine. --port BASE puts them on BASE, BASE+1 and
+BASE+2 (hosts kept). A default port another process holds is replaced by a free one, and the run
+says which; a port set in the config or by --port that is taken is an error naming its key.
+When the matcher is up the run prints the dashboard's address and the output folder.
+
 status.json says whether the results are whole. Ctrl-C or SIGTERM stops every process, marks the
 results partial and exits 130 / 143; `mtmc run CONFIG --resume` then continues from the journal and
 outboxes and ends with the results an uninterrupted run gives. Without --resume a run starts over.
 Exit 0: complete; 1: a camera failed or lost frames it could not read (listed, and in scores.json);
 2: the run failed (status.json "failed", with the reason: a matcher that stopped, a full disk).
+A complete run deletes the workers' outboxes (output.dir/state/: only --resume needs them) and keeps
+the journal; a new run moves the last run's logs to logs/previous/.
 """
 EPILOG = """\
 examples:
   mtmc run configs/demo.yaml
   mtmc run configs/demo.yaml --out runs/demo-offline --mode offline
   mtmc run configs/demo.yaml --resume        (after an interrupted run)
+  mtmc run configs/demo.yaml --port 6000     (matcher 6000, live feed 6001, dashboard 6002)
   mtmc run city.yaml --ray auto              (on a Ray cluster: docs/many-machines.md)
 """
 
@@ -41,6 +63,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=["online", "offline"], help="override matcher.mode")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run (keep outboxes and journal)")
     p.add_argument("--no-video", action="store_true", help="skip the annotated videos")
+    p.add_argument(
+        "--port", type=int, metavar="BASE",
+        help="matcher.bind, matcher.publish and matcher.dashboard on BASE, BASE+1, BASE+2 (hosts kept)",
+    )  # fmt: skip
     p.add_argument(
         "--ray", metavar="ADDRESS",
         help="run the matcher and each camera as Ray actors on the cluster at ADDRESS (auto: this node's); "
@@ -56,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from mtmc.config import load_config
     from mtmc.outputs.paths import writable_dir
     from mtmc.progress import supervise_with_bars
+    from mtmc.runtime.ports import with_base_port
     from mtmc.runtime.scenario import with_scenario
     from mtmc.runtime.status import write_status
     from mtmc.runtime.supervisor import Interrupted, Supervisor, render_global_videos
@@ -63,15 +90,26 @@ def run(args: argparse.Namespace) -> int:
     config_path = Path(args.config)
     config = with_scenario(load_config(config_path))
     _check_sources(config_path, config)
-    out_dir = Path(args.out).resolve() if args.out else config.output.dir
+    if args.port is not None:
+        config = config.model_copy(update={"matcher": with_base_port(config.matcher, args.port)})
+    moved: list[str] = []
+    if not args.ray:  # the matcher runs here: its ports can be tried now (on a cluster, it tries them itself)
+        config, moved = _settle_ports(config_path, config, args.port)
+    out_dir = Path(args.out).resolve() if args.out else Path(os.path.abspath(config.output.dir))
     writable_dir(out_dir, "output folder")
+    for line in moved:  # once nothing else stops the run
+        print(line, file=sys.stderr)
     launcher = None
     if args.ray:
         from mtmc.runtime.ray_launch import RayLauncher
 
         launcher = RayLauncher(args.ray)
-    supervisor = Supervisor(config_path, config, out_dir, resume=args.resume, mode=args.mode, launcher=launcher)
+    supervisor = Supervisor(
+        config_path, config, out_dir, resume=args.resume, mode=args.mode, launcher=launcher, on_ready=_say_where
+    )
     _say_what_happens_to(out_dir, supervisor.state_dir, args.resume)
+    cameras = f"{len(config.cameras)} camera" + ("s" if len(config.cameras) != 1 else "")
+    print(f"mtmc run: {cameras}; output folder {out_dir}", file=sys.stderr)
     resume = f"mtmc run {args.config}" + (f" --out {args.out}" if args.out else "") + " --resume"
 
     stops = (signal.SIGINT, signal.SIGTERM)
@@ -106,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         write_status(out_dir, "incomplete", failed=failed, lost_frames=lost)
     else:
         write_status(out_dir, "complete")
+        shutil.rmtree(supervisor.state_dir, ignore_errors=True)  # the outboxes serve --resume only; the journal stays
     if config.output.video and not args.no_video:
         render_global_videos(config, out_dir)
     if config.eval.gt is not None:
@@ -116,14 +155,64 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed or lost else 0
 
 
-def _check_sources(config_path: Path, config) -> None:
-    """A camera file or folder that is not there is a typo: say so before any process starts."""
+def _check_sources(config_path: Path, config: MtmcConfig) -> None:
+    """Every camera's file or folder gives its first frame, before any process starts or anything is
+    made: a typo or a file that is not a video is one line now, not a failed camera once the models
+    have loaded. Streams are left to their workers, which retry them for ``give_up_s``."""
+    from mtmc.sources import open_source
+
     for camera in config.cameras:
-        if "://" not in camera.source and not Path(camera.source).exists():
+        if "://" in camera.source:
+            continue
+        path = Path(camera.source).resolve()
+        where = f"{config_path}: camera {camera.id}"
+        if not path.exists():
             raise MtmcError(
-                f"{config_path}: camera {camera.id}: source not found: {Path(camera.source).resolve()} "
+                f"{where}: source not found: {path} "
                 "(a video file or image folder; relative paths are read from the config's folder)"
             )
+        if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
+            raise MtmcError(f"{where}: cannot read {path} (permission denied): fix its permissions or the source")
+        try:
+            frames = iter(open_source(path))
+            try:
+                next(frames)
+            finally:
+                frames.close()
+        except MtmcError as exc:
+            raise MtmcError(f"{where}: {exc}") from None
+        except StopIteration:  # a source that ends before its first frame (a video of no frames)
+            raise MtmcError(f"{where}: no frame in {path}: fix its source") from None
+
+
+def _settle_ports(config_path: Path, config: MtmcConfig, base: int | None) -> tuple[MtmcConfig, list[str]]:
+    """The matcher's ports tried on this machine before anything starts (``mtmc.runtime.ports``):
+    a taken default moves to a free port (the lines to say so are returned); a taken port the user
+    chose is an error."""
+    from mtmc.runtime.ports import KEYS, settle_ports
+
+    if base is not None:
+        chosen = set(KEYS)
+
+        def fix(key: str) -> str:
+            return "stop that process, or give another --port BASE"
+    else:
+        chosen = set(KEYS) & config.matcher.model_fields_set
+
+        def fix(key: str) -> str:
+            return f"stop that process, set another port as matcher.{key} in {config_path}, or give --port BASE"
+
+    settings, moved = settle_ports(config.matcher, config.dashboard.host, chosen, fix)
+    said = [f"mtmc run: matcher.{m.key} {m.was} is taken (another run?): using {m.now} instead (--port BASE chooses)" for m in moved]
+    return config.model_copy(update={"matcher": settings}), said
+
+
+def _say_where(supervisor: Supervisor) -> None:
+    """Once the matcher holds its ports, before any camera starts: where to watch the run."""
+    settings = supervisor.config.matcher
+    feed = f", live feed {settings.publish}" if settings.publish else ""
+    page = f"dashboard {supervisor.dashboard}" if supervisor.dashboard else "no dashboard (matcher.dashboard: null)"
+    print(f"mtmc run: {page} (workers connect to {settings.bind}{feed})", file=sys.stderr)
 
 
 def summary(submission: Path) -> str:

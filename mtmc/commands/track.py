@@ -74,12 +74,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from mtmc.camera import CameraPipeline
+    from mtmc.camera_names import aicity_number, name_of_source
     from mtmc.config import CameraConfig, MtmcConfig, load_config
     from mtmc.detect.defaults import default_detector, default_embedder, describe_parts
-    from mtmc.schema import PartConfig
-
     from mtmc.errors import MtmcError
     from mtmc.outputs.paths import writable_file
+    from mtmc.schema import PartConfig
 
     writable_file(args.output, "tracks file")
     if args.video:
@@ -100,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"embedder": default_embedder(classes)})
     if classes:
         config = config.model_copy(update={"detector": config.detector.model_copy(update={"classes": classes})})
-    camera = CameraConfig(id="c001", source=str(args.source), fps=args.fps, give_up_s=args.give_up)
+    name = name_of_source(str(args.source))  # its logs, video title and {camera} name it as the user does
+    camera = CameraConfig(
+        id=name, number=aicity_number(name) or 1, source=str(args.source), fps=args.fps, give_up_s=args.give_up
+    )
     pipeline = CameraPipeline.from_config(
         camera,
         config,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -18,26 +19,60 @@ def colour_of(track_id: int) -> tuple[int, int, int]:
     return int(b * 255), int(g * 255), int(r * 255)
 
 
+def trail_pieces(points: Iterable[tuple[int, float, float, float]]) -> list[list[tuple[int, int]]]:
+    """A trail's (drawn frame, x, y, box size) points as the polylines to draw: broken where the
+    track was missing from a drawn frame, or moved further than its box is large between two (a
+    jump of one id across the frame is not a path the vehicle drove)."""
+    pieces: list[list[tuple[int, int]]] = []
+    last = None
+    for point in points:
+        at, x, y, size = point
+        if last is None or at - last[0] > 1 or np.hypot(x - last[1], y - last[2]) > max(size, last[3]):
+            pieces.append([])
+        pieces[-1].append((int(x), int(y)))
+        last = point
+    return pieces
+
+
+def title_band(canvas: np.ndarray, text: str) -> None:
+    """``text`` in white on a darkened band at the top left of ``canvas``, readable on any picture."""
+    import cv2
+
+    (w, h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.55, 2)
+    band = canvas[: h + baseline + 12, : w + 16]
+    band[:] = band // 4  # dark, with the picture faintly behind
+    cv2.putText(canvas, text, (8, h + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2, cv2.LINE_AA)
+
+
 class VideoAnnotator:
+    """Draws each frame's boxes, ids and trails, and a title on a dark band (white text alone
+    vanished against a bright sky)."""
+
     def __init__(self, path: Path, fps: float, trail: int = 20, label: str = "") -> None:
         self.path = Path(path)
         self.fps = fps
         self.label = label
-        self._trails: dict[int, deque] = defaultdict(lambda: deque(maxlen=trail))
+        self._trails: dict[int, deque] = defaultdict(
+            lambda: deque(maxlen=trail)
+        )  # (drawn frame, x, y, box size)
+        self._added = 0  # frames drawn so far: a trail point's clock, whatever the stream's frame numbers
         self._writer = None
 
     def add(self, image: np.ndarray, tracks: np.ndarray, frame: int) -> np.ndarray:
         """Draw ``tracks`` (M, 8) on a copy of ``image``, append it to the video, return it."""
         import cv2
 
+        self._added += 1
         canvas = image.copy()
         for x1, y1, x2, y2, track_id, _, _, _ in tracks:
             tid = int(track_id)
             colour = colour_of(tid)
-            self._trails[tid].append((int((x1 + x2) / 2), int(y2)))
-            points = np.array(self._trails[tid], np.int32)
-            if len(points) > 1:
-                cv2.polylines(canvas, [points], False, colour, 2, cv2.LINE_AA)
+            self._trails[tid].append((self._added, (x1 + x2) / 2, y2, max(x2 - x1, y2 - y1)))
+            pieces = [
+                np.array(piece, np.int32) for piece in trail_pieces(self._trails[tid]) if len(piece) > 1
+            ]
+            if pieces:
+                cv2.polylines(canvas, pieces, False, colour, 2, cv2.LINE_AA)
             cv2.rectangle(canvas, (int(x1), int(y1)), (int(x2), int(y2)), colour, 2)
             text = str(tid)
             (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
@@ -52,16 +87,7 @@ class VideoAnnotator:
                 1,
                 cv2.LINE_AA,
             )
-        cv2.putText(
-            canvas,
-            f"{self.label} frame {frame}",
-            (8, 20),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.55,
-            (255, 255, 255),
-            2,
-            cv2.LINE_AA,
-        )
+        title_band(canvas, f"{self.label} frame {frame}")
         self._write(canvas)
         return canvas
 

@@ -414,6 +414,7 @@ class MatcherService:
         from mtmc.camera_names import write_cameras_csv
         from mtmc.runtime.admission import Admission
         from mtmc.runtime.config import transport_security
+        from mtmc.runtime.ports import check_ports
         from mtmc.runtime.status import write_status
         from mtmc.transport.keys import camera_permits
         from mtmc.transport.sockets import matcher_socket, publisher_socket
@@ -424,6 +425,7 @@ class MatcherService:
         context = zmq.Context()
         router = None
         try:  # the ports first: a matcher that cannot start must leave the run it found untouched
+            check_ports(settings, self.config.dashboard.host)  # a taken one said with its config key
             self.max_bytes = max_message_bytes(self.config)
             router = matcher_socket(context, settings.bind, security, max_message_bytes=self.max_bytes)
             self._monitor = router.get_monitor_socket(zmq.EVENT_DISCONNECTED)

@@ -8,7 +8,8 @@ acknowledged. Only the matcher's exit 0 (every camera done) ends a run.
 
 Children run in their own process group, so Ctrl-C reaches the supervisor alone and it stops them
 in order (``stop``); each child also ends when the supervisor dies (``lifeline``), so no orphan holds
-the ports. A new run empties the journal and outboxes only once its matcher holds the ports.
+the ports. A new run empties the journal and outboxes only once its matcher holds the ports; it
+moves the last run's logs to ``logs/previous/`` first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -126,14 +128,19 @@ class Supervisor:
     def __init__(
         self, config_path: Path, config: MtmcConfig, out_dir: Path, resume: bool = False,
         max_restarts: int = 3, threads: int | None = None, mode: str | None = None,
-        launcher: Launcher | None = None,
+        launcher: Launcher | None = None, on_ready: Callable[[Supervisor], None] | None = None,
     ) -> None:  # fmt: skip
         out_dir = Path(out_dir).resolve()  # children may run elsewhere (another node's working folder)
         self.config, self.out_dir, self.max_restarts, self.resume = config, out_dir, max_restarts, resume
         self.state_dir = state = out_dir / "state"
         threads = threads or max(1, (os.cpu_count() or 1) // max(1, len(config.cameras)))
         base = [str(Path(config_path).resolve())]
-        matcher_args = ["matcher", *base, "--out", str(out_dir), "--ready", *(["--mode", mode] if mode else [])]
+        ports = config.matcher  # as given here (mtmc run may have moved them), not as the file says
+        matcher_args = [
+            "matcher", *base, "--out", str(out_dir), "--ready", *(["--mode", mode] if mode else []), "--bind", ports.bind,
+            *(["--publish", ports.publish] if ports.publish else []),
+            *(["--dashboard", str(ports.dashboard)] if ports.dashboard is not None else []),
+        ]  # fmt: skip
         secret = new_run_secret()  # binds each camera to the worker started here (mtmc.transport.tokens)
         self.launcher = launcher = launcher or LocalLauncher()
         self.matcher = Child(
@@ -155,6 +162,7 @@ class Supervisor:
         self._endpoint: str | None = None  # where workers reach the matcher (set once it runs)
         self.matcher_restarts = 0
         self.interrupted: int | None = None
+        self.on_ready = on_ready  # called once the matcher first holds its ports, before any worker starts
 
     def interrupt(self, signum: int) -> None:
         """For a signal handler: stop at the next safe point (never between a fork and its
@@ -192,10 +200,14 @@ class Supervisor:
         Raises ``Interrupted`` after ``interrupt``; any exception here stops every child first."""
         for child in (self.matcher, *self.workers.values()):  # a placement no node has: said before anything starts
             self.launcher.check_placement(child.name, child.placement)
+        if not self.resume:
+            self._rotate_logs()
         try:
             self._start_matcher(fresh=not self.resume)
             if not self.resume:  # the matcher holds the ports and has emptied its journal: a new run
                 shutil.rmtree(self.state_dir, ignore_errors=True)
+            if self.on_ready is not None:
+                self.on_ready(self)
             for worker in self.workers.values():
                 self._check_interrupt()
                 self._start_worker(worker)
@@ -210,6 +222,19 @@ class Supervisor:
         if on_change is not None:
             on_change(self)
         return {name: w.outcome or "done" for name, w in self.workers.items()}
+
+    def _rotate_logs(self) -> None:
+        """A new run's logs start empty: the last run's go to ``logs/previous/`` (replacing the run
+        before it), so a failed run's lines are kept but never read as this run's."""
+        logs = self.matcher.log_path.parent
+        old = [p for p in logs.iterdir() if p.is_file()] if logs.is_dir() else []
+        if not old:
+            return
+        previous = logs / "previous"
+        shutil.rmtree(previous, ignore_errors=True)
+        previous.mkdir()
+        for path in old:
+            path.replace(previous / path.name)
 
     def _matcher_endpoint(self) -> str:
         assert self.matcher.process is not None
