@@ -50,10 +50,30 @@ from waitress.server import TcpWSGIServer
 
 from mtmc.dashboard.auth import authorize, check_exposure
 from mtmc.dashboard.images import (
-    MAX_UPLOAD_BYTES, PictureRefused, encode_jpeg, fits, jpeg_dimensions, placeholder_jpeg, read_picture,
+    MAX_UPLOAD_BYTES,
+    PictureRefused,
+    encode_jpeg,
+    fits,
+    jpeg_dimensions,
+    placeholder_jpeg,
+    read_picture,
 )  # fmt: skip
-from mtmc.dashboard.sightings import IMAGE_RESULTS, SEARCH_LIMIT, CorrectionRefused, StoreUnavailable, StoreView
-from mtmc.dashboard.state import KEPT_PREVIEWS, MAX_PREVIEW_SIZE, UNASSIGNED_COLOR, LiveState, Preview, id_color, ink
+from mtmc.dashboard.sightings import (
+    IMAGE_RESULTS,
+    SEARCH_LIMIT,
+    CorrectionRefused,
+    StoreUnavailable,
+    StoreView,
+)
+from mtmc.dashboard.state import (
+    KEPT_PREVIEWS,
+    MAX_PREVIEW_SIZE,
+    UNASSIGNED_COLOR,
+    LiveState,
+    Preview,
+    id_color,
+    ink,
+)
 from mtmc.errors import MtmcError
 from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
 

@@ -406,7 +406,11 @@ function renderFound(found) {
     const shots = el("div", "shots");
     ident.sightings.slice(0, 6).forEach((s) => {
       const item = el("div", "shot");
-      item.append(thumb(s.thumbnail, `${s.camera} track ${s.track}`), sightingLine(s));
+      const open = el("a");
+      open.href = `/identity/${ident.global_id}`;
+      open.title = "its journey: each sighting's frame and clip";
+      open.append(thumb(s.thumbnail, `${s.camera} track ${s.track}`));
+      item.append(open, sightingLine(s));
       shots.append(item);
     });
     row.append(chip(ident.global_id, ident.color, ident.ink), shots);
