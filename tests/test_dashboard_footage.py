@@ -141,13 +141,24 @@ def test_a_decision_labels_the_boxes_already_previewed(data_dir: Path) -> None:
     assert (ident["id"], ident["last_seen_s"], ident["last_seen_wall"]) == (1, 4.0, 1.8e9)  # data time, wall time aside
 
 
-def test_assignments_carry_their_tracklets_data_time() -> None:
-    from mtmc.match.online import Decision
-    from mtmc.runtime.matcher import Assignment
+def test_the_matcher_feeds_each_decision_with_its_tracklet_and_data_time(tmp_path: Path) -> None:
+    from test_runtime_core import _config, _stream
 
-    assert Decision((1, 2), 3, "assign", 10.0, 7.5) == Decision((1, 2), 3, "assign", 10.0)  # compared as before
-    assert Decision((1, 2), 3, "assign", 10.0, 7.5).end_s == 7.5
-    assert Assignment((1, 2), 3, "assign", 7.5).time_s == 7.5
+    from mtmc.runtime.matcher import MatcherService
+
+    config = _config(tmp_path)
+    config.store.enabled = False
+    service = MatcherService(config, tmp_path)
+    service.live = LiveState(["c001", "c002"])
+    fed: list = []
+    service.live.identity = lambda gid, camera, time_s, track=None: fed.append((camera, track, time_s, gid))
+    for batch in [*_stream(1, [1, 0, 0, 0, 0], 0.0), *_stream(2, [1, 0, 0, 0, 0], 3.0)]:
+        service._publish(service.state.apply(batch), 0.0)
+    # vehicle k: camera 1 from 10k s, camera 2 from 10k + 3 s, 1 s long; one id on both cameras
+    ends = {(camera, track): time_s for camera, track, time_s, _ in fed}
+    assert ends == pytest.approx({("c001", k + 1): 10 * k + 0.9 for k in range(3)} | {("c002", k + 1): 10 * k + 3.9 for k in range(3)})
+    ids = {(camera, track): gid for camera, track, _, gid in fed}
+    assert all(ids[("c001", k)] == ids[("c002", k)] for k in (1, 2, 3)) and len(set(ids.values())) == 3
 
 
 def test_live_view_shows_global_ids(data_dir: Path, chrome: Browser) -> None:
