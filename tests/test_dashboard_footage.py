@@ -17,6 +17,7 @@ import pytest
 from test_dashboard_store import CHROMIUM, Browser, call, colour_pixels, served
 
 from mtmc.dashboard import LiveState, StoreView, id_color
+from mtmc.dashboard import footage as footage_module
 from mtmc.dashboard.footage import Footage, sources_from_csv
 from mtmc.reid.attributes import VEHICLE_ATTRIBUTES
 from mtmc.store import SQLiteStore
@@ -189,14 +190,15 @@ def test_live_view_shows_global_ids(data_dir: Path, chrome: Browser) -> None:
 # ---- a sighting's frame and clip ------------------------------------------------------------------
 
 
-def test_clips_are_cut_from_the_right_video_and_only_from_it(out: Path, tmp_path: Path) -> None:
+def test_clips_are_cut_from_the_right_video_and_only_from_it(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     footage = Footage({**sources_from_csv(out), "../evil": "/etc/passwd", "cam": "rtsp://example/stream"}, out / "videos")
     assert "../evil" not in footage.sources and footage.video_of("cam") is None and footage.video_of("nope") is None
     assert footage.video_of("c01")[0] == "source"
     (out / "videos").mkdir()
     shutil.copy(footage.sources["c01"], out / "videos" / "c01.mp4")  # as mtmc run writes it after the run
     assert footage.video_of("c01") == ("annotated", out / "videos" / "c01.mp4")
-    with served(LiveState(list(CAMERAS.values())), view_of(out)) as port:
+    view = view_of(out)
+    with served(LiveState(list(CAMERAS.values())), view) as port:
         for path in ("/api/clip/../../etc/passwd", "/api/clip/1/1.mp4", "/api/clip/1/x.webm", "/api/clip/%2e%2e/1.webm"):
             assert call(port, "GET", path)[0] == 404, path
         status, _, body = call(port, "GET", "/api/clip/1/77.webm")
@@ -204,6 +206,10 @@ def test_clips_are_cut_from_the_right_video_and_only_from_it(out: Path, tmp_path
         info = json.loads(call(port, "GET", "/api/info")[2])
         assert info["footage"] == {"c01": "annotated", "c02": "source"}
         assert info["attributes_stored"] == {"colour": False, "type": False}
+        monkeypatch.setattr(footage_module, "MAKE_WAIT_S", 0.05)
+        with view.footage._making:  # another clip being made: a request is not held for long
+            status, _, body = call(port, "GET", "/api/clip/2/2.webm")
+        assert status == 503 and "busy making other clips" in json.loads(body)["error"]
 
 
 def test_a_sightings_clip_plays_in_chromium(out: Path, chrome: Browser) -> None:

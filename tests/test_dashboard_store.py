@@ -551,7 +551,7 @@ def start_command(*args: str, env: dict | None = None) -> tuple[subprocess.Popen
 def test_dashboard_command_serves_a_finished_run(database: Path) -> None:
     process, line = start_command(str(database.parent), "--port", "0")
     try:
-        assert line.startswith("dashboard: http://127.0.0.1:") and "read only" in line, line
+        assert line.startswith("dashboard: http://127.0.0.1:") and "a finished run" in line, line
         port = int(line.split(":")[3].split("/")[0])
         info = get_json(port, "/api/info")[1]
         assert info["live"] is False and info["store"] == str(database) and info["cameras"] == ["depot", "north-gate", "south-gate"]

@@ -1,5 +1,6 @@
 """``mtmc dashboard``: the dashboard's identity pages, searches and camera graph over a run's
-sightings database, read only: a finished run's, or a running one's from another process."""
+sightings database: a finished run's, or a running one's from another process; it writes nothing but
+the corrections made on its identity pages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-HELP = "serve a run's sightings (journeys, search, camera graph) as the web dashboard, read only"
+HELP = "serve a run's sightings (journeys, clips, search, camera graph, corrections) as the web dashboard"
 DESCRIPTION = """\
 Serve OUT/sightings.db (or the database file given) as the dashboard: each identity's journey
 (/identity/N: its sightings in time order with cameras, times, travel times and thumbnails), a
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     token = token_from(args.token or (config.dashboard.token if config is not None else None))
     server, port = serve(LiveState(cameras), host, args.port, view=view, token=token, live=False)
     shown = f"[{host}]" if ":" in host else host
-    print(f"dashboard: http://{shown}:{port}/ (read only: {view.where}; Ctrl-C stops it)", file=sys.stderr, flush=True)
+    print(f"dashboard: http://{shown}:{port}/ (a finished run: {view.where}, written only by corrections; Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -3,7 +3,9 @@ from the sightings store, each identity's journey, searches (attributes, a pictu
 
 The matcher owns a :class:`LiveState` (built with the configured camera ids), feeds it from its
 loop, and calls :func:`serve` once (``server.close()`` stops it), with a :class:`StoreView` over its
-sightings store; ``mtmc dashboard`` serves a finished run's store the same way, read only. The page
+sightings store; ``mtmc dashboard`` serves a finished run's store the same way (it writes only the
+corrections made on identity pages). Sightings' frames and clips are cut from the run's videos
+(:mod:`mtmc.dashboard.footage`). The page
 at ``/`` polls ``/api/state`` every second. :func:`jpeg_dimensions` reads a preview's declared size
 from its header, so an oversized one can be dropped before anything decodes it. Off loopback the
 dashboard needs a token (:mod:`mtmc.dashboard.auth`).

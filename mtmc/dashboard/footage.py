@@ -37,6 +37,11 @@ CLIP_FPS = 12.0  # frames a second kept in a clip, at most
 CLIP_WIDTH = 640  # pixels, at most
 MAX_CLIP_BYTES = 8 * 2**20  # a clip over this is refused (the caps above keep one near 2 MB)
 CACHE_BYTES = 48 * 2**20  # clips kept, least recently served dropped first
+MAKE_WAIT_S = 15.0  # a request waits this long for another clip being made, then is answered busy
+
+
+class ClipBusy(Exception):
+    """Other clips are being made: one line for a 503 (a request thread is not held for long)."""
 
 
 def _bgr(color: str) -> tuple[int, int, int]:
@@ -200,25 +205,33 @@ class Footage:
 
     def clip(self, sighting: Any) -> bytes | None:
         """The sighting's clip as WebM (VP8) bytes, made on first request and cached (None: no
-        video to cut it from, or nothing read from it)."""
+        video to cut it from, or nothing read from it); :class:`ClipBusy` when others are being
+        made for longer than :data:`MAKE_WAIT_S`."""
         found = self.video_of(sighting.camera_name)
         if found is None:
             return None
         kind, path = found
         key = (sighting.camera, sighting.track, sighting.global_id, kind, str(path))
-        with self._making:
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        if not self._making.acquire(timeout=MAKE_WAIT_S):
+            raise ClipBusy(f"busy making other clips for {MAKE_WAIT_S:.0f} s: try again in a moment")
+        try:
             with self._cache_lock:
-                if key in self._cache:
-                    self._cache.move_to_end(key)
+                if key in self._cache:  # made while this request waited
                     return self._cache[key]
             data = self._encode(path, kind, sighting)
-            if data is None or len(data) > MAX_CLIP_BYTES:
-                return None
-            with self._cache_lock:
-                self._cache[key] = data
-                while sum(len(v) for v in self._cache.values()) > CACHE_BYTES:
-                    self._cache.popitem(last=False)
-            return data
+        finally:
+            self._making.release()
+        if data is None or len(data) > MAX_CLIP_BYTES:
+            return None
+        with self._cache_lock:
+            self._cache[key] = data
+            while sum(len(v) for v in self._cache.values()) > CACHE_BYTES:
+                self._cache.popitem(last=False)
+        return data
 
     def _encode(self, path: Path, kind: str, sighting: Any) -> bytes | None:
         fps = self.native_fps(sighting.camera_name)

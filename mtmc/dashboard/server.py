@@ -2,8 +2,12 @@
 
 Routes: ``/`` (the page), ``/static/<file>`` (its JS and CSS), ``/api/state`` (:meth:`LiveState.snapshot`),
 ``/api/frame/<camera>.jpg`` (the latest preview with boxes and global ids drawn on it) and
-``/healthz``; GET and HEAD. Boxes are drawn here, on the very JPEG they belong to, so a client
-never pairs a frame with another frame's boxes; each preview is drawn once, on its first request.
+``/healthz``; with a sightings store, ``/api/identity/N``, ``/api/search``, ``/api/graph``,
+``/api/thumbnail|sighting/CAM/TRACK.jpg`` (a sighting's thumbnail, its frame),
+``/api/clip/CAM/TRACK.webm`` (its clip) and ``/api/corrections``; GET and HEAD, and POST on
+``/api/search/image`` (a picture) and ``/api/corrections`` (JSON). Boxes are drawn here, on the
+very JPEG they belong to, so a client never pairs a frame with another frame's boxes; a preview is
+drawn again only when a decision changes one of its boxes' global ids.
 
 The routes are a small WSGI app served by waitress: one thread polls every connection (an idle
 or half-sent one costs a socket, not a thread), :data:`THREADS` worker threads run the requests,
@@ -49,6 +53,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 
 from mtmc.dashboard.auth import authorize, check_exposure
+from mtmc.dashboard.footage import ClipBusy
 from mtmc.dashboard.images import (
     MAX_UPLOAD_BYTES,
     PictureRefused,
@@ -378,7 +383,10 @@ def app(
         sighting = view.sighting(camera, track)
         if sighting is None:
             return _error(HTTPStatus.NOT_FOUND, f"no sighting camera {camera} track {track} with an identity in {view.where}")
-        data = None if view.footage is None else view.footage.clip(sighting)
+        try:
+            data = None if view.footage is None else view.footage.clip(sighting)
+        except ClipBusy as exc:
+            return _error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
         if data is None:
             return _error(HTTPStatus.NOT_FOUND, f"no video of camera {sighting.camera_name} to cut a clip from "
                           "(a stream, an image folder, or a file not found)")  # fmt: skip
