@@ -49,12 +49,16 @@ class CameraReport:
         )
 
 
-def build_parts(camera: CameraConfig, config: MtmcConfig, threads: int = 1) -> tuple[Source, Detector, Any, Any]:
-    """The camera's source and the config's detector, tracker and (optional) embedder, by name."""
+def build_parts(
+    camera: CameraConfig, config: MtmcConfig, threads: int = 1, source: Source | None = None
+) -> tuple[Source, Detector, Any, Any]:
+    """The camera's source (``source`` when given, e.g. blank frames for boxes from a file) and the
+    config's detector, tracker and (optional) embedder, by name."""
     from mtmc.detect import build_detector
     from mtmc.track import build_tracker
 
-    source = open_source(camera.source, fps=camera.fps, give_up_s=camera.give_up_s)
+    if source is None:
+        source = open_source(camera.source, fps=camera.fps, give_up_s=camera.give_up_s)
     detector = build_detector(config.detector.name, **{"threads": threads, **detector_options(config, camera)})
     detector.check_source(source)
     embedder = None
@@ -199,7 +203,13 @@ class CameraPipeline:
 
     @classmethod
     def from_config(
-        cls, camera: CameraConfig, config: MtmcConfig, out_dir: Path, threads: int = 1, **paths: Path | None
+        cls,
+        camera: CameraConfig,
+        config: MtmcConfig,
+        out_dir: Path,
+        threads: int = 1,
+        source: Source | None = None,
+        **paths: Path | None,
     ) -> CameraPipeline:
         """Parts named in ``config``; outputs under ``out_dir`` as ``<camera>.txt|.aicity.txt|.jsonl|.mp4``
         unless ``paths`` gives ``mot``, ``aicity``, ``jsonl`` or ``video`` explicitly (None: off)."""
@@ -211,7 +221,7 @@ class CameraPipeline:
             "video": out_dir / f"{camera.id}.mp4" if out.video else None,
         }
         where = {**default, **paths}
-        source, detector, tracker, embedder = build_parts(camera, config, threads)
+        source, detector, tracker, embedder = build_parts(camera, config, threads, source)
         return cls(
             name=camera.id,
             source=source,
