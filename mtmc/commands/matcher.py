@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"dashboard: {info['dashboard']}", file=sys.stderr)
 
     summary = service.serve(on_ready=ready)
+    # Done: a "finish" that crosses the end (every camera done as a worker failed) must not kill it
+    # while Python exits, which puts back SIGUSR1's default action (terminate) unless it is ignored.
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     print(
         f"matcher: {summary['tracklets']} tracklets ({summary['rows']} rows) -> {out_dir / 'submission.txt'}; "
         f"{summary['received']} messages, dropped {summary['dropped'] or 'none'}, replayed {summary['replayed']}",

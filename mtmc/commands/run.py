@@ -33,8 +33,10 @@ is then reported failed while the others go on.
 Ports: the matcher takes matcher.bind (workers connect; default 5555), matcher.publish (the live
 feed; 5556) and matcher.dashboard (8765) on this machine. --port BASE puts them on BASE, BASE+1 and
 BASE+2 (hosts kept). A default port another process holds is replaced by a free one, and the run
-says which; a port set in the config or by --port that is taken is an error naming its key.
-When the matcher is up the run prints the dashboard's address and the output folder.
+says which; a port set in the config or by --port that is taken is an error naming its key (with
+--ray the matcher tries its ports on its own node, where any taken port is an error). The run
+prints its output folder before it starts, and the dashboard's address once the matcher is up,
+before any camera starts.
 
 status.json says whether the results are whole. Ctrl-C or SIGTERM stops every process, marks the
 results partial and exits 130 / 143; `mtmc run CONFIG --resume` then continues from the journal and
