@@ -256,3 +256,31 @@ def test_the_title_is_on_a_dark_band_and_a_trail_is_not_drawn_across_a_jump(tmp_
         [(8, 0)],
         [(40, 0)],
     ]
+
+
+def test_the_matcher_names_the_key_of_a_taken_port_and_keeps_the_run_it_found(
+    tmp_path, taken, free_port
+) -> None:
+    """Where mtmc run did not try the ports (a Ray node, a race, mtmc matcher by hand)."""
+    from mtmc.runtime.matcher import MatcherService
+
+    from helpers import synthetic_embedder
+
+    config = MtmcConfig(
+        cameras=[CameraConfig(id="c001", source="x.mp4")],
+        matcher={
+            "bind": f"tcp://127.0.0.1:{free_port}",
+            "publish": f"tcp://127.0.0.1:{taken}",
+            "dashboard": None,
+        },
+        embedder=synthetic_embedder(5),
+    )
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "matcher.journal").write_bytes(b"a previous run")
+    with pytest.raises(MtmcError) as error:
+        MatcherService(config, tmp_path / "out", fresh=True).serve()
+    assert str(error.value) == (
+        f"matcher.publish tcp://127.0.0.1:{taken} is already in use (another run?): stop that process, or choose "
+        "another port (matcher.publish in the config; mtmc run --port BASE)"
+    )
+    assert (tmp_path / "out" / "matcher.journal").read_bytes() == b"a previous run"
