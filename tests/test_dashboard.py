@@ -103,6 +103,7 @@ def test_snapshot_content_is_json() -> None:
         "boxes": 2,
         "assigned": 1,
         "labels": [7, None],
+        "provisional": [None, None],
         "frames_done": 42,
         "fps": None,
         "outbox": 3,

@@ -169,7 +169,7 @@ def test_live_view_shows_global_ids(data_dir: Path, chrome: Browser) -> None:
         chrome.open(f"http://127.0.0.1:{port}/")
         chrome.wait("document.querySelector('[data-camera=c01] .foot') && document.querySelector('[data-camera=c01] .foot').textContent.includes('0 matched')")
         state.identity(1, "c01", 4.0, track=1)  # decided while the preview is on screen
-        chrome.wait("document.querySelector('[data-camera=c01] .foot').textContent.includes('2 (1 matched, 1 pending)')")
+        chrome.wait("document.querySelector('[data-camera=c01] .foot').textContent.includes('2 (1 matched, 0 provisional, 1 pending)')")
         chrome.wait("document.querySelector('#identities tr[data-gid=\"1\"]')")
         # the frame on screen is the one drawn after the decision (its address names the labels)
         chrome.wait("(() => { const i = document.querySelector('[data-camera=c01] img'); return i.src.endsWith('-1.') && i.complete && i.naturalWidth > 0; })()")

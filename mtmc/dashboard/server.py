@@ -73,6 +73,7 @@ from mtmc.dashboard.sightings import (
 from mtmc.dashboard.state import (
     KEPT_PREVIEWS,
     MAX_PREVIEW_SIZE,
+    NEW,
     UNASSIGNED_COLOR,
     LiveState,
     Preview,
@@ -105,10 +106,29 @@ def _bgr(color: str) -> tuple[int, int, int]:
     return int(color[5:7], 16), int(color[3:5], 16), int(color[1:3], 16)
 
 
-def annotate(preview: Preview, max_size: tuple[int, int] = MAX_PREVIEW_SIZE, labels: list[int | None] | None = None) -> bytes:
+def _dashed(image: np.ndarray, x: int, y: int, w: int, h: int, color: tuple[int, int, int], thick: int) -> None:
+    """A dashed rectangle (OpenCV draws only solid ones): a provisional box reads as not final."""
+    dash = max(6, 3 * thick)
+    for (x0, y0), (x1, y1) in (((x, y), (x + w, y)), ((x + w, y), (x + w, y + h)), ((x + w, y + h), (x, y + h)), ((x, y + h), (x, y))):
+        length = max(abs(x1 - x0), abs(y1 - y0))
+        for start in range(0, length, 2 * dash):
+            end = min(start + dash, length)
+            a = (x0 + (x1 - x0) * start // max(length, 1), y0 + (y1 - y0) * start // max(length, 1))
+            b = (x0 + (x1 - x0) * end // max(length, 1), y0 + (y1 - y0) * end // max(length, 1))
+            cv2.line(image, a, b, color, thick, cv2.LINE_AA)
+
+
+def annotate(
+    preview: Preview,
+    max_size: tuple[int, int] = MAX_PREVIEW_SIZE,
+    labels: list[int | None] | None = None,
+    guesses: list[int | str | None] | None = None,
+) -> bytes:
     """The preview's JPEG with its boxes drawn: each box's global id (``labels``, one per box;
-    None: the preview's own) in its colour as ``#id``, or, while the matcher has not decided the
-    box's tracklet, a thin grey box marked pending (``? t7``, its local track).
+    None: the preview's own) in its colour as ``#id``, thick; else the matcher's provisional
+    answer for its live track (``guesses``: :meth:`LiveState.marks`), dashed: ``#id?`` in that
+    identity's colour, or ``new?`` in grey when it would be a new identity; else, with no answer
+    yet, a thin grey box marked pending (``? t7``, its local track).
 
     The JPEG is decoded only if its header declares at most ``max_size`` (width, height) pixels
     (:func:`~mtmc.dashboard.images.jpeg_dimensions`): a decoder allocates what the header says
@@ -128,19 +148,28 @@ def annotate(preview: Preview, max_size: tuple[int, int] = MAX_PREVIEW_SIZE, lab
     if image is None:
         return placeholder_jpeg("preview refused:|OpenCV cannot decode it")
     gids = preview.global_ids if labels is None else labels
+    guessed = [None] * len(gids) if guesses is None else guesses
     height = image.shape[0]
     scale = max(0.5, height / 640)
     thick = max(2, round(height / 250))
     font = cv2.FONT_HERSHEY_SIMPLEX
-    # Pending first, so an identity's box is never hidden under a grey one.
-    order = sorted(range(len(preview.boxes)), key=lambda i: gids[i] is not None)
-    for i in order:
+
+    def rank(i: int) -> int:  # pending, new?, provisional, decided: an identity's box is drawn last, on top
+        return 3 if gids[i] is not None else 0 if guessed[i] is None else 1 if guessed[i] == NEW else 2
+
+    for i in sorted(range(len(preview.boxes)), key=rank):
         x, y, w, h = (round(v) for v in preview.boxes[i])
-        gid, tid = gids[i], preview.track_ids[i]
-        hex_color = UNASSIGNED_COLOR if gid is None else id_color(gid)
+        gid, guess, tid = gids[i], guessed[i], preview.track_ids[i]
+        if gid is not None:
+            hex_color, label = id_color(gid), f"#{gid}"
+            cv2.rectangle(image, (x, y), (x + w, y + h), _bgr(hex_color), thick, cv2.LINE_AA)
+        elif guess is not None:
+            hex_color, label = (UNASSIGNED_COLOR, "new?") if guess == NEW else (id_color(int(guess)), f"#{guess}?")
+            _dashed(image, x, y, w, h, _bgr(hex_color), thick if guess != NEW else 1)
+        else:
+            hex_color, label = UNASSIGNED_COLOR, f"? t{tid}" if tid is not None else "?"
+            cv2.rectangle(image, (x, y), (x + w, y + h), _bgr(hex_color), 1, cv2.LINE_AA)
         color = _bgr(hex_color)
-        label = f"#{gid}" if gid is not None else (f"? t{tid}" if tid is not None else "?")
-        cv2.rectangle(image, (x, y), (x + w, y + h), color, thick if gid is not None else 1, cv2.LINE_AA)
         (tw, th), base = cv2.getTextSize(label, font, scale, 1)
         top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
         cv2.rectangle(image, (x - thick // 2, top), (x + tw + 6, top + th + base + 4), color, cv2.FILLED)
@@ -150,8 +179,8 @@ def annotate(preview: Preview, max_size: tuple[int, int] = MAX_PREVIEW_SIZE, lab
 
 
 class _Annotated:
-    """The last annotated JPEG per camera, keyed by the preview's ``seq`` and its boxes' global ids
-    (a decision after the preview arrived draws it again, labelled)."""
+    """The last annotated JPEG per camera, keyed by the preview's ``seq`` and its boxes' global and
+    provisional ids (a decision or a new provisional answer after the preview arrived draws it again)."""
 
     def __init__(self, state: LiveState) -> None:
         self._state = state
@@ -159,13 +188,13 @@ class _Annotated:
         self._cache: dict[str, tuple[tuple, bytes]] = {}
 
     def get(self, camera: str, preview: Preview) -> bytes:
-        labels = self._state.labels(camera, preview)
-        key = (preview.seq, tuple(labels))
+        labels, guesses = self._state.marks(camera, preview)
+        key = (preview.seq, tuple(labels), tuple(guesses))
         with self._lock:
             hit = self._cache.get(camera)
         if hit is not None and hit[0] == key:
             return hit[1]
-        data = annotate(preview, self._state.max_preview_size, labels)  # outside the lock: two clients may both draw, harmlessly
+        data = annotate(preview, self._state.max_preview_size, labels, guesses)  # outside the lock: two clients may both draw, harmlessly
         with self._lock:
             self._cache[camera] = (key, data)
         return data

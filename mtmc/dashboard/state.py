@@ -11,7 +11,9 @@ and one throughput sample per wall-clock second over ``history_s``.
 
 Global ids are joined to a preview's boxes when it is read, not when it arrives: the matcher
 decides a tracklet epochs after its boxes were previewed, and :meth:`~LiveState.identity` (each
-decision, with its tracklet) labels every kept preview of that track from then on. Times shown are
+decision, with its tracklet) labels every kept preview of that track from then on. Until then a
+box shows the matcher's provisional answer for its live track (:meth:`~LiveState.provisional`: the
+identity it would join if decided now, or a new one), if it has given one; a decision always wins. Times shown are
 the run's data time (seconds of video); each also carries the wall time it was received at
 (``*_wall``, Unix seconds) for the page's hover text. Only the cameras it was built with are shown: a heartbeat or frame from
 any other is ignored and counted under ``refused`` (``unknown_camera``), and so is a preview whose
@@ -43,6 +45,7 @@ MAX_PREVIEW_SIZE = (1920, 1920)  # width, height: a preview declaring more is re
 REFUSALS = ("unknown_camera", "unreadable_preview", "oversized_preview")
 KEPT_PREVIEWS = 60  # previews kept per camera (about a minute): a sighting's own frame, while kept
 MAX_DECIDED = 20000  # (camera, track) -> global id decisions kept for labelling previews, latest first
+NEW = "new"  # a box's provisional mark when the matcher would start a new identity for its track
 
 
 def id_color(global_id: int) -> str:
@@ -138,6 +141,7 @@ class LiveState:
         self._clock = clock
         self._wall = wall
         self._decided: OrderedDict[tuple[str, int], int] = OrderedDict()  # (camera, track) -> global id
+        self._provisional: OrderedDict[tuple[str, int], int | None] = OrderedDict()  # not yet decided; None: new
         self._history_s = float(history_s)
         self._started = clock()
         self._cameras: dict[str, _Camera] = {str(c): _Camera() for c in cameras}
@@ -249,6 +253,7 @@ class LiveState:
         with self._lock:
             if track is not None:
                 key = (camera, int(track))
+                self._provisional.pop(key, None)
                 self._decided.pop(key, None)
                 self._decided[key] = global_id
                 while len(self._decided) > MAX_DECIDED:
@@ -269,6 +274,21 @@ class LiveState:
                     break
                 self._identities.popitem(last=False)
 
+    def provisional(self, answers: dict[tuple[str, int], int | None]) -> None:
+        """The matcher's provisional answers for live tracks, ``(camera, track) -> global id``
+        (None: it would start a new identity): each shown on that track's boxes until a newer
+        answer or its decision (:meth:`identity`, which always wins), so a track that has ended
+        keeps its last answer while it waits to be decided. At most :data:`MAX_DECIDED` kept."""
+        with self._lock:
+            for (camera, track), gid in answers.items():
+                key = (str(camera), int(track))
+                if key in self._decided:
+                    continue
+                self._provisional.pop(key, None)
+                self._provisional[key] = None if gid is None else int(gid)
+            while len(self._provisional) > MAX_DECIDED:
+                self._provisional.popitem(last=False)
+
     def preview(self, camera: str) -> Preview | None:
         """The camera's latest preview (immutable once stored), None if unknown or none yet."""
         with self._lock:
@@ -286,6 +306,26 @@ class LiveState:
         return [
             decided.get((camera, t), g) if t is not None else g for t, g in zip(preview.track_ids, preview.global_ids)
         ]
+
+    def marks(self, camera: str, preview: Preview) -> tuple[list[int | None], list[int | str | None]]:
+        """Each box's global id now (:meth:`labels`) and, for a box without one, the matcher's
+        provisional answer for its track: a global id, :data:`NEW` (a new identity) or None (no
+        answer yet: pending)."""
+        with self._lock:
+            labels = self._labels(camera, preview)
+            return labels, self._guesses(camera, preview, labels)
+
+    def _guesses(self, camera: str, preview: Preview, labels: list[int | None]) -> list[int | str | None]:
+        guessed = self._provisional
+        out: list[int | str | None] = []
+        for t, label in zip(preview.track_ids, labels):
+            key = (camera, t)
+            if label is not None or t is None or key not in guessed:
+                out.append(None)
+            else:
+                gid = guessed[key]
+                out.append(NEW if gid is None else gid)
+        return out
 
     def preview_of_track(self, camera: str, track: int, first_frame: int, last_frame: int) -> Preview | None:
         """A kept preview of ``camera`` (its last :data:`KEPT_PREVIEWS`) between ``first_frame`` and
@@ -321,6 +361,7 @@ class LiveState:
                 age = None if cam.heartbeat_at is None else now - cam.heartbeat_at
                 p = cam.preview
                 labels = [] if p is None else self._labels(name, p)
+                guesses = [] if p is None else self._guesses(name, p, labels)
                 cameras.append(
                     {
                         "id": name,
@@ -331,6 +372,7 @@ class LiveState:
                         "boxes": 0 if p is None else len(p.boxes),
                         "assigned": sum(g is not None for g in labels),
                         "labels": labels,  # each box's global id now (None: pending); the drawn frame changes with them
+                        "provisional": guesses,  # where a box has none: the matcher's provisional id, "new", or None
                         "frames_done": cam.frames_done,
                         "fps": _finite(cam.fps),
                         "outbox": cam.outbox,

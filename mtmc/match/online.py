@@ -351,6 +351,37 @@ class OnlineAssociator:
         self._finalise(math.inf, finals)
         return decisions, finals
 
+    def provisional(self, tracklets: Sequence[Tracklet]) -> dict[Key, int | None]:
+        """Which decided identity each live (not yet ended, so not yet added) tracklet would join
+        if it were decided now, with the others given as its epoch: ``_decide``'s candidates and
+        time gates, priors (the batch counted in the rates, as there), calibration, distances,
+        batch clustering and assignment (threshold, cannot-link, exclusive views) against the
+        window as it stands; None: it would start a new identity (or nothing defines a distance
+        yet). Read-only, so decisions are the same whether or not it is asked: the network is not
+        learnt and appearance not recalibrated from these. Tracklets already added or in the
+        window, and those without boxes, are left out. Cost: ``_decide``'s on the same batch,
+        less calibration, learning and revision."""
+        batch = sorted(
+            (t for t in tracklets if len(t.times) and t.key not in self._pending_keys and t.key not in self._window),
+            key=lambda t: t.key,
+        )
+        if not batch:
+            return {}
+        rates = replace(
+            self._rates, count=dict(self._rates.count), total_s=dict(self._rates.total_s),
+            first=dict(self._rates.first), last=dict(self._rates.last),
+        )  # fmt: skip
+        rates.add(batch)
+        candidates = self._candidates(batch)
+        if self.config.rerank.enabled:
+            rows, inner = self._reranked_distances(batch, candidates, rates)
+        else:
+            rows, inner = self._distances(batch, candidates, self._priors(batch, candidates, rates))
+        labels = cluster_sparse(batch, inner, self.config.cost_threshold, self.config.linkage, self.topology)
+        groups = [np.flatnonzero(labels == k).tolist() for k in range(int(labels.max()) + 1)]
+        matched = self._assign(batch, groups, rows)
+        return {batch[i].key: matched.get(g) for g, group in enumerate(groups) for i in group}
+
     # ---- one epoch -----------------------------------------------------------------------------
 
     def _decide(self, epoch: int, decisions: list[Decision], finals: list[tuple[Tracklet, int]]) -> None:
@@ -512,15 +543,19 @@ class OnlineAssociator:
         self._set_topology(topology)
         return True
 
-    def _priors(self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]) -> tuple[list[np.ndarray], np.ndarray]:
+    def _priors(
+        self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]], rates: CameraRates | None = None
+    ) -> tuple[list[np.ndarray], np.ndarray]:
         """The prior log-odds of each batch tracklet against its window candidates (as ``gated``
-        lists them) and of the batch among itself: computed once, read by calibration and cost."""
+        lists them) and of the batch among itself: computed once, read by calibration and cost.
+        ``rates``: the cameras' rates to read (default: the run's)."""
+        rates = self._rates if rates is None else rates
         intervals = Intervals.of(batch)
         counts = [len(slots) for slots, _ in gated]
         slots = np.concatenate([slots for slots, _ in gated]) if gated else np.zeros(0, np.int64)
         rows = np.repeat(np.arange(len(batch)), counts)  # every (batch tracklet, candidate) pair, in one call
-        flat = self._prior.pair_log_odds(intervals.take(rows), self._columns.intervals(slots), self._rates)
-        return np.split(flat, np.cumsum(counts)[:-1]), self._log_prior(intervals, intervals)
+        flat = self._prior.pair_log_odds(intervals.take(rows), self._columns.intervals(slots), rates)
+        return np.split(flat, np.cumsum(counts)[:-1]), self._prior.log_odds(intervals, intervals, rates)
 
     def _calibrate(
         self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]], priors: tuple[list[np.ndarray], np.ndarray]
@@ -564,11 +599,12 @@ class OnlineAssociator:
         return self._prior.log_odds(rows, cols, self._rates)
 
     def _reranked_distances(
-        self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]]
+        self, batch: list[Tracklet], gated: list[tuple[np.ndarray, np.ndarray]], rates: CameraRates | None = None
     ) -> tuple[list[Row], dict[tuple[int, int], float]]:
         """As ``_distances``, re-ranked: ``distance_matrix`` on blocks of at most ``max_block``
         tracklets, the whole window when it fits (re-ranking needs a gallery), else chunks of the
-        batch with their candidates."""
+        batch with their candidates (``rates``: as ``_priors``)."""
+        rates = self._rates if rates is None else rates
         n = len(batch)
         whole = len(self._window) + n <= self.max_block
         window = self._columns.tracklets
@@ -608,7 +644,7 @@ class OnlineAssociator:
                 continue
             position = {p: k for k, p in enumerate(index)}
             block = [pool[p] for p in index]
-            dist = distance_matrix(block, self._ungated, self.scene, self.topology, self._rates)
+            dist = distance_matrix(block, self._ungated, self.scene, self.topology, rates)
             for i in chunk:
                 here = position[first + i]
                 for p in candidates[i].tolist():

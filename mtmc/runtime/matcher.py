@@ -128,6 +128,11 @@ class MatchState:
             self.learner = self.online.learner
         self.watermark = -math.inf
         self.screen = BatchScreen(*run_message_shape(self.config))
+        # live tracklets as last read for provisional answers, and those updated since: a cache
+        # read only by ``provisional`` (nothing decided depends on it, so replay need not rebuild it)
+        self._so_far: dict[tuple[int, int], Tracklet] = {}
+        self._updated: set[tuple[int, int]] = set()
+        self.live_changed = False  # a live tracklet grew or a decision came since ``provisional``
 
     def verdict(self, message: Batch, expected: int) -> str:
         """``next`` (apply it), ``duplicate`` (already applied: ack again) or ``gap`` (wait for a resend)."""
@@ -158,8 +163,13 @@ class MatchState:
                 continue
             if not builder.ended:
                 self.active[key] = builder
+                self._updated.add(key)
+                self.live_changed = True
                 continue
             self.active.pop(key, None)
+            self._so_far.pop(key, None)
+            self._updated.discard(key)
+            self.live_changed = True
             self._ended(builder.tracklet())
         before = self.closed[camera]
         self.closed[camera] = math.inf if batch.done else max(before, batch.closed_s)
@@ -170,6 +180,24 @@ class MatchState:
             return []
         self.watermark = watermark
         return self._decided(*(self.online.finish() if self.finished else self.online.advance(watermark)))
+
+    def provisional(self) -> dict[tuple[int, int], int | None]:
+        """Online mode: the identity each live tracklet would join if decided now
+        (``OnlineAssociator.provisional``; None: a new one), for the dashboard; only the tracklets
+        updated since the last call are read again. Changes nothing the decisions depend on."""
+        self.live_changed = False
+        if self.online is None:
+            return {}
+        for key in self._updated:
+            builder = self.active.get(key)
+            live = None if builder is None else builder.so_far()
+            if live is None:
+                self._so_far.pop(key, None)
+            else:
+                live.thumbnail = None
+                self._so_far[key] = live
+        self._updated.clear()
+        return self.online.provisional(list(self._so_far.values()))
 
     def _ended(self, tracklet: Tracklet) -> None:
         if self.store is not None:
@@ -185,6 +213,7 @@ class MatchState:
         self.writer.write(tracklet, global_id)
 
     def _decided(self, decisions: list, finalised: list[tuple[Tracklet, int]]) -> list[Assignment]:
+        self.live_changed = self.live_changed or bool(decisions)
         for tracklet, global_id in sorted(finalised, key=lambda item: item[0].start):
             self._final(tracklet, global_id)
         if self.store is not None:
@@ -207,6 +236,8 @@ class MatchState:
         for key in sorted(self.active):
             self._ended(self.active[key].tracklet(ended=True))
         self.active.clear()
+        self._so_far.clear()
+        self._updated.clear()
         self.closed = dict.fromkeys(self.closed, math.inf)
         self._lowest = math.inf
         return [] if self.online is None else self._decided(*self.online.finish())
@@ -346,6 +377,8 @@ class MatcherService:
         self.publisher: Any = None
         self.stopping: str | None = None  # why it stops early: "interrupted" (a signal) or "finish" (asked to)
         self.started = time.monotonic()
+        self._provisional_due = -math.inf  # monotonic time the next provisional answers may be computed
+        self._provisional_told: dict[tuple[int, int], int | None] = {}  # as last published
 
     def stop(self, why: str = "interrupted") -> None:
         """Stop early with what has arrived: ``interrupted`` (SIGTERM, Ctrl-C: the results are
@@ -620,6 +653,36 @@ class MatcherService:
                 except zmq.Again:
                     pass
 
+    def _provisional(self) -> None:
+        """Each live tracklet's provisional id (``MatchState.provisional``) to the dashboard, and
+        those that changed to the feed under their own topic ``b"provisional"`` (kind
+        "provisional", ``global_id`` None: a new identity), which a subscriber of ``b"id"`` never
+        receives. At most once per ``max(1 s, matcher.online.step_s)`` of wall time, and only when
+        a live tracklet grew or a decision came since; never journaled: decisions do not read it."""
+        if self.state.online is None or (self.live is None and self.publisher is None) or not self.state.live_changed:
+            return
+        now = time.monotonic()
+        if now < self._provisional_due:
+            return
+        self._provisional_due = now + max(1.0, self.config.matcher.online.step_s)
+        answers = self.state.provisional()
+        if self.live is not None:
+            self.live.provisional({(self.names.get(c, str(c)), t): gid for (c, t), gid in answers.items()})
+        if self.publisher is None:
+            return
+        import msgpack
+        import zmq
+
+        for (camera, track), gid in sorted(answers.items()):
+            if (camera, track) in self._provisional_told and self._provisional_told[(camera, track)] == gid:
+                continue
+            record = {"camera": camera, "name": self.names.get(camera), "track": track, "global_id": gid, "kind": "provisional"}
+            try:
+                self.publisher.send_multipart([b"provisional", msgpack.packb(record)], zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+        self._provisional_told = answers
+
     def _observe(self, message: Heartbeat | Preview) -> None:
         if self.live is None:
             return
@@ -672,6 +735,7 @@ class MatcherService:
         self._disconnections()
         self.state.writer.flush()
         self._commit_store()
+        self._provisional()
         if self.live is not None:
             online = self.state.online
             self.live.counters(

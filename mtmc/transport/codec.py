@@ -757,6 +757,17 @@ class TrackletBuilder:
     def tracklet(self, ended: bool | None = None) -> Tracklet:
         """The track so far (``ended`` overrides its state: a run stopped early ends every track)."""
         self._unspill()
+        return self._joined(self.ended if ended is None else ended)
+
+    def so_far(self) -> Tracklet | None:
+        """The live track so far, for a provisional answer: the builder unchanged (a copy of its
+        rows); None while it holds no row or once it has spilled (a track that long, a vehicle
+        parked for minutes, is not read back from disk every second)."""
+        if self._spill is not None or not self.rows:
+            return None
+        return self._joined(self.ended)
+
+    def _joined(self, ended: bool) -> Tracklet:
         snapshot = self._appearance
         feature = None if snapshot is None or snapshot.feature is None else snapshot.feature.astype(np.float32)
         return Tracklet(
@@ -768,6 +779,6 @@ class TrackletBuilder:
             feature=feature,
             feature_count=snapshot.feature_count if feature is not None else 0,
             attributes={} if snapshot is None else {n: s.astype(np.float32) for n, s in snapshot.attributes.items()},
-            ended=self.ended if ended is None else ended,
+            ended=ended,
             thumbnail=self.thumbnail,
         )

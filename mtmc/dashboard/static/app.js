@@ -46,6 +46,12 @@ function tile(camera) {
   return t;
 }
 
+// "N (M matched, P provisional, K pending)": decided, answered provisionally (an id or new), neither
+function boxCounts(c) {
+  const guessed = c.provisional.filter((g) => g !== null).length;
+  return `${c.boxes} (${c.assigned} matched, ${guessed} provisional, ${c.boxes - c.assigned - guessed} pending)`;
+}
+
 function renderCamera(c) {
   const t = tile(c);
   const starting = !c.stale && c.heartbeat_age_s === null;
@@ -62,7 +68,7 @@ function renderCamera(c) {
     ["fps", num(c.fps, 1)],
     ["outbox", num(c.outbox)],
     ["lag", seconds(c.lag_s)],
-    ["boxes", c.frame === null ? "–" : `${c.boxes} (${c.assigned} matched, ${c.boxes - c.assigned} pending)`],
+    ["boxes", c.frame === null ? "–" : boxCounts(c)],
   ];
   t.foot.replaceChildren(...foot.map(([k, v]) => {
     const span = el("span", null, `${k} `);
@@ -70,7 +76,9 @@ function renderCamera(c) {
     return span;
   }));
   // the frame is drawn again when a new preview comes and when the matcher decides one of its boxes
-  const drawn = c.seq === null ? null : `${c.seq}-${c.labels.map((g) => (g === null ? "" : g)).join(".")}`;
+  // or changes its provisional answer for one (p17: provisionally #17, n: a new identity)
+  const mark = (g, i) => (g !== null ? g : c.provisional[i] === null ? "" : c.provisional[i] === "new" ? "n" : `p${c.provisional[i]}`);
+  const drawn = c.seq === null ? null : `${c.seq}-${c.labels.map(mark).join(".")}`;
   if (drawn !== null && drawn !== t.seq) {
     t.seq = drawn;
     t.img.src = `/api/frame/${encodeURIComponent(c.id)}.jpg?seq=${drawn}`;
