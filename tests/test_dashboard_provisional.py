@@ -96,3 +96,23 @@ def test_live_view_shows_a_provisional_id(data_dir: Path, chrome: Browser) -> No
     assert colour_pixels(frame, id_color(3), 40) > 100  # #3?'s dashed box and label, in #3's colour
     assert colour_pixels(screen[y : y + h, x : x + w], id_color(3), 40) > 80  # on the page's tile too
     assert "#id?" in legend and "new?" in legend
+
+
+def test_a_failing_provisional_answer_never_stops_the_matcher(tmp_path: Path, caplog) -> None:
+    from test_runtime_core import _config, _stream
+
+    from mtmc.runtime.matcher import MatcherService
+
+    config = _config(tmp_path)
+    config.store.enabled = False
+    service = MatcherService(config, tmp_path)
+    service.live = LiveState(["c001", "c002"])
+    service.state.apply(_stream(1, [1, 0, 0, 0, 0], 0.0)[0])  # c001's first vehicle, live
+
+    def broken() -> dict:
+        raise ValueError("a bug in the provisional query")
+
+    service.state.provisional = broken
+    service._provisional()
+    assert "provisional ids for the live view failed" in caplog.text
+    assert service._provisional_due > 0  # tried again later, not on every poll

@@ -658,14 +658,23 @@ class MatcherService:
         those that changed to the feed under their own topic ``b"provisional"`` (kind
         "provisional", ``global_id`` None: a new identity), which a subscriber of ``b"id"`` never
         receives. At most once per ``max(1 s, matcher.online.step_s)`` of wall time, and only when
-        a live tracklet grew or a decision came since; never journaled: decisions do not read it."""
+        a live tracklet grew or a decision came since, and never more than a quarter of the
+        matcher's time (the next waits three times as long as this one took); never journaled:
+        decisions do not read it. A failure here is logged once and costs only the marks."""
         if self.state.online is None or (self.live is None and self.publisher is None) or not self.state.live_changed:
             return
         now = time.monotonic()
         if now < self._provisional_due:
             return
-        self._provisional_due = now + max(1.0, self.config.matcher.online.step_s)
-        answers = self.state.provisional()
+        try:
+            answers = self.state.provisional()
+        except Exception:  # advisory only: the matcher's decisions must go on
+            if "provisional" not in self.stats.told:
+                self.stats.told.add("provisional")
+                log.exception("provisional ids for the live view failed (decisions are unaffected)")
+            answers = {}
+        took = time.monotonic() - now
+        self._provisional_due = now + max(1.0, self.config.matcher.online.step_s, 4 * took)
         if self.live is not None:
             self.live.provisional({(self.names.get(c, str(c)), t): gid for (c, t), gid in answers.items()})
         if self.publisher is None:
