@@ -128,3 +128,23 @@ def test_provisional_cost_is_bounded_by_the_window(capsys):
     print(f"provisional: 200 live against a window of {window}: {asked * 1000:.0f} ms; deciding them: {decided * 1000:.0f} ms")
     assert window == 2000 and len(answer) == 200
     assert asked < 2.0
+
+
+def test_a_live_builder_is_read_without_changing_it(tmp_path):
+    from mtmc.transport.codec import TrackletBuilder, TrackletUpdate
+
+    def update(seq: int, rows: range) -> TrackletUpdate:
+        frames = np.array(list(rows)) + 1
+        return TrackletUpdate(1, 7, seq, rows.start, frames, np.tile([1.0, 2, 30, 40], (len(frames), 1)),
+                              frames / 10.0, np.ones(4, np.float16), seq + 1)  # fmt: skip
+
+    builder = TrackletBuilder(1, 7, spill_dir=tmp_path, spill_rows=8)
+    assert builder.so_far() is None  # no row yet
+    builder.add(update(0, range(0, 5)))
+    live = builder.so_far()
+    assert live is not None and len(live.times) == 5 and not live.ended and live.feature_count == 1
+    live.times[:] = -1.0  # a copy: the builder's rows are its own
+    builder.add(update(1, range(5, 10)))  # spills (over 8 rows held)
+    assert builder.so_far() is None  # not read back from disk for a provisional answer
+    whole = builder.tracklet()
+    assert whole.times.tolist() == (np.arange(1, 11) / 10.0).tolist()

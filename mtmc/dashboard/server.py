@@ -7,7 +7,7 @@ Routes: ``/`` (the page), ``/static/<file>`` (its JS and CSS), ``/api/state`` (:
 ``/api/clip/CAM/TRACK.webm`` (its clip) and ``/api/corrections``; GET and HEAD, and POST on
 ``/api/search/image`` (a picture) and ``/api/corrections`` (JSON). Boxes are drawn here, on the
 very JPEG they belong to, so a client never pairs a frame with another frame's boxes; a preview is
-drawn again only when a decision changes one of its boxes' global ids.
+drawn again only when a decision or a provisional answer changes one of its boxes' marks.
 
 The routes are a small WSGI app served by waitress: one thread polls every connection (an idle
 or half-sent one costs a socket, not a thread), :data:`THREADS` worker threads run the requests,

@@ -1,13 +1,14 @@
 """What the live dashboard shows, fed by the matcher's loop and read by the HTTP threads.
 
 :class:`LiveState` is the only shared object: the matcher calls :meth:`~LiveState.frame`,
-:meth:`~LiveState.heartbeat`, :meth:`~LiveState.counters` and :meth:`~LiveState.identity` from its
-main loop; the server's threads call :meth:`~LiveState.snapshot` and :meth:`~LiveState.preview`.
-One lock guards everything, and every method holds it only to swap references or copy small
-values, so the matcher never waits on a slow client. Memory is bounded: one preview per camera,
-at most :data:`MAX_IDENTITIES` identities (those unseen for ``history_s`` of stream time are
-dropped), :data:`MAX_PATH` cameras per identity's path, :data:`MAX_DECIDED` tracklets' global ids,
-and one throughput sample per wall-clock second over ``history_s``.
+:meth:`~LiveState.heartbeat`, :meth:`~LiveState.counters`, :meth:`~LiveState.identity` and
+:meth:`~LiveState.provisional` from its main loop; the server's threads call
+:meth:`~LiveState.snapshot` and :meth:`~LiveState.preview`. One lock guards everything, and every
+method holds it only to swap references or copy small values, so the matcher never waits on a
+slow client. Memory is bounded: one preview per camera, at most :data:`MAX_IDENTITIES` identities
+(those unseen for ``history_s`` of stream time are dropped), :data:`MAX_PATH` cameras per
+identity's path, :data:`MAX_DECIDED` tracklets' global ids (and as many provisional ones), and
+one throughput sample per wall-clock second over ``history_s``.
 
 Global ids are joined to a preview's boxes when it is read, not when it arrives: the matcher
 decides a tracklet epochs after its boxes were previewed, and :meth:`~LiveState.identity` (each

@@ -32,6 +32,10 @@ Memory: a tracklet whose end is older than ``window_s`` before the last decided 
 final: it leaves the window and ``advance`` hands it back with its id; an identity lives while it
 has window members. Nothing but counters grows with the run's length.
 
+Provisional answers (``provisional``): for tracklets still live, the identity each would join if
+its epoch were decided now (steps 1 to 3 on the window as it stands), for the live view only; it
+changes no state, so decisions are the same whether or not it is asked.
+
 Clustering runs per connected component of the pairs at most ``threshold`` apart (clusters of
 different components can never merge), which gives exactly ``constrained_agglomerative``'s labels
 on the whole matrix at a fraction of the cost.
