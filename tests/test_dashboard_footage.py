@@ -135,7 +135,7 @@ def test_a_decision_labels_the_boxes_already_previewed(data_dir: Path) -> None:
     preview = state.preview("c01")
     state.identity(1, "c01", 4.0, track=1)  # the matcher decides track 1 after its preview arrived
     state.identity(9, "c02", 5.0, track=5)  # another camera's track 5: not c01's
-    assert state.labels("c01", preview) == [1, None]
+    assert state.marks("c01", preview) == ([1, None], [None, None])
     cameras = state.snapshot()["cameras"]
     assert [(c["boxes"], c["assigned"]) for c in cameras] == [(2, 1), (1, 0)]
     ident = state.snapshot()["identities"][1]

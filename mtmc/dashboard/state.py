@@ -296,12 +296,6 @@ class LiveState:
             cam = self._cameras.get(camera)
             return None if cam is None else cam.preview
 
-    def labels(self, camera: str, preview: Preview) -> list[int | None]:
-        """Each box's global id now: the matcher's latest decision for its track, else the id it
-        had when the preview arrived, else None (not decided yet)."""
-        with self._lock:
-            return self._labels(camera, preview)
-
     def _labels(self, camera: str, preview: Preview) -> list[int | None]:
         decided = self._decided
         return [
@@ -309,9 +303,10 @@ class LiveState:
         ]
 
     def marks(self, camera: str, preview: Preview) -> tuple[list[int | None], list[int | str | None]]:
-        """Each box's global id now (:meth:`labels`) and, for a box without one, the matcher's
-        provisional answer for its track: a global id, :data:`NEW` (a new identity) or None (no
-        answer yet: pending)."""
+        """Each box's global id now (the matcher's latest decision for its track, else the id it
+        had when the preview arrived, else None: not decided yet) and, for a box without one, the
+        matcher's provisional answer for its track: a global id, :data:`NEW` (a new identity) or
+        None (no answer yet: pending)."""
         with self._lock:
             labels = self._labels(camera, preview)
             return labels, self._guesses(camera, preview, labels)
