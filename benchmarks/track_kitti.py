@@ -13,6 +13,11 @@ that measure. ms/frame: update calls only, best of 3 for mtmc's.
 
     uv run python benchmarks/track_kitti.py            # all trackers
     uv run python benchmarks/track_kitti.py --ours     # mtmc's trackers only (seconds)
+    uv run python benchmarks/track_kitti.py --ablation # plus deepsort-bot with one option changed
+    uv run python benchmarks/track_kitti.py --interpolate 1.0  # plus offline gap filling (<= 1 s)
+
+Every row is online (a live worker's output) except those marked "offline": gap interpolation
+(``mtmc.track.interpolate``) needs the frames after a gap.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from mtmc.formats.kitti import KittiObjects, read_kitti_detections, read_kitti_o
 from mtmc.metrics.evaluate import SequenceCounts, evaluate_sequence  # noqa: E402
 from mtmc.metrics.kitti import kitti_scored  # noqa: E402
 from mtmc.track import build_tracker  # noqa: E402
+from mtmc.track.interpolate import interpolate_gaps  # noqa: E402
 from mtmc.types import TrackRows  # noqa: E402
 
 KITTI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "kitti-tracking"
@@ -50,6 +56,14 @@ OURS: dict[str, tuple[str, dict]] = {
     "mtmc deepsort-byte": ("deepsort-byte", {}),
     "mtmc deepsort-bot": ("deepsort-bot", {}),
     "mtmc deepsort-strong": ("deepsort-strong", {}),
+}
+# deepsort-bot as it was before issue 35, and --ablation: one option at a time back to that value,
+# or OC-SORT's recovery by last observation added.
+BEFORE = {"nsa_kalman": False, "new_track_score": 0.6, "occlusion_iou": 0.3, "max_iou_distance": 0.9, "std_weight_velocity": 1 / 160}
+ABLATION: dict[str, tuple[str, dict]] = {
+    "bot before issue 35": ("deepsort-bot", BEFORE),
+    **{f"bot {key} {value:.4g}": ("deepsort-bot", {key: value}) for key, value in BEFORE.items()},
+    "bot +recovery_iou 0.3 (OCR)": ("deepsort-bot", {"recovery_iou": 0.3}),
 }
 PEERS = ("boxmot-ocsort", "boxmot-bytetrack", "boxmot-botsort")
 
@@ -79,10 +93,6 @@ def run_ours(name: str, options: dict, per_frame: list[np.ndarray]) -> tuple[Tra
         out = tracker.update(dets, None, index)
         seconds += time.perf_counter() - start
         parts.append((index, out))
-    if hasattr(tracker, "finish"):  # offline refinement, when the options ask for it
-        start = time.perf_counter()
-        parts = tracker.finish(parts)
-        seconds += time.perf_counter() - start
     rows = np.concatenate([out for _, out in parts]) if parts else np.zeros((0, 8))
     frames = np.concatenate([np.full(len(out), index) for index, out in parts]) if parts else np.zeros(0)
     xywh = np.column_stack([rows[:, :2], rows[:, 2:4] - rows[:, :2]])
@@ -125,6 +135,10 @@ def run_peer(name: str, sequences: dict[str, list[np.ndarray]]) -> tuple[dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ours", action="store_true", help="only mtmc's trackers")
+    parser.add_argument("--ablation", action="store_true", help="also deepsort-bot with one option changed")
+    parser.add_argument(
+        "--interpolate", type=float, metavar="S", help="also the default and the peers with gaps <= S seconds filled (offline)"
+    )
     parser.add_argument("--sequences", nargs="+", default=SEQUENCES, metavar="SEQ", help="default 0000-0010")
     args = parser.parse_args()
     loaded = {sequence: load_sequence(sequence) for sequence in args.sequences}
@@ -133,7 +147,8 @@ def main() -> None:
     frames = sum(len(boxes) for boxes in per_frame.values())
     print(f"KITTI tracking {', '.join(args.sequences)}: {frames} frames at {FPS:g} fps, PointRCNN boxes, Car")
     table: dict[str, tuple[dict[str, float], float] | str] = {}
-    for label, (name, options) in OURS.items():
+    gap = round(args.interpolate * FPS) if args.interpolate else 0
+    for label, (name, options) in {**OURS, **(ABLATION if args.ablation else {})}.items():
         best, results = float("inf"), {}
         for _ in range(3):
             seconds = 0.0
@@ -144,11 +159,17 @@ def main() -> None:
         for sequence, rows in results.items():
             write_mot(OUT_DIR / label.replace(" ", "_") / f"{sequence}.txt", rows)
         table[label] = (score(results, labels), best)
+        if gap and name == "deepsort-bot" and not options:
+            filled = {sequence: interpolate_gaps(rows, gap) for sequence, rows in results.items()}
+            table[f"{label} +interp (offline)"] = (score(filled, labels), best)
     if not args.ours:
         for name in PEERS:
             done = run_peer(name, per_frame)
             table[name] = done if isinstance(done, str) else (score(done[0], labels), done[1])
-    peers = [value for key, value in table.items() if key in PEERS and not isinstance(value, str)]
+            if gap and not isinstance(done, str):
+                filled = {sequence: interpolate_gaps(rows, gap) for sequence, rows in done[0].items()}
+                table[f"{name} +interp (offline)"] = (score(filled, labels), done[1])
+    peers = [value for key, value in table.items() if key in PEERS and not isinstance(value, str)]  # online
     best_peer = {m: max(s[m] for s, _ in peers) for m in ("idf1", "mota", "hota")} if peers else None
     header = f"{'tracker':28s} | {'IDF1':>6s} {'MOTA':>6s} {'HOTA':>6s} {'IDsw':>5s} | {'ms/frame':>8s}"
     header += " | x best peer IDF1 / MOTA / HOTA" if best_peer else ""
