@@ -78,3 +78,17 @@ def test_bad_use_of_size_is_one_line(kitti_run: Path, capsys, extra: list[str], 
 def test_size_without_detections_is_one_line(kitti_run: Path, capsys) -> None:
     assert main(["track", "-o", str(kitti_run / "o.txt"), "--size", "64x48"]) == 2
     assert "give --detections" in one_line_error(capsys)
+
+
+def test_interpolate_fills_a_gap_in_the_output_offline(kitti_run: Path, capsys) -> None:
+    lines = (kitti_run / "det.txt").read_text().splitlines()
+    (kitti_run / "det.txt").write_text("\n".join(line for line in lines if not line.startswith("4,2,14")) + "\n")
+    run = ["--detections", str(kitti_run / "det.txt"), "--size", "64x48", "--fps", "10", "--config", str(kitti_run / "run.yaml"), "-q"]
+    assert main(["track", "-o", str(kitti_run / "gap.txt"), *run]) == 0
+    assert main(["track", "-o", str(kitti_run / "filled.txt"), "--interpolate", "0.5", *run]) == 0
+    gap, filled = rows(kitti_run / "gap.txt"), rows(kitti_run / "filled.txt")
+    first = filled[filled[:, 1] == 1]
+    assert 5 not in gap[gap[:, 1] == 1, 0] and 5 in first[:, 0]  # frame 5 is KITTI's frame 4
+    np.testing.assert_allclose(first[first[:, 0] == 5, 2], (first[first[:, 0] == 4, 2] + first[first[:, 0] == 6, 2]) / 2, atol=0.02)
+    assert "interpolated 1 boxes" in capsys.readouterr().err
+    assert main(["track", "-o", str(kitti_run / "x.txt"), "--interpolate", "0", *run]) == 2

@@ -82,6 +82,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="S",
         help="streams: stop after S seconds without frames",
     )
+    p.add_argument(
+        "--interpolate",
+        type=float,
+        metavar="S",
+        help="offline, at the end: fill each track's gaps of up to S seconds in OUT linearly",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run, command="track")
 
@@ -155,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     from mtmc.schema import PartConfig
 
     writable_file(args.output, "tracks file")
+    if args.interpolate is not None and not args.interpolate > 0:
+        raise MtmcError(f"--interpolate must be a number of seconds > 0, got {args.interpolate:g}")
     if args.video:
         writable_file(args.video, "video")
     if args.jsonl:
@@ -216,6 +224,14 @@ def run(args: argparse.Namespace) -> int:
         task = progress.add_task("track", total=pipeline.source.expected_frames())
         report = pipeline.run(on_frame=lambda index: progress.advance(task))
     print(report.summary(), file=sys.stderr)
+    if args.interpolate:
+        from mtmc.formats import read_mot, write_mot
+        from mtmc.track.interpolate import interpolate_gaps
+
+        rows = read_mot(args.output)
+        filled = interpolate_gaps(rows, round(args.interpolate * pipeline.source.output_fps))
+        write_mot(args.output, filled)
+        print(f"interpolated {len(filled) - len(rows)} boxes in gaps of at most {args.interpolate:g} s", file=sys.stderr)
     print(
         f"tracks written to {args.output}" + (f", video to {args.video}" if args.video else ""),
         file=sys.stderr,
