@@ -32,7 +32,8 @@ KITTI ground truth (label_02/SEQ.txt, frames from 0; a MOTChallenge prediction's
 frame 0) is scored by the KITTI protocol for one class (--kitti-class, default car): predictions
 matched to the neighbouring class (Van for cars) or lying mostly inside a DontCare region are
 ignored, other classes are not scored; --kitti-official also ignores truncated or fully occluded
-cars and predictions 25 px tall or less, as the KITTI devkit and TrackEval do. MOTChallenge ground-truth rows with
+cars and predictions 25 px tall or less, as the KITTI devkit and TrackEval do.
+MOTChallenge ground-truth rows with
 confidence 0 mean "ignore" and are not scored (as TrackEval and py-motmetrics' eval app do;
 --keep-ignored-gt scores them, as py-motmetrics' library default does). MOTP is the mean of
 1 - IoU over matches.
