@@ -58,12 +58,13 @@ OURS: dict[str, tuple[str, dict]] = {
     "mtmc deepsort-strong": ("deepsort-strong", {}),
 }
 # deepsort-bot as it was before issue 35, and --ablation: one option at a time back to that value,
-# or OC-SORT's recovery by last observation added.
+# or OC-SORT's recovery by last observation (OCR) or momentum (OCM) added.
 BEFORE = {"nsa_kalman": False, "new_track_score": 0.6, "occlusion_iou": 0.3, "max_iou_distance": 0.9, "std_weight_velocity": 1 / 160}
 ABLATION: dict[str, tuple[str, dict]] = {
     "bot before issue 35": ("deepsort-bot", BEFORE),
     **{f"bot {key} {value:.4g}": ("deepsort-bot", {key: value}) for key, value in BEFORE.items()},
     "bot +recovery_iou 0.3 (OCR)": ("deepsort-bot", {"recovery_iou": 0.3}),
+    "bot +momentum_weight 0.2 (OCM)": ("deepsort-bot", {"momentum_weight": 0.2}),
 }
 PEERS = ("boxmot-ocsort", "boxmot-bytetrack", "boxmot-botsort")
 

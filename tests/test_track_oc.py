@@ -70,3 +70,17 @@ def test_interpolation_fills_short_gaps_of_one_track_only() -> None:
     np.testing.assert_allclose(one.score[1:3], [0.6, 0.6])
     assert filled.take(filled.id == 2).frame.tolist() == [1, 2]
     assert len(interpolate_gaps(rows, max_gap=0)) == len(rows)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.2])
+def test_momentum_prefers_the_box_ahead_of_a_track_over_one_behind_it(weight) -> None:
+    """Two boxes overlap a car's prediction almost equally, one ahead of where it went, one behind
+    its last detection: OC-SORT's momentum term gives it the one ahead; IoU alone the other."""
+    tracker = build_tracker("deepsort-bot", momentum_weight=weight, **MOTION)
+    for frame in range(1, 7):
+        tracker.update(box(10.0 * frame), None, frame)
+    predicted = float(tracker.kalman.to_xyxy(tracker._predicted()[0])[0, 0])
+    behind, ahead = box(predicted - 14.0, y=100.0), box(predicted + 15.0, y=100.0)
+    out = tracker.update(np.concatenate([behind, ahead]), None, 7)
+    taken = out[out[:, 4] == 1][0, 7]  # det_index of track 1's box
+    assert taken == (1 if weight else 0)

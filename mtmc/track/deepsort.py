@@ -51,10 +51,16 @@ Motion options (off in the presets above, on in ``deepsort-bot.yaml``):
 * ``std_weight_velocity``: the Kalman filter's velocity noise per frame relative to the box size
   (Deep SORT's 1/160); only its ratio to the position noise (1/20) matters.
 
-Observation-centric recovery (OCR, OC-SORT: Cao et al. 2023; off in every preset, measured in
-``benchmarks/track_kitti.py --ablation``): ``recovery_iou``: after the other stages, unmatched tracks
-take unmatched confident boxes by the IoU of their last detection (not their prediction), at least
-this much. (OC-SORT's re-update along a virtual path after a gap was measured too and changed
+Observation-centric options (OC-SORT: Cao et al. 2023; off in every preset, measured in
+``benchmarks/track_kitti.py --ablation``: each gains a little on KITTI's cars and loses more on
+PETS09's people):
+
+* ``recovery_iou`` (OCR): after the other stages, unmatched tracks take unmatched confident boxes
+  by the IoU of their last detection (not their prediction), at least this much.
+* ``momentum_weight`` (OCM, OC-SORT's inertia) with ``momentum_frames`` (its delta_t): the IoU
+  stages' cost ``1 - IoU`` is lowered by ``w x score x (pi/2 - angle) / pi``, the angle between the
+  track's direction over its last detections and the way from its last detection to the box; pairs
+  are still feasible by IoU alone. (OC-SORT's re-update along a virtual path after a gap was measured too and changed
 nothing here: KITTI and PETS09 within 0.001; not kept.)
 
 Embedding less (off in the papers' presets, on in ``deepsort-bot.yaml``; issue 33):
@@ -113,6 +119,8 @@ DEEPSORT_OPTIONS: dict[str, OptionRule] = {
     "inherit_iou": UNIT,
     "rival_ratio": UNIT,
     "recovery_iou": OptionRule(float, 0.0, 1.0, low_open=True, optional=True),
+    "momentum_weight": OptionRule(float, 0.0, 1.0),
+    "momentum_frames": OptionRule(int, 1),
     "std_weight_velocity": OptionRule(float, 0.0, 1.0, low_open=True),
 }
 # NSA Kalman: the noise covariance is scaled by 1 - score, floored so a score of 1 keeps some noise.
@@ -149,6 +157,7 @@ class Track:
         self.cls = 0.0
         self.det_index = -1
         self.observation: np.ndarray | None = None  # x1, y1, x2, y2 of the last detection it took
+        self.centres: deque[np.ndarray] = deque()  # centres of its last detections (momentum_frames + 1)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a worker's checkpoint every second: without the stacked copy of the gallery."""
@@ -222,6 +231,8 @@ class DeepSort:
         self.inherit_iou = options["inherit_iou"]
         self.rival_ratio = options["rival_ratio"]
         self.recovery_iou = options["recovery_iou"]
+        self.momentum_weight = options["momentum_weight"]
+        self.momentum_frames = options["momentum_frames"]
 
     def embedding_wanted(self, dets: np.ndarray) -> np.ndarray:
         """(N,) bool: the rows of ``dets`` whose embedding the next ``update`` uses: the appearance
@@ -372,7 +383,7 @@ class DeepSort:
                 self.max_cosine_distance,
             )
         elif self.motion_cascade:
-            cost, max_cost = self._gated(self._iou_cost(dets), measurements), self.max_iou_distance
+            cost, max_cost = self._motion_cost(dets, measurements)
         else:
             cost = None
         if cost is None:
@@ -384,7 +395,7 @@ class DeepSort:
         iou_candidates = unconfirmed + [k for k in unmatched_a if ages[k] == 1]
         lost = [k for k in unmatched_a if ages[k] != 1]
         matches_b, unmatched_b, unmatched_dets = min_cost_matching(
-            self._iou_cost(dets), self.max_iou_distance, iou_candidates, unmatched_dets
+            *self._motion_cost(dets), iou_candidates, unmatched_dets
         )
         return matches_a + matches_b, lost + unmatched_b, unmatched_dets
 
@@ -421,6 +432,34 @@ class DeepSort:
             return 1.0 - iou_matrix(boxes, dets[detections, :4].astype(np.float64))
 
         return cost
+
+    def _motion_cost(self, dets: np.ndarray, measurements: np.ndarray | None = None) -> tuple[CostFunction, float]:
+        """The IoU stages' cost and its largest allowed value: ``1 - IoU`` of the prediction (gated
+        when ``measurements`` are given and a gate is set), less OC-SORT's momentum term
+        (``momentum_weight`` x score x (pi/2 - angle) / pi, the angle between a track's recent
+        direction from its detections and the way to this box); a pair is feasible by its IoU alone."""
+        iou_cost = self._iou_cost(dets) if measurements is None else self._gated(self._iou_cost(dets), measurements)
+        if not self.momentum_weight:
+            return iou_cost, self.max_iou_distance
+
+        def cost(tracks: list[int], detections: list[int]) -> np.ndarray:
+            base = iou_cost(tracks, detections)
+            centres = (dets[detections, :2] + dets[detections, 2:4]).astype(np.float64) / 2
+            bonus = np.zeros_like(base)
+            for row, k in enumerate(tracks):
+                track = self.tracks[k]
+                if len(track.centres) < 2:
+                    continue
+                heading = track.centres[-1] - track.centres[0]
+                way = centres - track.centres[-1]
+                norms = np.linalg.norm(way, axis=1) * np.linalg.norm(heading)
+                cosine = np.clip(way @ heading / np.maximum(norms, 1e-9), -1.0, 1.0)
+                bonus[row] = np.where(norms > 1e-9, (np.pi / 2 - np.arccos(cosine)) / np.pi, 0.0)
+            result = base - self.momentum_weight * bonus * dets[detections, 4][None, :]
+            result[base > self.max_iou_distance] = INFEASIBLE
+            return result
+
+        return cost, self.max_iou_distance + self.momentum_weight / 2
 
     def _observation_cost(self, dets: np.ndarray) -> CostFunction:
         """``1 - IoU`` of each track's last detection (not its prediction) with each detection:
@@ -473,6 +512,9 @@ class DeepSort:
             track.mean, track.covariance, measurement, noise_scale
         )
         track.observation = det[:4].astype(np.float64)
+        track.centres.append((track.observation[:2] + track.observation[2:]) / 2)
+        if len(track.centres) > self.momentum_frames + 1:
+            track.centres.popleft()
         if feature is not None:
             track.add_feature(feature)
             track.feature_tick = self._clock
@@ -493,6 +535,9 @@ class DeepSort:
         mean, covariance = self.kalman.initiate(measurement)
         track = Track(self._next_id, mean, covariance, feature, self.nn_budget, self.feature_ema)
         track.observation = det[:4].astype(np.float64)
+        track.centres.append((track.observation[:2] + track.observation[2:]) / 2)
+        if len(track.centres) > self.momentum_frames + 1:
+            track.centres.popleft()
         if feature is not None:
             track.feature_tick = self._clock
         track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
