@@ -27,7 +27,7 @@ from mtmc.detect.defaults import DEFAULT_TRACKER, VEHICLE_DETECTOR, VEHICLE_EMBE
 from mtmc.runtime.config import MatcherServiceConfig, PlacementConfig, SecurityConfig, WorkerConfig
 from mtmc.schema import PartConfig, StrictModel
 
-FormatName = Literal["auto", "mot", "aicity", "vatic", "detrac"]
+FormatName = Literal["auto", "mot", "aicity", "vatic", "detrac", "kitti"]
 
 
 class EvalConfig(StrictModel):

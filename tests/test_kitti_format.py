@@ -110,6 +110,14 @@ def test_eval_scores_a_mot_prediction_against_kitti_labels(tmp_path, capsys) -> 
     assert overall["num_false_positives"] == 0 and overall["num_misses"] == 0 and overall["mota"] == 1.0
 
 
+def test_kitti_named_as_the_format_scores_labels_against_themselves(data_dir, tmp_path) -> None:
+    labels = data_dir / "kitti-tracking" / "label_02" / "0001.txt"
+    out = tmp_path / "s.json"
+    assert main(["eval", str(labels), str(labels), "--gt-format", "kitti", "--pred-format", "kitti", "--json", str(out), "-q"]) == 0
+    overall = json.loads(out.read_text())["overall"]
+    assert overall["idf1"] == 1.0 and overall["num_switches"] == 0
+
+
 def write_detections(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(line + "\n" for line in lines))
     return path

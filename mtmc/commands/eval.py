@@ -62,9 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--iou", type=float, metavar="T", help="boxes match at IoU >= T (default 0.5)")
     p.add_argument("--roi-dir", metavar="DIR", help="aicity: folder with cXXX/roi.jpg masks")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write all numbers to OUT as JSON")
-    p.add_argument("--gt-format", choices=["auto", "mot", "aicity", "vatic", "detrac"], help="default: auto")
+    p.add_argument("--gt-format", choices=["auto", "mot", "aicity", "vatic", "detrac", "kitti"], help="default: auto")
     p.add_argument(
-        "--pred-format", choices=["auto", "mot", "aicity", "vatic", "detrac"], help="default: auto"
+        "--pred-format", choices=["auto", "mot", "aicity", "vatic", "detrac", "kitti"], help="default: auto"
     )
     p.add_argument(
         "--pred-name", metavar="NAME", help="mot: prediction file name inside each sequence folder"
