@@ -118,3 +118,16 @@ def test_a_checkpoint_without_a_source_identity_still_resumes(tmp_path, monkeypa
     outbox.close()
     video.write_bytes(b"another video!")
     _run_without_matcher(config, tmp_path, free_port)
+
+
+def test_the_progress_bar_ends_full_before_the_drain(tmp_path, monkeypatch, free_port) -> None:
+    """mtmc run may stop a worker still draining once the matcher has ended: the last progress call
+    (every frame read, the bar full) comes before the drain, not after it."""
+    video = tmp_path / "gate.mp4"
+    video.write_bytes(b"a video")
+    monkeypatch.setattr(worker_module, "build_parts", lambda *a: (_Stream(), _Detector(), _Tracker(), None))
+    config = MtmcConfig(cameras=[CameraConfig(id="gate", source=str(video))], worker={"drain_timeout_s": 0.1}, embedder=None)
+    calls: list[tuple[int, int | None]] = []
+    with pytest.raises(MtmcError, match="did not acknowledge"):  # no matcher: the drain never ends well
+        worker_module.Worker(config.cameras[0], config, tmp_path, f"tcp://127.0.0.1:{free_port}").run(on_frame=lambda f, t: calls.append((f, t)))
+    assert calls[-1] == (5, 5) and [f for f, _ in calls[:-1]] == [1, 2, 3, 4, 5]

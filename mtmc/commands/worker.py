@@ -54,17 +54,15 @@ def run(args: argparse.Namespace) -> int:
     from mtmc.outputs.paths import writable_dir
 
     state_dir = writable_dir(Path(args.state_dir) if args.state_dir else config.output.dir / "state", "state folder")
-    shown, last = [0.0], [0]
+    shown = [0.0]
 
     def progress(frame: int, total: int | None) -> None:
-        now, last[0] = time.monotonic(), frame
-        if now - shown[0] >= 0.25:
+        now = time.monotonic()
+        if now - shown[0] >= 0.25 or frame == total:  # throttled, but the full bar is always said
             print(f"frame {frame} {total or 0}", flush=True)
             shown[0] = now
 
     report = Worker(camera, config, state_dir, endpoint).run(args.threads, progress if args.progress else None)
-    if args.progress and last[0]:  # the throttle may have held back the last frames: the bar ends full
-        print(f"frame {last[0]} {last[0]}", flush=True)
     print(report.summary(), file=sys.stderr)
     if report.lost:
         if args.progress:

@@ -256,6 +256,8 @@ class Worker:
                     error = exc
                 emitter.end_all()
                 commit(final=True)
+            if on_frame is not None and last_frame:  # every frame is read: the bar ends full now, not after
+                on_frame(last_frame, last_frame)  # the drain (mtmc run may stop a draining worker once its matcher ends)
             deadline = time.monotonic() + settings.drain_timeout_s
             while len(self.outbox) and time.monotonic() < deadline:
                 sender.pump()
