@@ -131,3 +131,22 @@ def test_the_progress_bar_ends_full_before_the_drain(tmp_path, monkeypatch, free
     with pytest.raises(MtmcError, match="did not acknowledge"):  # no matcher: the drain never ends well
         worker_module.Worker(config.cameras[0], config, tmp_path, f"tcp://127.0.0.1:{free_port}").run(on_frame=lambda f, t: calls.append((f, t)))
     assert calls[-1] == (5, 5) and [f for f, _ in calls[:-1]] == [1, 2, 3, 4, 5]
+
+
+def test_the_heap_is_held_to_few_arenas_before_the_models_start_their_threads(tmp_path, monkeypatch, free_port) -> None:
+    from mtmc.runtime.memory import limit_heap_arenas
+
+    limit_heap_arenas()  # glibc: mallopt; elsewhere a no-op, never an error
+    video = tmp_path / "gate.mp4"
+    video.write_bytes(b"a video")
+    order: list[str] = []
+    monkeypatch.setattr(worker_module, "limit_heap_arenas", lambda: order.append("arenas"))
+
+    def parts(*args):
+        order.append("models")
+        return _Stream(), _Detector(), _Tracker(), None
+
+    monkeypatch.setattr(worker_module, "build_parts", parts)
+    config = MtmcConfig(cameras=[CameraConfig(id="gate", source=str(video))], worker={"drain_timeout_s": 0.1}, embedder=None)
+    _run_without_matcher(config, tmp_path, free_port)
+    assert order == ["arenas", "models"]
