@@ -33,3 +33,18 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    """Headless Chromium over the DevTools protocol (``test_dashboard_store.Browser``), for the
+    dashboard's page tests; skipped where chromium is not installed."""
+    from test_dashboard_store import CHROMIUM, Browser
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not on PATH (Debian: apt-get install chromium)")
+    b = Browser(tmp_path / "profile")
+    try:
+        yield b
+    finally:
+        b.close()

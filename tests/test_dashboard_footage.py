@@ -8,13 +8,12 @@ import csv
 import json
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from test_dashboard_store import CHROMIUM, Browser, call, colour_pixels, served
+from test_dashboard_store import Browser, call, colour_pixels, served
 
 from mtmc.dashboard import LiveState, StoreView, id_color
 from mtmc.dashboard import footage as footage_module
@@ -74,17 +73,6 @@ def out(tmp_path: Path, data_dir: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def chrome(tmp_path: Path) -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not on PATH (Debian: apt-get install chromium)")
-    b = Browser(tmp_path / "profile")
-    try:
-        yield b
-    finally:
-        b.close()
-
-
 def view_of(out: Path) -> StoreView:
     database = out / "sightings.db"
     return StoreView(lambda: SQLiteStore.read(database), str(database), footage=Footage(sources_from_csv(out), out / "videos"))
@@ -99,17 +87,17 @@ def at_1280(browser: Browser) -> None:
     browser.send("Emulation.setDeviceMetricsOverride", session=True, width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
 
 
-def fits_width(chrome: Browser) -> bool:
+def fits_width(browser: Browser) -> bool:
     """No horizontal scrollbar: neither the page nor any panel or table is wider than it shows."""
-    return chrome.evaluate(
+    return browser.evaluate(
         "document.documentElement.scrollWidth <= innerWidth && [...document.querySelectorAll('.panel, table, .cameras-wrap')]"
         ".filter((e) => e.offsetParent).every((e) => e.scrollWidth <= e.clientWidth + 1)"
     )
 
 
-def shot(chrome: Browser, name: str) -> np.ndarray:
+def shot(browser: Browser, name: str) -> np.ndarray:
     SHOTS.mkdir(exist_ok=True)
-    return chrome.screenshot(SHOTS / name)
+    return browser.screenshot(SHOTS / name)
 
 
 # ---- the live view --------------------------------------------------------------------------------
@@ -162,22 +150,22 @@ def test_the_matcher_feeds_each_decision_with_its_tracklet_and_data_time(tmp_pat
     assert all(ids[("c001", k)] == ids[("c002", k)] for k in (1, 2, 3)) and len(set(ids.values())) == 3
 
 
-def test_live_view_shows_global_ids(data_dir: Path, chrome: Browser) -> None:
+def test_live_view_shows_global_ids(data_dir: Path, browser: Browser) -> None:
     state = live_state(data_dir)
-    at_1280(chrome)
+    at_1280(browser)
     with served(state, None) as port:
-        chrome.open(f"http://127.0.0.1:{port}/")
-        chrome.wait("document.querySelector('[data-camera=c01] .foot') && document.querySelector('[data-camera=c01] .foot').textContent.includes('0 matched')")
+        browser.open(f"http://127.0.0.1:{port}/")
+        browser.wait("document.querySelector('[data-camera=c01] .foot') && document.querySelector('[data-camera=c01] .foot').textContent.includes('0 matched')")
         state.identity(1, "c01", 4.0, track=1)  # decided while the preview is on screen
-        chrome.wait("document.querySelector('[data-camera=c01] .foot').textContent.includes('2 (1 matched, 0 provisional, 1 pending)')")
-        chrome.wait("document.querySelector('#identities tr[data-gid=\"1\"]')")
+        browser.wait("document.querySelector('[data-camera=c01] .foot').textContent.includes('2 (1 matched, 0 provisional, 1 pending)')")
+        browser.wait("document.querySelector('#identities tr[data-gid=\"1\"]')")
         # the frame on screen is the one drawn after the decision (its address names the labels)
-        chrome.wait("(() => { const i = document.querySelector('[data-camera=c01] img'); return i.src.endsWith('-1.') && i.complete && i.naturalWidth > 0; })()")
-        screen = shot(chrome, "live.png")
-        x, y, w, h = chrome.evaluate("(() => { const r = document.querySelector('[data-camera=c01] img').getBoundingClientRect(); return [r.x, r.y, r.width, r.height].map(Math.round); })()")
-        when = chrome.evaluate("(() => { const w = document.querySelector('#identities tr[data-gid=\"1\"] .when'); return [w.textContent, w.title]; })()")
-        meta = chrome.evaluate("(() => { const m = document.querySelector('[data-camera=c01] .meta'); return [m.textContent, m.title]; })()")
-        fits = fits_width(chrome)
+        browser.wait("(() => { const i = document.querySelector('[data-camera=c01] img'); return i.src.endsWith('-1.') && i.complete && i.naturalWidth > 0; })()")
+        screen = shot(browser, "live.png")
+        x, y, w, h = browser.evaluate("(() => { const r = document.querySelector('[data-camera=c01] img').getBoundingClientRect(); return [r.x, r.y, r.width, r.height].map(Math.round); })()")
+        when = browser.evaluate("(() => { const w = document.querySelector('#identities tr[data-gid=\"1\"] .when'); return [w.textContent, w.title]; })()")
+        meta = browser.evaluate("(() => { const m = document.querySelector('[data-camera=c01] .meta'); return [m.textContent, m.title]; })()")
+        fits = fits_width(browser)
         _, _, drawn = call(port, "GET", "/api/frame/c01.jpg")
     frame = cv2.imdecode(np.frombuffer(drawn, np.uint8), cv2.IMREAD_COLOR)
     assert colour_pixels(frame, id_color(1), 40) > 200  # #1's box and label, in its colour
@@ -212,8 +200,8 @@ def test_clips_are_cut_from_the_right_video_and_only_from_it(out: Path, monkeypa
         assert status == 503 and "busy making other clips" in json.loads(body)["error"]
 
 
-def test_a_sightings_clip_plays_in_chromium(out: Path, chrome: Browser) -> None:
-    at_1280(chrome)
+def test_a_sightings_clip_plays_in_chromium(out: Path, browser: Browser) -> None:
+    at_1280(browser)
     with served(LiveState(list(CAMERAS.values())), view_of(out), live=False) as port:
         started = time.monotonic()
         status, headers, clip = call(port, "GET", "/api/clip/2/2.webm")
@@ -221,18 +209,18 @@ def test_a_sightings_clip_plays_in_chromium(out: Path, chrome: Browser) -> None:
         started = time.monotonic()
         assert call(port, "GET", "/api/clip/2/2.webm")[2] == clip
         cached = time.monotonic() - started
-        chrome.open(f"http://127.0.0.1:{port}/identity/1")
-        chrome.wait("document.querySelectorAll('#journey .sighting').length === 2")
-        chrome.wait("[...document.querySelectorAll('#journey img')].every((i) => i.complete && i.naturalWidth > 0)")
-        chrome.evaluate("document.querySelectorAll('#journey .sighting')[1].querySelector('button.play').click()")
-        chrome.wait("(() => { const v = document.querySelector('video.clip-video'); return v && v.readyState >= 2 && v.videoWidth > 0; })()")
-        video = chrome.evaluate("(() => { const v = document.querySelector('video.clip-video'); return [v.videoWidth, v.videoHeight, v.duration]; })()")
-        sizes = chrome.evaluate("[...document.querySelectorAll('img.thumb')].map((i) => [i.clientWidth, i.clientHeight])")
-        screen = shot(chrome, "identity.png")
-        fits = fits_width(chrome)
-        chrome.open(f"http://127.0.0.1:{port}/search")
-        chrome.wait("document.getElementById('attributes-note').textContent")
-        hidden = chrome.evaluate("[document.getElementById('f-colour').closest('label').hidden, document.getElementById('f-camera').closest('label').hidden]")
+        browser.open(f"http://127.0.0.1:{port}/identity/1")
+        browser.wait("document.querySelectorAll('#journey .sighting').length === 2")
+        browser.wait("[...document.querySelectorAll('#journey img')].every((i) => i.complete && i.naturalWidth > 0)")
+        browser.evaluate("document.querySelectorAll('#journey .sighting')[1].querySelector('button.play').click()")
+        browser.wait("(() => { const v = document.querySelector('video.clip-video'); return v && v.readyState >= 2 && v.videoWidth > 0; })()")
+        video = browser.evaluate("(() => { const v = document.querySelector('video.clip-video'); return [v.videoWidth, v.videoHeight, v.duration]; })()")
+        sizes = browser.evaluate("[...document.querySelectorAll('img.thumb')].map((i) => [i.clientWidth, i.clientHeight])")
+        screen = shot(browser, "identity.png")
+        fits = fits_width(browser)
+        browser.open(f"http://127.0.0.1:{port}/search")
+        browser.wait("document.getElementById('attributes-note').textContent")
+        hidden = browser.evaluate("[document.getElementById('f-colour').closest('label').hidden, document.getElementById('f-camera').closest('label').hidden]")
     assert status == 200 and headers["Content-Type"] == "video/webm" and clip[:4] == b"\x1a\x45\xdf\xa3"  # EBML: WebM
     assert 100_000 < len(clip) < 8 * 2**20 and cached < made / 5, (len(clip), made, cached)
     assert video[0] == 640 and 4.5 <= video[2] <= 5.5  # 3 s sighting, a second either side
@@ -262,31 +250,31 @@ def test_correction_requests_are_checked(out: Path) -> None:
         assert post(port, {"action": "unflag", "global_id": 3}, Authorization=f"Bearer {token}")[0] == 200
 
 
-def test_split_and_merge_from_the_identity_page(out: Path, chrome: Browser) -> None:
-    at_1280(chrome)
+def test_split_and_merge_from_the_identity_page(out: Path, browser: Browser) -> None:
+    at_1280(browser)
     with served(LiveState(list(CAMERAS.values())), view_of(out), live=False) as port:
-        chrome.open(f"http://127.0.0.1:{port}/identity/1")
-        chrome.wait("document.querySelectorAll('#journey .sighting').length === 2")
-        chrome.evaluate("document.querySelectorAll('#journey .sighting')[1].querySelector('button.split').click()")
-        chrome.wait("document.getElementById('correction-note').textContent.includes('now #4')")
-        after_split = chrome.evaluate("document.querySelectorAll('#journey .sighting').length")
+        browser.open(f"http://127.0.0.1:{port}/identity/1")
+        browser.wait("document.querySelectorAll('#journey .sighting').length === 2")
+        browser.evaluate("document.querySelectorAll('#journey .sighting')[1].querySelector('button.split').click()")
+        browser.wait("document.getElementById('correction-note').textContent.includes('now #4')")
+        after_split = browser.evaluate("document.querySelectorAll('#journey .sighting').length")
         assert json.loads(call(port, "GET", "/api/identity/4")[2])["cameras"] == ["c02"]
 
-        chrome.open(f"http://127.0.0.1:{port}/identity/2")
-        chrome.wait("document.getElementById('merge-other')")
-        chrome.evaluate("document.getElementById('merge-other').value = '4'; document.querySelector('button.merge-go').click()")
-        chrome.wait("document.querySelectorAll('#journey .sighting').length === 2")
-        chrome.evaluate("document.getElementById('flag-note').value = 'c02 looks like another car'; document.querySelector('button.flag-go').click()")
-        chrome.wait("document.querySelector('.flag') && document.querySelector('.flag').textContent.includes('another car')")
-        listed = chrome.evaluate("[...document.querySelectorAll('#corrections-list tr')].map((r) => r.textContent)")
-        shot(chrome, "corrections.png")
-        chrome.evaluate("document.getElementById('corrections').scrollIntoView()")
-        shot(chrome, "corrections-list.png")
-        fits = fits_width(chrome)
+        browser.open(f"http://127.0.0.1:{port}/identity/2")
+        browser.wait("document.getElementById('merge-other')")
+        browser.evaluate("document.getElementById('merge-other').value = '4'; document.querySelector('button.merge-go').click()")
+        browser.wait("document.querySelectorAll('#journey .sighting').length === 2")
+        browser.evaluate("document.getElementById('flag-note').value = 'c02 looks like another car'; document.querySelector('button.flag-go').click()")
+        browser.wait("document.querySelector('.flag') && document.querySelector('.flag').textContent.includes('another car')")
+        listed = browser.evaluate("[...document.querySelectorAll('#corrections-list tr')].map((r) => r.textContent)")
+        shot(browser, "corrections.png")
+        browser.evaluate("document.getElementById('corrections').scrollIntoView()")
+        shot(browser, "corrections-list.png")
+        fits = fits_width(browser)
         merged = json.loads(call(port, "GET", "/api/identity/2")[2])
         # undo the merge (the second correction): #4 stands alone again
-        chrome.evaluate("document.querySelector('#corrections-list tr[data-correction=\"2\"] button.undo').click()")
-        chrome.wait("document.querySelectorAll('#journey .sighting').length === 1")
+        browser.evaluate("document.querySelector('#corrections-list tr[data-correction=\"2\"] button.undo').click()")
+        browser.wait("document.querySelectorAll('#journey .sighting').length === 1")
         undone = json.loads(call(port, "GET", "/api/identity/4")[2])["cameras"]
     assert after_split == 1
     assert [(s["camera"], s["track"]) for s in merged["sightings"]] == [("c02", 2), ("c01", 3)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from test_dashboard import synthetic_jpeg
-from test_dashboard_footage import at_1280, chrome, live_state, shot  # noqa: F401 (chrome: a fixture)
+from test_dashboard_footage import at_1280, live_state, shot
 from test_dashboard_store import Browser, call, colour_pixels, served
 
 from mtmc.dashboard import LiveState, id_color
@@ -79,18 +79,18 @@ def test_the_matcher_feeds_provisional_ids_to_the_dashboard_and_its_own_feed_top
     assert service.live.marks("c002", service.live.preview("c002"))[0] == [first]  # the decision agrees
 
 
-def test_live_view_shows_a_provisional_id(data_dir: Path, chrome: Browser) -> None:  # noqa: F811
+def test_live_view_shows_a_provisional_id(data_dir: Path, browser: Browser) -> None:  # noqa: F811
     state = live_state(data_dir)  # c01: tracks 1 and 5, c02: track 2; none decided
-    at_1280(chrome)
+    at_1280(browser)
     with served(state, None) as port:
-        chrome.open(f"http://127.0.0.1:{port}/")
-        chrome.wait("document.querySelector('[data-camera=c01] .foot') && document.querySelector('[data-camera=c01] .foot').textContent.includes('2 (0 matched, 0 provisional, 2 pending)')")
+        browser.open(f"http://127.0.0.1:{port}/")
+        browser.wait("document.querySelector('[data-camera=c01] .foot') && document.querySelector('[data-camera=c01] .foot').textContent.includes('2 (0 matched, 0 provisional, 2 pending)')")
         state.provisional({("c01", 1): 3, ("c01", 5): None})  # track 1 would join #3; track 5 would be new
-        chrome.wait("document.querySelector('[data-camera=c01] .foot').textContent.includes('2 (0 matched, 2 provisional, 0 pending)')")
-        chrome.wait("(() => { const i = document.querySelector('[data-camera=c01] img'); return i.src.endsWith('-p3.n') && i.complete && i.naturalWidth > 0; })()")
-        screen = shot(chrome, "live-provisional.png")
-        x, y, w, h = chrome.evaluate("(() => { const r = document.querySelector('[data-camera=c01] img').getBoundingClientRect(); return [r.x, r.y, r.width, r.height].map(Math.round); })()")
-        legend = chrome.evaluate("document.querySelector('.legend').textContent")
+        browser.wait("document.querySelector('[data-camera=c01] .foot').textContent.includes('2 (0 matched, 2 provisional, 0 pending)')")
+        browser.wait("(() => { const i = document.querySelector('[data-camera=c01] img'); return i.src.endsWith('-p3.n') && i.complete && i.naturalWidth > 0; })()")
+        screen = shot(browser, "live-provisional.png")
+        x, y, w, h = browser.evaluate("(() => { const r = document.querySelector('[data-camera=c01] img').getBoundingClientRect(); return [r.x, r.y, r.width, r.height].map(Math.round); })()")
+        legend = browser.evaluate("document.querySelector('.legend').textContent")
         _, _, drawn = call(port, "GET", "/api/frame/c01.jpg")
     frame = cv2.imdecode(np.frombuffer(drawn, np.uint8), cv2.IMREAD_COLOR)
     assert colour_pixels(frame, id_color(3), 40) > 100  # #3?'s dashed box and label, in #3's colour

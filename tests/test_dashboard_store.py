@@ -658,17 +658,6 @@ class Browser:
         os.close(self._read)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not on PATH (Debian: apt-get install chromium)")
-    b = Browser(tmp_path / "profile")
-    try:
-        yield b
-    finally:
-        b.close()
-
-
 def colour_pixels(screen: np.ndarray, color: str, tolerance: int = 4) -> int:
     bgr = np.array([int(color[i : i + 2], 16) for i in (5, 3, 1)])
     return int((np.abs(screen.astype(int) - bgr).max(axis=2) <= tolerance).sum())
