@@ -33,7 +33,8 @@ from mtmc.transport.tokens import worker_token_from_env
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_VERSION = 4  # 3: the emitter keeps attribute sums; 4: tracks keep the frame of their last feature
+CHECKPOINT_VERSION = 5  # 3: the emitter keeps attribute sums; 4: tracks keep the frame of their last feature;
+# 5: tracks keep their last observation and recent centres (OC-SORT's options)
 MAX_RESEND_S = 30.0
 
 

@@ -140,6 +140,7 @@ class Track:
         feature: np.ndarray | None,
         budget: int | None,
         ema: float | None = None,
+        history: int = 2,
     ) -> None:
         self.track_id = track_id
         self.mean = mean
@@ -157,7 +158,12 @@ class Track:
         self.cls = 0.0
         self.det_index = -1
         self.observation: np.ndarray | None = None  # x1, y1, x2, y2 of the last detection it took
-        self.centres: deque[np.ndarray] = deque()  # centres of its last detections (momentum_frames + 1)
+        self.centres: deque[np.ndarray] = deque(maxlen=history)  # centres of its last ``history`` detections
+
+    def observe(self, det: np.ndarray) -> None:
+        """The detection it took (x1, y1, x2, y2, ...): OC-SORT's last observation and recent centres."""
+        self.observation = det[:4].astype(np.float64)
+        self.centres.append((self.observation[:2] + self.observation[2:]) / 2)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a worker's checkpoint every second: without the stacked copy of the gallery."""
@@ -511,10 +517,7 @@ class DeepSort:
         track.mean, track.covariance = self.kalman.update(
             track.mean, track.covariance, measurement, noise_scale
         )
-        track.observation = det[:4].astype(np.float64)
-        track.centres.append((track.observation[:2] + track.observation[2:]) / 2)
-        if len(track.centres) > self.momentum_frames + 1:
-            track.centres.popleft()
+        track.observe(det)
         if feature is not None:
             track.add_feature(feature)
             track.feature_tick = self._clock
@@ -524,7 +527,6 @@ class DeepSort:
         if track.state == TENTATIVE and track.hits >= self.n_init:
             track.state = CONFIRMED
 
-
     def _mark_missed(self, track: Track) -> None:
         if track.state == TENTATIVE or track.time_since_update > self.max_age:
             track.state = DELETED
@@ -533,17 +535,15 @@ class DeepSort:
         self, det: np.ndarray, measurement: np.ndarray, feature: np.ndarray | None, index: int
     ) -> None:
         mean, covariance = self.kalman.initiate(measurement)
-        track = Track(self._next_id, mean, covariance, feature, self.nn_budget, self.feature_ema)
-        track.observation = det[:4].astype(np.float64)
-        track.centres.append((track.observation[:2] + track.observation[2:]) / 2)
-        if len(track.centres) > self.momentum_frames + 1:
-            track.centres.popleft()
+        track = Track(
+            self._next_id, mean, covariance, feature, self.nn_budget, self.feature_ema, history=self.momentum_frames + 1
+        )
+        track.observe(det)
         if feature is not None:
             track.feature_tick = self._clock
         track.score, track.cls, track.det_index = float(det[4]), float(det[5]), index
         if self.n_init <= 1 or (self.confirm_first_frame and self._frames_seen == 0):
             track.state = CONFIRMED
-
         self._next_id += 1
         self.tracks.append(track)
 
