@@ -633,10 +633,18 @@ class MatcherService:
             router.send_multipart([unacked.pop(camera), encode(Ack(camera, self.state.through[camera]))])
             acked_at[camera] = now
 
-    def _publish(self, assignments: list[Assignment], now: float) -> None:
+    def _feed(self, topic: bytes, key: tuple[int, int], global_id: int | None, kind: str) -> None:
+        """One record on the live feed (best effort: a slow subscriber loses records, never the matcher)."""
         import msgpack
         import zmq
 
+        record = {"camera": key[0], "name": self.names.get(key[0]), "track": key[1], "global_id": global_id, "kind": kind}
+        try:
+            self.publisher.send_multipart([topic, msgpack.packb(record)], zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+    def _publish(self, assignments: list[Assignment], now: float) -> None:
         for a in assignments:
             ended = self.stats.ended_at.pop(a.key, None)
             if a.kind == "assign" and ended is not None:
@@ -644,14 +652,7 @@ class MatcherService:
             if self.live is not None:  # on the run's data clock; the track's boxes on the previews take the id
                 self.live.identity(a.global_id, self.names.get(a.key[0], str(a.key[0])), a.time_s, track=a.key[1])
             if self.publisher is not None:
-                record = {
-                    "camera": a.key[0], "name": self.names.get(a.key[0]), "track": a.key[1],
-                    "global_id": a.global_id, "kind": a.kind,
-                }  # fmt: skip
-                try:
-                    self.publisher.send_multipart([b"id", msgpack.packb(record)], zmq.NOBLOCK)
-                except zmq.Again:
-                    pass
+                self._feed(b"id", a.key, a.global_id, a.kind)
 
     def _provisional(self) -> None:
         """Each live tracklet's provisional id (``MatchState.provisional``) to the dashboard, and
@@ -679,17 +680,9 @@ class MatcherService:
             self.live.provisional({(self.names.get(c, str(c)), t): gid for (c, t), gid in answers.items()})
         if self.publisher is None:
             return
-        import msgpack
-        import zmq
-
-        for (camera, track), gid in sorted(answers.items()):
-            if (camera, track) in self._provisional_told and self._provisional_told[(camera, track)] == gid:
-                continue
-            record = {"camera": camera, "name": self.names.get(camera), "track": track, "global_id": gid, "kind": "provisional"}
-            try:
-                self.publisher.send_multipart([b"provisional", msgpack.packb(record)], zmq.NOBLOCK)
-            except zmq.Again:
-                pass
+        for key, gid in sorted(answers.items()):
+            if key not in self._provisional_told or self._provisional_told[key] != gid:
+                self._feed(b"provisional", key, gid, "provisional")
         self._provisional_told = answers
 
     def _observe(self, message: Heartbeat | Preview) -> None:
