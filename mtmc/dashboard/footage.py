@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mtmc.dashboard.images import encode_jpeg
+from mtmc.dashboard.images import bgr, draw_label, encode_jpeg
 from mtmc.dashboard.state import id_color, ink
 
 MAX_CLIP_S = 8.0  # a clip is at most this long ...
@@ -42,10 +42,6 @@ MAKE_WAIT_S = 15.0  # a request waits this long for another clip being made, the
 
 class ClipBusy(Exception):
     """Other clips are being made: one line for a 503 (a request thread is not held for long)."""
-
-
-def _bgr(color: str) -> tuple[int, int, int]:
-    return int(color[5:7], 16), int(color[3:5], 16), int(color[1:3], 16)
 
 
 def _is_file_source(source: str) -> bool:
@@ -157,12 +153,8 @@ class Footage:
         x, y, w, h = (round(v * scale) for v in box)
         color = id_color(global_id)
         thick = max(2, round(image.shape[0] / 180))
-        cv2.rectangle(image, (x, y), (x + w, y + h), _bgr(color), thick, cv2.LINE_AA)
-        label = f"#{global_id}"
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
-        top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
-        cv2.rectangle(image, (x, top), (x + tw + 6, top + th + base + 4), _bgr(color), cv2.FILLED)
-        cv2.putText(image, label, (x + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, _bgr(ink(color)), 1, cv2.LINE_AA)
+        cv2.rectangle(image, (x, y), (x + w, y + h), bgr(color), thick, cv2.LINE_AA)
+        draw_label(image, x, y, h, f"#{global_id}", color, ink(color), 0.6)
 
     def _prepared(self, image: np.ndarray, kind: str, sighting: Any, frame: int) -> np.ndarray:
         """``image`` at most :data:`CLIP_WIDTH` wide, the sighting's box drawn on a source frame."""

@@ -115,3 +115,20 @@ def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok, "OpenCV cannot encode a JPEG"
     return data.tobytes()
+
+
+def bgr(color: str) -> tuple[int, int, int]:
+    """``#rrggbb`` as OpenCV's (blue, green, red)."""
+    return int(color[5:7], 16), int(color[3:5], 16), int(color[1:3], 16)
+
+
+def draw_label(
+    image: np.ndarray, x: int, y: int, h: int, label: str, color: str, ink_color: str, scale: float, left: int | None = None
+) -> None:
+    """``label`` in ``ink_color`` on a band of ``color`` over the box at (x, y) of height ``h``
+    (below the box where the frame has no room above it); the band starts at ``left`` (default x)."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (tw, th), base = cv2.getTextSize(label, font, scale, 1)
+    top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
+    cv2.rectangle(image, (x if left is None else left, top), (x + tw + 6, top + th + base + 4), bgr(color), cv2.FILLED)
+    cv2.putText(image, label, (x + 3, top + th + 2), font, scale, bgr(ink_color), 1, cv2.LINE_AA)

@@ -57,6 +57,8 @@ from mtmc.dashboard.footage import ClipBusy
 from mtmc.dashboard.images import (
     MAX_UPLOAD_BYTES,
     PictureRefused,
+    bgr,
+    draw_label,
     encode_jpeg,
     fits,
     jpeg_dimensions,
@@ -100,10 +102,6 @@ FD_RESERVE = 512  # file descriptors left to the rest of the process (videos, th
 # burst of polls, not a fault, and it would land on the matcher's stderr. Its other warnings
 # (the connection limit reached, say) still show.
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-
-
-def _bgr(color: str) -> tuple[int, int, int]:
-    return int(color[5:7], 16), int(color[3:5], 16), int(color[1:3], 16)
 
 
 def _dashed(image: np.ndarray, x: int, y: int, w: int, h: int, color: tuple[int, int, int], thick: int) -> None:
@@ -152,7 +150,6 @@ def annotate(
     height = image.shape[0]
     scale = max(0.5, height / 640)
     thick = max(2, round(height / 250))
-    font = cv2.FONT_HERSHEY_SIMPLEX
 
     def rank(i: int) -> int:  # pending, new?, provisional, decided: an identity's box is drawn last, on top
         return 3 if gids[i] is not None else 0 if guessed[i] is None else 1 if guessed[i] == NEW else 2
@@ -162,18 +159,14 @@ def annotate(
         gid, guess, tid = gids[i], guessed[i], preview.track_ids[i]
         if gid is not None:
             hex_color, label = id_color(gid), f"#{gid}"
-            cv2.rectangle(image, (x, y), (x + w, y + h), _bgr(hex_color), thick, cv2.LINE_AA)
+            cv2.rectangle(image, (x, y), (x + w, y + h), bgr(hex_color), thick, cv2.LINE_AA)
         elif guess is not None:
             hex_color, label = (UNASSIGNED_COLOR, "new?") if guess == NEW else (id_color(int(guess)), f"#{guess}?")
-            _dashed(image, x, y, w, h, _bgr(hex_color), thick if guess != NEW else 1)
+            _dashed(image, x, y, w, h, bgr(hex_color), thick if guess != NEW else 1)
         else:
             hex_color, label = UNASSIGNED_COLOR, f"? t{tid}" if tid is not None else "?"
-            cv2.rectangle(image, (x, y), (x + w, y + h), _bgr(hex_color), 1, cv2.LINE_AA)
-        color = _bgr(hex_color)
-        (tw, th), base = cv2.getTextSize(label, font, scale, 1)
-        top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
-        cv2.rectangle(image, (x - thick // 2, top), (x + tw + 6, top + th + base + 4), color, cv2.FILLED)
-        cv2.putText(image, label, (x + 3, top + th + 2), font, scale, _bgr(ink(hex_color)), 1, cv2.LINE_AA)
+            cv2.rectangle(image, (x, y), (x + w, y + h), bgr(hex_color), 1, cv2.LINE_AA)
+        draw_label(image, x, y, h, label, hex_color, ink(hex_color), scale, left=x - thick // 2)
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
     return data.tobytes() if ok else preview.jpeg
 
@@ -283,7 +276,7 @@ def draw_sighting(preview: Preview, track: int, global_id: int) -> bytes:
     if image is None:
         return placeholder_jpeg("frame not readable")
     thick = max(2, round(image.shape[0] / 160))
-    color = _bgr(id_color(global_id))
+    color = bgr(id_color(global_id))
     for k, box in enumerate(preview.boxes):
         x, y, w, h = (round(v) for v in box)
         if preview.track_ids[k] == track:
@@ -292,10 +285,10 @@ def draw_sighting(preview: Preview, track: int, global_id: int) -> bytes:
             (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
             top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
             cv2.rectangle(image, (x, top), (x + tw + 6, top + th + base + 4), color, cv2.FILLED)
-            ink_bgr = _bgr(ink(id_color(global_id)))
+            ink_bgr = bgr(ink(id_color(global_id)))
             cv2.putText(image, label, (x + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, ink_bgr, 1, cv2.LINE_AA)
         else:
-            cv2.rectangle(image, (x, y), (x + w, y + h), _bgr(UNASSIGNED_COLOR), 1, cv2.LINE_AA)
+            cv2.rectangle(image, (x, y), (x + w, y + h), bgr(UNASSIGNED_COLOR), 1, cv2.LINE_AA)
     return encode_jpeg(image)
 
 
