@@ -162,9 +162,10 @@ def _check_sources(config_path: Path, config: MtmcConfig) -> None:
     made: a typo or a file that is not a video is one line now, not a failed camera once the models
     have loaded. Streams are left to their workers, which retry them for ``give_up_s``."""
     from mtmc.sources import open_source
+    from mtmc.sources.stream import is_stream_url
 
     for camera in config.cameras:
-        if "://" in camera.source:
+        if is_stream_url(camera.source):  # what open_source itself treats as a stream
             continue
         path = Path(camera.source).resolve()
         where = f"{config_path}: camera {camera.id}"
