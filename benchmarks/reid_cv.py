@@ -10,6 +10,7 @@ a choice is better only where the difference clears the spread.
 
     .venv/bin/python benchmarks/reid_cv.py [--folds 5] [--epochs 30] [--set KEY=VALUE ...] [--json OUT] [--keep DIR]
     .venv/bin/python benchmarks/reid_cv.py --rescore DIR --embedder flip=true     # a test-time option, no training
+    .venv/bin/python benchmarks/reid_cv.py --set ... --json OUT --only --calibration C.yaml  # the folds OUT holds, no training
 
 Each fold trains the whole recipe (30 epochs of the shipped one: tens of minutes on 2 cores), so a
 5-fold run of one variant takes hours here; ``--epochs`` and ``--folds 2`` make a quick check.
@@ -146,7 +147,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="how vehicles are dealt into folds")
     parser.add_argument("--epochs", type=int, help="train this many epochs instead of the recipe's")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (YAML value)")
-    parser.add_argument("--only", type=int, nargs="+", help="run these folds only (0-based)")
+    parser.add_argument("--only", type=int, nargs="*", metavar="K",
+                        help="run these folds only (0-based); none: only report the folds --json holds (and --calibration)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=CV_CACHE / "result.json",
                         help="folds are written here as they end; folds of the same recipe, overrides and dealing already there are kept")
@@ -184,6 +186,8 @@ def main() -> int:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({**identity, "folds": rows}))
 
+    if not rows:
+        raise SystemExit(f"{args.json}: no folds of this recipe, overrides and dealing to report (run some with --only K)")
     print(f"mean over {len(rows)} folds: mAP {spread([r['mean']['mAP'] for r in rows])}, rank-1 {spread([r['mean']['rank1'] for r in rows])}, "
           f"recolour AUC {spread([r['recolour']['auc'] for r in rows], 1.0, 3)}")  # fmt: skip
     calibration = pooled_calibration(rows)

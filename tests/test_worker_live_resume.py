@@ -133,14 +133,14 @@ def test_the_progress_bar_ends_full_before_the_drain(tmp_path, monkeypatch, free
     assert calls[-1] == (5, 5) and [f for f, _ in calls[:-1]] == [1, 2, 3, 4, 5]
 
 
-def test_the_heap_is_held_to_few_arenas_before_the_models_start_their_threads(tmp_path, monkeypatch, free_port) -> None:
-    from mtmc.runtime.memory import limit_heap_arenas
+def test_the_heap_is_tuned_before_the_models_start_their_threads(tmp_path, monkeypatch, free_port) -> None:
+    from mtmc.runtime.memory import tune_heap
 
-    limit_heap_arenas()  # glibc: mallopt; elsewhere a no-op, never an error
+    tune_heap()  # glibc: mallopt; elsewhere a no-op, never an error
     video = tmp_path / "gate.mp4"
     video.write_bytes(b"a video")
     order: list[str] = []
-    monkeypatch.setattr(worker_module, "limit_heap_arenas", lambda: order.append("arenas"))
+    monkeypatch.setattr(worker_module, "tune_heap", lambda: order.append("heap"))
 
     def parts(*args):
         order.append("models")
@@ -149,4 +149,4 @@ def test_the_heap_is_held_to_few_arenas_before_the_models_start_their_threads(tm
     monkeypatch.setattr(worker_module, "build_parts", parts)
     config = MtmcConfig(cameras=[CameraConfig(id="gate", source=str(video))], worker={"drain_timeout_s": 0.1}, embedder=None)
     _run_without_matcher(config, tmp_path, free_port)
-    assert order == ["arenas", "models"]
+    assert order == ["heap", "models"]

@@ -9,8 +9,13 @@ video) it costs nothing measurable (397 -> 305 MB, 62.0 vs 63.1 s on 60 s of vid
 
 glibc also gives each thread that contends for the heap an arena of its own (up to 8 per core),
 and what one arena frees no other reuses: the detector's and embedder's worker threads spread a
-worker's peak over several. Two arenas (``limit_heap_arenas``, before the models start their
-threads) held the intersection worker's peak at 362 MB against 401-406 MB.
+worker's peak over several. Two arenas held the intersection worker's peak at 362 MB against
+401-406 MB. And glibc serves a large block (a decoded frame, a batch of crops) from mmap, which
+free returns at once, only until the first such block is freed: then it raises its mmap threshold
+to that size (up to 32 MB) and serves the next ones from the heap, where they stay until a trim.
+Between two commits the intersection worker grew from 367 to 446-469 MB that way; a fixed
+threshold of 1 MB (which also turns the raising off) held it at 340 MB, for the same CPU time.
+``tune_heap`` sets both, before the models start their threads.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import functools
 from collections.abc import Callable
 
 
-M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameters (malloc.h)
+M_ARENA_MAX = -8
 
 
 @functools.cache
@@ -34,12 +40,14 @@ def _libc_function(name: str) -> Callable[..., int] | None:
         return None
 
 
-def limit_heap_arenas(arenas: int = 2) -> None:
-    """Let the C heap use at most ``arenas`` arenas (a no-op without glibc); call it before the
-    threads that allocate exist, as later threads keep the arenas they took."""
+def tune_heap(arenas: int = 2, mmap_threshold: int = 2**20) -> bool:
+    """Let the C heap use at most ``arenas`` arenas and serve every block of ``mmap_threshold``
+    bytes or more from mmap (returned on free); call it before the threads that allocate exist, as
+    later threads keep the arenas they took. False without glibc (nothing changed, not an error)."""
     mallopt = _libc_function("mallopt")
-    if mallopt is not None:
-        mallopt(M_ARENA_MAX, arenas)
+    if mallopt is None:
+        return False
+    return bool(mallopt(M_ARENA_MAX, arenas)) and bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold))
 
 
 def release_free_memory() -> None:

@@ -25,7 +25,7 @@ from mtmc.camera import attributes_for_matcher, build_attributes, build_parts, d
 from mtmc.config import CameraConfig, MtmcConfig
 from mtmc.errors import MtmcError
 from mtmc.runtime.emitter import TrackletEmitter
-from mtmc.runtime.memory import limit_heap_arenas, release_free_memory
+from mtmc.runtime.memory import release_free_memory, tune_heap
 from mtmc.sources.identity import source_change, source_identity
 from mtmc.transport.codec import Ack, Heartbeat, Preview, WireError, decode, encode
 from mtmc.transport.outbox import Outbox
@@ -182,7 +182,7 @@ class Worker:
         settings = self.config.worker
         state = self._checkpoint()  # before the models load: a refusal is said at once
         identity = source_identity(self.camera.source)  # kept in every checkpoint
-        limit_heap_arenas()  # before the models start their threads (mtmc.runtime.memory)
+        tune_heap()  # before the models start their threads (mtmc.runtime.memory)
         source, detector, tracker, embedder = build_parts(self.camera, self.config, threads)
         classifier = build_attributes(self.config, threads)
         release_free_memory()  # what loading the models freed (parsed model files, compile buffers)
