@@ -62,7 +62,8 @@ from mtmc.console import print_wide  # noqa: E402
 from mtmc.reid.adapt import adapt, load_adapt_config  # noqa: E402
 from mtmc.reid.data import ReidSample, ReidSplits  # noqa: E402
 from mtmc.reid.data.mining import MiningOptions, crop_is_usable  # noqa: E402
-from mtmc.reid.embedder import TorchEmbedder, mobilenetv2_features  # noqa: E402
+from mtmc.reid.embedder import TorchEmbedder  # noqa: E402
+from mtmc.reid.modeling.backbones.mobilenet import mobilenetv2_features  # noqa: E402
 from mtmc.reid.engine import evaluate_on_splits, extract_features, load_checkpoint, load_model  # noqa: E402
 from mtmc.reid.engine.checkpoint import model_spec, save_checkpoint  # noqa: E402
 from mtmc.reid.engine.trainer import seed_everything  # noqa: E402

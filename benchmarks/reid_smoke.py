@@ -75,7 +75,7 @@ from mtmc.reid.data import (  # noqa: E402
     build_reid_set,
     load_dataset,
 )
-from mtmc.reid.embedder import mobilenetv2_features  # noqa: E402
+from mtmc.reid.modeling.backbones.mobilenet import mobilenetv2_features  # noqa: E402
 from mtmc.reid.engine import Trainer, evaluate_on_splits, extract_features, load_model  # noqa: E402
 from mtmc.reid.engine.trainer import seed_everything  # noqa: E402
 from mtmc.reid.modeling import MODELS, build_model  # noqa: E402

@@ -256,7 +256,7 @@ def test_mobilenetv2_backbone_puts_the_attention_at_the_same_places():
 def test_pretrained_mobilenetv2_starts_as_exactly_the_imagenet_network():
     """Zero-initialised gates and the constants folded into the next layer: with the stride put back,
     the pooled feature map is ImageNet MobileNetV2's pooled feature, both local attention kinds."""
-    from mtmc.reid.embedder import mobilenetv2_features
+    from mtmc.reid.modeling.backbones.mobilenet import mobilenetv2_features
 
     reference = mobilenetv2_features().eval()
     images = tiny_batch()["images"]

