@@ -14,7 +14,9 @@ track every ``--attributes-every`` frames). Runs:
   track's feature (``reembed_seconds``), the rest is embedded;
 - ``defaults + attributes``: + ``openvino-vehicle-attributes`` (off by default);
 - ``defaults, detector every N`` for each ``--every N``: detect and embed on every N-th frame only;
-- ``--flip``: ``defaults + test-time flip``, the embedder's ``flip: true`` (twice its work).
+- ``--flip``: ``defaults + test-time flip``, the embedder's ``flip: true`` (twice its work);
+- ``--weights W ...``: ``defaults, embedder W`` for each re-id weights name or file (a candidate
+  default, e.g. a larger input, against the shipped one).
 
 It prints detection, embedding, tracking and attribute ms/frame, crops embedded per frame, FPS
 (decoding included) and the ratios to the old parts and to the shipped defaults. Machines here are
@@ -23,6 +25,7 @@ noisy: compare the ratios, run it on idle cores.
     uv run python benchmarks/camera_fps.py                          # all of street-a, 2 threads
     uv run python benchmarks/camera_fps.py --video ../shared/data/videos/detrac-intersection.mp4 --every 2 3
     uv run python benchmarks/camera_fps.py --frames 300 --tracker deepsort --attributes-every 5
+    uv run python benchmarks/camera_fps.py --weights runs/my-model-fp16.onnx
 """
 
 from __future__ import annotations
@@ -94,6 +97,8 @@ def main() -> None:
     parser.add_argument("--flip", action="store_true", help="also the defaults with test-time flip (embedder flip: true)")
     parser.add_argument("--every", type=int, nargs="*", default=[], metavar="N",
                         help="also the defaults with the detector (and embedder) on every N-th frame only")
+    parser.add_argument("--weights", nargs="*", default=[], metavar="W",
+                        help="also the defaults with these re-id weights (names or files) as the embedder")
     args = parser.parse_args()
     old_detector = PartConfig(name="onnx-yolox")
     old_embedder = PartConfig(name="mobilenetv2-imagenet")
@@ -113,6 +118,9 @@ def main() -> None:
     if args.flip:
         flipped = PartConfig.model_validate({**defaults.embedder.model_dump(), "flip": True})
         runs["defaults + test-time flip"] = (defaults.detector, flipped, None, 1, {})
+    for weights in args.weights:
+        candidate = PartConfig.model_validate({**defaults.embedder.model_dump(), "weights": weights})
+        runs[f"defaults, embedder {Path(weights).name}"[:32]] = (defaults.detector, candidate, None, 1, {})
     results = {
         label: run(args.video, detector, args.tracker, embedder, attributes, args.frames, args.threads, n, options)
         for label, (detector, embedder, attributes, n, options) in runs.items()
