@@ -139,7 +139,7 @@ def test_weights_of_a_missing_package_are_one_line_saying_to_sync(tmp_path, monk
 def test_the_demo_config_and_the_defaults_run_the_shipped_real_vehicle_weights():
     """configs/demo.yaml's embedder, and a config's default, is the re-id model trained on real
     vehicles and shipped in weights/ (hash-checked): float16 weights computing in float32,
-    128 x 128 input and a 1280-d feature read from the file."""
+    160 x 160 input and a 1280-d feature read from the file."""
     from mtmc.config import MtmcConfig, load_config
 
     config = load_config(weights.REPO_ROOT / "configs" / "demo.yaml")
@@ -148,7 +148,7 @@ def test_the_demo_config_and_the_defaults_run_the_shipped_real_vehicle_weights()
     assert path.parent == weights.WEIGHTS_DIR and path.stat().st_size < 25e6
     assert weights.load_manifest()["glamor-mobilenetv2-2cam"].matches(path)
     embedder = build_embedder(config.embedder.name, **config.embedder.options(), threads=1)
-    assert embedder.input_size == (128, 128) and embedder.dim == 1280
+    assert embedder.input_size == (160, 160) and embedder.dim == 1280
     rng = np.random.default_rng(2)
     image = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
     image[20:80, 40:160] = (30, 60, 200)
