@@ -276,17 +276,12 @@ def draw_sighting(preview: Preview, track: int, global_id: int) -> bytes:
     if image is None:
         return placeholder_jpeg("frame not readable")
     thick = max(2, round(image.shape[0] / 160))
-    color = bgr(id_color(global_id))
+    hex_color = id_color(global_id)
     for k, box in enumerate(preview.boxes):
         x, y, w, h = (round(v) for v in box)
         if preview.track_ids[k] == track:
-            cv2.rectangle(image, (x, y), (x + w, y + h), color, thick, cv2.LINE_AA)
-            label = f"#{global_id}"
-            (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
-            top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
-            cv2.rectangle(image, (x, top), (x + tw + 6, top + th + base + 4), color, cv2.FILLED)
-            ink_bgr = bgr(ink(id_color(global_id)))
-            cv2.putText(image, label, (x + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, ink_bgr, 1, cv2.LINE_AA)
+            cv2.rectangle(image, (x, y), (x + w, y + h), bgr(hex_color), thick, cv2.LINE_AA)
+            draw_label(image, x, y, h, f"#{global_id}", hex_color, ink(hex_color), 0.6)
         else:
             cv2.rectangle(image, (x, y), (x + w, y + h), bgr(UNASSIGNED_COLOR), 1, cv2.LINE_AA)
     return encode_jpeg(image)
